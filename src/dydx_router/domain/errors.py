@@ -1,7 +1,7 @@
 """Domain errors, named for the condition.
 
-Each carries a stable machine-readable ``code``; the API layer maps error classes to HTTP statuses in
-one table (``dydx_router.api.errors``). Messages never contain secrets.
+Each carries a stable machine-readable ``code``; the API layer maps error classes to HTTP
+statuses in one table (``dydx_router.api.errors``). Messages never contain secrets.
 """
 
 from __future__ import annotations
@@ -39,3 +39,36 @@ class OrderNotFound(DomainError):
 
 class IllegalTransition(DomainError):
     code = "illegal_status_transition"
+
+
+# --- Market quantization (domain/market.py) --------------------------------------------------
+# Every conversion failure is an InvalidOrder with a precise code, so the API can tell the caller
+# exactly what to change; ``details`` carries the step/tick and the nearest valid values.
+
+
+class InvalidAmount(InvalidOrder):
+    """A size or price that is not a finite positive decimal (or is a float)."""
+
+    code = "invalid_amount"
+
+
+class SizeNotOnStep(InvalidOrder):
+    code = "size_not_on_step"
+
+
+class PriceNotOnTick(InvalidOrder):
+    code = "price_not_on_tick"
+
+
+class SizeBelowMinimum(InvalidOrder):
+    code = "size_below_minimum"
+
+
+class PriceBelowMinimum(InvalidOrder):
+    code = "price_below_minimum"
+
+
+class AmountTooLarge(InvalidOrder):
+    """The chain stores quantums and subticks as uint64."""
+
+    code = "amount_too_large"
