@@ -1,0 +1,60 @@
+# The README's commands. Every target creates and uses .venv itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
+        dev-up dev-down bench
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the embedded PostgreSQL (unless DATABASE_URL is set) and the devnet, migrate, serve the API.
+run: $(STAMP)
+	$(BIN)/dydx-router local run
+
+## The whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL/DATABASE_URL is set).
+test: $(STAMP)
+	$(BIN)/pytest
+
+## Only the tests that need PostgreSQL and the devnet over real sockets.
+test-integration: $(STAMP)
+	$(BIN)/pytest tests/integration tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
+
+build: $(STAMP)
+	$(BIN)/python -m build --wheel --outdir dist .
+
+migrate-up: $(STAMP)
+	$(BIN)/dydx-router local migrate up
+
+migrate-down: $(STAMP)
+	$(BIN)/dydx-router local migrate down
+
+## Start the local dependencies in the background; dev-down stops exactly those.
+dev-up: $(STAMP)
+	$(BIN)/dydx-router local up
+
+dev-down: $(STAMP)
+	$(BIN)/dydx-router local down
+
+clean:
+	-@test -x $(BIN)/dydx-router && $(BIN)/dydx-router local down >/dev/null 2>&1 || true
+	rm -rf $(VENV) .venv-official dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,46 @@
+"""The FastAPI application factory; resources are owned by the lifespan, never built at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+
+from dydx_router import __version__
+from dydx_router.api import health
+from dydx_router.api.errors import install_error_handlers
+from dydx_router.bootstrap import Container, build_container
+from dydx_router.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        owned = container is None
+        resources = container or await build_container(settings)
+        app.state.container = resources
+        log.info("service_started", network=settings.network.value)
+        try:
+            yield {}
+        finally:
+            if owned:
+                await resources.aclose()
+            log.info("service_stopped")
+
+    app = FastAPI(
+        title="dYdX v4 order router",
+        version=__version__,
+        description=(
+            "Place, cancel and track orders and read and close positions on dYdX v4. "
+            'Errors are `{"error": {"code", "message"}}` with a stable `code`.'
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

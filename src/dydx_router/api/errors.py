@@ -1,0 +1,104 @@
+"""One table from error class to HTTP status, and the one handler that renders every error as
+``{"error": {"code": ..., "message": ..., "details"?: ...}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dydx_router.domain import errors as domain
+from dydx_router.store.api_keys import ApiKeyNotFound, InvalidApiKeySpec
+from dydx_router.store.orders import ConcurrentUpdate, DuplicateOrder
+
+
+class ApiError(Exception):
+    """An error raised by the transport layer itself (auth, rate limits, unavailability)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+        self.details = details
+
+
+# Most specific first: the first matching class wins.
+STATUS_TABLE: list[tuple[type[Exception], int]] = [
+    (domain.OrderNotFound, 404),
+    (ApiKeyNotFound, 404),
+    (domain.UnknownMarket, 404),
+    (DuplicateOrder, 409),
+    (ConcurrentUpdate, 409),
+    (domain.IllegalTransition, 409),
+    (InvalidApiKeySpec, 400),
+    (domain.InvalidOrder, 400),
+    (domain.DomainError, 400),
+]
+
+
+def status_for(exc: Exception) -> int:
+    for cls, status in STATUS_TABLE:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers
+        )
+
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, domain.DomainError)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_for(exc))
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "problem": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse(
+            error_body("invalid_request", "the request is malformed", {"errors": problems}), 422
+        )
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The message of an unexpected error may hold anything; never echo it.
+        return JSONResponse(error_body("internal_error", "internal server error"), 500)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(domain.DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,342 @@
+"""The ``dydx-router`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import sys
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from dydx_router.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="dYdX v4 order router.")
+migrate_app = typer.Typer(no_args_is_help=True, help="Apply or roll back database migrations.")
+keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
+local_app = typer.Typer(no_args_is_help=True, help="Local development environment (make targets).")
+app.add_typer(migrate_app, name="migrate")
+app.add_typer(keys_app, name="api-keys")
+app.add_typer(local_app, name="local")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def config_errors(func: F) -> F:
+    """A wrong or missing setting ends the command with one line naming it, exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(f"configuration: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+@config_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (DYDX_ROUTER_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (DYDX_ROUTER_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API."""
+    settings = _settings(host=host, port=port)
+    settings.require_database_url()
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings, on_started: Callable[[str], None] | None = None) -> None:
+    import uvicorn
+
+    from dydx_router.api.app import create_app
+    from dydx_router.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    # uvicorn exposes no start-up event; poll its flag briefly.
+    while not server.started and not task.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    if server.started and on_started is not None:
+        port = server.servers[0].sockets[0].getsockname()[1]
+        on_started(f"http://{settings.host}:{port}")
+    await task
+    if not server.started:
+        _fail("the API did not start (see the log above)", 1)
+
+
+@migrate_app.command("up")
+@config_errors
+def migrate_up(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Upgrade the schema to REVISION (default: head)."""
+    from dydx_router.store import migrate
+
+    migrate.upgrade(_settings().require_database_url(), revision)
+
+
+@migrate_app.command("down")
+@config_errors
+def migrate_down(revision: Annotated[str, typer.Argument()] = "-1") -> None:
+    """Downgrade the schema to REVISION (default: one step; 'base' removes everything)."""
+    from dydx_router.store import migrate
+
+    migrate.downgrade(_settings().require_database_url(), revision)
+
+
+@migrate_app.command("current")
+@config_errors
+def migrate_current() -> None:
+    """Show the schema's current revision."""
+    from dydx_router.store import migrate
+
+    migrate.current(_settings().require_database_url())
+
+
+def _keys_call(fn: Callable[[Any], Any]) -> Any:
+    from dydx_router.store.database import create_pool
+    from dydx_router.store.uow import UnitOfWork
+
+    async def run() -> Any:
+        pool = await create_pool(_settings().require_database_url(), min_size=1, max_size=1)
+        try:
+            async with UnitOfWork(pool) as uow:
+                result = await fn(uow)
+                await uow.commit()
+                return result
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def _csv(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+@keys_app.command("create")
+@config_errors
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: read,trade,admin.")] = "read",
+    subaccounts: Annotated[
+        str | None, typer.Option(help="Comma-separated subaccount numbers (default: all).")
+    ] = None,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from dydx_router.domain.errors import DomainError
+
+    try:
+        subs = {int(s) for s in _csv(subaccounts)} if subaccounts else None
+    except ValueError:
+        _fail("--subaccounts must be comma-separated integers")
+    try:
+        key, secret = _keys_call(lambda uow: uow.api_keys.create(name, set(_csv(scopes)), subs))
+    except DomainError as exc:
+        _fail(str(exc))
+    typer.echo(f"id:     {key.id}")
+    typer.echo(f"scopes: {','.join(sorted(key.scopes))}")
+    typer.echo(f"key:    {secret}")
+    typer.echo("Store the key now: it cannot be shown again.", err=True)
+
+
+@keys_app.command("list")
+@config_errors
+def keys_list() -> None:
+    """List API keys (never the keys themselves)."""
+    for key in _keys_call(lambda uow: uow.api_keys.list_all()):
+        subs = "all" if key.subaccounts is None else ",".join(map(str, sorted(key.subaccounts)))
+        state = "revoked" if key.revoked_at else "active"
+        typer.echo(
+            f"{key.id}  {key.key_prefix}…  {state:7}  {','.join(sorted(key.scopes)):16}  "
+            f"subaccounts={subs}  {key.name}"
+        )
+
+
+@keys_app.command("revoke")
+@config_errors
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke an API key; requests with it are refused from now on."""
+    from dydx_router.domain.errors import DomainError
+
+    try:
+        ident = uuid.UUID(key_id)
+    except ValueError:
+        _fail(f"not a key id: {key_id!r}")
+    try:
+        _keys_call(lambda uow: uow.api_keys.revoke(ident))
+    except DomainError as exc:
+        _fail(str(exc))
+    typer.echo(f"revoked {ident}")
+
+
+# --- local development (make run / dev-up / dev-down) -------------------------------------------
+
+
+def _devnet_args() -> list[str]:
+    return shlex.split(os.environ.get("DEVNET_ARGS", ""))
+
+
+@local_app.command("run")
+def local_run() -> None:
+    """Start the database and the devnet, migrate, and serve the API until interrupted."""
+    from dydx_router import localdev
+    from dydx_router.store import migrate
+
+    db = localdev.start_database()
+    devnet = None
+    try:
+        migrate.upgrade(db.url)
+        mnemonic = localdev.demo_mnemonic()
+        address = localdev.wallet_address(mnemonic)
+        devnet = localdev.start_devnet({address: localdev.DEMO_FUNDS_USDC}, _devnet_args())
+        os.environ.update(
+            {
+                "DATABASE_URL": db.url,
+                "DYDX_ROUTER_MNEMONIC": mnemonic,
+                "DYDX_ROUTER_NETWORK": os.environ.get("DYDX_ROUTER_NETWORK", "devnet"),
+                "DYDX_ROUTER_NODE_ENDPOINTS": devnet.grpc,
+                "DYDX_ROUTER_INDEXER_URLS": devnet.indexer,
+                "DYDX_ROUTER_INDEXER_WS_URLS": devnet.ws,
+            }
+        )
+        settings = load_settings()
+        api_key = asyncio.run(localdev.ensure_demo_api_key(db.url))
+
+        def announce(url: str) -> None:
+            print(f"Devnet: grpc={devnet.grpc} indexer={devnet.indexer} (log: {devnet.log_path})")
+            print(f"Wallet: {address}")
+            print("Place a market order on the devnet:")
+            print(
+                f"  curl -s -X POST {url}/v1/orders -H 'Authorization: Bearer {api_key}' "
+                "-H 'Content-Type: application/json' "
+                '-d \'{"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"}\''
+            )
+            print(f"API URL: {url}")
+            print(f"API key: {api_key}", flush=True)
+
+        with _interrupt_quietly():
+            asyncio.run(_serve(settings, announce))
+    except ConfigError as exc:
+        _fail(f"configuration: {exc}")
+    finally:
+        if devnet is not None:
+            devnet.stop()
+        if db.embedded is not None:
+            db.embedded.stop()
+
+
+class _interrupt_quietly:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        return exc_type is KeyboardInterrupt
+
+
+@local_app.command("migrate")
+def local_migrate(
+    direction: Annotated[str, typer.Argument(help="up or down")],
+    revision: Annotated[str | None, typer.Argument()] = None,
+) -> None:
+    """Migrate DATABASE_URL, or the embedded database when it is unset."""
+    from dydx_router import localdev
+    from dydx_router.store import migrate
+
+    if direction not in {"up", "down"}:
+        _fail("direction must be up or down")
+    db = localdev.start_database()
+    try:
+        if direction == "up":
+            migrate.upgrade(db.url, revision or "head")
+        else:
+            migrate.downgrade(db.url, revision or "-1")
+        migrate.current(db.url)
+    finally:
+        if db.embedded is not None:
+            db.embedded.stop()
+
+
+@local_app.command("up")
+def local_up() -> None:
+    """Start the embedded database (unless DATABASE_URL is set) and the devnet in the background."""
+    from dydx_router import localdev
+    from dydx_router.store import migrate
+
+    if localdev.DevUpState.load() is not None:
+        _fail("already up (run `make dev-down` first)", 1)
+    state = localdev.DevUpState()
+    db = localdev.start_database(keep_running=True)
+    if db.embedded is not None:
+        state.pg_data_dir = str(db.embedded.data_dir)
+    state.env["DATABASE_URL"] = db.url
+    state.save()
+    migrate.upgrade(db.url)
+    mnemonic = localdev.demo_mnemonic()
+    devnet = localdev.start_devnet(
+        {localdev.wallet_address(mnemonic): localdev.DEMO_FUNDS_USDC}, _devnet_args()
+    )
+    state.devnet_pid = devnet.process.pid
+    state.env.update(
+        {
+            "DYDX_ROUTER_NODE_ENDPOINTS": devnet.grpc,
+            "DYDX_ROUTER_INDEXER_URLS": devnet.indexer,
+            "DYDX_ROUTER_INDEXER_WS_URLS": devnet.ws,
+        }
+    )
+    state.save()
+    print("Started; export these to use them:")
+    for name, value in state.env.items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+@local_app.command("down")
+def local_down() -> None:
+    """Stop exactly what `local up` started."""
+    from dydx_router import localdev
+
+    state = localdev.DevUpState.load()
+    if state is None:
+        print("nothing to stop")
+        return
+    if state.devnet_pid is not None:
+        localdev.stop_pid(state.devnet_pid)
+        print(f"stopped devnet (pid {state.devnet_pid})")
+    if state.pg_data_dir is not None:
+        from pathlib import Path
+
+        from dydx_router.store.embedded import EmbeddedPostgres
+
+        if EmbeddedPostgres.stop_data_dir(Path(state.pg_data_dir)):
+            print(f"stopped embedded PostgreSQL ({state.pg_data_dir})")
+    localdev.DevUpState.path().unlink()
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

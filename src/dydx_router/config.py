@@ -1,0 +1,255 @@
+"""The service's one settings object, built once at startup (never at import time).
+
+Environment variables carry the prefix ``DYDX_ROUTER_`` except ``DATABASE_URL``. Network presets
+fill in chain id, denoms and default endpoints (PROTOCOL.md §9); any preset value can be overridden.
+Every setting is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Network(StrEnum):
+    DEVNET = "devnet"
+    TESTNET = "testnet"
+    MAINNET = "mainnet"
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPreset:
+    chain_id: str
+    # Gas token of the chain (PROTOCOL.md §9); clob txs pay no fee (§3d) but other txs would.
+    chain_token_denom: str
+    node_endpoints: tuple[str, ...]
+    indexer_urls: tuple[str, ...]
+    indexer_ws_urls: tuple[str, ...]
+
+
+# USDC is the same IBC denom on every network (PROTOCOL.md §9, v4-client-js constants.ts).
+USDC_DENOM = "ibc/8E27BA2D5493AF5636760E354E46004562C46AB7EC0CC4C1CA14E9E20E2545B5"
+
+PRESETS: dict[Network, NetworkPreset] = {
+    Network.DEVNET: NetworkPreset(
+        chain_id="localdydxprotocol",
+        chain_token_denom="adv4tnt",
+        node_endpoints=("127.0.0.1:9090",),
+        indexer_urls=("http://127.0.0.1:3002",),
+        indexer_ws_urls=("ws://127.0.0.1:3003/v4/ws",),
+    ),
+    Network.TESTNET: NetworkPreset(
+        chain_id="dydx-testnet-4",
+        chain_token_denom="adv4tnt",
+        node_endpoints=("grpcs://test-dydx-grpc.kingnodes.com:443",),
+        indexer_urls=("https://indexer.v4testnet.dydx.exchange",),
+        indexer_ws_urls=("wss://indexer.v4testnet.dydx.exchange/v4/ws",),
+    ),
+    Network.MAINNET: NetworkPreset(
+        chain_id="dydx-mainnet-1",
+        chain_token_denom="adydx",
+        node_endpoints=("grpcs://dydx-ops-grpc.kingnodes.com:443",),
+        indexer_urls=("https://indexer.dydx.trade",),
+        indexer_ws_urls=("wss://indexer.dydx.trade/v4/ws",),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEndpoint:
+    """A validator gRPC endpoint: ``host:port`` (plaintext) or ``grpcs://host:port`` (TLS)."""
+
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def target(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{'grpcs' if self.tls else 'grpc'}://{self.target}"
+
+    @classmethod
+    def parse(cls, raw: str) -> NodeEndpoint:
+        text = raw.strip()
+        if "://" not in text:
+            text = "grpc://" + text
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        if scheme not in {"grpc", "grpcs", "http", "https"}:
+            raise ValueError(f"invalid node endpoint {raw!r}: scheme must be grpc:// or grpcs://")
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None or parts.path not in {"", "/"}:
+            raise ValueError(
+                f"invalid node endpoint {raw!r}: expected host:port or grpcs://host:port"
+            )
+        return cls(host=parts.hostname, port=port, tls=scheme in {"grpcs", "https"})
+
+
+def _split_list(value: Any) -> Any:
+    """Lists come from the environment as comma-separated text (or a JSON array)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def _check_http_urls(urls: list[str], schemes: set[str], name: str) -> list[str]:
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in schemes or not parts.hostname:
+            allowed = " or ".join(sorted(s + "://" for s in schemes))
+            raise ValueError(f"invalid {name} {url!r}: expected an absolute {allowed} URL")
+    return [u.rstrip("/") for u in urls]
+
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DYDX_ROUTER_",
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    network: Network = Network.DEVNET
+    # The trading key. SecretStr keeps it out of reprs, logs and tracebacks.
+    mnemonic: SecretStr | None = None
+
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "DYDX_ROUTER_DATABASE_URL")
+    )
+    db_pool_min_size: int = Field(default=2, ge=1, le=100)
+    db_pool_max_size: int = Field(default=16, ge=1, le=500)
+
+    chain_id: str | None = None
+    node_endpoints: StrList = Field(default_factory=list)
+    indexer_urls: StrList = Field(default_factory=list)
+    indexer_ws_urls: StrList = Field(default_factory=list)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_format: str = Field(default="console", pattern="^(json|console)$")
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    subaccount_number: int = Field(default=0, ge=0, le=128_000)
+    memo: str = Field(default="dydx-router", max_length=256)
+    order_router_address: str | None = None
+    # Blocks ahead of the latest height for short-term orders; the chain accepts at most 40
+    # (ShortBlockWindow, protocol/x/clob/types/constants.go), so the offset must leave room.
+    good_til_block_offset: int = Field(default=20, ge=2, le=40)
+    default_slippage_bps: int = Field(default=100, ge=1, le=5000)
+    default_good_til_seconds: int = Field(default=30 * 24 * 3600, ge=1, le=95 * 24 * 3600)
+    node_timeout_s: Decimal = Field(default=Decimal("5"), gt=0, le=120)
+    indexer_timeout_s: Decimal = Field(default=Decimal("5"), gt=0, le=120)
+
+    @field_validator("node_endpoints", "indexer_urls", "indexer_ws_urls", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("node_endpoints")
+    @classmethod
+    def _node_endpoints(cls, value: list[str]) -> list[str]:
+        return [str(NodeEndpoint.parse(v)) for v in value]
+
+    @field_validator("indexer_urls")
+    @classmethod
+    def _indexer_urls(cls, value: list[str]) -> list[str]:
+        return _check_http_urls(value, {"http", "https"}, "indexer URL")
+
+    @field_validator("indexer_ws_urls")
+    @classmethod
+    def _indexer_ws_urls(cls, value: list[str]) -> list[str]:
+        return _check_http_urls(value, {"ws", "wss"}, "indexer websocket URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in {"postgres", "postgresql", "postgresql+asyncpg"}:
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _pool(self) -> Settings:
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError("DYDX_ROUTER_DB_POOL_MIN_SIZE exceeds DYDX_ROUTER_DB_POOL_MAX_SIZE")
+        return self
+
+    # --- derived values (presets filled in) -------------------------------------------------
+    @property
+    def preset(self) -> NetworkPreset:
+        return PRESETS[self.network]
+
+    @property
+    def effective_chain_id(self) -> str:
+        return self.chain_id or self.preset.chain_id
+
+    @property
+    def nodes(self) -> list[NodeEndpoint]:
+        raw = self.node_endpoints or list(self.preset.node_endpoints)
+        return [NodeEndpoint.parse(v) for v in raw]
+
+    @property
+    def indexers(self) -> list[str]:
+        return list(self.indexer_urls or self.preset.indexer_urls)
+
+    @property
+    def indexer_websockets(self) -> list[str]:
+        return list(self.indexer_ws_urls or self.preset.indexer_ws_urls)
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ConfigError("DATABASE_URL: required (postgresql://user@host:port/db)")
+        return self.database_url.get_secret_value()
+
+    def require_mnemonic(self) -> SecretStr:
+        if self.mnemonic is None or not self.mnemonic.get_secret_value().strip():
+            raise ConfigError("DYDX_ROUTER_MNEMONIC: required (the trading key's BIP39 mnemonic)")
+        return self.mnemonic
+
+
+class ConfigError(Exception):
+    """A wrong or missing setting; the message is one line naming the setting, never its value."""
+
+
+_ENV_NAMES = {"database_url": "DATABASE_URL"}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment, turning validation failures into one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = str(first["loc"][0]).lower() if first["loc"] else ""
+        name = _ENV_NAMES.get(loc, "DYDX_ROUTER_" + loc.upper()) if loc else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

@@ -1,0 +1,350 @@
+"""The orders repository: plain SQL over one asyncpg connection owned by the unit of work.
+
+Every status change writes one ``order_status_history`` row in the same transaction as the update,
+and the update is conditional on the status the caller saw, so concurrent writers cannot both win.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from dydx_router.domain.errors import DomainError, OrderNotFound
+from dydx_router.domain.order import (
+    FINAL_STATUSES,
+    ChainError,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    StatusChange,
+    TimeInForce,
+    check_transition,
+)
+
+_COLUMNS = (
+    "id, api_key_id, client_order_id, idempotency_key, request_fingerprint, market, side, type, "
+    "time_in_force, reduce_only, post_only, size, price, trigger_price, slippage_bps, quantums, "
+    "subticks, trigger_subticks, client_id, order_flags, clob_pair_id, good_til_block, "
+    "good_til_block_time, address, subaccount_number, indexer_order_id, status, filled_size, "
+    "average_fill_price, tx_hash, signed_tx, error_codespace, error_code, error_log"
+)
+_INSERT = (
+    f"INSERT INTO orders ({_COLUMNS}) VALUES "
+    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,"
+    "$25,$26,$27,$28,$29,$30,$31,$32,$33,$34) RETURNING created_at, updated_at"
+)
+_INSERT_HISTORY = (
+    "INSERT INTO order_status_history (order_id, from_status, to_status, reason, chain_height) "
+    "VALUES ($1, $2, $3, $4, $5)"
+)
+# Columns a transition or an update may set besides the status.
+_UPDATABLE = frozenset(
+    {
+        "filled_size",
+        "average_fill_price",
+        "tx_hash",
+        "signed_tx",
+        "error_codespace",
+        "error_code",
+        "error_log",
+        "good_til_block",
+        "good_til_block_time",
+    }
+)
+
+
+# Literal, so the planner can use the partial index ix_orders_open.
+_FINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES))
+
+
+class ConcurrentUpdate(DomainError):
+    """The order's status changed under us; the caller re-reads and decides again."""
+
+    code = "concurrent_update"
+
+
+class DuplicateOrder(DomainError):
+    """An order with the same chain OrderId or idempotency key already exists."""
+
+    code = "duplicate_order"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    market: str | None = None
+    status: OrderStatus | None = None
+    side: Side | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    subaccounts: tuple[tuple[str, int], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Keyset position: the (created_at, id) of the last row of the previous page."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+def _params(order: Order) -> tuple[Any, ...]:
+    err = order.last_error
+    return (
+        order.id,
+        order.api_key_id,
+        order.client_order_id,
+        order.idempotency_key,
+        order.request_fingerprint,
+        order.market,
+        order.side.value,
+        order.type.value,
+        order.time_in_force.value,
+        order.reduce_only,
+        order.post_only,
+        order.size,
+        order.price,
+        order.trigger_price,
+        order.slippage_bps,
+        Decimal(order.quantums),
+        Decimal(order.subticks),
+        None if order.trigger_subticks is None else Decimal(order.trigger_subticks),
+        order.client_id,
+        order.order_flags,
+        order.clob_pair_id,
+        order.good_til_block,
+        order.good_til_block_time,
+        order.address,
+        order.subaccount_number,
+        order.indexer_order_id,
+        order.status.value,
+        order.filled_size,
+        order.average_fill_price,
+        order.tx_hash,
+        order.signed_tx,
+        err.codespace if err else None,
+        err.code if err else None,
+        err.log if err else None,
+    )
+
+
+def order_from_row(row: asyncpg.Record) -> Order:
+    error = None
+    if row["error_code"] is not None:
+        error = ChainError(row["error_codespace"] or "", row["error_code"], row["error_log"] or "")
+    trigger = row["trigger_subticks"]
+    return Order(
+        id=row["id"],
+        api_key_id=row["api_key_id"],
+        client_order_id=row["client_order_id"],
+        idempotency_key=row["idempotency_key"],
+        request_fingerprint=row["request_fingerprint"],
+        market=row["market"],
+        side=Side(row["side"]),
+        type=OrderType(row["type"]),
+        time_in_force=TimeInForce(row["time_in_force"]),
+        reduce_only=row["reduce_only"],
+        post_only=row["post_only"],
+        size=row["size"],
+        price=row["price"],
+        trigger_price=row["trigger_price"],
+        slippage_bps=row["slippage_bps"],
+        quantums=int(row["quantums"]),
+        subticks=int(row["subticks"]),
+        trigger_subticks=None if trigger is None else int(trigger),
+        client_id=row["client_id"],
+        order_flags=row["order_flags"],
+        clob_pair_id=row["clob_pair_id"],
+        good_til_block=row["good_til_block"],
+        good_til_block_time=row["good_til_block_time"],
+        address=row["address"],
+        subaccount_number=row["subaccount_number"],
+        indexer_order_id=row["indexer_order_id"],
+        status=OrderStatus(row["status"]),
+        filled_size=row["filled_size"],
+        average_fill_price=row["average_fill_price"],
+        tx_hash=row["tx_hash"],
+        signed_tx=row["signed_tx"],
+        last_error=error,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class OrderRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def next_client_id(self) -> int:
+        value: int = await self._conn.fetchval("SELECT nextval('order_client_id_seq')")
+        return value
+
+    async def add(
+        self, order: Order, *, reason: str = "accepted", height: int | None = None
+    ) -> None:
+        """Insert a new order and its first history row (from nothing to its status)."""
+        try:
+            row = await self._conn.fetchrow(_INSERT, *_params(order))
+        except asyncpg.UniqueViolationError as exc:
+            raise DuplicateOrder(
+                "an order with this chain OrderId or idempotency key already exists",
+                constraint=exc.constraint_name,
+            ) from exc
+        order.created_at, order.updated_at = row["created_at"], row["updated_at"]
+        await self._conn.execute(
+            _INSERT_HISTORY, order.id, None, order.status.value, reason, height
+        )
+
+    async def get(self, order_id: uuid.UUID, *, with_history: bool = True) -> Order:
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders WHERE id = $1", order_id
+        )
+        if row is None:
+            raise OrderNotFound(f"order {order_id} not found", order_id=str(order_id))
+        order = order_from_row(row)
+        if with_history:
+            order.history = await self.history(order_id)
+        return order
+
+    async def get_for_update(self, order_id: uuid.UUID) -> Order:
+        """Read and lock the row until the transaction ends."""
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders WHERE id = $1 FOR UPDATE",
+            order_id,
+        )
+        if row is None:
+            raise OrderNotFound(f"order {order_id} not found", order_id=str(order_id))
+        return order_from_row(row)
+
+    async def find_by_idempotency_key(self, api_key_id: uuid.UUID | None, key: str) -> Order | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
+            "WHERE api_key_id IS NOT DISTINCT FROM $1 AND idempotency_key = $2",
+            api_key_id,
+            key,
+        )
+        return None if row is None else order_from_row(row)
+
+    async def history(self, order_id: uuid.UUID) -> list[StatusChange]:
+        rows = await self._conn.fetch(
+            "SELECT from_status, to_status, reason, chain_height, at FROM order_status_history "
+            "WHERE order_id = $1 ORDER BY id",
+            order_id,
+        )
+        return [
+            StatusChange(
+                from_status=None if r["from_status"] is None else OrderStatus(r["from_status"]),
+                to_status=OrderStatus(r["to_status"]),
+                reason=r["reason"],
+                chain_height=r["chain_height"],
+                at=r["at"],
+            )
+            for r in rows
+        ]
+
+    async def transition(
+        self,
+        order: Order,
+        new_status: OrderStatus,
+        *,
+        reason: str,
+        height: int | None = None,
+        **fields: Any,
+    ) -> None:
+        """Move ``order`` from its current status to ``new_status``, with one history row.
+
+        Raises IllegalTransition for a move the lifecycle table forbids, ConcurrentUpdate if the
+        stored status is no longer ``order.status``.
+        """
+        check_transition(order.status, new_status)
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        names = list(fields)
+        sets = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(names))
+        sql = (
+            "UPDATE orders SET status = $1, updated_at = now()"
+            + (", " + sets if sets else "")
+            + f" WHERE id = $2 AND status = ${len(names) + 3} RETURNING updated_at"
+        )
+        updated = await self._conn.fetchval(
+            sql, new_status.value, order.id, *fields.values(), order.status.value
+        )
+        if updated is None:
+            raise ConcurrentUpdate(
+                f"order {order.id} is no longer {order.status}", order_id=str(order.id)
+            )
+        await self._conn.execute(
+            _INSERT_HISTORY, order.id, order.status.value, new_status.value, reason, height
+        )
+        old = order.status
+        order.status = new_status
+        order.updated_at = updated
+        for name, value in fields.items():
+            setattr(order, name, value)
+        if order.history:
+            order.history.append(StatusChange(old, new_status, reason, height, updated))
+
+    async def update(self, order: Order, **fields: Any) -> None:
+        """Set non-status fields (fills, tx hash) without a transition."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown or not fields:
+            raise ValueError(f"not updatable: {sorted(unknown) or 'nothing'}")
+        sets = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(fields))
+        await self._conn.execute(
+            f"UPDATE orders SET {sets}, updated_at = now() WHERE id = $1",
+            order.id,
+            *fields.values(),
+        )
+        for name, value in fields.items():
+            setattr(order, name, value)
+
+    async def search(
+        self, filters: OrderFilter, *, limit: int = 50, cursor: Cursor | None = None
+    ) -> list[Order]:
+        """Newest first, keyset-paginated on (created_at, id)."""
+        where: list[str] = []
+        args: list[Any] = []
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if filters.market is not None:
+            where.append(f"market = {arg(filters.market)}")
+        if filters.status is not None:
+            where.append(f"status = {arg(filters.status.value)}")
+        if filters.side is not None:
+            where.append(f"side = {arg(filters.side.value)}")
+        if filters.since is not None:
+            where.append(f"created_at >= {arg(filters.since)}")
+        if filters.until is not None:
+            where.append(f"created_at < {arg(filters.until)}")
+        if filters.subaccounts is not None:
+            owners = [a for a, _ in filters.subaccounts]
+            numbers = [n for _, n in filters.subaccounts]
+            where.append(
+                f"(address, subaccount_number) IN (SELECT * FROM unnest({arg(owners)}::text[], "
+                f"{arg(numbers)}::int[]))"
+            )
+        if cursor is not None:
+            where.append(f"(created_at, id) < ({arg(cursor.created_at)}, {arg(cursor.id)})")
+        sql = f"SELECT {_COLUMNS}, created_at, updated_at FROM orders"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
+        return [order_from_row(r) for r in await self._conn.fetch(sql, *args)]
+
+    async def non_final(self, *, limit: int = 1000) -> list[Order]:
+        """Orders whose outcome is still open, oldest first (for the reconciler and status sync)."""
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
+            f"WHERE status NOT IN ({_FINAL_SQL}) ORDER BY created_at LIMIT $1",
+            limit,
+        )
+        return [order_from_row(r) for r in rows]

@@ -1,0 +1,102 @@
+"""The `dydx-router` command as a user runs it: real processes, real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from dydx_router.store.database import asyncpg_dsn
+from dydx_router.store.embedded import EmbeddedPostgres, with_database
+
+pytestmark = pytest.mark.integration
+CLI = [sys.executable, "-m", "dydx_router.cli"]
+
+
+def run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX_ROUTER_")}
+    full_env.pop("DATABASE_URL", None)
+    full_env.update(env)
+    return subprocess.run(CLI + args, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _tables(url: str) -> set[str]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {r["tablename"] for r in rows}
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DYDX_ROUTER_NODE_ENDPOINTS": "not a url"}, "DYDX_ROUTER_NODE_ENDPOINTS"),
+        ({"DYDX_ROUTER_NETWORK": "moonnet"}, "DYDX_ROUTER_NETWORK"),
+        ({}, "DATABASE_URL"),
+    ],
+)
+def test_serve_with_a_bad_setting_exits_with_one_line(env: dict[str, str], named: str) -> None:
+    result = run(["serve"], **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: configuration: {named}:")
+
+
+def _migrate_cycle(url: str) -> None:
+    for args in (["migrate", "up"], ["migrate", "down", "base"], ["migrate", "up"]):
+        result = run(args, DATABASE_URL=url)
+        assert result.returncode == 0, result.stderr
+    assert {"orders", "order_status_history", "api_keys"} <= asyncio.run(_tables(url))
+
+
+def test_migrate_up_down_up_on_the_test_server(pg_server_url: str) -> None:
+    name = f"dydxr_cli_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(pg_server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        _migrate_cycle(with_database(pg_server_url, name))
+    finally:
+        asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_migrate_up_down_up_on_an_embedded_server(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "pg")
+    try:
+        _migrate_cycle(server.start())
+    finally:
+        server.stop()
+
+
+def test_api_keys_create_list_revoke(database_url: str) -> None:
+    created = run(
+        ["api-keys", "create", "--name", "bot", "--scopes", "read,trade"], DATABASE_URL=database_url
+    )
+    assert created.returncode == 0, created.stderr
+    fields = dict(line.split(":", 1) for line in created.stdout.strip().splitlines())
+    key_id, key = fields["id"].strip(), fields["key"].strip()
+    assert key.startswith("dxr_") and len(key) > 40
+    listed = run(["api-keys", "list"], DATABASE_URL=database_url)
+    assert key_id in listed.stdout and key not in listed.stdout and "active" in listed.stdout
+    bad = run(
+        ["api-keys", "create", "--name", "x", "--scopes", "read,root"], DATABASE_URL=database_url
+    )
+    assert bad.returncode == 2 and "scopes must be" in bad.stderr
+    revoked = run(["api-keys", "revoke", key_id], DATABASE_URL=database_url)
+    assert revoked.returncode == 0
+    assert "revoked" in run(["api-keys", "list"], DATABASE_URL=database_url).stdout

@@ -1,0 +1,58 @@
+"""Migrations go up, down and up again cleanly on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+from dydx_router.store import migrate
+from dydx_router.store.database import asyncpg_dsn
+from dydx_router.store.embedded import with_database
+
+pytestmark = pytest.mark.integration
+
+
+async def _tables(url: str) -> set[str]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows: list[Any] = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        )
+        seqs: list[Any] = await conn.fetch("SELECT sequencename FROM pg_sequences")
+        return {r["tablename"] for r in rows} | {r["sequencename"] for r in seqs}
+    finally:
+        await conn.close()
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def test_up_down_up(pg_server_url: str) -> None:
+    name = f"dydxr_mig_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(pg_server_url, f'CREATE DATABASE "{name}"'))
+    url = with_database(pg_server_url, name)
+    try:
+        migrate.upgrade(url)
+        tables = asyncio.run(_tables(url))
+        assert {
+            "orders",
+            "order_status_history",
+            "api_keys",
+            "alembic_version",
+            "order_client_id_seq",
+        } <= tables
+        migrate.downgrade(url, "base")
+        assert asyncio.run(_tables(url)) == {"alembic_version"}
+        migrate.upgrade(url)
+        assert asyncio.run(_tables(url)) == tables
+    finally:
+        asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
