@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
+PY_DIRS := $(wildcard src tests bench scripts)
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
         dev-up dev-down bench
@@ -30,13 +31,13 @@ test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration tests/e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests bench scripts
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check $(PY_DIRS)
+	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench scripts
-	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format $(PY_DIRS)
+	$(BIN)/ruff check --fix $(PY_DIRS)
 
 build: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist .
