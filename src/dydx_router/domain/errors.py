@@ -53,11 +53,11 @@ class InvalidAmount(InvalidOrder):
 
 
 class SizeNotOnStep(InvalidOrder):
-    code = "size_not_on_step"
+    code = "invalid_size_step"
 
 
 class PriceNotOnTick(InvalidOrder):
-    code = "price_not_on_tick"
+    code = "invalid_price_tick"
 
 
 class SizeBelowMinimum(InvalidOrder):

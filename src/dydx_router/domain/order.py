@@ -10,17 +10,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from dydx_router.domain.errors import IllegalTransition
 
+# Re-exported: orders speak of sides too; one definition lives with the market grid.
+from dydx_router.domain.market import Side as Side
+
 # OrderId.client_id is fixed32 on the wire (proto/dydxprotocol/clob/order.proto).
 MAX_CLIENT_ID = 2**32 - 1
-
-
-class Side(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
 
 
 class OrderType(StrEnum):
@@ -38,7 +36,7 @@ class TimeInForce(StrEnum):
     POST_ONLY = "POST_ONLY"
 
 
-class OrderFlags:
+class OrderFlags(IntEnum):
     """OrderId.order_flags values (protocol/x/clob/types/order_id.go)."""
 
     SHORT_TERM = 0

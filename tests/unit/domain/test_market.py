@@ -63,7 +63,7 @@ def test_exact_prices_convert_to_subticks(market: MarketSpec, price: str, subtic
 def test_off_step_size_is_rejected_with_step_and_nearest_values() -> None:
     with pytest.raises(SizeNotOnStep) as exc:
         BTC.to_quantums(Decimal("0.00035"))
-    assert exc.value.code == "size_not_on_step"
+    assert exc.value.code == "invalid_size_step"
     assert str(exc.value) == (
         "size 0.00035 is not a multiple of BTC-USD's step size 0.0001; "
         "nearest valid sizes: 0.0003, 0.0004"
@@ -81,7 +81,7 @@ def test_size_below_one_step_names_only_the_minimum() -> None:
 def test_off_tick_price_is_rejected_with_tick_and_nearest_values() -> None:
     with pytest.raises(PriceNotOnTick) as exc:
         ETH.to_subticks(Decimal("3000.05"))
-    assert exc.value.code == "price_not_on_tick"
+    assert exc.value.code == "invalid_price_tick"
     assert "tick size 0.1" in str(exc.value)
     assert exc.value.details["nearest"] == ["3000", "3000.1"]
 
