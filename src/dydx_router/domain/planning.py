@@ -91,6 +91,7 @@ class OrderPlan:
     good_til_block: int | None
     good_til_block_time: datetime | None
     slippage_bps: int | None
+    height: int  # the height the plan was made at
 
     @property
     def is_short_term(self) -> bool:
@@ -257,4 +258,5 @@ def plan_order(req: OrderRequest, ctx: PlanningContext) -> OrderPlan:
         good_til_block=good_til_block,
         good_til_block_time=good_til_block_time,
         slippage_bps=slippage,
+        height=ctx.height,
     )

@@ -1,0 +1,149 @@
+"""Order routes: place, read, list, cancel."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from dydx_router.api.auth import ReadCaller, TradeCaller
+from dydx_router.api.errors import ApiError
+from dydx_router.api.schemas import (
+    CancelOrdersBody,
+    CancelResult,
+    DryRunOut,
+    OrderOut,
+    OrderPage,
+    PlaceOrderBody,
+    Ticker,
+)
+from dydx_router.domain.market import Side
+from dydx_router.domain.order import OrderStatus
+from dydx_router.service.orders import OrderService, PlaceOrder
+from dydx_router.store.orders import Cursor, OrderFilter
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Same key + same body returns the same order; a different body is a 409.",
+    ),
+]
+
+
+def _service(request: Request) -> OrderService:
+    service: OrderService = request.app.state.container.orders
+    return service
+
+
+def _encode_cursor(order: OrderOut) -> str:
+    raw = json.dumps([order.created_at.isoformat() if order.created_at else "", str(order.id)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> Cursor:
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return Cursor(datetime.fromisoformat(created), uuid.UUID(ident))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ApiError(400, "invalid_cursor", "the cursor is not one this API returned") from exc
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderOut,
+    responses={
+        200: {"description": "Idempotent replay: the order placed earlier with this key"},
+        201: {"description": "Placed: CheckTx accepted (SUBMITTED) or refused (REJECTED)"},
+        202: {"description": "Persisted, but the broadcast outcome is unknown (UNKNOWN)"},
+        409: {"description": "Idempotency-Key reused with a different body"},
+    },
+    summary="Place an order",
+)
+async def place_order(
+    body: PlaceOrderBody,
+    request: Request,
+    response: Response,
+    caller: TradeCaller,
+    idempotency_key: IdempotencyKey = None,
+    dry_run: Annotated[
+        bool, Query(description="Quantize and sign only: nothing is stored or sent.")
+    ] = False,
+) -> Any:
+    service = _service(request)
+    sub = body.subaccount if body.subaccount is not None else service.config.default_subaccount
+    cmd = PlaceOrder(
+        request=body.to_request(),
+        subaccount_number=sub,
+        client_order_id=body.client_order_id,
+        idempotency_key=idempotency_key,
+    )
+    if dry_run:
+        order, signed = await service.dry_run(cmd, caller)
+        response.status_code = 200
+        return DryRunOut(
+            order=OrderOut.of(order),
+            tx_base64=base64.b64encode(signed.signed_tx).decode(),
+            tx_hash=signed.tx_hash,
+        ).model_dump(mode="json")
+    result = await service.place(cmd, caller)
+    if result.replayed:
+        response.status_code = 200
+    elif result.order.status is OrderStatus.UNKNOWN:
+        response.status_code = 202
+    return OrderOut.of(result.order)
+
+
+@router.get("/{order_id}", response_model=OrderOut, summary="One order with its status history")
+async def get_order(order_id: uuid.UUID, request: Request, caller: ReadCaller) -> OrderOut:
+    return OrderOut.of(await _service(request).get(order_id, caller))
+
+
+@router.get("", response_model=OrderPage, summary="Order history, newest first")
+async def list_orders(
+    request: Request,
+    caller: ReadCaller,
+    market: Ticker | None = None,
+    status: OrderStatus | None = None,
+    side: Side | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> OrderPage:
+    orders = await _service(request).search(
+        OrderFilter(market=market, status=status, side=side, since=since, until=until),
+        caller,
+        limit=limit,
+        cursor=_decode_cursor(cursor) if cursor else None,
+    )
+    out = [OrderOut.of(o) for o in orders]
+    return OrderPage(orders=out, next_cursor=_encode_cursor(out[-1]) if len(out) == limit else None)
+
+
+@router.delete("/{order_id}", response_model=OrderOut, summary="Cancel an order")
+async def cancel_order(order_id: uuid.UUID, request: Request, caller: TradeCaller) -> OrderOut:
+    return OrderOut.of(await _service(request).cancel(order_id, caller))
+
+
+@router.post("/cancel", response_model=CancelResult, summary="Cancel many orders")
+async def cancel_orders(
+    body: CancelOrdersBody, request: Request, caller: TradeCaller
+) -> CancelResult:
+    chosen = sum([bool(body.ids), body.market is not None, body.all])
+    if chosen != 1:
+        raise ApiError(
+            400, "invalid_cancel_selector", "give exactly one of ids, market, or all: true"
+        )
+    orders = await _service(request).cancel_many(caller, order_ids=body.ids, market=body.market)
+    return CancelResult(orders=[OrderOut.of(o) for o in orders])

@@ -1,0 +1,70 @@
+"""Positions and markets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+
+from dydx_router.api.auth import ReadCaller, TradeCaller
+from dydx_router.api.schemas import (
+    ClosePositionBody,
+    MarketOut,
+    MarketsOut,
+    OrderOut,
+    PositionsOut,
+    SubaccountNumber,
+    Ticker,
+)
+from dydx_router.service.orders import OrderService
+
+router = APIRouter(prefix="/v1", tags=["positions"])
+
+
+def _service(request: Request) -> OrderService:
+    service: OrderService = request.app.state.container.orders
+    return service
+
+
+@router.get("/positions", response_model=PositionsOut, summary="Open positions and collateral")
+async def positions(
+    request: Request,
+    caller: ReadCaller,
+    subaccount: Annotated[SubaccountNumber | None, Query()] = None,
+) -> PositionsOut:
+    service = _service(request)
+    sub = service.config.default_subaccount if subaccount is None else subaccount
+    return PositionsOut.of(await service.account(sub, caller), sub)
+
+
+@router.post(
+    "/positions/{market}/close",
+    response_model=OrderOut,
+    status_code=201,
+    summary="Close a position with a reduce-only IOC order",
+)
+async def close_position(
+    market: Ticker,
+    request: Request,
+    caller: TradeCaller,
+    body: ClosePositionBody | None = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+) -> OrderOut:
+    body = body or ClosePositionBody()
+    result = await _service(request).close_position(
+        market,
+        caller,
+        subaccount_number=body.subaccount,
+        size=body.size,
+        max_slippage_bps=body.max_slippage_bps,
+        idempotency_key=idempotency_key,
+        client_order_id=body.client_order_id,
+    )
+    return OrderOut.of(result.order)
+
+
+@router.get("/markets", response_model=MarketsOut, tags=["markets"], summary="Market specs")
+async def markets(request: Request, caller: ReadCaller) -> MarketsOut:
+    return MarketsOut(markets=[MarketOut.of(m) for m in _service(request).markets()])

@@ -1,0 +1,328 @@
+"""Request and response bodies of the HTTP API.
+
+Strict on the way in: unknown fields are refused, enums are exact, and decimals must be JSON strings
+(never floats) with bounded precision and magnitude. Decimals go out as strings too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from dydx_router.domain.market import Side
+from dydx_router.domain.order import Order, OrderStatus, OrderType, TimeInForce
+from dydx_router.domain.planning import OrderRequest
+from dydx_router.service.ports import AccountSnapshot, MarketView
+
+MAX_DIGITS = 30
+MAX_PLACES = 18
+
+
+def _decimal_string(value: Any) -> Decimal:
+    # Floats (JSON numbers) are refused: 0.1 is not 0.1 in binary.
+    if not isinstance(value, str):
+        raise ValueError('must be a decimal string, e.g. "0.001"')
+    text = value.strip()
+    if not text or len(text) > 64:
+        raise ValueError('must be a decimal string, e.g. "0.001"')
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError('must be a decimal string, e.g. "0.001"') from None
+    if not number.is_finite():
+        raise ValueError("must be a finite decimal")
+    return number
+
+
+def _bounded_positive(number: Decimal) -> Decimal:
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    _, digits, exponent = number.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    places = max(0, -exponent)
+    if places > MAX_PLACES:
+        raise ValueError(f"at most {MAX_PLACES} decimal places")
+    if len(digits) + max(0, exponent) > MAX_DIGITS:
+        raise ValueError(f"at most {MAX_DIGITS} significant digits")
+    return number
+
+
+PositiveDecimal = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_string),
+    AfterValidator(_bounded_positive),
+    Field(json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "0.001"}),
+]
+DecimalOut = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str)]
+Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", examples=["BTC-USD"])]
+SubaccountNumber = Annotated[int, Field(ge=0, le=128_000)]
+SlippageBps = Annotated[int, Field(ge=1, le=5_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class PlaceOrderBody(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"},
+                {
+                    "market": "ETH-USD",
+                    "side": "SELL",
+                    "type": "LIMIT",
+                    "size": "0.5",
+                    "price": "4100.5",
+                    "time_in_force": "POST_ONLY",
+                    "good_til_seconds": 3600,
+                },
+            ]
+        },
+    )
+
+    market: Ticker
+    side: Side
+    type: OrderType
+    size: PositiveDecimal
+    price: PositiveDecimal | None = None
+    trigger_price: PositiveDecimal | None = None
+    time_in_force: TimeInForce | None = None
+    good_til_seconds: Annotated[int, Field(ge=1, le=95 * 24 * 3600)] | None = None
+    good_til_blocks: Annotated[int, Field(ge=1, le=40)] | None = None
+    reduce_only: bool = False
+    post_only: bool = False
+    max_slippage_bps: SlippageBps | None = None
+    client_order_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    subaccount: SubaccountNumber | None = None
+
+    def to_request(self) -> OrderRequest:
+        return OrderRequest(
+            market=self.market,
+            side=self.side,
+            type=self.type,
+            size=self.size,
+            price=self.price,
+            trigger_price=self.trigger_price,
+            time_in_force=self.time_in_force,
+            good_til_seconds=self.good_til_seconds,
+            good_til_blocks=self.good_til_blocks,
+            reduce_only=self.reduce_only,
+            post_only=self.post_only,
+            max_slippage_bps=self.max_slippage_bps,
+        )
+
+
+class CancelOrdersBody(Strict):
+    """Either ``ids``, or ``market`` (cancel every open order there), or ``all: true``."""
+
+    ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)] | None = None
+    market: Ticker | None = None
+    all: bool = False
+
+
+class ClosePositionBody(Strict):
+    size: PositiveDecimal | None = None
+    max_slippage_bps: SlippageBps | None = None
+    subaccount: SubaccountNumber | None = None
+    client_order_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class StatusChangeOut(BaseModel):
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    reason: str
+    chain_height: int | None
+    at: datetime
+
+
+class ChainIdsOut(BaseModel):
+    client_id: int
+    order_flags: int
+    clob_pair_id: int
+    owner: str
+    subaccount_number: int
+    good_til_block: int | None
+    good_til_block_time: datetime | None
+    indexer_order_id: uuid.UUID
+    quantums: str
+    subticks: str
+    trigger_subticks: str | None
+    tx_hash: str | None
+
+
+class ChainErrorOut(BaseModel):
+    codespace: str
+    code: int
+    log: str
+
+
+class OrderOut(BaseModel):
+    id: uuid.UUID
+    status: OrderStatus
+    market: str
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce
+    size: DecimalOut
+    price: DecimalOut | None
+    trigger_price: DecimalOut | None
+    max_slippage_bps: int | None
+    reduce_only: bool
+    post_only: bool
+    filled_size: DecimalOut
+    average_fill_price: DecimalOut | None
+    client_order_id: str | None
+    subaccount: int
+    chain: ChainIdsOut
+    error: ChainErrorOut | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    status_history: list[StatusChangeOut]
+
+    @classmethod
+    def of(cls, o: Order) -> OrderOut:
+        err = o.last_error
+        return cls(
+            id=o.id,
+            status=o.status,
+            market=o.market,
+            side=o.side,
+            type=o.type,
+            time_in_force=o.time_in_force,
+            size=o.size,
+            price=o.price,
+            trigger_price=o.trigger_price,
+            max_slippage_bps=o.slippage_bps,
+            reduce_only=o.reduce_only,
+            post_only=o.post_only,
+            filled_size=o.filled_size,
+            average_fill_price=o.average_fill_price,
+            client_order_id=o.client_order_id,
+            subaccount=o.subaccount_number,
+            chain=ChainIdsOut(
+                client_id=o.client_id,
+                order_flags=o.order_flags,
+                clob_pair_id=o.clob_pair_id,
+                owner=o.address,
+                subaccount_number=o.subaccount_number,
+                good_til_block=o.good_til_block,
+                good_til_block_time=o.good_til_block_time,
+                indexer_order_id=o.indexer_order_id,
+                quantums=str(o.quantums),
+                subticks=str(o.subticks),
+                trigger_subticks=None if o.trigger_subticks is None else str(o.trigger_subticks),
+                tx_hash=o.tx_hash,
+            ),
+            error=None
+            if err is None
+            else ChainErrorOut(codespace=err.codespace, code=err.code, log=err.log),
+            created_at=o.created_at,
+            updated_at=o.updated_at,
+            status_history=[
+                StatusChangeOut(
+                    from_status=h.from_status,
+                    to_status=h.to_status,
+                    reason=h.reason,
+                    chain_height=h.chain_height,
+                    at=h.at,
+                )
+                for h in o.history
+            ],
+        )
+
+
+class OrderPage(BaseModel):
+    orders: list[OrderOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next (older) page; null on the last page."
+    )
+
+
+class CancelResult(BaseModel):
+    orders: list[OrderOut]
+
+
+class DryRunOut(BaseModel):
+    dry_run: bool = True
+    order: OrderOut
+    tx_base64: str
+    tx_hash: str
+
+
+class PositionOut(BaseModel):
+    market: str
+    side: str
+    size: DecimalOut
+    entry_price: DecimalOut | None
+    unrealized_pnl: DecimalOut | None
+
+
+class PositionsOut(BaseModel):
+    positions: list[PositionOut]
+    equity: DecimalOut | None
+    free_collateral: DecimalOut | None
+    subaccount: int
+    source: str
+
+    @classmethod
+    def of(cls, snap: AccountSnapshot, subaccount: int) -> PositionsOut:
+        return cls(
+            positions=[
+                PositionOut(
+                    market=p.market,
+                    side="LONG" if p.size > 0 else "SHORT",
+                    size=abs(p.size),
+                    entry_price=p.entry_price,
+                    unrealized_pnl=p.unrealized_pnl,
+                )
+                for p in snap.positions
+                if p.size
+            ],
+            equity=snap.equity,
+            free_collateral=snap.free_collateral,
+            subaccount=subaccount,
+            source=snap.source,
+        )
+
+
+class MarketOut(BaseModel):
+    market: str
+    clob_pair_id: int
+    status: str
+    tick_size: DecimalOut
+    step_size: DecimalOut
+    min_order_size: DecimalOut
+    oracle_price: DecimalOut | None
+    atomic_resolution: int
+    quantum_conversion_exponent: int
+    step_base_quantums: int
+    subticks_per_tick: int
+
+    @classmethod
+    def of(cls, view: MarketView) -> MarketOut:
+        spec = view.spec
+        return cls(
+            market=spec.ticker,
+            clob_pair_id=spec.clob_pair_id,
+            status=str(spec.status),
+            tick_size=spec.tick_size,
+            step_size=spec.step_size,
+            # The chain's minimum order size is one step (MinOrderBaseQuantums, clob_pair.go).
+            min_order_size=spec.step_size,
+            oracle_price=view.oracle_price,
+            atomic_resolution=spec.atomic_resolution,
+            quantum_conversion_exponent=spec.quantum_conversion_exponent,
+            step_base_quantums=spec.step_base_quantums,
+            subticks_per_tick=spec.subticks_per_tick,
+        )
+
+
+class MarketsOut(BaseModel):
+    markets: list[MarketOut]

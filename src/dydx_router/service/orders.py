@@ -1,0 +1,504 @@
+"""Use cases: place, cancel, close, and read orders and positions.
+
+Placement is write-ahead: validate → quantize → allocate the chain client id → persist PENDING and
+commit → broadcast → record the outcome. No broadcast ever happens without a committed row, and a
+write whose outcome is unknown is never retried with new identifiers (STYLE.md, PROTOCOL.md §11.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import structlog
+
+from dydx_router.domain.errors import DomainError, InvalidOrder, OrderNotFound
+from dydx_router.domain.ids import order_uuid
+from dydx_router.domain.market import Side
+from dydx_router.domain.order import (
+    ChainError,
+    Order,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext, plan_order
+from dydx_router.service.ports import (
+    AccountSnapshot,
+    Clock,
+    Exchange,
+    MarketView,
+    Outcome,
+    SignedOrder,
+    Submission,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from dydx_router.store.orders import Cursor, DuplicateOrder, OrderFilter
+
+log = structlog.get_logger(__name__)
+
+# MsgBatchCancel carries at most 100 cancels (MaxMsgBatchCancelBatchSize,
+# protocol/x/clob/types/constants.go).
+MAX_BATCH_CANCELS = 100
+SHORT_BLOCK_WINDOW = 40
+
+
+class IdempotencyConflict(DomainError):
+    code = "idempotency_key_reused"
+
+
+class OrderNotCancelable(DomainError):
+    code = "order_not_cancelable"
+
+
+class NoPosition(DomainError):
+    code = "no_position"
+
+
+class SubaccountForbidden(DomainError):
+    code = "subaccount_forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: the API key and the subaccounts it may use (None: all)."""
+
+    api_key_id: uuid.UUID | None = None
+    subaccounts: frozenset[int] | None = None
+
+    def check_subaccount(self, number: int) -> None:
+        if self.subaccounts is not None and number not in self.subaccounts:
+            raise SubaccountForbidden(
+                f"this API key may not use subaccount {number}", subaccount=number
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A placement as the API receives it (schema-validated, human units)."""
+
+    request: OrderRequest
+    subaccount_number: int
+    client_order_id: str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """Stable hash of what was asked, so a reused idempotency key with a different body is
+        told apart from a replay."""
+        body = asdict(self.request) | {
+            "subaccount_number": self.subaccount_number,
+            "client_order_id": self.client_order_id,
+        }
+        text = json.dumps(body, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    order: Order
+    replayed: bool = False
+
+
+@dataclass
+class OrderServiceConfig:
+    good_til_block_offset: int = 20
+    default_good_til_seconds: int = 30 * 24 * 3600
+    default_slippage_bps: int = 100
+    default_subaccount: int = 0
+
+
+@dataclass
+class OrderService:
+    uow: UnitOfWorkFactory
+    exchange: Exchange
+    config: OrderServiceConfig = field(default_factory=OrderServiceConfig)
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+
+    # --- place ------------------------------------------------------------------------------
+    async def place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
+        caller.check_subaccount(cmd.subaccount_number)
+        fingerprint = cmd.fingerprint()
+        if cmd.idempotency_key is not None:
+            existing = await self._replay(caller, cmd.idempotency_key, fingerprint)
+            if existing is not None:
+                return PlaceResult(existing, replayed=True)
+
+        plan = self._plan(cmd.request)
+        height = plan.height
+        async with self.uow() as uow:
+            client_id = await uow.orders.next_client_id()
+            order = self._new_order(cmd, caller, plan, client_id, fingerprint)
+            if plan.is_short_term:
+                # Short-term txs need no sequence: sign now so the exact bytes are stored with the
+                # row and an UNKNOWN order can only ever be re-sent identically.
+                signed = self.exchange.sign_short_term(order, plan)
+                order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
+            try:
+                await uow.orders.add(order, reason="accepted by the router", height=height)
+                await uow.commit()
+            except DuplicateOrder:
+                await uow.rollback()
+                if cmd.idempotency_key is None:
+                    raise
+                # A concurrent duplicate won the race: answer as a replay of it.
+                replay = await self._replay(caller, cmd.idempotency_key, fingerprint)
+                if replay is None:
+                    raise
+                return PlaceResult(replay, replayed=True)
+
+            structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
+            if plan.is_short_term:
+                assert order.signed_tx is not None
+                submission = await self.exchange.broadcast(order.signed_tx)
+            else:
+                submission = await self.exchange.place_stateful(order, plan)
+            await self._record_submission(uow, order, submission, height)
+            await uow.commit()
+        return PlaceResult(order)
+
+    async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, SignedOrder]:
+        """Everything placement does up to signing; nothing is stored or sent."""
+        caller.check_subaccount(cmd.subaccount_number)
+        plan = self._plan(cmd.request)
+        async with self.uow() as uow:
+            # A real id from the shared sequence, so the signed bytes are the ones a placement
+            # could send; taking one stores nothing.
+            client_id = await uow.orders.next_client_id()
+        order = self._new_order(cmd, caller, plan, client_id, cmd.fingerprint())
+        signed = await self.exchange.sign_preview(order, plan)
+        order.tx_hash = signed.tx_hash
+        return order, signed
+
+    def _plan(self, req: OrderRequest) -> OrderPlan:
+        return plan_order(
+            req,
+            PlanningContext(
+                spec=self.exchange.market(req.market),
+                height=self.exchange.latest_height(),
+                now=self.clock(),
+                good_til_block_offset=self.config.good_til_block_offset,
+                default_good_til_seconds=self.config.default_good_til_seconds,
+                default_slippage_bps=self.config.default_slippage_bps,
+                reference_price=self.exchange.oracle_price(req.market),
+            ),
+        )
+
+    async def _replay(self, caller: Caller, key: str, fingerprint: str) -> Order | None:
+        async with self.uow() as uow:
+            existing = await uow.orders.find_by_idempotency_key(caller.api_key_id, key)
+            if existing is None:
+                return None
+            if existing.request_fingerprint != fingerprint:
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was already used with a different request",
+                    order_id=str(existing.id),
+                )
+            existing.history = await uow.orders.history(existing.id)
+            return existing
+
+    def _new_order(
+        self, cmd: PlaceOrder, caller: Caller, plan: OrderPlan, client_id: int, fingerprint: str
+    ) -> Order:
+        req = cmd.request
+        spec = self.exchange.market(req.market)
+        return Order(
+            id=uuid.uuid4(),
+            market=req.market,
+            side=req.side,
+            type=req.type,
+            time_in_force=plan.time_in_force,
+            size=spec.size_of(plan.quantums),
+            price=plan.price,
+            quantums=plan.quantums,
+            subticks=plan.subticks,
+            client_id=client_id,
+            order_flags=plan.order_flags,
+            clob_pair_id=spec.clob_pair_id,
+            address=self.exchange.address,
+            subaccount_number=cmd.subaccount_number,
+            indexer_order_id=order_uuid(
+                self.exchange.address,
+                cmd.subaccount_number,
+                client_id,
+                spec.clob_pair_id,
+                plan.order_flags,
+            ),
+            reduce_only=req.reduce_only,
+            post_only=plan.time_in_force is TimeInForce.POST_ONLY,
+            trigger_price=(spec.price_of(plan.trigger_subticks) if plan.trigger_subticks else None),
+            trigger_subticks=plan.trigger_subticks or None,
+            good_til_block=plan.good_til_block,
+            good_til_block_time=plan.good_til_block_time,
+            client_order_id=cmd.client_order_id,
+            api_key_id=caller.api_key_id,
+            idempotency_key=cmd.idempotency_key,
+            request_fingerprint=fingerprint,
+            slippage_bps=plan.slippage_bps,
+        )
+
+    async def _record_submission(
+        self, uow: UnitOfWork, order: Order, submission: Submission, height: int
+    ) -> None:
+        orders = uow.orders
+        fields: dict[str, object] = {}
+        if submission.tx_hash is not None:
+            fields["tx_hash"] = submission.tx_hash
+        if submission.signed_tx is not None:
+            fields["signed_tx"] = submission.signed_tx
+        err = submission.error
+        if err is not None:
+            fields |= {
+                "error_codespace": err.codespace,
+                "error_code": err.code,
+                "error_log": err.log,
+            }
+        if submission.outcome is Outcome.ACCEPTED:
+            await orders.transition(
+                order, OrderStatus.SUBMITTED, reason="checktx accepted", height=height, **fields
+            )
+            log.info("order_submitted", tx_hash=submission.tx_hash)
+        elif submission.outcome is Outcome.REJECTED:
+            reason = f"checktx rejected: {err.codespace}/{err.code}" if err else "rejected"
+            await orders.transition(
+                order, OrderStatus.REJECTED, reason=reason, height=height, **fields
+            )
+            log.info("order_rejected", codespace=err and err.codespace, code=err and err.code)
+        else:
+            await orders.transition(
+                order,
+                OrderStatus.UNKNOWN,
+                reason="broadcast outcome unknown: " + (err.log if err else "no answer"),
+                height=height,
+                **fields,
+            )
+            log.warning("order_outcome_unknown", tx_hash=submission.tx_hash)
+
+    # --- read -------------------------------------------------------------------------------
+    async def get(self, order_id: uuid.UUID, caller: Caller) -> Order:
+        async with self.uow() as uow:
+            order = await uow.orders.get(order_id)
+        if caller.subaccounts is not None and order.subaccount_number not in caller.subaccounts:
+            raise OrderNotFound(f"order {order_id} not found", order_id=str(order_id))
+        return order
+
+    async def search(
+        self,
+        filters: OrderFilter,
+        caller: Caller,
+        *,
+        limit: int,
+        cursor: Cursor | None,
+    ) -> list[Order]:
+        if caller.subaccounts is not None:
+            allowed = tuple((self.exchange.address, n) for n in sorted(caller.subaccounts))
+            filters = OrderFilter(
+                market=filters.market,
+                status=filters.status,
+                side=filters.side,
+                since=filters.since,
+                until=filters.until,
+                subaccounts=allowed,
+            )
+        async with self.uow() as uow:
+            return await uow.orders.search(filters, limit=limit, cursor=cursor)
+
+    def markets(self) -> Sequence[MarketView]:
+        return self.exchange.markets()
+
+    async def account(self, subaccount_number: int, caller: Caller) -> AccountSnapshot:
+        caller.check_subaccount(subaccount_number)
+        return await self.exchange.account(subaccount_number)
+
+    # --- cancel -----------------------------------------------------------------------------
+    async def cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
+        order = await self.get(order_id, caller)
+        if order.status.is_final:
+            raise OrderNotCancelable(
+                f"order {order_id} is already {order.status}", status=str(order.status)
+            )
+        height = self.exchange.latest_height()
+        async with self.uow() as uow:
+            order = await uow.orders.get_for_update(order_id)
+            if order.status.is_final:
+                raise OrderNotCancelable(
+                    f"order {order_id} is already {order.status}", status=str(order.status)
+                )
+            if order.status is OrderStatus.PENDING:
+                raise OrderNotCancelable(
+                    f"order {order_id} has not reached the chain yet; retry shortly",
+                    status=str(order.status),
+                )
+            before = order.status
+            if before is not OrderStatus.CANCEL_REQUESTED:
+                await uow.orders.transition(
+                    order, OrderStatus.CANCEL_REQUESTED, reason="cancel requested", height=height
+                )
+            await uow.commit()
+            submission = await self.exchange.cancel(order, height)
+            await self._record_cancel(uow, order, before, submission, height)
+            await uow.commit()
+            order.history = await uow.orders.history(order.id)
+        return order
+
+    async def _record_cancel(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        before: OrderStatus,
+        submission: Submission,
+        height: int,
+    ) -> None:
+        orders = uow.orders
+        if submission.outcome is Outcome.REJECTED and before is not OrderStatus.CANCEL_REQUESTED:
+            err: ChainError | None = submission.error
+            reason = f"cancel rejected: {err.codespace}/{err.code}" if err else "cancel rejected"
+            back = (
+                before
+                if before
+                in {
+                    OrderStatus.OPEN,
+                    OrderStatus.PARTIALLY_FILLED,
+                    OrderStatus.UNTRIGGERED,
+                    OrderStatus.SUBMITTED,
+                }
+                else (OrderStatus.OPEN)
+            )
+            await orders.transition(order, back, reason=reason, height=height)
+            raise OrderNotCancelable(
+                f"the chain refused the cancel: {err.log if err else 'rejected'}",
+                codespace=err.codespace if err else None,
+                chain_code=err.code if err else None,
+            )
+        # Accepted, already done or unknown: the cancel stands requested; the status sync or the
+        # reconciler settles it (cancels are best effort until the order's expiry, PROTOCOL §11.7).
+        log.info("order_cancel_sent", outcome=submission.outcome.value)
+
+    async def cancel_many(
+        self,
+        caller: Caller,
+        *,
+        order_ids: Sequence[uuid.UUID] | None = None,
+        market: str | None = None,
+    ) -> list[Order]:
+        """Cancel the given orders, or every open order (optionally of one market)."""
+        if order_ids:
+            targets = [await self.get(oid, caller) for oid in order_ids]
+        else:
+            if market is not None:
+                self.exchange.market(market)  # UnknownMarket for a typo
+            async with self.uow() as uow:
+                targets = [
+                    o
+                    for o in await uow.orders.non_final(limit=10_000)
+                    if (market is None or o.market == market)
+                    and o.status is not OrderStatus.PENDING
+                    and (caller.subaccounts is None or o.subaccount_number in caller.subaccounts)
+                ]
+        live = [o for o in targets if not o.status.is_final and o.status is not OrderStatus.PENDING]
+        height = self.exchange.latest_height()
+        short = [o for o in live if o.is_short_term]
+        stateful = [o for o in live if not o.is_short_term]
+        done: list[Order] = []
+        # Short-term: MsgBatchCancel per subaccount, at most 100 cancels per message.
+        by_sub: dict[int, list[Order]] = defaultdict(list)
+        for o in short:
+            by_sub[o.subaccount_number].append(o)
+        for sub, orders in by_sub.items():
+            for i in range(0, len(orders), MAX_BATCH_CANCELS):
+                chunk = orders[i : i + MAX_BATCH_CANCELS]
+                done += await self._batch_cancel_chunk(sub, chunk, height)
+        for o in stateful:
+            try:
+                done.append(await self.cancel(o.id, caller))
+            except OrderNotCancelable:
+                done.append(await self.get(o.id, caller))
+        return done
+
+    async def _batch_cancel_chunk(
+        self, subaccount: int, chunk: list[Order], height: int
+    ) -> list[Order]:
+        ids: dict[int, list[int]] = defaultdict(list)
+        for o in chunk:
+            ids[o.clob_pair_id].append(o.client_id)
+        # The cancel must outlive every order it cancels, within the short block window.
+        gtb = min(
+            max([o.good_til_block or 0 for o in chunk] + [height + 1]),
+            height + SHORT_BLOCK_WINDOW,
+        )
+        async with self.uow() as uow:
+            marked: list[Order] = []
+            for o in chunk:
+                fresh = await uow.orders.get_for_update(o.id)
+                if fresh.status.is_final or fresh.status is OrderStatus.PENDING:
+                    continue
+                if fresh.status is not OrderStatus.CANCEL_REQUESTED:
+                    await uow.orders.transition(
+                        fresh, OrderStatus.CANCEL_REQUESTED, reason="batch cancel", height=height
+                    )
+                marked.append(fresh)
+            await uow.commit()
+            if marked:
+                submission = await self.exchange.batch_cancel_short_term(subaccount, ids, gtb)
+                log.info(
+                    "orders_batch_cancel_sent", count=len(marked), outcome=submission.outcome.value
+                )
+            return marked
+
+    # --- positions --------------------------------------------------------------------------
+    async def close_position(
+        self,
+        market: str,
+        caller: Caller,
+        *,
+        subaccount_number: int | None = None,
+        size: Decimal | None = None,
+        max_slippage_bps: int | None = None,
+        idempotency_key: str | None = None,
+        client_order_id: str | None = None,
+    ) -> PlaceResult:
+        """A reduce-only IOC market order on the opposite side (PROTOCOL.md §11.10)."""
+        sub = self.config.default_subaccount if subaccount_number is None else subaccount_number
+        caller.check_subaccount(sub)
+        self.exchange.market(market)
+        account = await self.exchange.account(sub)
+        position = next((p for p in account.positions if p.market == market and p.size), None)
+        if position is None:
+            raise NoPosition(
+                f"there is no open {market} position in subaccount {sub}",
+                market=market,
+                subaccount=sub,
+            )
+        held = abs(position.size)
+        if size is not None:
+            if size <= 0:
+                raise InvalidOrder("size must be positive", code="invalid_size")
+            if size > held:
+                raise InvalidOrder(
+                    f"size {size} exceeds the {market} position of {held}",
+                    code="size_exceeds_position",
+                    position_size=str(held),
+                )
+        request = OrderRequest(
+            market=market,
+            side=Side.SELL if position.size > 0 else Side.BUY,
+            type=OrderType.MARKET,
+            size=held if size is None else size,
+            reduce_only=True,
+            max_slippage_bps=max_slippage_bps,
+        )
+        return await self.place(
+            PlaceOrder(
+                request=request,
+                subaccount_number=sub,
+                client_order_id=client_order_id,
+                idempotency_key=idempotency_key,
+            ),
+            caller,
+        )

@@ -1,0 +1,169 @@
+"""What the use cases need from the outside world, as Protocols.
+
+The real adapters live in ``chain/`` (the exchange gateway) and ``store/`` (the unit of work); unit
+tests use hand-written fakes of these ports.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol, Self
+
+from dydx_router.domain.market import MarketSpec
+from dydx_router.domain.order import ChainError, Order, StatusChange
+from dydx_router.domain.planning import OrderPlan
+from dydx_router.store.orders import Cursor, OrderFilter
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # CheckTx code 0
+    REJECTED = "rejected"  # a definitive CheckTx error
+    ALREADY_DONE = "already_done"  # e.g. a cancel whose order is already gone
+    UNKNOWN = "unknown"  # timeout or transport error after the bytes may have left
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What came of one broadcast."""
+
+    outcome: Outcome
+    tx_hash: str | None = None
+    signed_tx: bytes | None = None
+    error: ChainError | None = None
+    # A rejection the caller may fix by retrying later (rate limit, stale height), as opposed to a
+    # rejection of the order itself.
+    retryable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOrder:
+    tx_hash: str
+    signed_tx: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    market: str
+    size: Decimal  # signed: negative is short
+    entry_price: Decimal | None
+    unrealized_pnl: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    positions: Sequence[Position]
+    equity: Decimal | None
+    free_collateral: Decimal | None
+    source: str  # "indexer" or "node"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    spec: MarketSpec
+    oracle_price: Decimal | None
+
+
+class Exchange(Protocol):
+    """The dYdX network as the use cases see it (implemented by ``chain.gateway``)."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def chain_id(self) -> str: ...
+
+    def latest_height(self) -> int:
+        """The latest committed height from the background cache; raises if unknown/stale."""
+        ...
+
+    def market(self, ticker: str) -> MarketSpec:
+        """The market's grid; raises UnknownMarket."""
+        ...
+
+    def markets(self) -> Sequence[MarketView]: ...
+
+    def oracle_price(self, ticker: str) -> Decimal | None: ...
+
+    def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
+        """Sign a short-term placement (no sequence involved), without sending it."""
+        ...
+
+    async def sign_preview(self, order: Order, plan: OrderPlan) -> SignedOrder:
+        """Sign without sending or consuming anything (dry runs); stateful orders take the
+        account's next sequence as of now."""
+        ...
+
+    async def broadcast(self, signed_tx: bytes) -> Submission:
+        """Send signed bytes as they are (placements and identical re-broadcasts)."""
+        ...
+
+    async def place_stateful(self, order: Order, plan: OrderPlan) -> Submission:
+        """Sign with the account's sequence and broadcast, through the one writer per account."""
+        ...
+
+    async def cancel(self, order: Order, height: int) -> Submission: ...
+
+    async def batch_cancel_short_term(
+        self, subaccount_number: int, client_ids: Mapping[int, Sequence[int]], good_til_block: int
+    ) -> Submission: ...
+
+    async def account(self, subaccount_number: int) -> AccountSnapshot: ...
+
+
+class OrderRepo(Protocol):
+    async def next_client_id(self) -> int: ...
+
+    async def add(self, order: Order, *, reason: str = ..., height: int | None = ...) -> None: ...
+
+    async def get(self, order_id: uuid.UUID, *, with_history: bool = ...) -> Order: ...
+
+    async def get_for_update(self, order_id: uuid.UUID) -> Order: ...
+
+    async def find_by_idempotency_key(
+        self, api_key_id: uuid.UUID | None, key: str
+    ) -> Order | None: ...
+
+    async def history(self, order_id: uuid.UUID) -> list[StatusChange]: ...
+
+    async def transition(
+        self,
+        order: Order,
+        new_status: object,
+        *,
+        reason: str,
+        height: int | None = ...,
+        **fields: object,
+    ) -> None: ...
+
+    async def update(self, order: Order, **fields: object) -> None: ...
+
+    async def search(
+        self, filters: OrderFilter, *, limit: int = ..., cursor: Cursor | None = ...
+    ) -> list[Order]: ...
+
+    async def non_final(self, *, limit: int = ...) -> list[Order]: ...
+
+
+class UnitOfWork(Protocol):
+    orders: OrderRepo
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
