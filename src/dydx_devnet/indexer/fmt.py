@@ -45,6 +45,11 @@ def iso_s(unix_s: int) -> str:
     return iso_ms(unix_s * 1000)
 
 
+def to_ms(t: datetime) -> int:
+    """A datetime as unix milliseconds, exactly."""
+    return (t - _EPOCH) // timedelta(milliseconds=1)
+
+
 def parse_iso_ms(text: str) -> int:
     """An ISO-8601 timestamp (as accepted by express-validator's `isISO8601`) to unix ms.
 

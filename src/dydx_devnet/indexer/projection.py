@@ -94,6 +94,9 @@ class Projection:
         self._pending_subaccounts: dict[SubaccountId, SubaccountRow] = {}
         # Book levels before the batch being applied: clob pair -> side -> subticks -> quantums.
         self._touched_books: dict[int, dict[str, dict[int, int]]] = {}
+        # Short-term rows whose status is OPEN: Roundtable cancels them once past their
+        # good-til-block (`roundtable/src/tasks/cancel-stale-orders.ts`).
+        self._short_open: set[str] = set()
         self._event_index = 0
         self._seed()
 
@@ -338,6 +341,7 @@ class Projection:
         if new_status in (Status.BEST_EFFORT_CANCELED, Status.CANCELED):
             self.canceled[uid] = new_status
         if row is not None:
+            self._short_open.discard(uid)
             row.status = new_status
             row.removal_reason = reason.name
             row.updated_at, row.updated_at_height = t, height
@@ -393,6 +397,11 @@ class Projection:
             else:
                 row.total_filled, row.status = fs.total_filled_quantums, status
                 row.updated_at, row.updated_at_height = ev.time, ev.height
+            if not fs.order.order_id.is_stateful:
+                if row.status == Status.OPEN:
+                    self._short_open.add(uid)
+                else:
+                    self._short_open.discard(uid)
             self._cache_fill(uid, fs.total_filled_quantums)
             fill = FillRow(
                 ids.fill_uuid(eid, fs.liquidity.name),
@@ -607,14 +616,23 @@ class Projection:
         for m in self.markets.values():
             while m.trades and m.trades[0][0] < cutoff:
                 m.trades.popleft()
+        # Roundtable's `cancel-stale-orders`: an OPEN short-term row past its good-til-block is
+        # CANCELED. (A BEST_EFFORT_CANCELED row is left as it is: the real indexer never
+        # finalizes it.)
+        for uid in [u for u in self._short_open if self.rows[u].order.good_til_block < ev.height]:
+            self._short_open.discard(uid)
+            stale = self.rows[uid]
+            stale.status, stale.updated_at, stale.updated_at_height = (
+                Status.CANCELED, ev.time, ev.height,
+            )  # fmt: skip
         # Roundtable's expiry sweep for short-term orders whose node-side removal never came.
         limit = ev.height - INDEXER_EXPIRY_DELAY_BLOCKS
-        stale = [
+        expired = [
             e.order.order_id
             for e in self.cache.values()
             if not e.order.order_id.is_stateful and e.order.good_til_block < limit
         ]
-        for oid in stale:
+        for oid in expired:
             out.extend(
                 self._on_removed(
                     oid, RemovalReason.INDEXER_EXPIRED, RemovalStatus.CANCELED, ev.time, ev.height
