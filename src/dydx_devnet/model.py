@@ -242,12 +242,11 @@ class Market:
 
     def quote_quantums(self, base_quantums: int, subticks: int) -> int:
         """USDC quantums of a fill, truncated toward zero like `FillAmountToQuoteQuantums`."""
-        value = (
-            Decimal(base_quantums)
-            * Decimal(subticks)
-            * Decimal(1).scaleb(self.quantum_conversion_exponent)
-        )
-        return int(value)
+        product = base_quantums * subticks
+        exp = self.quantum_conversion_exponent
+        if exp >= 0:
+            return product * int(10**exp)
+        return product // int(10**-exp)
 
 
 @dataclass(frozen=True, slots=True)

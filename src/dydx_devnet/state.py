@@ -97,6 +97,7 @@ class ChainState:
         }
         self._by_ticker = {m.ticker: m for m in self._markets.values()}
         self._by_perpetual = {m.perpetual.id: m for m in self._markets.values()}
+        self._by_market_id = {m.market_param.id: m for m in self._markets.values()}
         self.prices: dict[int, MarketPrice] = {p.id: p for p in genesis.market_prices}
         self.funding_indices: dict[int, int] = {p.id: 0 for p in genesis.perpetuals}
         self.accounts: dict[str, AccountRecord] = {}
@@ -133,6 +134,14 @@ class ChainState:
         self._markets[market.clob_pair_id] = market
         self._by_ticker[market.ticker] = market
         self._by_perpetual[market.perpetual.id] = market
+        self._by_market_id[market.market_param.id] = market
+
+    def markets_by_perpetual(self) -> dict[int, Market]:
+        """Perpetual id -> market (a live view; do not mutate)."""
+        return self._by_perpetual
+
+    def market_by_market_id(self, market_id: int) -> Market | None:
+        return self._by_market_id.get(market_id)
 
     def oracle_price(self, market_id: int) -> MarketPrice:
         return self.prices[market_id]
