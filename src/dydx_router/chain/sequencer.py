@@ -1,0 +1,215 @@
+"""Signing and broadcasting with the right account sequence (PROTOCOL.md §3b, §3c, §11.1).
+
+* **Short-term** txs (every message a short-term place/cancel or a batch cancel) skip the
+  chain's sequence check and do not consume a sequence (``protocol/app/ante/replay_protection.go``,
+  ``ante/util.go`` ShouldSkipSequenceValidation). They are signed with the last known sequence,
+  without waiting for anything, and may go out concurrently.
+* **Stateful** txs in ``ACCOUNT_SEQUENCE`` mode go through one writer per account (a lock). The
+  local sequence advances only when CheckTx accepted the tx. On sdk/32 it is resynchronised —
+  from the "expected N" in the rejection (CheckTx's own check-state, which already counts txs
+  still in the mempool) or else from the node — and the same messages are signed again (same
+  OrderId, never a new one). After any other failure the next tx resyncs from the node first,
+  because a counter that drifts after an unrelated error stays wrong for good (hummingbot PR
+  #8339).
+* In ``TIMESTAMP_NONCE`` mode (x/accountplus) the "sequence" is unix milliseconds >= 2^40,
+  strictly increasing and unique per account, within ±30 s of the block time; stateful txs then
+  need no lock and can go out concurrently, and they never consume the account sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+import structlog
+
+from dydx_router.chain.errors import (
+    ChainError,
+    InvalidTxInput,
+    SequenceMismatch,
+    TimestampNonceRejected,
+)
+from dydx_router.chain.node import Account
+from dydx_router.chain.tx import CLOB_GAS_LIMIT, SignedTx, Signer, is_short_term_message, sign_tx
+
+log = structlog.get_logger(__name__)
+
+# protocol/x/accountplus/keeper/timestampnonce.go: TimestampNonceSequenceCutoff (sequences at or
+# above it are unix-ms timestamps) and MaxTimeInPastMs / MaxTimeInFutureMs around the block time.
+TIMESTAMP_NONCE_MIN = 1 << 40
+TIMESTAMP_NONCE_WINDOW_MS = 30_000
+
+
+class SequenceMode(StrEnum):
+    ACCOUNT_SEQUENCE = "account_sequence"
+    TIMESTAMP_NONCE = "timestamp_nonce"
+
+
+class ChainWriter(Protocol):
+    """What the sequencer needs from the node (``chain.node.NodeClient`` is one)."""
+
+    async def account(self, address: str) -> Account: ...
+
+    async def broadcast(self, tx: SignedTx) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """CheckTx accepted the tx (accepted is not executed: PROTOCOL.md §11.3)."""
+
+    tx_hash: str
+    sequence: int
+    tx: SignedTx
+
+
+class Sequencer:
+    """Signs and broadcasts txs for one account (one per address in the process)."""
+
+    def __init__(
+        self,
+        node: ChainWriter,
+        signer: Signer,
+        address: str,
+        *,
+        chain_id: str,
+        memo: str = "",
+        mode: SequenceMode = SequenceMode.ACCOUNT_SEQUENCE,
+        sequence_retries: int = 2,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self._node = node
+        self._signer = signer
+        self._address = address
+        self._chain_id = chain_id
+        self._memo = memo
+        self._mode = mode
+        self._sequence_retries = sequence_retries
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._lock = asyncio.Lock()
+        self._account_number: int | None = None
+        self._sequence: int | None = None  # next sequence to use; None = resync first
+        self._last_nonce = 0
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    @property
+    def mode(self) -> SequenceMode:
+        return self._mode
+
+    @property
+    def cached_sequence(self) -> int | None:
+        return self._sequence
+
+    def forget_sequence(self) -> None:
+        """Make the next stateful tx resync from the node first."""
+        self._sequence = None
+
+    async def _resync(self) -> tuple[int, int]:
+        account = await self._node.account(self._address)
+        self._account_number = account.account_number
+        self._sequence = account.sequence
+        log.info("sequence_resynced", address=self._address, sequence=account.sequence)
+        return account.account_number, account.sequence
+
+    async def _account_number_or_fetch(self) -> int:
+        if self._account_number is None:
+            await self._resync()
+        assert self._account_number is not None
+        return self._account_number
+
+    def _sign(self, messages: Sequence[Any], account_number: int, sequence: int) -> SignedTx:
+        return sign_tx(
+            self._signer,
+            messages,
+            chain_id=self._chain_id,
+            account_number=account_number,
+            sequence=sequence,
+            memo=self._memo,
+            gas_limit=CLOB_GAS_LIMIT,
+        )
+
+    async def send(self, messages: Sequence[Any]) -> Submitted:
+        """Sign and broadcast; short-term or stateful handling is chosen from the messages."""
+        if not messages:
+            raise InvalidTxInput("a tx needs at least one message")
+        if all(is_short_term_message(m) for m in messages):
+            return await self.send_short_term(messages)
+        return await self.send_stateful(messages)
+
+    async def send_short_term(self, messages: Sequence[Any]) -> Submitted:
+        if len(messages) != 1:
+            # protocol/x/clob/ante/clob.go: a short-term clob msg must be alone in its tx (sdk 18).
+            raise InvalidTxInput("a short-term order or cancel must be the only message in its tx")
+        account_number = await self._account_number_or_fetch()
+        # Any sequence is accepted and none is consumed; the cached one keeps the tx ordinary.
+        sequence = self._sequence if self._sequence is not None else 0
+        signed = self._sign(messages, account_number, sequence)
+        return Submitted(await self._node.broadcast(signed), sequence, signed)
+
+    async def send_stateful(self, messages: Sequence[Any]) -> Submitted:
+        if self._mode is SequenceMode.TIMESTAMP_NONCE:
+            return await self._send_with_nonce(messages)
+        async with self._lock:
+            return await self._send_in_sequence(messages)
+
+    async def _send_in_sequence(self, messages: Sequence[Any]) -> Submitted:
+        attempts = 0
+        while True:
+            if self._sequence is None or self._account_number is None:
+                await self._resync()
+            assert self._sequence is not None and self._account_number is not None
+            sequence = self._sequence
+            signed = self._sign(messages, self._account_number, sequence)
+            try:
+                tx_hash = await self._node.broadcast(signed)
+            except SequenceMismatch as e:
+                attempts += 1
+                log.warning(
+                    "sequence_mismatch",
+                    address=self._address,
+                    used=sequence,
+                    expected=e.expected,
+                    attempt=attempts,
+                )
+                # CheckTx's "expected" already counts mempool txs; the node's committed value
+                # may not, so it is only the fallback.
+                self._sequence = e.expected
+                if attempts > self._sequence_retries:
+                    self._sequence = None
+                    raise
+                continue
+            except ChainError:
+                self._sequence = None  # unknown or refused: resync before the next stateful tx
+                raise
+            self._sequence = sequence + 1
+            return Submitted(tx_hash, sequence, signed)
+
+    def _next_nonce(self) -> int:
+        now = self._clock_ms()
+        nonce = max(now, self._last_nonce + 1)
+        if nonce < TIMESTAMP_NONCE_MIN:
+            raise InvalidTxInput("the clock is before 2004: no valid timestamp nonce")
+        if nonce - now > TIMESTAMP_NONCE_WINDOW_MS:
+            raise InvalidTxInput("timestamp nonces ran more than 30 s ahead of the clock")
+        self._last_nonce = nonce
+        return nonce
+
+    async def _send_with_nonce(self, messages: Sequence[Any]) -> Submitted:
+        account_number = await self._account_number_or_fetch()
+        attempts = 0
+        while True:
+            nonce = self._next_nonce()  # synchronous: unique even with concurrent senders
+            signed = self._sign(messages, account_number, nonce)
+            try:
+                return Submitted(await self._node.broadcast(signed), nonce, signed)
+            except TimestampNonceRejected:
+                attempts += 1
+                if attempts > self._sequence_retries:
+                    raise
+                log.warning("timestamp_nonce_rejected", address=self._address, nonce=nonce)
