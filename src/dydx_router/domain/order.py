@@ -81,7 +81,15 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     # A cancel is best effort (PROTOCOL.md §11.7): the order may still fill, expire, or the cancel
     # may be refused and the order stays live.
     _S.CANCEL_REQUESTED: frozenset(
-        {_S.OPEN, _S.UNTRIGGERED, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}
+        {
+            _S.SUBMITTED,
+            _S.OPEN,
+            _S.UNTRIGGERED,
+            _S.PARTIALLY_FILLED,
+            _S.FILLED,
+            _S.CANCELED,
+            _S.EXPIRED,
+        }
     ),
     # The reconciler settles an UNKNOWN order to whatever the chain and indexer say.
     _S.UNKNOWN: _LIVE | {_S.SUBMITTED, _S.UNTRIGGERED, _S.REJECTED},

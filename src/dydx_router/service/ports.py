@@ -17,6 +17,7 @@ from typing import Protocol, Self
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError, Order, StatusChange
 from dydx_router.domain.planning import OrderPlan
+from dydx_router.domain.sync import VenueOrder
 from dydx_router.store.orders import Cursor, OrderFilter
 
 
@@ -113,6 +114,11 @@ class Exchange(Protocol):
     ) -> Submission: ...
 
     async def account(self, subaccount_number: int) -> AccountSnapshot: ...
+
+    async def venue_order(self, order: Order) -> VenueOrder | None:
+        """The indexer's view of ``order`` (None if it does not know it), with the average fill
+        price when something was filled."""
+        ...
 
 
 class OrderRepo(Protocol):

@@ -1,0 +1,117 @@
+"""How what the venue reports maps onto our order's lifecycle. Pure.
+
+The indexer's statuses are not all final (PROTOCOL.md §0.6, §6, §11.6-7):
+- BEST_EFFORT_OPENED and BEST_EFFORT_CANCELED are optimistic (the order is only in the memclob);
+  a short-term order's outcome is final only once the chain height passes its good-til-block.
+- An unfilled short-term order disappears from REST after cancel or expiry (404).
+- An IOC filled across several matches can show CANCELED then FILLED (v4-chain PR #658), so a
+  fill always wins over a cancel, and filled size never goes down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from dydx_router.domain.order import TRANSITIONS, Order, OrderStatus
+
+
+class VenueStatus(StrEnum):
+    OPEN = "OPEN"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    BEST_EFFORT_CANCELED = "BEST_EFFORT_CANCELED"
+    BEST_EFFORT_OPENED = "BEST_EFFORT_OPENED"
+    UNTRIGGERED = "UNTRIGGERED"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrder:
+    """The venue's view of one order (from the indexer's REST or websocket)."""
+
+    status: VenueStatus
+    total_filled: Decimal
+    average_fill_price: Decimal | None = None
+    removal_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What to write: the new status (None: unchanged) and the fill figures."""
+
+    status: OrderStatus | None
+    filled_size: Decimal
+    average_fill_price: Decimal | None
+    reason: str
+
+
+def settle(order: Order, venue: VenueOrder | None, height: int | None) -> Settlement | None:
+    """The change ``venue`` (None: the indexer does not know the order) implies for ``order`` at
+    chain ``height``; None when nothing is to be written."""
+    filled = order.filled_size
+    avg = order.average_fill_price
+    if venue is not None and venue.total_filled > filled:
+        filled = min(venue.total_filled, order.size)
+        avg = venue.average_fill_price or avg
+    expired = (
+        order.is_short_term
+        and order.good_til_block is not None
+        and height is not None
+        and height > order.good_til_block
+    )
+    target = _target(order, venue, filled, expired)
+    reason = _reason(venue, expired)
+    if target is not None and (target is order.status or target not in TRANSITIONS[order.status]):
+        target = None
+    if target is None and filled == order.filled_size and avg == order.average_fill_price:
+        return None
+    return Settlement(target, filled, avg, reason)
+
+
+def _target(
+    order: Order, venue: VenueOrder | None, filled: Decimal, expired: bool
+) -> OrderStatus | None:
+    if filled >= order.size:
+        return OrderStatus.FILLED
+    if venue is None:
+        if not expired:
+            return None  # not (yet) indexed: wait for more information
+        if order.status is OrderStatus.CANCEL_REQUESTED:
+            return OrderStatus.CANCELED
+        return OrderStatus.EXPIRED
+    status = venue.status
+    if status is VenueStatus.FILLED:
+        return OrderStatus.FILLED
+    if status is VenueStatus.CANCELED:
+        if expired and order.status is not OrderStatus.CANCEL_REQUESTED:
+            return OrderStatus.EXPIRED
+        return OrderStatus.CANCELED
+    if status is VenueStatus.BEST_EFFORT_CANCELED:
+        # Optimistic: final only once the good-til-block has passed (PROTOCOL.md §11.7).
+        if expired:
+            return OrderStatus.CANCELED
+        return (
+            None if order.status is OrderStatus.CANCEL_REQUESTED else OrderStatus.CANCEL_REQUESTED
+        )
+    if status is VenueStatus.UNTRIGGERED:
+        return OrderStatus.UNTRIGGERED
+    if status in (VenueStatus.OPEN, VenueStatus.BEST_EFFORT_OPENED):
+        if expired:
+            return OrderStatus.EXPIRED
+        if order.status is OrderStatus.CANCEL_REQUESTED and filled == order.filled_size:
+            return None  # the cancel is in flight; an open report is older news
+        return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
+    return None
+
+
+def _reason(venue: VenueOrder | None, expired: bool) -> str:
+    if venue is None:
+        return "not on the indexer after its good-til-block" if expired else "not indexed yet"
+    text = f"indexer: {venue.status.value}"
+    if venue.removal_reason:
+        text += f" ({venue.removal_reason})"
+    if expired:
+        text += ", good-til-block passed"
+    return text

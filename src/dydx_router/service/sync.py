@@ -1,0 +1,164 @@
+"""Keeping each order's status true: apply what the venue reports, expire short-term orders once
+the chain passes their good-til-block, and reconcile every order whose outcome is still open.
+
+Recovery never invents identifiers: an order whose broadcast outcome is unknown is only ever
+re-sent as the identical signed bytes while its good-til-block is valid (the chain dedupes by
+OrderId, PROTOCOL.md §2e), otherwise settled from what the chain and the indexer say.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from dydx_router.domain.order import Order, OrderStatus
+from dydx_router.domain.sync import VenueOrder, settle
+from dydx_router.service.ports import Clock, Exchange, Outcome, UnitOfWorkFactory
+from dydx_router.store.orders import ConcurrentUpdate
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    changed: int = 0
+    rebroadcast: int = 0
+    unresolved: int = 0
+
+
+@dataclass
+class OrderSync:
+    uow: UnitOfWorkFactory
+    exchange: Exchange
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+    # Orders younger than this are left to the live status stream.
+    settle_after: timedelta = timedelta(seconds=3)
+
+    async def apply(
+        self, order_id: uuid.UUID, venue: VenueOrder | None, height: int | None
+    ) -> bool:
+        """Write what ``venue`` implies for the order; True if anything changed."""
+        async with self.uow() as uow:
+            order = await uow.orders.get_for_update(order_id)
+            if order.status.is_final:
+                return False
+            if order.status is OrderStatus.PENDING:
+                # Only the reconciler settles PENDING orders (crash recovery); a venue report
+                # about one means it reached the chain, so its outcome is no longer "not sent".
+                await uow.orders.transition(
+                    order,
+                    OrderStatus.UNKNOWN,
+                    reason="seen on the venue while pending",
+                    height=height,
+                )
+            change = settle(order, venue, height)
+            if change is None:
+                await uow.commit()
+                return order.status is OrderStatus.UNKNOWN
+            fields: dict[str, object] = {}
+            if change.filled_size != order.filled_size:
+                fields["filled_size"] = change.filled_size
+            if change.average_fill_price != order.average_fill_price:
+                fields["average_fill_price"] = change.average_fill_price
+            if change.status is not None:
+                await uow.orders.transition(
+                    order, change.status, reason=change.reason, height=height, **fields
+                )
+                log.info("order_status_synced", order_id=str(order.id), status=change.status.value)
+            elif fields:
+                await uow.orders.update(order, **fields)
+            await uow.commit()
+            return True
+
+    async def refresh(self, order: Order, height: int | None) -> bool:
+        """Ask the indexer about ``order`` and apply the answer."""
+        venue = await self.exchange.venue_order(order)
+        return await self.apply(order.id, venue, height)
+
+    async def expire_due(self, height: int) -> int:
+        """Settle short-term orders whose good-til-block the chain has passed."""
+        async with self.uow() as uow:
+            due = [
+                o
+                for o in await uow.orders.non_final(limit=5000)
+                if o.is_short_term
+                and o.good_til_block is not None
+                and o.good_til_block < height
+                and o.status is not OrderStatus.PENDING
+            ]
+        changed = 0
+        for order in due:
+            try:
+                changed += await self.refresh(order, height)
+            except ConcurrentUpdate:
+                continue
+        return changed
+
+    async def reconcile(self) -> ReconcileReport:
+        """One pass over every non-final order older than ``settle_after``."""
+        report = ReconcileReport()
+        height = self.exchange.latest_height()
+        cutoff = self.clock() - self.settle_after
+        async with self.uow() as uow:
+            candidates = [
+                o
+                for o in await uow.orders.non_final(limit=5000)
+                if o.created_at is None or o.created_at <= cutoff
+            ]
+        for order in candidates:
+            report.checked += 1
+            try:
+                changed = await self._reconcile_one(order, height, report)
+            except ConcurrentUpdate:
+                continue
+            report.changed += changed
+        async with self.uow() as uow:
+            report.unresolved = sum(
+                1
+                for o in await uow.orders.non_final(limit=5000)
+                if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING)
+            )
+        return report
+
+    async def _reconcile_one(self, order: Order, height: int, report: ReconcileReport) -> bool:
+        venue = await self.exchange.venue_order(order)
+        if venue is not None or order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+            return await self.apply(order.id, venue, height)
+        # Not on the indexer and its broadcast outcome is unknown (or it was never sent).
+        if order.is_short_term and order.good_til_block is not None:
+            if order.good_til_block <= height or order.signed_tx is None:
+                return await self.apply(order.id, None, height)
+            # Still valid: re-send the identical bytes; the chain dedupes by OrderId.
+            submission = await self.exchange.broadcast(order.signed_tx)
+            report.rebroadcast += 1
+            return await self._record_rebroadcast(order, submission.outcome, height)
+        return False
+
+    async def _record_rebroadcast(self, order: Order, outcome: Outcome, height: int) -> bool:
+        async with self.uow() as uow:
+            fresh = await uow.orders.get_for_update(order.id)
+            if fresh.status is OrderStatus.PENDING:
+                await uow.orders.transition(
+                    fresh, OrderStatus.UNKNOWN, reason="recovered after a restart", height=height
+                )
+            if outcome in (Outcome.ACCEPTED, Outcome.ALREADY_DONE):
+                await uow.orders.transition(
+                    fresh,
+                    OrderStatus.SUBMITTED,
+                    reason="re-sent identically; accepted",
+                    height=height,
+                )
+            elif outcome is Outcome.REJECTED:
+                await uow.orders.transition(
+                    fresh,
+                    OrderStatus.REJECTED,
+                    reason="re-sent identically; rejected",
+                    height=height,
+                )
+            await uow.commit()
+        log.info("order_rebroadcast", order_id=str(order.id), outcome=outcome.value)
+        return outcome is not Outcome.UNKNOWN
