@@ -306,11 +306,13 @@ class Orderbook(_Model):
 
 
 class WsOrderUpdate(_Model):
-    """``OrderSubaccountMessageContents``: only id, ids, status and flags are always present."""
+    """``OrderSubaccountMessageContents`` (indexer/packages/postgres/src/types/
+    websocket-message-types.ts). Only ``id``, ``status`` and ``orderFlags`` are relied on: the
+    published example omits even ``subaccountId`` and ``clientId``."""
 
     id: uuid.UUID
-    subaccount_id: uuid.UUID
-    client_id: int
+    subaccount_id: uuid.UUID | None = None
+    client_id: int | None = None
     clob_pair_id: int | None = None
     side: OrderSide | None = None
     size: Dec | None = None
