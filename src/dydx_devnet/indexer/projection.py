@@ -102,8 +102,8 @@ class Projection:
 
     # ---- setup ---------------------------------------------------------------------------
     def _seed(self) -> None:
-        """Start from the chain as it is: markets, oracle prices, the committed height, and
-        subaccounts funded before the indexer subscribed (e.g. `--fund` at genesis)."""
+        """Start from the chain as it is: markets, oracle prices, the committed height, resting
+        orders, and the subaccounts of blocks committed before the indexer subscribed."""
         st = self.state
         now = st.block_time
         for m in st.markets():
@@ -113,9 +113,14 @@ class Projection:
             self.by_ticker[m.ticker] = row
             self.by_perpetual[m.perpetual.id] = row
             self.by_market_id[m.market_param.id] = row
-        if st.height > 0:
+        if st.height == 0:
+            # Nothing committed yet: every deposit made so far (e.g. `--fund`) is still to be
+            # published with block 1, so subaccounts come from those events, counted once.
+            subaccounts = []
+        else:
             self.height, self.block_time = st.height, now
-        for sub in st.subaccounts():
+            subaccounts = st.subaccounts()
+        for sub in subaccounts:
             srow = self._subaccount(sub.id, st.height, now)
             self._update_subaccount(srow, sub, st.height, now, ids.event_id(st.height, 0, 0))
             srow.net_transfers = sub.usdc_quantums
