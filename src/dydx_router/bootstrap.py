@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
+from dydx_router.api.auth import KeyCache
+from dydx_router.chain.errors import ChainError
+from dydx_router.chain.gateway import DydxExchange
+from dydx_router.chain.height import HeightCache
+from dydx_router.chain.indexer import IndexerClient
+from dydx_router.chain.node import NodeClient
+from dydx_router.chain.sequencer import Sequencer
+from dydx_router.chain.stream import IndexerStream
+from dydx_router.chain.wallet import Wallet
 from dydx_router.config import Settings
+from dydx_router.service.orders import OrderService, OrderServiceConfig
+from dydx_router.service.sync import OrderSync
 from dydx_router.store.database import create_pool
 from dydx_router.store.uow import UnitOfWorkFactory
+from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -16,7 +34,12 @@ class Container:
     settings: Settings
     pool: Any
     uow: UnitOfWorkFactory
-    _closers: list[Any] = field(default_factory=list)
+    exchange: DydxExchange
+    orders: OrderService
+    sync: OrderSync
+    key_cache: KeyCache = field(default_factory=KeyCache)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -27,18 +50,77 @@ class Container:
             checks["database"] = "ok"
         except (OSError, TimeoutError, Exception) as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
+        try:
+            checks["chain"] = "ok" if self.exchange.latest_height() else "no height"
+        except ChainError as exc:
+            checks["chain"] = exc.message
+        checks["markets"] = "ok" if self.exchange.markets() else "not loaded"
         return checks
 
+    def spawn(self, coro: Awaitable[Any], name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+
     async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         for close in reversed(self._closers):
-            await close()
+            with contextlib.suppress(Exception):
+                await close()
         await self.pool.close()
 
 
-async def build_container(settings: Settings) -> Container:
+async def build_container(settings: Settings, *, workers: bool = True) -> Container:
+    """Build and start everything the API needs; the caller owns ``aclose()``."""
+    database_url = settings.require_database_url()
+    wallet = Wallet.from_mnemonic(settings.require_mnemonic())
     pool = await create_pool(
-        settings.require_database_url(),
-        min_size=settings.db_pool_min_size,
-        max_size=settings.db_pool_max_size,
+        database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
     )
-    return Container(settings=settings, pool=pool, uow=UnitOfWorkFactory(pool))
+    node = NodeClient(settings.nodes, timeout=float(settings.node_timeout_s))
+    indexer = IndexerClient(settings.indexers, timeout=float(settings.indexer_timeout_s))
+    heights = HeightCache(node.latest_height)
+    sequencer = Sequencer(
+        node, wallet, wallet.address, chain_id=settings.effective_chain_id, memo=settings.memo
+    )
+    exchange = DydxExchange(
+        node=node,
+        indexer=indexer,
+        wallet=wallet,
+        sequencer=sequencer,
+        heights=heights,
+        chain_id=settings.effective_chain_id,
+        memo=settings.memo,
+        order_router_address=settings.order_router_address or "",
+    )
+    uow = UnitOfWorkFactory(pool)
+    orders = OrderService(
+        uow=uow,
+        exchange=exchange,
+        config=OrderServiceConfig(
+            good_til_block_offset=settings.good_til_block_offset,
+            default_good_til_seconds=settings.default_good_til_seconds,
+            default_slippage_bps=settings.default_slippage_bps,
+            default_subaccount=settings.subaccount_number,
+        ),
+    )
+    sync = OrderSync(uow=uow, exchange=exchange)
+    container = Container(
+        settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync
+    )
+    container._closers.append(exchange.aclose)
+    await exchange.start()
+    log.info("wallet_loaded", address=wallet.address, chain_id=settings.effective_chain_id)
+    if workers:
+        reconcile_now = asyncio.Event()
+        stream = IndexerStream(
+            settings.indexer_websockets, subaccounts=[(wallet.address, settings.subaccount_number)]
+        )
+        container._closers.append(stream.close)
+        status = StatusStreamWorker(stream, sync, heights, uow, reconcile_now)
+        container.spawn(status.run(), "status-stream")
+        reconciler = ReconcilerWorker(sync, settings.reconcile_interval_s, reconcile_now)
+        container.spawn(reconciler.run(), "reconciler")
+    return container

@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     default_good_til_seconds: int = Field(default=30 * 24 * 3600, ge=1, le=95 * 24 * 3600)
     node_timeout_s: Decimal = Field(default=Decimal("5"), gt=0, le=120)
     indexer_timeout_s: Decimal = Field(default=Decimal("5"), gt=0, le=120)
+    # How often every non-final order is settled against the chain and the indexer.
+    reconcile_interval_s: float = Field(default=2.0, gt=0, le=3600)
 
     @field_validator("node_endpoints", "indexer_urls", "indexer_ws_urls", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from dydx_router import __version__
-from dydx_router.api import health
+from dydx_router.api import health, orders, positions
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
@@ -43,4 +43,6 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(orders.router)
+    app.include_router(positions.router)
     return app

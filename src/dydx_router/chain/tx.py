@@ -363,4 +363,9 @@ def sign_tx(
         auth_info_bytes=auth_info_bytes,
         signatures=[signer.sign(sign_doc)],
     ).SerializeToString()
-    return SignedTx(tx_bytes=tx_bytes, tx_hash=hashlib.sha256(tx_bytes).hexdigest().upper())
+    return SignedTx(tx_bytes=tx_bytes, tx_hash=tx_hash_of(tx_bytes))
+
+
+def tx_hash_of(tx_bytes: bytes) -> str:
+    """The hash CometBFT and ``GetTx`` use: uppercase hex sha256 of the raw tx bytes."""
+    return hashlib.sha256(tx_bytes).hexdigest().upper()

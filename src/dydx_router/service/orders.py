@@ -138,7 +138,7 @@ class OrderService:
             if plan.is_short_term:
                 # Short-term txs need no sequence: sign now so the exact bytes are stored with the
                 # row and an UNKNOWN order can only ever be re-sent identically.
-                signed = self.exchange.sign_short_term(order, plan)
+                signed = await self.exchange.sign_short_term(order, plan)
                 order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
             try:
                 await uow.orders.add(order, reason="accepted by the router", height=height)

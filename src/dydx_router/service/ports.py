@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, Self
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from dydx_router.domain.market import MarketSpec
-from dydx_router.domain.order import ChainError, Order, StatusChange
+from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange
 from dydx_router.domain.planning import OrderPlan
 from dydx_router.domain.sync import VenueOrder
 from dydx_router.store.orders import Cursor, OrderFilter
@@ -90,7 +91,7 @@ class Exchange(Protocol):
 
     def oracle_price(self, ticker: str) -> Decimal | None: ...
 
-    def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
+    async def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
         """Sign a short-term placement (no sequence involved), without sending it."""
         ...
 
@@ -134,19 +135,21 @@ class OrderRepo(Protocol):
         self, api_key_id: uuid.UUID | None, key: str
     ) -> Order | None: ...
 
+    async def find_by_indexer_ids(self, ids: list[uuid.UUID]) -> list[Order]: ...
+
     async def history(self, order_id: uuid.UUID) -> list[StatusChange]: ...
 
     async def transition(
         self,
         order: Order,
-        new_status: object,
+        new_status: OrderStatus,
         *,
         reason: str,
         height: int | None = ...,
-        **fields: object,
+        **fields: Any,
     ) -> None: ...
 
-    async def update(self, order: Order, **fields: object) -> None: ...
+    async def update(self, order: Order, **fields: Any) -> None: ...
 
     async def search(
         self, filters: OrderFilter, *, limit: int = ..., cursor: Cursor | None = ...
@@ -156,11 +159,17 @@ class OrderRepo(Protocol):
 
 
 class UnitOfWork(Protocol):
-    orders: OrderRepo
+    @property
+    def orders(self) -> OrderRepo: ...
 
     async def __aenter__(self) -> Self: ...
 
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
     async def commit(self) -> None: ...
 

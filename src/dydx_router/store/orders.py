@@ -230,6 +230,15 @@ class OrderRepository:
         )
         return None if row is None else order_from_row(row)
 
+    async def find_by_indexer_ids(self, ids: list[uuid.UUID]) -> list[Order]:
+        """Our orders among the indexer order ids ``ids``."""
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
+            "WHERE indexer_order_id = ANY($1::uuid[])",
+            ids,
+        )
+        return [order_from_row(r) for r in rows]
+
     async def history(self, order_id: uuid.UUID) -> list[StatusChange]:
         rows = await self._conn.fetch(
             "SELECT from_status, to_status, reason, chain_height, at FROM order_status_history "

@@ -1,0 +1,371 @@
+"""The dYdX network behind the service's ``Exchange`` port.
+
+Composes the node client (gRPC), the indexer client (REST), the wallet, the sequencer and the height
+cache, and keeps market specs and oracle prices fresh in the background so that the order path
+never waits on a read it could have made earlier. Chain errors are turned into ``Submission``
+outcomes here, so the use cases only ever see accepted / rejected / already done / unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from dydx_router.chain import tx as txb
+from dydx_router.chain.errors import (
+    ChainError,
+    ChainRejected,
+    ChainUnavailable,
+    Disposition,
+    IndexerError,
+    IndexerNotFound,
+    classify,
+)
+from dydx_router.chain.height import HeightCache
+from dydx_router.chain.indexer import IndexerClient
+from dydx_router.chain.node import NodeClient
+from dydx_router.chain.sequencer import Sequencer
+from dydx_router.chain.wallet import Wallet
+from dydx_router.domain.errors import UnknownMarket
+from dydx_router.domain.market import MarketSpec
+from dydx_router.domain.order import ChainError as RecordedError
+from dydx_router.domain.order import Order
+from dydx_router.domain.planning import OrderPlan
+from dydx_router.domain.sync import VenueOrder, VenueStatus
+from dydx_router.service.ports import (
+    AccountSnapshot,
+    MarketView,
+    Outcome,
+    Position,
+    SignedOrder,
+    Submission,
+)
+
+log = structlog.get_logger(__name__)
+USDC_ASSET_ID = 0
+# ShortBlockWindow (protocol/x/clob/types/constants.go).
+SHORT_BLOCK_WINDOW = 40
+
+
+def _recorded(err: ChainRejected) -> RecordedError:
+    return RecordedError(err.codespace, err.chain_code, err.log)
+
+
+def submission_of(err: ChainError, signed: txb.SignedTx | None = None) -> Submission:
+    """The outcome a chain error means for a write."""
+    tx_hash = signed.tx_hash if signed else getattr(err, "tx_hash", None)
+    raw = signed.tx_bytes if signed else None
+    if isinstance(err, ChainRejected):
+        if err.disposition is Disposition.ALREADY_SUBMITTED:
+            outcome = Outcome.ALREADY_DONE
+        else:
+            outcome = Outcome.REJECTED
+        return Submission(
+            outcome,
+            tx_hash=tx_hash,
+            signed_tx=raw,
+            error=_recorded(err),
+            retryable=err.disposition is Disposition.RETRYABLE,
+        )
+    if isinstance(err, ChainUnavailable):
+        # The bytes may or may not have reached a node: outcome unknown, resend identically only.
+        return Submission(
+            Outcome.UNKNOWN,
+            tx_hash=tx_hash,
+            signed_tx=raw,
+            error=RecordedError("router", 0, f"{err.code}: {err.message}"),
+            retryable=True,
+        )
+    return Submission(
+        Outcome.REJECTED,
+        tx_hash=tx_hash,
+        signed_tx=raw,
+        error=RecordedError("router", 0, f"{err.code}: {err.message}"),
+    )
+
+
+class DydxExchange:
+    def __init__(
+        self,
+        *,
+        node: NodeClient,
+        indexer: IndexerClient,
+        wallet: Wallet,
+        sequencer: Sequencer,
+        heights: HeightCache,
+        chain_id: str,
+        memo: str = "",
+        order_router_address: str = "",
+        prices_interval: float = 2.0,
+    ) -> None:
+        self.node = node
+        self.indexer = indexer
+        self.wallet = wallet
+        self.sequencer = sequencer
+        self.heights = heights
+        self._chain_id = chain_id
+        self._memo = memo
+        self._router_address = order_router_address
+        self._prices_interval = prices_interval
+        self._specs: dict[str, MarketSpec] = {}
+        self._by_clob_pair: dict[int, MarketSpec] = {}
+        self._market_ids: dict[str, int] = {}
+        self._perp_to_ticker: dict[int, str] = {}
+        self._oracle: dict[str, Decimal] = {}
+        self._account_no: int | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load markets and start the background refreshers; tolerate a node that is down."""
+        with contextlib.suppress(ChainError):
+            await self.refresh_markets()
+        with contextlib.suppress(ChainError):
+            await self.heights.refresh()
+        self._tasks = [
+            asyncio.create_task(self.heights.run(), name="height-cache"),
+            asyncio.create_task(self._prices_loop(), name="oracle-prices"),
+        ]
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.indexer.aclose()
+        await self.node.close()
+
+    async def refresh_markets(self) -> None:
+        specs = await self.node.market_specs()
+        perps = await self.node.perpetuals()
+        self._specs = dict(specs)
+        self._by_clob_pair = {s.clob_pair_id: s for s in specs.values()}
+        self._market_ids = {p.ticker: p.market_id for p in perps}
+        self._perp_to_ticker = {p.id: p.ticker for p in perps}
+        await self.refresh_prices()
+
+    async def refresh_prices(self) -> None:
+        prices = {p.market_id: p.human for p in await self.node.market_prices()}
+        self._oracle = {
+            ticker: prices[mid] for ticker, mid in self._market_ids.items() if mid in prices
+        }
+
+    async def _prices_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._prices_interval)
+            try:
+                if not self._specs:
+                    await self.refresh_markets()
+                else:
+                    await self.refresh_prices()
+            except ChainError as e:
+                log.warning("oracle_refresh_failed", error=str(e), code=e.code)
+
+    # --- reads from caches ------------------------------------------------------------------
+    @property
+    def address(self) -> str:
+        return self.wallet.address
+
+    @property
+    def chain_id(self) -> str:
+        return self._chain_id
+
+    def latest_height(self) -> int:
+        return self.heights.height
+
+    def market(self, ticker: str) -> MarketSpec:
+        spec = self._specs.get(ticker)
+        if spec is None:
+            known = ", ".join(sorted(self._specs)) or "none loaded yet"
+            raise UnknownMarket(f"unknown market {ticker!r} (known: {known})", market=ticker)
+        return spec
+
+    def markets(self) -> Sequence[MarketView]:
+        return [MarketView(s, self._oracle.get(t)) for t, s in sorted(self._specs.items())]
+
+    def oracle_price(self, ticker: str) -> Decimal | None:
+        return self._oracle.get(ticker)
+
+    # --- writes -----------------------------------------------------------------------------
+    def _order_id(self, order: Order) -> txb.ChainOrderId:
+        return txb.ChainOrderId(
+            owner=order.address,
+            subaccount_number=order.subaccount_number,
+            client_id=order.client_id,
+            clob_pair_id=order.clob_pair_id,
+            order_flags=txb.OrderFlags(order.order_flags),
+        )
+
+    def _place_msg(self, order: Order, plan: OrderPlan) -> Any:
+        gtbt = plan.good_til_block_time
+        return txb.place_order(
+            self._order_id(order),
+            side=order.side,
+            quantums=plan.quantums,
+            subticks=plan.subticks,
+            time_in_force=txb.TimeInForce(int(plan.chain_time_in_force)),
+            good_til_block=plan.good_til_block,
+            good_til_block_time=None if gtbt is None else int(gtbt.timestamp()),
+            reduce_only=order.reduce_only,
+            condition_type=txb.ConditionType(int(plan.condition_type)),
+            conditional_order_trigger_subticks=plan.trigger_subticks,
+            order_router_address=self._router_address,
+        )
+
+    async def _account_number(self) -> int:
+        if self._account_no is None:
+            self._account_no = (await self.node.account(self.address)).account_number
+        return self._account_no
+
+    async def _sign(self, messages: Sequence[Any], sequence: int) -> txb.SignedTx:
+        return txb.sign_tx(
+            self.wallet,
+            messages,
+            chain_id=self._chain_id,
+            account_number=await self._account_number(),
+            sequence=sequence,
+            memo=self._memo,
+        )
+
+    async def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
+        # Any sequence passes for short-term txs and none is consumed (PROTOCOL.md §3b).
+        signed = await self._sign([self._place_msg(order, plan)], self._short_term_sequence())
+        return SignedOrder(signed.tx_hash, signed.tx_bytes)
+
+    def _short_term_sequence(self) -> int:
+        return self.sequencer.cached_sequence or 0
+
+    async def sign_preview(self, order: Order, plan: OrderPlan) -> SignedOrder:
+        if plan.is_short_term:
+            return await self.sign_short_term(order, plan)
+        sequence = self.sequencer.cached_sequence
+        if sequence is None:
+            sequence = (await self.node.account(self.address)).sequence
+        signed = await self._sign([self._place_msg(order, plan)], sequence)
+        return SignedOrder(signed.tx_hash, signed.tx_bytes)
+
+    async def broadcast(self, signed_tx: bytes) -> Submission:
+        signed = txb.SignedTx(signed_tx, txb.tx_hash_of(signed_tx))
+        try:
+            tx_hash = await self.node.broadcast(signed)
+        except ChainError as e:
+            return submission_of(e, signed)
+        return Submission(Outcome.ACCEPTED, tx_hash=tx_hash, signed_tx=signed_tx)
+
+    async def _send(self, messages: Sequence[Any]) -> Submission:
+        try:
+            sent = await self.sequencer.send(messages)
+        except ChainError as e:
+            return submission_of(e)
+        return Submission(Outcome.ACCEPTED, tx_hash=sent.tx_hash, signed_tx=sent.tx.tx_bytes)
+
+    async def place_stateful(self, order: Order, plan: OrderPlan) -> Submission:
+        return await self._send([self._place_msg(order, plan)])
+
+    async def cancel(self, order: Order, height: int) -> Submission:
+        oid = self._order_id(order)
+        if order.is_short_term:
+            # The cancel must be good at least as long as the order to remove it
+            # (memclob.go CancelOrder), within the short block window.
+            gtb = min(max(order.good_til_block or 0, height + 1), height + SHORT_BLOCK_WINDOW)
+            msg = txb.cancel_order(oid, good_til_block=gtb)
+        else:
+            gtbt = order.good_til_block_time
+            assert gtbt is not None
+            # A stateful cancel needs GTBT >= the order's (clob/29).
+            msg = txb.cancel_order(oid, good_til_block_time=int(gtbt.timestamp()))
+        result = await self._send([msg])
+        if result.outcome is Outcome.REJECTED and result.error is not None:
+            name = (result.error.codespace, result.error.code)
+            if _benign_for_cancel(name):
+                return Submission(Outcome.ALREADY_DONE, error=result.error)
+        return result
+
+    async def batch_cancel_short_term(
+        self, subaccount_number: int, client_ids: Mapping[int, Sequence[int]], good_til_block: int
+    ) -> Submission:
+        msg = txb.batch_cancel(
+            self.address, subaccount_number, client_ids, good_til_block=good_til_block
+        )
+        return await self._send([msg])
+
+    # --- account and orders -----------------------------------------------------------------
+    async def account(self, subaccount_number: int) -> AccountSnapshot:
+        try:
+            sub = await self.indexer.subaccount(self.address, subaccount_number)
+        except IndexerNotFound:
+            return AccountSnapshot((), Decimal(0), Decimal(0), "indexer")
+        except IndexerError as e:
+            log.warning("positions_from_node", reason=str(e))
+            return await self._account_from_node(subaccount_number)
+        positions = [
+            Position(p.market, p.size, p.entry_price, p.unrealized_pnl)
+            for p in sub.open_perpetual_positions.values()
+        ]
+        return AccountSnapshot(positions, sub.equity, sub.free_collateral, "indexer")
+
+    async def _account_from_node(self, subaccount_number: int) -> AccountSnapshot:
+        """Sizes from the chain when the indexer is down; equity from the oracle prices."""
+        sub = await self.node.subaccount(self.address, subaccount_number)
+        usdc = sum(
+            (
+                Decimal(a.quantums).scaleb(-6)
+                for a in sub.asset_positions
+                if a.asset_id == USDC_ASSET_ID
+            ),
+            Decimal(0),
+        )
+        positions: list[Position] = []
+        equity: Decimal | None = usdc
+        for p in sub.perpetual_positions:
+            ticker = self._perp_to_ticker.get(p.perpetual_id)
+            if ticker is None or ticker not in self._specs:
+                continue
+            size = self._specs[ticker].size_of(abs(p.quantums)) * (1 if p.quantums > 0 else -1)
+            positions.append(Position(ticker, size, None, None))
+            oracle = self._oracle.get(ticker)
+            # quote_balance is the position's USDC leg (negative for a long bought on credit).
+            if equity is not None and oracle is not None:
+                equity += size * oracle + Decimal(p.quote_balance).scaleb(-6)
+            else:
+                equity = None
+        return AccountSnapshot(positions, equity, None, "node")
+
+    async def venue_order(self, order: Order) -> VenueOrder | None:
+        try:
+            seen = await self.indexer.order(order.indexer_order_id)
+        except IndexerNotFound:
+            return None
+        avg: Decimal | None = None
+        if seen.total_filled > 0:
+            avg = await self._average_fill_price(order)
+        return VenueOrder(
+            status=VenueStatus(seen.status.value),
+            total_filled=seen.total_filled,
+            average_fill_price=avg,
+        )
+
+    async def _average_fill_price(self, order: Order) -> Decimal | None:
+        page = await self.indexer.fills(
+            order.address, order.subaccount_number, market=order.market, limit=1000
+        )
+        mine = [f for f in page.fills if f.order_id == order.indexer_order_id]
+        size = sum((f.size for f in mine), Decimal(0))
+        if not size:
+            return None
+        spec = self._specs.get(order.market)
+        value = sum((f.price * f.size for f in mine), Decimal(0)) / size
+        # Keep it readable: a tenth of a tick is finer than any real price difference.
+        if spec is not None:
+            return value.quantize(spec.tick_size / 10)
+        return value
+
+
+def _benign_for_cancel(key: tuple[str, int]) -> bool:
+    return classify(*key)[1] is Disposition.BENIGN_FOR_CANCEL

@@ -1,0 +1,131 @@
+"""Background tasks owned by the app lifespan: the status stream and the reconciler.
+
+- ``StatusStreamWorker`` follows the indexer websocket (``v4_subaccounts`` for our subaccounts and
+  ``v4_block_height``): every block height feeds the height cache and settles short-term orders
+  whose good-til-block has passed; every order update of ours is settled against the indexer.
+  A (re)subscription snapshot triggers a full reconciliation, since updates may have been missed.
+- ``ReconcilerWorker`` settles every non-final order from the chain and the indexer on start-up and
+  then periodically: it is also the REST polling fallback when the websocket is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Sequence
+
+import structlog
+
+from dydx_router.chain.errors import ChainError
+from dydx_router.chain.height import HeightCache
+from dydx_router.chain.stream import (
+    BlockHeight,
+    IndexerStream,
+    StreamConnected,
+    StreamDisconnected,
+    SubaccountSnapshot,
+    SubaccountUpdate,
+)
+from dydx_router.domain.errors import DomainError
+from dydx_router.service.ports import UnitOfWorkFactory
+from dydx_router.service.sync import OrderSync
+
+log = structlog.get_logger(__name__)
+
+
+class StatusStreamWorker:
+    def __init__(
+        self,
+        stream: IndexerStream,
+        sync: OrderSync,
+        heights: HeightCache,
+        uow: UnitOfWorkFactory,
+        reconcile_now: asyncio.Event,
+    ) -> None:
+        self._stream = stream
+        self._sync = sync
+        self._heights = heights
+        self._uow = uow
+        self._reconcile_now = reconcile_now
+        self._new_height = asyncio.Event()
+        self._height = 0
+        self.reconnects = 0
+
+    async def run(self) -> None:
+        expiry = asyncio.create_task(self._expire_loop(), name="expiry")
+        try:
+            async for event in self._stream.events():
+                try:
+                    await self._handle(event)
+                except (ChainError, DomainError) as e:
+                    log.warning("status_event_failed", error=str(e))
+        finally:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiry
+
+    async def _handle(self, event: object) -> None:
+        if isinstance(event, BlockHeight):
+            self._heights.observe(event.height, event.time)
+            self._height = event.height
+            self._new_height.set()
+        elif isinstance(event, SubaccountSnapshot):
+            # A fresh snapshot after (re)subscribing: anything may have been missed.
+            self._reconcile_now.set()
+        elif isinstance(event, SubaccountUpdate):
+            contents = event.contents
+            ids = [o.id for o in contents.orders] + [
+                f.order_id for f in contents.fills if f.order_id
+            ]
+            if ids:
+                await self._settle(ids)
+        elif isinstance(event, StreamConnected):
+            log.info("indexer_stream_connected", url=event.url)
+        elif isinstance(event, StreamDisconnected):
+            self.reconnects += 1
+            log.warning("indexer_stream_disconnected", url=event.url, reason=event.reason)
+
+    async def _settle(self, indexer_ids: Sequence[uuid.UUID]) -> None:
+        async with self._uow() as uow:
+            ours = await uow.orders.find_by_indexer_ids(list(dict.fromkeys(indexer_ids)))
+        for order in ours:
+            if not order.status.is_final:
+                await self._sync.refresh(order, self._height or None)
+
+    async def _expire_loop(self) -> None:
+        while True:
+            await self._new_height.wait()
+            self._new_height.clear()
+            try:
+                await self._sync.expire_due(self._height)
+            except (ChainError, DomainError) as e:
+                log.warning("expiry_failed", error=str(e))
+
+
+class ReconcilerWorker:
+    def __init__(self, sync: OrderSync, interval: float, reconcile_now: asyncio.Event) -> None:
+        self._sync = sync
+        self._interval = interval
+        self._now = reconcile_now
+        self.last_backlog = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                report = await self._sync.reconcile()
+                self.last_backlog = report.unresolved
+                if report.changed or report.rebroadcast:
+                    log.info(
+                        "orders_reconciled",
+                        checked=report.checked,
+                        changed=report.changed,
+                        rebroadcast=report.rebroadcast,
+                        unresolved=report.unresolved,
+                    )
+            except (ChainError, DomainError, OSError) as e:
+                log.warning("reconcile_failed", error=str(e))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._now.wait()
+            self._now.clear()
