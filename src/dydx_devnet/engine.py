@@ -30,6 +30,7 @@ triggers, market-maker quotes; then one on-chain `EventBatch` ending with `Block
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -111,6 +112,7 @@ MAX_MEMO_CHARACTERS = 256  # auth params at genesis
 TX_SIG_LIMIT = 7
 BATCH_CANCEL_RATE_LIMIT_WEIGHT = 2  # x/clob/rate_limit/order_rate_limiter.go
 MEMPOOL_CACHE_SIZE = 10_000  # CometBFT mempool.cache_size default
+BLOCKS_KEPT = 10_000  # block headers served by GetBlockByHeight
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,7 @@ class Engine:
         self.mempool_cache: OrderedDict[str, None] = OrderedDict()
         self.committed_txs: dict[str, CommittedTx] = {}
         self.accepted_orders: list[AcceptedOrder] = []
+        self.block_times: dict[int, int] = {}  # height -> block time (ms), the last few
         self._check_sequences: dict[str, int] = {}  # check-state sequences (uncommitted)
         self._nonces: dict[str, _NonceState] = {}
         self._rate: dict[tuple[str, str], dict[int, int]] = {}
@@ -820,6 +823,8 @@ class Engine:
             st.height += 1
             st.block_time_ms = max(now_ms, st.block_time_ms + 1)
             height = st.height
+            self.block_times[height] = st.block_time_ms
+            self.block_times.pop(height - BLOCKS_KEPT, None)
             self._update_oracle(height)
             tx_hashes: list[str] = []
             pending, self._pending_txs = self._pending_txs, []
@@ -848,6 +853,11 @@ class Engine:
             self._in_commit = False
         self.bus.publish(EventBatch(tuple(events), block))
         return height
+
+    def block_hash(self, height: int) -> bytes:
+        """A stand-in block hash: sha256 of chain id, height and block time."""
+        t = self.block_times.get(height, 0)
+        return hashlib.sha256(f"{self.state.chain_id}:{height}:{t}".encode()).digest()
 
     def _update_oracle(self, height: int) -> None:
         for mid, current in list(self.state.prices.items()):

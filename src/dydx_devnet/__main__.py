@@ -1,0 +1,3 @@
+from dydx_devnet.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""The devnet's admin HTTP API, for tests and operators (not part of any real dYdX API).
+
+Served on its own port (``--admin-port``, default 3010; 0 = a free port) under ``/devnet``; the
+same routes are available as a FastAPI router (`build_admin_router`) for anyone who prefers to
+mount them in another app.
+
+- ``GET  /devnet/status``: height, block time, chain id, endpoints.
+- ``POST /devnet/blocks?n=1``: commit ``n`` blocks now; returns the new height.
+- ``POST /devnet/fund`` ``{"address", "subaccountNumber", "amount"}`` (USDC, a decimal string):
+  deposit, creating the account if needed (the faucet uses the same engine method).
+- ``GET  /devnet/orders[?owner=]``: every MsgPlaceOrder ever accepted by CheckTx, in order
+  (proves that no order was placed twice).
+- ``POST /devnet/oracle`` ``{"ticker", "price"}`` (a decimal string): publish that oracle price in
+  the next block.
+- ``POST /devnet/clob-pairs/{id}/status`` ``{"status": "ACTIVE" | "FINAL_SETTLEMENT" | ...}``.
+- ``GET/POST/DELETE /devnet/faults``: read, set (JSON object of switches) or reset the fault
+  switches (`dydx_devnet.faults.Faults`).
+
+Errors are ``{"errors": [{"msg": ...}]}`` with status 400/404, like the indexer's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from dydx_devnet.model import ClobPairStatus
+
+if TYPE_CHECKING:
+    from dydx_devnet.app import Devnet
+
+
+class FundRequest(BaseModel):
+    address: str
+    subaccount_number: int = Field(default=0, alias="subaccountNumber", ge=0, le=128_000)
+    amount: str
+
+
+class OracleRequest(BaseModel):
+    ticker: str
+    price: str
+
+
+class StatusRequest(BaseModel):
+    status: str
+
+
+def _error(status: int, msg: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"msg": msg}]}, status_code=status)
+
+
+def build_admin_router(devnet: Devnet) -> APIRouter:
+    router = APIRouter(prefix="/devnet")
+
+    @router.get("/status")
+    async def status() -> dict[str, Any]:
+        st = devnet.state
+        return {
+            "chainId": st.chain_id,
+            "height": st.height,
+            "time": st.block_time.isoformat().replace("+00:00", "Z"),
+            "grpc": devnet.grpc_target,
+            "indexer": devnet.indexer_url,
+            "ws": devnet.ws_url,
+            "marketMaker": devnet.engine.market_maker,
+        }
+
+    @router.post("/blocks")
+    async def blocks(n: int = Query(default=1, ge=1, le=1000)) -> dict[str, Any]:
+        height = devnet.step_blocks(n)
+        return {"height": height}
+
+    @router.post("/fund", response_model=None)
+    async def fund(req: FundRequest) -> dict[str, Any] | JSONResponse:
+        try:
+            amount = Decimal(req.amount)
+        except InvalidOperation:
+            return _error(400, f"amount {req.amount!r} is not a decimal number")
+        if not amount.is_finite() or amount <= 0:
+            return _error(400, "amount must be a positive decimal")
+        try:
+            sid = devnet.engine.fund(req.address, req.subaccount_number, amount)
+        except ValueError as e:
+            return _error(400, str(e))
+        sub = devnet.state.subaccount(sid.owner, sid.number)
+        assert sub is not None
+        return {
+            "address": sid.owner,
+            "subaccountNumber": sid.number,
+            "usdc": str(Decimal(sub.usdc_quantums).scaleb(-6)),
+        }
+
+    @router.get("/orders")
+    async def orders(owner: str | None = None) -> dict[str, Any]:
+        out = [
+            {
+                "owner": a.order_id.subaccount_id.owner,
+                "subaccountNumber": a.order_id.subaccount_id.number,
+                "clientId": a.order_id.client_id,
+                "orderFlags": a.order_id.order_flags,
+                "clobPairId": a.order_id.clob_pair_id,
+                "goodTilBlock": a.good_til_block or None,
+                "goodTilBlockTime": a.good_til_block_time or None,
+                "side": a.side.name,
+                "quantums": str(a.quantums),
+                "subticks": str(a.subticks),
+                "txHash": a.tx_hash,
+                "height": a.height,
+            }
+            for a in devnet.engine.accepted_orders
+            if owner is None or a.order_id.subaccount_id.owner == owner
+        ]
+        return {"orders": out}
+
+    @router.post("/oracle", response_model=None)
+    async def oracle(req: OracleRequest) -> dict[str, Any] | JSONResponse:
+        market = devnet.state.market_by_ticker(req.ticker)
+        if market is None:
+            return _error(404, f"unknown ticker {req.ticker}")
+        try:
+            human = Decimal(req.price)
+        except InvalidOperation:
+            return _error(400, f"price {req.price!r} is not a decimal number")
+        exponent = market.market_param.exponent
+        raw = human.scaleb(-exponent)
+        if not raw.is_finite() or raw <= 0 or raw != raw.to_integral_value():
+            return _error(400, f"price must be a positive multiple of 1e{exponent}")
+        devnet.engine.set_oracle_price(market.market_param.id, int(raw))
+        return {
+            "ticker": req.ticker,
+            "price": str(human),
+            "effectiveAtHeight": devnet.state.height + 1,
+        }
+
+    @router.post("/clob-pairs/{clob_pair_id}/status", response_model=None)
+    async def clob_status(clob_pair_id: int, req: StatusRequest) -> dict[str, Any] | JSONResponse:
+        name = req.status.removeprefix("STATUS_")
+        if name not in ClobPairStatus.__members__ or name == "UNSPECIFIED":
+            return _error(400, f"unknown status {req.status}")
+        try:
+            devnet.engine.set_clob_pair_status(clob_pair_id, ClobPairStatus[name])
+        except KeyError:
+            return _error(404, f"unknown clob pair {clob_pair_id}")
+        return {"clobPairId": clob_pair_id, "status": f"STATUS_{name}"}
+
+    @router.get("/faults")
+    async def get_faults() -> dict[str, Any]:
+        return devnet.faults.as_dict()
+
+    @router.post("/faults", response_model=None)
+    async def set_faults(values: dict[str, Any]) -> dict[str, Any] | JSONResponse:
+        try:
+            devnet.faults.update(values)
+        except KeyError as e:
+            return _error(400, f"unknown fault switch {e.args[0]}")
+        except (TypeError, ValueError) as e:
+            return _error(400, str(e))
+        return devnet.faults.as_dict()
+
+    @router.delete("/faults")
+    async def reset_faults() -> dict[str, Any]:
+        devnet.faults.reset()
+        return devnet.faults.as_dict()
+
+    return router
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The devnet's owner handles signals; uvicorn must not install its own.
+        yield
+
+
+class AdminServer:
+    def __init__(self, devnet: Devnet) -> None:
+        self.app = FastAPI(title="dydx-devnet admin", docs_url=None, redoc_url=None)
+        self.app.include_router(build_admin_router(devnet))
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        bound: int = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        self._server = _Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="devnet-admin")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        return bound
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        self._server = None
+        self._task = None

@@ -1,0 +1,143 @@
+"""The composition root of the devnet: one `Devnet` object owns everything.
+
+``Devnet(config)`` builds the chain state (from genesis), the engine (CheckTx, matching, blocks),
+the event bus, the fault switches, the gRPC node and the admin HTTP server. ``await start()``
+binds the sockets (port 0 = a free port) and starts the block loop; ``await stop()`` undoes it.
+
+Other servers attach to it (the indexer's REST and websocket servers do) by implementing
+`Attachment` and calling ``devnet.attach(obj)`` *before* ``start()``::
+
+    class IndexerServers:
+        async def start(self, devnet: Devnet) -> None:
+            # read devnet.state / subscribe devnet.bus; bind devnet.config.indexer_port and
+            # devnet.config.ws_port; then publish the URLs:
+            devnet.indexer_url = "http://127.0.0.1:3002"
+            devnet.ws_url = "ws://127.0.0.1:3003/v4/ws"
+        async def stop(self) -> None: ...
+
+Attachments start after the gRPC server and before the block loop (so a subscriber sees every
+block), and stop first. The CLI attaches ``dydx_devnet.indexer.create_attachment()`` when that
+package provides it (``--no-indexer`` runs without).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from dydx_devnet.admin import AdminServer
+from dydx_devnet.engine import Engine
+from dydx_devnet.events import EventBus
+from dydx_devnet.faults import Faults
+from dydx_devnet.genesis import default_genesis
+from dydx_devnet.node import NodeServer
+from dydx_devnet.state import ChainState
+
+
+@dataclass(frozen=True, slots=True)
+class DevnetConfig:
+    host: str = "127.0.0.1"
+    grpc_port: int = 9090
+    indexer_port: int = 3002
+    ws_port: int = 3003
+    admin_port: int = 3010
+    block_time: float = 1.0  # seconds; 0 = blocks only when stepped through the admin API
+    seed: int = 0
+    fund: tuple[tuple[str, Decimal], ...] = field(default=())
+    short_term_limit: int = 2000
+    market_makers: bool = True
+    oracle_walk: bool = True
+
+
+class Attachment(Protocol):
+    async def start(self, devnet: Devnet) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Devnet:
+    def __init__(self, config: DevnetConfig | None = None) -> None:
+        self.config = config or DevnetConfig()
+        genesis = default_genesis(short_term_limit=self.config.short_term_limit)
+        self.state = ChainState(genesis, genesis_time_ms=int(time.time() * 1000))
+        self.bus = EventBus()
+        self.faults = Faults()
+        self.engine = Engine(
+            self.state,
+            self.bus,
+            seed=self.config.seed,
+            market_makers=self.config.market_makers,
+            oracle_walk=self.config.oracle_walk,
+        )
+        for address, usdc in self.config.fund:
+            self.engine.fund(address, 0, usdc)
+        self._attachments: list[Attachment] = []
+        self._block_task: asyncio.Task[None] | None = None
+        self._grpc: NodeServer | None = None
+        self._admin: AdminServer | None = None
+        self.grpc_target = ""
+        self.admin_url = ""
+        self.indexer_url = ""
+        self.ws_url = ""
+
+    def attach(self, attachment: Attachment) -> None:
+        self._attachments.append(attachment)
+
+    async def start(self) -> None:
+        grpc_server = NodeServer(self)
+        port = await grpc_server.start(self.config.host, self.config.grpc_port)
+        self._grpc = grpc_server
+        self.grpc_target = f"{self.config.host}:{port}"
+        admin = AdminServer(self)
+        admin_port = await admin.start(self.config.host, self.config.admin_port)
+        self._admin = admin
+        self.admin_url = f"http://{self.config.host}:{admin_port}"
+        for a in self._attachments:
+            await a.start(self)
+        # Block 1 is committed at start so the chain has a height and a block time.
+        self.engine.commit_block()
+        if self.config.block_time > 0:
+            self._block_task = asyncio.create_task(self._block_loop(), name="devnet-blocks")
+
+    async def _block_loop(self) -> None:
+        interval = self.config.block_time
+        next_at = time.monotonic() + interval
+        while True:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval
+            if next_at < time.monotonic():  # fell behind (e.g. a long pause): don't burst
+                next_at = time.monotonic() + interval
+            if not self.faults.block_stall:
+                self.engine.commit_block()
+
+    def step_blocks(self, n: int = 1) -> int:
+        """Commit ``n`` blocks now (whatever the block time); returns the new height."""
+        for _ in range(n):
+            self.engine.commit_block()
+        return self.state.height
+
+    def ready_line(self) -> str:
+        return (
+            f"DEVNET READY grpc={self.grpc_target} indexer={self.indexer_url} "
+            f"ws={self.ws_url} admin={self.admin_url}"
+        )
+
+    async def stop(self) -> None:
+        if self._block_task is not None:
+            self._block_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._block_task
+            self._block_task = None
+        for a in reversed(self._attachments):
+            await a.stop()
+        if self._admin is not None:
+            await self._admin.stop()
+            self._admin = None
+        if self._grpc is not None:
+            await self._grpc.stop()
+            self._grpc = None
+        self.bus.close()
