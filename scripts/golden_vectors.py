@@ -341,7 +341,7 @@ def _inner(spec: dict[str, Any]) -> dict[str, Any]:
 # --- in the caller's interpreter ----------------------------------------------------------------
 
 
-def _official_python(venv: Path) -> Path:
+def official_python(venv: Path) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
         print(f"creating {venv} with {OFFICIAL_REQUIREMENT}", file=sys.stderr)
@@ -366,7 +366,7 @@ def _versions(python: Path) -> dict[str, str]:
 
 
 def build_fixture(venv: Path = OFFICIAL_VENV) -> dict[str, Any]:
-    python = _official_python(venv)
+    python = official_python(venv)
     markets = _markets()
     spec = {
         "mnemonic": MNEMONIC,
