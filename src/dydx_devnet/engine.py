@@ -284,6 +284,14 @@ class Engine:
             raise KeyError(clob_pair_id)
         self.state.set_market(replace(m, clob_pair=replace(m.clob_pair, status=status)))
 
+    def next_sequence(self, address: str) -> int | None:
+        """The sequence the next stateful tx of ``address`` must carry: the committed one plus
+        the stateful txs accepted since the last block (None for an unknown account)."""
+        acc = self.state.accounts.get(address)
+        if acc is None:
+            return None
+        return self._check_sequences.get(address, acc.sequence)
+
     # ---- CheckTx --------------------------------------------------------------------------------
     def check_tx(self, tx_bytes: bytes) -> TxResult:
         h = tx_hash(tx_bytes)

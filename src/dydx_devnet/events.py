@@ -15,10 +15,11 @@ Contract for consumers (the indexer):
     ``time`` = the wall-clock moment of the CheckTx.
   * **on-chain** (``batch.block`` is the :class:`BlockCommitted` closing it, also the last event
     of ``batch.events``): everything the block did, in causal order: oracle price updates,
-    transfers (deposits, faucet), stateful orders placed/cancelled, conditional orders
-    triggered, fills each followed by the ``OrderUpdated`` and ``SubaccountUpdated`` they caused,
-    orders removed (filled, expired, cancelled, IOC remainder, reduce-only resize...). Every
-    event carries the block's ``height`` and ``time``.
+    transfers (deposits, faucet), fills matched since the last block (each followed by the two
+    ``SubaccountUpdated`` it caused; ``Fill`` carries each order's new total filled amount),
+    stateful orders placed/cancelled, orders removed (fully filled, expired, cancelled, a
+    stateful order's IOC remainder...), conditional orders triggered, market-maker quotes.
+    Every event carries the block's ``height`` and ``time``.
 
 - Amounts are chain integers (quantums, subticks, quote quantums, ppm). Convert with
   :class:`dydx_devnet.model.Market` (``market.size(q)``, ``market.price(subticks)``;
@@ -289,6 +290,17 @@ class Subscription:
         if batch is None:
             self._closed = True
         return batch
+
+    def drain(self) -> list[EventBatch]:
+        """Take every batch already published, without waiting."""
+        out: list[EventBatch] = []
+        while not self._queue.empty():
+            batch = self._queue.get_nowait()
+            if batch is None:
+                self._closed = True
+                break
+            out.append(batch)
+        return out
 
     def close(self) -> None:
         if self._bus._unsubscribe(self):
