@@ -73,9 +73,7 @@ async def indexer_order(indexer: IndexerClient, order_id: str) -> dict[str, Any]
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    network = make_local(
-        node_url=args.grpc, rest_indexer=args.indexer, websocket_indexer=args.ws
-    )
+    network = make_local(node_url=args.grpc, rest_indexer=args.indexer, websocket_indexer=args.ws)
     key = KeyPair.from_mnemonic(MNEMONIC)
     address = Wallet(key, 0, 0).address
     out["address"] = address
