@@ -1,0 +1,131 @@
+"""The official `dydx-v4-client==1.1.5`, unmodified, against the devnet (node + indexer).
+
+The client lives in `.venv-official` (it pins `v4-proto<9`) and runs in its own process through
+`scripts/official_client_driver.py`: its `async` methods make blocking gRPC calls, so it must not
+share this test's event loop (PROTOCOL.md §0.8). The test skips only when that virtualenv cannot
+be made because PyPI is unreachable; any other failure to make it fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scripts.official_client_venv import OfficialClientUnavailable, official_python
+from tests.fixtures.devnet import DevnetProcess
+from tests.fixtures.indexer_swagger import IndexerSwagger
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+DRIVER = Path(__file__).resolve().parents[3] / "scripts" / "official_client_driver.py"
+DRIVER_TIMEOUT_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def official() -> Path:
+    try:
+        return official_python()
+    except OfficialClientUnavailable as e:
+        pytest.skip(f"PyPI unreachable, cannot install the official client: {e}")
+
+
+@pytest.fixture(scope="module")
+async def observed(official: Path, devnet: DevnetProcess) -> dict[str, Any]:
+    """Everything the official client saw, as printed by the driver."""
+    proc = await asyncio.create_subprocess_exec(
+        str(official),
+        str(DRIVER),
+        "--grpc", devnet.grpc,
+        "--indexer", devnet.indexer,
+        "--ws", devnet.ws,
+        "--faucet", devnet.indexer,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), DRIVER_TIMEOUT_S)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    sys.stderr.write(err.decode(errors="replace")[-4000:])
+    assert proc.returncode == 0, err.decode(errors="replace")[-4000:]
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def test_orders_are_accepted_and_cancelled(observed: dict[str, Any]) -> None:
+    for step in ("place_short", "place_long", "cancel_short", "cancel_long"):
+        assert observed[step]["code"] == 0, (step, observed[step])
+        assert len(observed[step]["txhash"]) == 64
+
+
+async def test_the_faucet_funds_the_account_and_subaccount(observed: dict[str, Any]) -> None:
+    assert observed["faucet_status"] == 202
+    sub = observed["indexer_subaccount"]["subaccount"]
+    assert sub["address"] == observed["address"] and sub["subaccountNumber"] == 0
+    assert Decimal(sub["equity"]) == Decimal(10_000)
+    assert sub["assetPositions"]["USDC"]["size"] == "10000"
+    # The node's subaccount: 10,000 USDC as quote quantums (SerializableInt, base64 in JSON).
+    node_sub = observed["node_subaccount"]
+    assert node_sub["id"]["owner"] == observed["address"]
+    assert node_sub["assetPositions"][0]["quantums"]
+
+
+async def test_account_sequence_counts_only_stateful_txs(observed: dict[str, Any]) -> None:
+    # The long-term place and cancel increment it; short-term txs do not (PROTOCOL.md §3b).
+    before, after = observed["account_before"], observed["account_after"]
+    assert after["number"] == before["number"]
+    assert after["sequence"] == before["sequence"] + 2
+
+
+async def test_height_and_markets_agree_between_node_and_indexer(
+    observed: dict[str, Any], indexer_swagger: IndexerSwagger
+) -> None:
+    assert abs(int(observed["indexer_height"]["height"]) - observed["node_height"]) <= 2
+    indexer_swagger.validate_response("/height", observed["indexer_height"])
+    indexer_swagger.validate_response("/time", observed["indexer_time"])
+    indexer_swagger.validate_response("/perpetualMarkets", observed["markets"])
+    btc = observed["markets"]["markets"]["BTC-USD"]
+    assert (btc["clobPairId"], btc["stepSize"], btc["tickSize"]) == ("0", "0.0001", "1")
+    assert 0 in observed["node_clob_pair_ids"]
+
+
+async def test_indexer_reports_the_official_orders_like_the_real_indexer(
+    observed: dict[str, Any], indexer_swagger: IndexerSwagger
+) -> None:
+    short, long = observed["before_cancel"]["short"], observed["before_cancel"]["long"]
+    for body in (short, long):
+        indexer_swagger.validate_response("/orders/{orderId}", body)
+    # Short-term: only in the indexer's Redis until filled (PROTOCOL.md §0.6).
+    assert (short["status"], short["orderFlags"], short["size"]) == (
+        "BEST_EFFORT_OPENED",
+        "0",
+        "0.001",
+    )
+    assert short["clientMetadata"] == "2"  # the official client always sends 2 (§0.3)
+    assert (long["status"], long["orderFlags"], long["size"]) == ("OPEN", "64", "0.002")
+    assert "goodTilBlockTime" in long and "goodTilBlock" in short
+    assert [o["id"] for o in observed["indexer_orders_filtered"]] == [short["id"]]
+    indexer_swagger.validate_response("/orders", observed["indexer_orders_filtered"])
+    bids = {b["price"] for b in observed["orderbook"]["bids"]}
+    assert {short["price"], long["price"]} <= bids
+    # After the cancels: the unfilled short-term order is gone, the long-term one CANCELED.
+    after = observed["after_cancel"]
+    assert after["short"] == 404
+    assert after["long"]["status"] == "CANCELED"
+    remaining = {o["id"]: o["status"] for o in observed["orders_after"]}
+    assert short["id"] not in remaining and remaining[long["id"]] == "CANCELED"
+    wrapped = observed["indexer_subaccount_after"]
+    indexer_swagger.validate_response(
+        "/addresses/{address}/subaccountNumber/{subaccountNumber}", wrapped
+    )
+    indexer_swagger.validate_response("/assetPositions", observed["indexer_asset_positions"])
+    indexer_swagger.validate_response(
+        "/perpetualPositions", observed["indexer_perpetual_positions"]
+    )
