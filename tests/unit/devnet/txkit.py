@@ -106,7 +106,9 @@ def cancel(oid: Any, *, gtb: int | None = None, gtbt: int | None = None) -> Any:
 def batch_cancel(w: Wallet, batches: dict[int, list[int]], gtb: int) -> Any:
     return MsgBatchCancel(
         subaccount_id=SubaccountId(owner=w.address, number=0),
-        short_term_cancels=[OrderBatch(clob_pair_id=c, client_ids=ids) for c, ids in batches.items()],
+        short_term_cancels=[
+            OrderBatch(clob_pair_id=c, client_ids=ids) for c, ids in batches.items()
+        ],
         good_til_block=gtb,
     )
 
@@ -139,7 +141,8 @@ def sign(
     if isinstance(key, bytes):
         info.public_key.CopyFrom(
             AnyProto(
-                type_url="/cosmos.crypto.secp256k1.PubKey", value=PubKey(key=key).SerializeToString()
+                type_url="/cosmos.crypto.secp256k1.PubKey",
+                value=PubKey(key=key).SerializeToString(),
             )
         )
     auth = AuthInfo(signer_infos=[info], fee=Fee(gas_limit=1_000_000)).SerializeToString()
@@ -169,9 +172,7 @@ class Chain:
     ) -> Chain:
         state = ChainState(default_genesis(short_term_limit), int(time.time() * 1000))
         bus = EventBus()
-        engine = Engine(
-            state, bus, seed=seed, market_makers=market_makers, oracle_walk=oracle_walk
-        )
+        engine = Engine(state, bus, seed=seed, market_makers=market_makers, oracle_walk=oracle_walk)
         chain = cls(state, engine, bus)
         chain.commit()
         return chain
@@ -225,4 +226,3 @@ class Chain:
 
 def codes(r: TxResult) -> tuple[str, int]:
     return (r.codespace, r.code)
-
