@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import signal
 import sys
 import uuid
 from collections.abc import Callable
@@ -205,9 +206,12 @@ def local_run() -> None:
     from dydx_router import localdev
     from dydx_router.store import migrate
 
-    db = localdev.start_database()
+    # SIGTERM ends the command like Ctrl-C, so the finally block stops what it started.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    db = None
     devnet = None
     try:
+        db = localdev.start_database()
         migrate.upgrade(db.url)
         mnemonic = localdev.demo_mnemonic()
         address = localdev.wallet_address(mnemonic)
@@ -237,23 +241,20 @@ def local_run() -> None:
             print(f"API URL: {url}")
             print(f"API key: {api_key}", flush=True)
 
-        with _interrupt_quietly():
-            asyncio.run(_serve(settings, announce))
+        asyncio.run(_serve(settings, announce))
+    except KeyboardInterrupt:
+        pass
     except ConfigError as exc:
         _fail(f"configuration: {exc}")
     finally:
         if devnet is not None:
             devnet.stop()
-        if db.embedded is not None:
+        if db is not None and db.embedded is not None:
             db.embedded.stop()
 
 
-class _interrupt_quietly:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        return exc_type is KeyboardInterrupt
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @local_app.command("migrate")

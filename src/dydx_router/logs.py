@@ -36,3 +36,5 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One line per outbound request is noise at INFO; failures are logged by our clients.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

@@ -127,7 +127,7 @@ async def list_orders(
         limit=limit,
         cursor=_decode_cursor(cursor) if cursor else None,
     )
-    out = [OrderOut.of(o) for o in orders]
+    out = [OrderOut.of(o, with_history=False) for o in orders]
     return OrderPage(orders=out, next_cursor=_encode_cursor(out[-1]) if len(out) == limit else None)
 
 

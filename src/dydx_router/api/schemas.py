@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from dydx_router.domain.market import Side
+from dydx_router.domain.market import Side, format_decimal
 from dydx_router.domain.order import Order, OrderStatus, OrderType, TimeInForce
 from dydx_router.domain.planning import OrderRequest
 from dydx_router.service.ports import AccountSnapshot, MarketView
@@ -57,7 +57,7 @@ PositiveDecimal = Annotated[
     AfterValidator(_bounded_positive),
     Field(json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "0.001"}),
 ]
-DecimalOut = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str)]
+DecimalOut = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", examples=["BTC-USD"])]
 SubaccountNumber = Annotated[int, Field(ge=0, le=128_000)]
 SlippageBps = Annotated[int, Field(ge=1, le=5_000)]
@@ -184,10 +184,12 @@ class OrderOut(BaseModel):
     error: ChainErrorOut | None
     created_at: datetime | None
     updated_at: datetime | None
-    status_history: list[StatusChangeOut]
+    status_history: list[StatusChangeOut] | None = Field(
+        description="Every status change, oldest first (only on single-order responses)."
+    )
 
     @classmethod
-    def of(cls, o: Order) -> OrderOut:
+    def of(cls, o: Order, *, with_history: bool = True) -> OrderOut:
         err = o.last_error
         return cls(
             id=o.id,
@@ -225,7 +227,9 @@ class OrderOut(BaseModel):
             else ChainErrorOut(codespace=err.codespace, code=err.code, log=err.log),
             created_at=o.created_at,
             updated_at=o.updated_at,
-            status_history=[
+            status_history=None
+            if not with_history
+            else [
                 StatusChangeOut(
                     from_status=h.from_status,
                     to_status=h.to_status,

@@ -22,10 +22,12 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.resolve()
         self.keep_running = keep_running
         self._server: Any = None
+        self._started_here = False
 
     def start(self) -> str:
         """Start (or attach to) the server and return its admin URL (database ``postgres``)."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._started_here = not (self.data_dir / "postmaster.pid").exists()
         # platformdirs warns when XDG_RUNTIME_DIR is unset (common in containers); harmless.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -37,10 +39,15 @@ class EmbeddedPostgres:
         return str(self._server.get_uri())
 
     def stop(self) -> None:
+        """Stop the server if this handle started it (a server found running is left alone)."""
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.cleanup()
             self._server = None
+            # pgserver keeps a server up while any handle it ever recorded is listed, and a
+            # killed process never unlists itself; stop what we started regardless.
+            if self._started_here and not self.keep_running:
+                self.stop_data_dir(self.data_dir)
 
     @staticmethod
     def stop_data_dir(data_dir: Path) -> bool:
