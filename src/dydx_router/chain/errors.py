@@ -157,39 +157,36 @@ class ChainRejected(ChainError):
         return (self.codespace, self.chain_code)
 
 
-class SequenceMismatch(ChainRejected):
+class _WrongSequence(ChainRejected):
+    """sdk/32 (cosmos-sdk ErrWrongSequence): retryable once the sequence or nonce is fixed."""
+
+    def __init__(self, log: str, *, tx_hash: str | None = None) -> None:
+        super().__init__(
+            "sdk",
+            32,
+            log,
+            name="ErrWrongSequence",
+            disposition=Disposition.RETRYABLE,
+            tx_hash=tx_hash,
+        )
+
+
+class SequenceMismatch(_WrongSequence):
     """sdk/32 "account sequence mismatch": resync the sequence from the node and resend."""
 
     code = "sequence_mismatch"
 
     def __init__(self, log: str, *, tx_hash: str | None = None) -> None:
-        super().__init__(
-            "sdk",
-            32,
-            log,
-            name="ErrWrongSequence",
-            disposition=Disposition.RETRYABLE,
-            tx_hash=tx_hash,
-        )
+        super().__init__(log, tx_hash=tx_hash)
         match = _SEQUENCE_RE.search(log)
         self.expected: int | None = int(match["expected"]) if match else None
         self.got: int | None = int(match["got"]) if match else None
 
 
-class TimestampNonceRejected(ChainRejected):
+class TimestampNonceRejected(_WrongSequence):
     """sdk/32 for a timestamp nonce (x/accountplus): outside ±30 s, not fresh, or not unique."""
 
     code = "timestamp_nonce_rejected"
-
-    def __init__(self, log: str, *, tx_hash: str | None = None) -> None:
-        super().__init__(
-            "sdk",
-            32,
-            log,
-            name="ErrWrongSequence",
-            disposition=Disposition.RETRYABLE,
-            tx_hash=tx_hash,
-        )
 
 
 class RateLimited(ChainRejected):

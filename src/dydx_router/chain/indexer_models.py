@@ -5,6 +5,7 @@ websocket documentation (``public/websocket-documentation.md``). Amounts and pri
 decimal strings in human units and become ``Decimal``; heights arrive as strings and become
 ``int``; status enums are strict (an unknown status is a malformed response, not a guess).
 Unknown extra fields are ignored so that an indexer upgrade that adds a field does not break us.
+The indexer's UUIDs are computed locally by ``dydx_router.domain.ids``.
 """
 
 from __future__ import annotations
@@ -19,22 +20,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dydx_router.domain.market import ClobPairStatus, MarketSpec
-
-# indexer/packages/postgres/src/helpers/uuid.ts: every indexer id is a UUIDv5 in this namespace.
-INDEXER_UUID_NAMESPACE = uuid.UUID("0f9da948-a6fb-4c45-9edc-4685c3f3317d")
-
-
-def subaccount_uuid(address: str, subaccount_number: int) -> uuid.UUID:
-    """``SubaccountTable.uuid`` (indexer/packages/postgres/src/stores/subaccount-table.ts)."""
-    return uuid.uuid5(INDEXER_UUID_NAMESPACE, f"{address}-{subaccount_number}")
-
-
-def order_uuid(
-    address: str, subaccount_number: int, client_id: int, clob_pair_id: int, order_flags: int
-) -> uuid.UUID:
-    """``OrderTable.uuid`` (indexer/packages/postgres/src/stores/order-table.ts)."""
-    sub = subaccount_uuid(address, subaccount_number)
-    return uuid.uuid5(INDEXER_UUID_NAMESPACE, f"{sub}-{client_id}-{clob_pair_id}-{order_flags}")
 
 
 def _no_float(value: object) -> object:

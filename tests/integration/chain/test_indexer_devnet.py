@@ -17,7 +17,6 @@ from dydx_router.chain.indexer_models import (
     IndexerOrderStatus,
     Liquidity,
     PositionSide,
-    order_uuid,
 )
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.sequencer import Sequencer
@@ -31,6 +30,7 @@ from dydx_router.chain.stream import (
 )
 from dydx_router.chain.tx import ChainOrderId, OrderFlags
 from dydx_router.chain.wallet import Wallet
+from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import Rounding, Side
 
 pytestmark = pytest.mark.integration

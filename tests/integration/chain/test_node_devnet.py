@@ -21,11 +21,12 @@ from dydx_router.chain.errors import (
 )
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
-from dydx_router.chain.indexer_models import IndexerOrderStatus, order_uuid
+from dydx_router.chain.indexer_models import IndexerOrderStatus
 from dydx_router.chain.node import GrpcEndpoint, NodeClient
 from dydx_router.chain.sequencer import SequenceMode, Sequencer
 from dydx_router.chain.tx import ChainOrderId, OrderFlags
 from dydx_router.chain.wallet import Wallet
+from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import MarketSpec, Rounding, Side
 
 pytestmark = pytest.mark.integration

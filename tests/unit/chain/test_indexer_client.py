@@ -25,9 +25,8 @@ from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.indexer_models import (
     IndexerOrderStatus,
     PositionSide,
-    order_uuid,
-    subaccount_uuid,
 )
+from dydx_router.domain.ids import order_uuid, subaccount_uuid
 from dydx_router.domain.market import ClobPairStatus
 
 ADDRESS = "dydx1n88uc38xhjgxzw9nwre4ep2c8ga4fjxc565lnf"  # the indexer's own test address

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from dydx_router.chain.errors import IndexerBadRequest
-from dydx_router.chain.indexer_models import IndexerOrderStatus, order_uuid, subaccount_uuid
+from dydx_router.chain.indexer_models import IndexerOrderStatus
 from dydx_router.chain.stream import (
     BlockHeight,
     IndexerStream,
@@ -22,6 +22,7 @@ from dydx_router.chain.stream import (
     SubaccountSnapshot,
     SubaccountUpdate,
 )
+from dydx_router.domain.ids import order_uuid, subaccount_uuid
 
 ADDRESS = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4"
 CHANNEL_ID = f"{ADDRESS}/0"
