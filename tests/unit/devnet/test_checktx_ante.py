@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from tests.unit.devnet.txkit import (
     BTC,
     LONG_TERM,

@@ -8,8 +8,6 @@ PerformOrderCancellationStatefulValidation), `keeper/clob_pair.go`, `keeper/equi
 from __future__ import annotations
 
 import pytest
-
-from dydx_devnet.model import ClobPairStatus
 from tests.unit.devnet.txkit import (
     BTC,
     BUY,
@@ -25,6 +23,8 @@ from tests.unit.devnet.txkit import (
     order,
     order_id,
 )
+
+from dydx_devnet.model import ClobPairStatus
 
 PRICE = 2_800_000_000  # $28,000 in BTC subticks (tick 100,000)
 
@@ -291,7 +291,7 @@ def test_partly_filled_ioc_cannot_be_placed_again(chain: Chain) -> None:
     assert codes(r) == ("clob", 2004)
 
 
-# ---- stateful orders and cancels -------------------------------------------------------------------
+# ---- stateful orders and cancels ---------------------------------------------------------
 def _long(chain: Chain, w: object, cid: int, **kw: object) -> object:
     return order(order_id(w, cid, flags=LONG_TERM), subticks=PRICE, gtbt=chain.gtbt(), **kw)  # type: ignore[arg-type]
 

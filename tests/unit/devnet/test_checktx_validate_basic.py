@@ -7,7 +7,6 @@ Source of each expectation: `protocol/x/clob/types/message_place_order.go`,
 from __future__ import annotations
 
 import pytest
-
 from tests.unit.devnet.txkit import (
     BTC,
     BUY,

@@ -122,7 +122,7 @@ def sign(
     chain_id: str = CHAIN_ID,
     memo: str = "",
     timeout_height: int = 0,
-    pub_key: bytes | None | bool = True,
+    pub_key: bytes | bool | None = True,
     mode: int = SignMode.SIGN_MODE_DIRECT,
     signatures: list[bytes] | None = None,
 ) -> bytes:
