@@ -29,7 +29,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dydx_devnet.indexer import views
 from dydx_devnet.indexer.fmt import iso, iso_ms, parse_iso_ms, to_ms
 from dydx_devnet.indexer.projection import Projection
-from dydx_devnet.indexer.records import API_ORDER_STATUSES, CachedOrder, OrderRow, SubaccountRow
+from dydx_devnet.indexer.records import (
+    API_ORDER_STATUSES,
+    CachedOrder,
+    OrderRow,
+    Status,
+    SubaccountRow,
+)
 from dydx_devnet.model import OrderFlags, Side, SubaccountId
 
 # `comlink/src/config.ts`
@@ -416,11 +422,8 @@ class IndexerApi:
             clob_pair_id, side, type_, include, exclude, statuses, gtb_le, gtb_gt,
             gtbt_le, gtbt_gt,
         )  # fmt: skip
-        orders = list_orders(self.projection, sid, query)
         # Ascending only when `returnLatestOrders=false` (`returnLatestOrdersToOrdering`).
-        ascending = latest is False
-        orders.sort(key=_expiry_key, reverse=not ascending)
-        return json_response(orders[:limit])
+        return json_response(list_orders(self.projection, sid, query, limit, latest is False))
 
     async def get_order(self, request: Request) -> Response:
         order_id = request.path_params["orderId"]
@@ -649,13 +652,17 @@ def _cached_matches(q: OrderQuery, entry: CachedOrder) -> bool:
     return _expiry_ok(q, *_gtb(o.order_id.order_flags, o.good_til_block, o.good_til_block_time))
 
 
-def list_orders(p: Projection, sid: SubaccountId, q: OrderQuery) -> list[dict[str, Any]]:
+def list_orders(
+    p: Projection, sid: SubaccountId, q: OrderQuery, limit: int, ascending: bool
+) -> list[dict[str, Any]]:
     """Postgres rows matching the query, merged with matching Redis orders (whose Postgres row,
-    if any, decides the status); then the status filter on the merged result."""
+    if any, decides the status); then the status filter on the merged result, the sort by
+    expiry (`compareOrderResponses`: goodTilBlock orders before goodTilBlockTime ones when
+    ascending) and the limit. Only the orders returned are rendered."""
     sub = p.pending_or_live(sid)
     if sub is None:
         return []
-    out = []
+    found: list[tuple[tuple[int, int], OrderRow | None, CachedOrder | None]] = []
     for uid in sub.order_uuids:
         row, cached = p.rows.get(uid), p.cache.get(uid)
         if not (
@@ -663,16 +670,16 @@ def list_orders(p: Projection, sid: SubaccountId, q: OrderQuery) -> list[dict[st
             or (cached is not None and _cached_matches(q, cached))
         ):
             continue
-        body = views.order_response(p, row, cached)
-        if q.statuses is not None and body["status"] not in q.statuses:
+        status = row.status if row is not None else Status.BEST_EFFORT_OPENED
+        if q.statuses is not None and status not in q.statuses:
             continue
-        out.append(body)
-    return out
-
-
-def _expiry_key(order: dict[str, Any]) -> tuple[int, int]:
-    """`compareOrderResponses`: orders with a goodTilBlock sort before those with a
-    goodTilBlockTime (ascending), each by its expiry."""
-    if "goodTilBlock" in order:
-        return 0, int(order["goodTilBlock"])
-    return 1, parse_iso_ms(order["goodTilBlockTime"])
+        # The response's expiry is Redis's when the order is there (a replacement moves it).
+        live = cached.order if cached is not None else row.order  # type: ignore[union-attr]
+        key = (
+            (0, live.good_til_block)
+            if live.order_id.order_flags == OrderFlags.SHORT_TERM
+            else (1, live.good_til_block_time)
+        )
+        found.append((key, row, cached))
+    found.sort(key=lambda f: f[0], reverse=not ascending)
+    return [views.order_response(p, row, cached) for _, row, cached in found[:limit]]

@@ -74,7 +74,9 @@ class Indexer:
 
     async def start(self, host: str, rest_port: int, ws_port: int) -> None:
         self._consumer = asyncio.create_task(self._consume(), name="indexer-consumer")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says
+        # TCP; without it uvicorn's separate header/body writes meet Nagle + delayed ACK (~40 ms).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, rest_port))
         self.rest_port = sock.getsockname()[1]
