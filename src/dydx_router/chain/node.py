@@ -222,12 +222,15 @@ class NodeClient:
         *,
         timeout: float = 5.0,
         broadcast_timeout: float = 10.0,
+        tls_root_certificates: bytes | None = None,
     ) -> None:
+        """``tls_root_certificates``: PEM roots for TLS endpoints (default: the system's)."""
         if not endpoints:
             raise ValueError("at least one node endpoint is required")
         self._endpoints = list(endpoints)
         self._timeout = timeout
         self._broadcast_timeout = broadcast_timeout
+        self._tls_roots = tls_root_certificates
         self._stubs: dict[int, _Stubs] = {}
         self._current = 0
 
@@ -252,7 +255,9 @@ class NodeClient:
             ep = self._endpoints[index]
             # Channels are created lazily, inside the running loop they belong to.
             channel = (
-                grpc.aio.secure_channel(ep.target, grpc.ssl_channel_credentials())
+                grpc.aio.secure_channel(
+                    ep.target, grpc.ssl_channel_credentials(root_certificates=self._tls_roots)
+                )
                 if ep.tls
                 else grpc.aio.insecure_channel(ep.target)
             )
