@@ -122,7 +122,7 @@ class IndexerClient:
                 response = await self._http.get(url, params=query)
             except httpx.TimeoutException as e:
                 problem = f"timeout ({type(e).__name__})"
-            except httpx.TransportError as e:
+            except httpx.HTTPError as e:  # transport, decoding, redirect loops
                 problem = f"transport error ({type(e).__name__})"
             else:
                 status = response.status_code
