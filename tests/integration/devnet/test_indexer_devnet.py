@@ -355,6 +355,24 @@ async def test_websocket_block_height_orderbook_markets_ping_and_errors(chain: C
         await ws.send("{not json")
         error = await inbox.next(lambda m: m["type"] == "error")
         assert error["message"] == "Invalid message: could not parse"
+        await ws.send(json.dumps({"type": "subscribe", "channel": "v4_block_height"}))
+        error = await inbox.next(lambda m: m["type"] == "error")
+        assert error["message"].startswith("Invalid subscribe message: already subscribed")
+
+        # An unknown subaccount subscribes with empty contents (socks turns the 404 into {}).
+        nobody = f"{OTHER.address[:-6]}qqqqqq/5"
+        await ws.send(json.dumps({"type": "subscribe", "channel": "v4_subaccounts", "id": nobody}))
+        empty = await inbox.next(lambda m: m["type"] == "subscribed")
+        assert (empty["id"], empty["contents"]) == (nobody, {})
+
+        await ws.send(json.dumps({"type": "unsubscribe", "channel": "v4_block_height"}))
+        unsubscribed = await inbox.next(lambda m: m["type"] == "unsubscribed")
+        assert unsubscribed["channel"] == "v4_block_height"
+        await chain.step()
+        await ws.send(json.dumps({"type": "ping"}))
+        await inbox.next(lambda m: m["type"] == "pong")
+        heights = [m for m in inbox.kept if m.get("channel") == "v4_block_height"]
+        assert all(int(m["contents"]["blockHeight"]) < chain.height for m in heights)
 
 
 # ---- faults ----------------------------------------------------------------------------------
