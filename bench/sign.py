@@ -5,8 +5,9 @@
 Both sides do the same work per tx, from human inputs to tx bytes: quantize size and price,
 build the MsgPlaceOrder, wrap it in TxBody/AuthInfo, sign sha256(SignDoc) with secp256k1 and
 serialize the Tx. The official client runs in its own virtualenv (``.venv-official``, created by
-``scripts/golden_vectors.py`` on first use) in a subprocess, so both are measured in the same run
-on the same machine. Reported: the best and median of ``repeat`` rounds of ``n`` txs each.
+``scripts/golden_vectors.py`` on first use) in a worker subprocess. Rounds of ``n`` txs alternate
+between the two (ours, official, ours, …) so that both see the same machine load (the machine is
+shared); reported are the best and the median of ``repeat`` rounds each.
 """
 
 from __future__ import annotations
@@ -33,13 +34,17 @@ BTC = {
 }
 
 
-def _rounds(fn: Any, n: int, repeat: int) -> dict[str, float]:
+def _round_timer(fn: Any) -> Any:
+    """A function timing one round of ``n`` calls, in µs per call."""
     fn()  # warm caches
-    times = [t / n * 1e6 for t in timeit.repeat(fn, number=n, repeat=repeat)]
-    return {"best_us": min(times), "median_us": statistics.median(times)}
+
+    def round_us(n: int) -> float:
+        return timeit.timeit(fn, number=n) / n * 1e6
+
+    return round_us
 
 
-def bench_ours(n: int, repeat: int) -> dict[str, float]:
+def ours() -> Any:
     from decimal import Decimal
 
     from pydantic import SecretStr
@@ -66,10 +71,10 @@ def bench_ours(n: int, repeat: int) -> dict[str, float]:
         )
         return signed.tx_bytes
 
-    return _rounds(one, n, repeat)
+    return _round_timer(one)
 
 
-def bench_official(n: int, repeat: int) -> dict[str, float]:
+def official() -> Any:
     """Runs inside .venv-official."""
     from dydx_v4_client import OrderFlags
     from dydx_v4_client.indexer.rest.constants import OrderType
@@ -100,7 +105,7 @@ def bench_official(n: int, repeat: int) -> dict[str, float]:
         tx_bytes: bytes = builder.build(wallet, place_order(order)).SerializeToString()
         return tx_bytes
 
-    return _rounds(one, n, repeat)
+    return _round_timer(one)
 
 
 def _official_venv_python() -> Path:
@@ -114,40 +119,55 @@ def _official_venv_python() -> Path:
     return python
 
 
+def _worker() -> int:
+    """Official side: one line "n" in, one line "µs per tx" out, until stdin closes."""
+    round_us = official()
+    for line in sys.stdin:
+        print(json.dumps(round_us(int(line))), flush=True)
+    return 0
+
+
+def _summary(times: list[float]) -> tuple[float, float]:
+    return min(times), statistics.median(times)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="µs per signed place-order tx")
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--official", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--official-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.official:
-        print(json.dumps(bench_official(args.n, args.repeat)))
-        return 0
+    if args.official_worker:
+        return _worker()
 
-    ours = bench_ours(args.n, args.repeat)
-    out = subprocess.run(
-        [
-            str(_official_venv_python()),
-            __file__,
-            "--official",
-            "--n",
-            str(args.n),
-            "--repeat",
-            str(args.repeat),
-        ],
-        check=True,
-        capture_output=True,
+    worker = subprocess.Popen(
+        [str(_official_venv_python()), __file__, "--official-worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
     )
-    official = json.loads(out.stdout)
+    assert worker.stdin is not None and worker.stdout is not None
+    ours_round = ours()
+    mine: list[float] = []
+    theirs: list[float] = []
+    try:
+        for _ in range(args.repeat):
+            mine.append(ours_round(args.n))
+            worker.stdin.write(f"{args.n}\n")
+            worker.stdin.flush()
+            theirs.append(float(json.loads(worker.stdout.readline())))
+    finally:
+        worker.stdin.close()
+        worker.wait(timeout=30)
+    (our_best, our_median), (their_best, their_median) = _summary(mine), _summary(theirs)
     print(
-        f"signed place-order tx, {args.repeat} rounds x {args.n} txs, "
+        f"signed place-order tx, {args.repeat} alternating rounds x {args.n} txs, "
         f"python {sys.version.split()[0]}"
     )
     print(f"{'builder':<28}{'best µs/tx':>12}{'median µs/tx':>14}")
-    print(f"{'dydx_router (ours)':<28}{ours['best_us']:>12.1f}{ours['median_us']:>14.1f}")
-    print(f"{'dydx-v4-client 1.1.5':<28}{official['best_us']:>12.1f}{official['median_us']:>14.1f}")
-    print(f"speed-up (median): {official['median_us'] / ours['median_us']:.2f}x")
+    print(f"{'dydx_router (ours)':<28}{our_best:>12.1f}{our_median:>14.1f}")
+    print(f"{'dydx-v4-client 1.1.5':<28}{their_best:>12.1f}{their_median:>14.1f}")
+    print(f"speed-up: best {their_best / our_best:.2f}x, median {their_median / our_median:.2f}x")
     return 0
 
 
