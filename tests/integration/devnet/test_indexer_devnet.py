@@ -393,3 +393,41 @@ async def test_indexer_faults_unavailable_and_lag(chain: Chain) -> None:
         faults.indexer_unavailable = False
         faults.indexer_lag_blocks = 0
     await chain.until(lambda: chain.devnet_height_seen() == chain.height, "catch-up")
+
+
+# ---- consistency -----------------------------------------------------------------------------
+async def test_indexer_agrees_with_the_chain_after_trading(chain: Chain) -> None:
+    """Books, balances and positions rebuilt from events equal the chain's own state."""
+    ask = best_ask(chain.devnet)
+    book = chain.devnet.state.book(BTC)
+    assert book is not None and book.bids
+    bid = book.bids[0].subticks
+    for wallet, side, price in (
+        (TRADER, chain_tx.Side.BUY, ask),
+        (OTHER, chain_tx.Side.SELL, bid),
+        (OTHER, chain_tx.Side.BUY, ask),
+    ):
+        chain.order(wallet, side, 2_000_000, price, tif=chain_tx.TimeInForce.IOC)
+    resting = [
+        chain.order(TRADER, chain_tx.Side.BUY, 1_000_000, bid - 300_000),
+        chain.order(OTHER, chain_tx.Side.SELL, 3_000_000, ask + 500_000),
+    ]
+    chain.submit(
+        TRADER,
+        chain_tx.cancel_order(resting[0][0], good_til_block=resting[0][1]["good_til_block"]),
+    )
+    await chain.step(2)
+    projection = chain._indexer().projection
+    state = chain.devnet.state
+    for market in state.markets():
+        snap = state.book(market.clob_pair_id)
+        assert snap is not None
+        row = projection.markets[market.clob_pair_id]
+        assert {lv.subticks: lv.quantums for lv in snap.bids} == row.bids, market.ticker
+        assert {lv.subticks: lv.quantums for lv in snap.asks} == row.asks, market.ticker
+    for sub in state.subaccounts():
+        mine = projection.subaccounts[sub.id]
+        assert mine.usdc_quantums == sub.usdc_quantums
+        assert {p.perpetual_id: p.quantums for p in sub.perpetual_positions if p.quantums} == {
+            pid: pos.size for pid, pos in mine.open_positions.items()
+        }
