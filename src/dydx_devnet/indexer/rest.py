@@ -457,9 +457,16 @@ class IndexerApi:
             raise ApiError(400, errors)
         address, number = body["address"], body["subaccountNumber"]
         amount = Decimal(body["amount"])
-        result = self.faucet(address, number, amount)
-        if inspect.isawaitable(result):
-            await result
+        try:
+            result = self.faucet(address, number, amount)
+            if inspect.isawaitable(result):
+                await result
+        except ValueError as e:  # the engine's own checks (e.g. a bad bech32 checksum)
+            raise ApiError(
+                400,
+                [{"type": "field", "value": address, "msg": str(e), "path": "address",
+                  "location": "body"}],
+            ) from e  # fmt: skip
         return json_response(
             {"address": address, "subaccountNumber": number, "amount": str(amount)}, 202
         )

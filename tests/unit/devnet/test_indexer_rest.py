@@ -36,6 +36,7 @@ from dydx_devnet.model import OrderFlags, PerpetualPosition, Side, TimeInForce
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 GTBT = 1_795_000_000  # a good-til-block-time in 2026
+BAD_CHECKSUM = ALICE.owner[:-1] + ("q" if ALICE.owner[-1] != "q" else "p")
 
 
 class Harness:
@@ -49,6 +50,8 @@ class Harness:
         )
 
     def _fund(self, address: str, number: int, usdc: Decimal) -> None:
+        if address == BAD_CHECKSUM:
+            raise ValueError(f"invalid address {address!r}: bad checksum")
         self.funded.append((address, number, usdc))
 
     def apply(self, *batches: EventBatch) -> list[Any]:
@@ -437,4 +440,8 @@ async def test_faucet_takes_the_testnet_body_and_credits_exact_usdc(h: Harness) 
         r = await h.client.post("/faucet/tokens", json=bad)
         assert r.status_code == 400, bad
         assert r.json()["errors"][0]["msg"]
+    r = await h.client.post(
+        "/faucet/tokens", json={"address": BAD_CHECKSUM, "subaccountNumber": 0, "amount": 1}
+    )
+    assert r.status_code == 400 and "checksum" in r.json()["errors"][0]["msg"]
     assert len(h.funded) == 1
