@@ -8,6 +8,7 @@ body is validated against the real indexer's OpenAPI spec.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.fixtures.indexer_swagger import IndexerSwagger
 from tests.unit.devnet.indexer_events import (
     ALICE,
     BOB,
+    at,
     block,
     chain,
     fill,
@@ -27,11 +29,18 @@ from tests.unit.devnet.indexer_events import (
     updated,
 )
 
-from dydx_devnet.events import EventBatch, PlacementStatus, RemovalReason, RemovalStatus
+from dydx_devnet.events import (
+    EventBatch,
+    OrderPlaced,
+    OrderTriggered,
+    PlacementStatus,
+    RemovalReason,
+    RemovalStatus,
+)
 from dydx_devnet.indexer import ids
 from dydx_devnet.indexer.projection import Projection
 from dydx_devnet.indexer.rest import IndexerApi
-from dydx_devnet.model import OrderFlags, PerpetualPosition, Side, TimeInForce
+from dydx_devnet.model import ConditionType, OrderFlags, PerpetualPosition, Side, TimeInForce
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -236,6 +245,32 @@ async def test_long_term_order_is_open_from_its_block_and_canceled_on_chain(h: H
     h.apply(block(4, *removed(o, 4, RemovalReason.USER_CANCELED, RemovalStatus.CANCELED).events))
     body = await h.get(f"/orders/{uid(o)}", "/orders/{orderId}")
     assert body["status"] == "CANCELED"
+
+
+async def test_conditional_order_is_untriggered_then_open_once_triggered(h: Harness) -> None:
+    base = order(
+        ALICE, 5, Side.SELL, 1_000_000, 2_000_000_000, gtbt=GTBT, flags=OrderFlags.CONDITIONAL
+    )
+    stop = replace(
+        base,
+        condition_type=ConditionType.STOP_LOSS,
+        conditional_order_trigger_subticks=2_500_000_000,
+    )
+    h.apply(block(3, OrderPlaced(stop, PlacementStatus.OPENED, 3, at(3), "", untriggered=True)))
+    body = await h.get(f"/orders/{uid(stop)}", "/orders/{orderId}")
+    assert (body["status"], body["type"], body["triggerPrice"]) == (
+        "UNTRIGGERED", "STOP_LIMIT", "25000",
+    )  # fmt: skip
+    book = await h.get(
+        "/orderbooks/perpetualMarket/BTC-USD", "/orderbooks/perpetualMarket/{ticker}"
+    )
+    assert book["asks"] == []  # an untriggered order rests on no book
+    h.apply(block(4, OrderTriggered(stop, 4, at(4))))
+    assert (await h.get(f"/orders/{uid(stop)}", "/orders/{orderId}"))["status"] == "OPEN"
+    book = await h.get(
+        "/orderbooks/perpetualMarket/BTC-USD", "/orderbooks/perpetualMarket/{ticker}"
+    )
+    assert book["asks"] == [{"price": "20000", "size": "0.0001"}]
 
 
 # ---- order listing -----------------------------------------------------------------------------
