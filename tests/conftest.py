@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.indexer_swagger",
     "tests.fixtures.devnet",
+    "tests.fixtures.router",
 ]

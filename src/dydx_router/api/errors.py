@@ -10,7 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dydx_router.chain import errors as chain
 from dydx_router.domain import errors as domain
+from dydx_router.service.orders import (
+    IdempotencyConflict,
+    NoPosition,
+    OrderNotCancelable,
+    SubaccountForbidden,
+)
+from dydx_router.service.sync import OrderInFlight
 from dydx_router.store.api_keys import ApiKeyNotFound, InvalidApiKeySpec
 from dydx_router.store.orders import ConcurrentUpdate, DuplicateOrder
 
@@ -35,18 +43,33 @@ class ApiError(Exception):
         self.details = details
 
 
-# Most specific first: the first matching class wins.
+# Most specific first: the first matching class wins. Chain errors are 502/503/504 unless they
+# describe the caller's account (AccountNotFound) or a definitive rejection.
 STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (domain.OrderNotFound, 404),
     (ApiKeyNotFound, 404),
-    (domain.UnknownMarket, 404),
+    (NoPosition, 404),
+    (SubaccountForbidden, 403),
+    (IdempotencyConflict, 409),
+    (OrderNotCancelable, 409),
+    (OrderInFlight, 409),
     (DuplicateOrder, 409),
     (ConcurrentUpdate, 409),
     (domain.IllegalTransition, 409),
+    (domain.UnknownMarket, 400),
     (InvalidApiKeySpec, 400),
     (domain.InvalidOrder, 400),
     (domain.DomainError, 400),
+    (chain.AccountNotFound, 409),
+    (chain.ChainTimeout, 504),
+    (chain.ChainUnavailable, 503),
+    (chain.HeightUnknown, 503),
+    (chain.IndexerUnavailable, 503),
+    (chain.InvalidTxInput, 400),
+    (chain.ChainError, 502),
 ]
+# Statuses that tell the caller to come back later.
+RETRY_AFTER_S = {503: "1", 504: "1"}
 
 
 def status_for(exc: Exception) -> int:
@@ -74,6 +97,16 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, domain.DomainError)
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_for(exc))
 
+    async def chain_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, chain.ChainError)
+        status = status_for(exc)
+        retry = RETRY_AFTER_S.get(status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details),
+            status,
+            headers={"Retry-After": retry} if retry else None,
+        )
+
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = [
@@ -94,11 +127,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # The message of an unexpected error may hold anything; never echo it.
+        # The message of an unexpected error may hold anything; never echo it to the caller.
         return JSONResponse(error_body("internal_error", "internal server error"), 500)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(domain.DomainError, domain_error)
+    app.add_exception_handler(chain.ChainError, chain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

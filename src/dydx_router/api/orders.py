@@ -61,10 +61,11 @@ def _decode_cursor(text: str) -> Cursor:
 @router.post(
     "",
     status_code=201,
-    response_model=OrderOut,
+    response_model=OrderOut | DryRunOut,
     responses={
         200: {"description": "Idempotent replay: the order placed earlier with this key"},
         201: {"description": "Placed: CheckTx accepted (SUBMITTED) or refused (REJECTED)"},
+        # ?dry_run=true answers 200 with DryRunOut: the quantized order and the signed tx.
         202: {"description": "Persisted, but the broadcast outcome is unknown (UNKNOWN)"},
         409: {"description": "Idempotency-Key reused with a different body"},
     },
@@ -95,7 +96,7 @@ async def place_order(
             order=OrderOut.of(order),
             tx_base64=base64.b64encode(signed.signed_tx).decode(),
             tx_hash=signed.tx_hash,
-        ).model_dump(mode="json")
+        )
     result = await service.place(cmd, caller)
     if result.replayed:
         response.status_code = 200

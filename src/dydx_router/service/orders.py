@@ -13,6 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as fields_of
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from dydx_router.domain.errors import DomainError, InvalidOrder, OrderNotFound
 from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import (
+    TRANSITIONS,
     ChainError,
     Order,
     OrderStatus,
@@ -40,7 +42,7 @@ from dydx_router.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from dydx_router.store.orders import Cursor, DuplicateOrder, OrderFilter
+from dydx_router.store.orders import ConcurrentUpdate, Cursor, DuplicateOrder, OrderFilter
 
 log = structlog.get_logger(__name__)
 
@@ -260,25 +262,29 @@ class OrderService:
                 "error_log": err.log,
             }
         if submission.outcome is Outcome.ACCEPTED:
-            await orders.transition(
-                order, OrderStatus.SUBMITTED, reason="checktx accepted", height=height, **fields
-            )
+            target, reason = OrderStatus.SUBMITTED, "checktx accepted"
             log.info("order_submitted", tx_hash=submission.tx_hash)
         elif submission.outcome is Outcome.REJECTED:
+            target = OrderStatus.REJECTED
             reason = f"checktx rejected: {err.codespace}/{err.code}" if err else "rejected"
-            await orders.transition(
-                order, OrderStatus.REJECTED, reason=reason, height=height, **fields
-            )
             log.info("order_rejected", codespace=err and err.codespace, code=err and err.code)
         else:
-            await orders.transition(
-                order,
-                OrderStatus.UNKNOWN,
-                reason="broadcast outcome unknown: " + (err.log if err else "no answer"),
-                height=height,
-                **fields,
-            )
+            target = OrderStatus.UNKNOWN
+            reason = "broadcast outcome unknown: " + (err.log if err else "no answer")
             log.warning("order_outcome_unknown", tx_hash=submission.tx_hash)
+        try:
+            await orders.transition(order, target, reason=reason, height=height, **fields)
+        except ConcurrentUpdate:
+            # The reconciler got to the row first (a broadcast slower than its settle delay):
+            # keep the broadcast's facts and whatever status the venue already established.
+            fresh = await orders.get_for_update(order.id)
+            if target in TRANSITIONS[fresh.status]:
+                await orders.transition(fresh, target, reason=reason, height=height, **fields)
+            else:
+                await orders.update(fresh, **fields)
+            fresh.history = await orders.history(order.id)
+            for f in fields_of(Order):
+                setattr(order, f.name, getattr(fresh, f.name))
 
     # --- read -------------------------------------------------------------------------------
     async def get(self, order_id: uuid.UUID, caller: Caller) -> Order:

@@ -14,12 +14,19 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.domain.sync import VenueOrder, settle
 from dydx_router.service.ports import Clock, Exchange, Outcome, UnitOfWorkFactory
 from dydx_router.store.orders import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
+
+
+class OrderInFlight(DomainError):
+    """The order is still being placed; its status is the placement's to write."""
+
+    code = "order_in_flight"
 
 
 @dataclass
@@ -39,16 +46,26 @@ class OrderSync:
     settle_after: timedelta = timedelta(seconds=3)
 
     async def apply(
-        self, order_id: uuid.UUID, venue: VenueOrder | None, height: int | None
+        self,
+        order_id: uuid.UUID,
+        venue: VenueOrder | None,
+        height: int | None,
+        *,
+        recovering: bool = False,
     ) -> bool:
-        """Write what ``venue`` implies for the order; True if anything changed."""
+        """Write what ``venue`` implies for the order; True if anything changed.
+
+        A PENDING order belongs to the placement still broadcasting it; only the reconciler
+        (``recovering``) settles one, once it is old enough to mean a crash.
+        """
         async with self.uow() as uow:
             order = await uow.orders.get_for_update(order_id)
             if order.status.is_final:
                 return False
             if order.status is OrderStatus.PENDING:
-                # Only the reconciler settles PENDING orders (crash recovery); a venue report
-                # about one means it reached the chain, so its outcome is no longer "not sent".
+                if not recovering:
+                    raise OrderInFlight(f"order {order_id} is still being placed")
+                # A venue report about it means it reached the chain: not "never sent".
                 await uow.orders.transition(
                     order,
                     OrderStatus.UNKNOWN,
@@ -74,10 +91,10 @@ class OrderSync:
             await uow.commit()
             return True
 
-    async def refresh(self, order: Order, height: int | None) -> bool:
+    async def refresh(self, order: Order, height: int | None, *, recovering: bool = False) -> bool:
         """Ask the indexer about ``order`` and apply the answer."""
         venue = await self.exchange.venue_order(order)
-        return await self.apply(order.id, venue, height)
+        return await self.apply(order.id, venue, height, recovering=recovering)
 
     async def expire_due(self, height: int) -> int:
         """Settle short-term orders whose good-til-block the chain has passed."""
@@ -94,7 +111,7 @@ class OrderSync:
         for order in due:
             try:
                 changed += await self.refresh(order, height)
-            except ConcurrentUpdate:
+            except (ConcurrentUpdate, OrderInFlight):
                 continue
         return changed
 
@@ -127,11 +144,11 @@ class OrderSync:
     async def _reconcile_one(self, order: Order, height: int, report: ReconcileReport) -> bool:
         venue = await self.exchange.venue_order(order)
         if venue is not None or order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
-            return await self.apply(order.id, venue, height)
+            return await self.apply(order.id, venue, height, recovering=True)
         # Not on the indexer and its broadcast outcome is unknown (or it was never sent).
         if order.is_short_term and order.good_til_block is not None:
             if order.good_til_block <= height or order.signed_tx is None:
-                return await self.apply(order.id, None, height)
+                return await self.apply(order.id, None, height, recovering=True)
             # Still valid: re-send the identical bytes; the chain dedupes by OrderId.
             submission = await self.exchange.broadcast(order.signed_tx)
             report.rebroadcast += 1

@@ -93,6 +93,17 @@ class Cursor:
     id: uuid.UUID
 
 
+def _apply_fields(order: Order, fields: dict[str, Any]) -> None:
+    """Mirror written columns on the in-memory order (the error columns form ``last_error``)."""
+    for name, value in fields.items():
+        if not name.startswith("error_"):
+            setattr(order, name, value)
+    if "error_code" in fields:
+        order.last_error = ChainError(
+            fields.get("error_codespace") or "", fields["error_code"], fields.get("error_log") or ""
+        )
+
+
 def _params(order: Order) -> tuple[Any, ...]:
     err = order.last_error
     return (
@@ -294,8 +305,7 @@ class OrderRepository:
         old = order.status
         order.status = new_status
         order.updated_at = updated
-        for name, value in fields.items():
-            setattr(order, name, value)
+        _apply_fields(order, fields)
         if order.history:
             order.history.append(StatusChange(old, new_status, reason, height, updated))
 
@@ -310,8 +320,7 @@ class OrderRepository:
             order.id,
             *fields.values(),
         )
-        for name, value in fields.items():
-            setattr(order, name, value)
+        _apply_fields(order, fields)
 
     async def search(
         self, filters: OrderFilter, *, limit: int = 50, cursor: Cursor | None = None

@@ -29,7 +29,9 @@ from dydx_router.chain.stream import (
 )
 from dydx_router.domain.errors import DomainError
 from dydx_router.service.ports import UnitOfWorkFactory
-from dydx_router.service.sync import OrderSync
+from dydx_router.service.sync import OrderInFlight, OrderSync
+
+DEFERRED_RETRY_S = 0.3
 
 log = structlog.get_logger(__name__)
 
@@ -50,10 +52,15 @@ class StatusStreamWorker:
         self._reconcile_now = reconcile_now
         self._new_height = asyncio.Event()
         self._height = 0
+        self._deferred: set[uuid.UUID] = set()
+        self._retry = asyncio.Event()
         self.reconnects = 0
 
     async def run(self) -> None:
-        expiry = asyncio.create_task(self._expire_loop(), name="expiry")
+        helpers = [
+            asyncio.create_task(self._expire_loop(), name="expiry"),
+            asyncio.create_task(self._deferred_loop(), name="deferred-status"),
+        ]
         try:
             async for event in self._stream.events():
                 try:
@@ -61,9 +68,11 @@ class StatusStreamWorker:
                 except (ChainError, DomainError) as e:
                     log.warning("status_event_failed", error=str(e))
         finally:
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _handle(self, event: object) -> None:
         if isinstance(event, BlockHeight):
@@ -90,8 +99,25 @@ class StatusStreamWorker:
         async with self._uow() as uow:
             ours = await uow.orders.find_by_indexer_ids(list(dict.fromkeys(indexer_ids)))
         for order in ours:
-            if not order.status.is_final:
+            if order.status.is_final:
+                continue
+            try:
                 await self._sync.refresh(order, self._height or None)
+            except OrderInFlight:
+                # The venue is faster than our broadcast bookkeeping: look again shortly.
+                self._deferred.add(order.indexer_order_id)
+                self._retry.set()
+
+    async def _deferred_loop(self) -> None:
+        while True:
+            await self._retry.wait()
+            self._retry.clear()
+            await asyncio.sleep(DEFERRED_RETRY_S)
+            ids, self._deferred = list(self._deferred), set()
+            try:
+                await self._settle(ids)
+            except (ChainError, DomainError) as e:
+                log.warning("status_event_failed", error=str(e))
 
     async def _expire_loop(self) -> None:
         while True:
