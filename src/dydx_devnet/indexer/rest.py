@@ -197,6 +197,7 @@ class IndexerApi:
     projection: Projection
     faults: IndexerFaults | None = None
     faucet: FaucetPort | None = None
+    failure: str | None = None  # set when the event consumer died: every answer is a 500
 
     def _ticker(self, params: Params, name: str = "ticker") -> int | None:
         """An optional valid ticker -> its clob pair id (`checkTickerOptionalQuerySchema`)."""
@@ -501,7 +502,7 @@ class IndexerApi:
         app = Starlette(routes=self.routes())
         app.add_exception_handler(404, _http_error)
         app.add_exception_handler(405, _http_error)
-        return _FaultsMiddleware(app, self.faults)
+        return _FaultsMiddleware(app, self.faults, self)
 
 
 def _guard(
@@ -522,13 +523,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 class _FaultsMiddleware:
-    """`indexer_latency_s` delays every request; `indexer_unavailable` answers 503."""
+    """`indexer_latency_s` delays every request; `indexer_unavailable` answers 503; a dead
+    event consumer answers 500."""
 
-    def __init__(self, app: ASGIApp, faults: IndexerFaults | None) -> None:
+    def __init__(self, app: ASGIApp, faults: IndexerFaults | None, api: IndexerApi) -> None:
         self.app = app
         self.faults = faults
+        self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.api.failure is not None:
+            response = json_response({"errors": [{"msg": self.api.failure}]}, 500)
+            await response(scope, receive, send)
+            return
         f = self.faults
         if scope["type"] == "http" and f is not None:
             if f.indexer_latency_s > 0:

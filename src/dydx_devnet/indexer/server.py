@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
+import traceback
 from collections import deque
 from collections.abc import Generator
 from decimal import Decimal
@@ -73,7 +75,7 @@ class Indexer:
         self.ws_port = 0
 
     async def start(self, host: str, rest_port: int, ws_port: int) -> None:
-        self._consumer = asyncio.create_task(self._consume(), name="indexer-consumer")
+        self._consumer = asyncio.create_task(self._consume_or_fail(), name="indexer-consumer")
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says
         # TCP; without it uvicorn's separate header/body writes meet Nagle + delayed ACK (~40 ms).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -105,7 +107,7 @@ class Indexer:
         self._subscription.close()
         if self._consumer is not None:
             self._consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._consumer
             self._consumer = None
 
@@ -138,6 +140,16 @@ class Indexer:
 
     def apply(self, batch: EventBatch) -> None:
         self.socks.publish(self.projection.apply(batch))
+
+    async def _consume_or_fail(self) -> None:
+        """A batch the projection cannot apply is a bug: stop indexing and make every REST
+        answer say so (HTTP 500), instead of serving stale data that looks current."""
+        try:
+            await self._consume()
+        except Exception as e:
+            traceback.print_exc(file=sys.stderr)
+            self.api.failure = f"the indexer stopped on an event it could not apply: {e!r}"
+            raise
 
 
 class IndexerAttachment:
