@@ -54,14 +54,15 @@ def official_python(venv: Path = OFFICIAL_VENV) -> Path:
     python = venv / "bin" / "python"
     if _has_client(python):
         return python
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = venv.parent / f".{venv.name}.lock"
-    with lock_path.open("w") as lock:
+    # The lock lives inside the venv directory (git-ignored with it); `python -m venv` creates
+    # into an existing directory without touching it.
+    venv.mkdir(parents=True, exist_ok=True)
+    with (venv / ".official-client.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _has_client(python):  # another process made it while we waited
             return python
         if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         r = subprocess.run(
             [
                 str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
