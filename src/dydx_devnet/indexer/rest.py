@@ -144,6 +144,13 @@ class Params:
         )
         return 0 if n is None else n
 
+    def height(self, name: str) -> int | None:
+        """An optional block height filter (`createdBeforeOrAtHeight`, ...)."""
+        return self.integer(name, f"{name} must be a non-negative integer", minimum=0)
+
+    def page(self) -> int | None:
+        return self.integer("page", "page must be a non-negative integer", minimum=1)
+
     def limit(self) -> int:
         msg = f"limit must be a positive integer that is not greater than max: {API_LIMIT_V4}"
         n = self.integer("limit", msg, minimum=1, maximum=API_LIMIT_V4)
@@ -292,11 +299,7 @@ class IndexerApi:
             "status", POSITION_STATUSES, "status must be a valid Position Status (OPEN, etc)"
         )
         limit = params.limit()
-        before_height = params.integer(
-            "createdBeforeOrAtHeight",
-            "createdBeforeOrAtHeight must be a non-negative integer",
-            minimum=0,
-        )
+        before_height = params.height("createdBeforeOrAtHeight")
         before_ms = params.iso("createdBeforeOrAt")
         params.done()
         row = self.projection.subaccounts.get(sid)
@@ -326,13 +329,9 @@ class IndexerApi:
             "marketType must be a valid market type (PERPETUAL/SPOT)",
         )
         limit = params.limit()
-        before_height = params.integer(
-            "createdBeforeOrAtHeight",
-            "createdBeforeOrAtHeight must be a non-negative integer",
-            minimum=0,
-        )
+        before_height = params.height("createdBeforeOrAtHeight")
         before_ms = params.iso("createdBeforeOrAt")
-        page = params.integer("page", "page must be a non-negative integer", minimum=1)
+        page = params.page()
         params.done()
         clob_pair_id = None
         if market is not None and market_type is not None:
@@ -370,16 +369,11 @@ class IndexerApi:
     async def historical_pnl(self, request: Request) -> Response:
         sid, params = self._subaccount_params(request)
         limit = params.limit()
-        msg = "{} must be a non-negative integer"
-        before_h = params.integer(
-            "createdBeforeOrAtHeight", msg.format("createdBeforeOrAtHeight"), minimum=0
-        )
+        before_h = params.height("createdBeforeOrAtHeight")
         before_ms = params.iso("createdBeforeOrAt")
-        after_h = params.integer(
-            "createdOnOrAfterHeight", msg.format("createdOnOrAfterHeight"), minimum=0
-        )
+        after_h = params.height("createdOnOrAfterHeight")
         after_ms = params.iso("createdOnOrAfter")
-        page = params.integer("page", "page must be a non-negative integer", minimum=1)
+        page = params.page()
         params.done()
         row = self._require_subaccount(sid)
         ticks = [
