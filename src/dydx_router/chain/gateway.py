@@ -34,9 +34,9 @@ from dydx_router.chain.wallet import Wallet
 from dydx_router.domain.errors import UnknownMarket
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
-from dydx_router.domain.order import Order
+from dydx_router.domain.order import Order, OrderFlags
 from dydx_router.domain.planning import OrderPlan
-from dydx_router.domain.sync import VenueOrder, VenueStatus
+from dydx_router.domain.sync import VenueOrder
 from dydx_router.service.ports import (
     AccountSnapshot,
     MarketView,
@@ -199,7 +199,7 @@ class DydxExchange:
             subaccount_number=order.subaccount_number,
             client_id=order.client_id,
             clob_pair_id=order.clob_pair_id,
-            order_flags=txb.OrderFlags(order.order_flags),
+            order_flags=OrderFlags(order.order_flags),
         )
 
     def _place_msg(self, order: Order, plan: OrderPlan) -> Any:
@@ -209,11 +209,11 @@ class DydxExchange:
             side=order.side,
             quantums=plan.quantums,
             subticks=plan.subticks,
-            time_in_force=txb.TimeInForce(int(plan.chain_time_in_force)),
+            time_in_force=plan.chain_time_in_force,
             good_til_block=plan.good_til_block,
             good_til_block_time=None if gtbt is None else int(gtbt.timestamp()),
             reduce_only=order.reduce_only,
-            condition_type=txb.ConditionType(int(plan.condition_type)),
+            condition_type=plan.condition_type,
             conditional_order_trigger_subticks=plan.trigger_subticks,
             order_router_address=self._router_address,
         )
@@ -346,7 +346,7 @@ class DydxExchange:
         if seen.total_filled > 0:
             avg = await self._average_fill_price(order)
         return VenueOrder(
-            status=VenueStatus(seen.status.value),
+            status=seen.status,
             total_filled=seen.total_filled,
             average_fill_price=avg,
         )

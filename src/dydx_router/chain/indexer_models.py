@@ -20,6 +20,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dydx_router.domain.market import ClobPairStatus, MarketSpec
+from dydx_router.domain.sync import VenueStatus
+
+# ``APIOrderStatus`` (OrderStatus plus BEST_EFFORT_OPENED; BEST_EFFORT_* are optimistic) is the
+# domain's VenueStatus: the status settlement rules are written against it.
+IndexerOrderStatus = VenueStatus
 
 
 def _no_float(value: object) -> object:
@@ -45,18 +50,6 @@ class _Model(BaseModel):
 class OrderSide(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
-
-
-class IndexerOrderStatus(StrEnum):
-    """``APIOrderStatus``: OrderStatus plus BEST_EFFORT_OPENED. BEST_EFFORT_* are optimistic."""
-
-    OPEN = "OPEN"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-    BEST_EFFORT_CANCELED = "BEST_EFFORT_CANCELED"
-    BEST_EFFORT_OPENED = "BEST_EFFORT_OPENED"
-    UNTRIGGERED = "UNTRIGGERED"
-    ERROR = "ERROR"
 
 
 class IndexerOrderType(StrEnum):

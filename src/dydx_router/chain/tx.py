@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -57,6 +56,11 @@ from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 from dydx_router.chain.errors import InvalidTxInput
 from dydx_router.domain.market import UINT32_MAX, UINT64_MAX, Side
 
+# The enums are the domain's (the order planner decides them); re-exported for callers.
+from dydx_router.domain.order import OrderFlags as OrderFlags
+from dydx_router.domain.planning import ChainTimeInForce as TimeInForce
+from dydx_router.domain.planning import ConditionType as ConditionType
+
 # protocol/app/ante.go clobAnteHandle + the official clients' DEFAULT_FEE (node/builder.py).
 CLOB_GAS_LIMIT = 1_000_000
 # protocol/x/subaccounts/types/subaccount.go MaxSubaccountIdNumber.
@@ -68,28 +72,6 @@ MAX_MEMO_CHARS = 256
 
 _TYPE_URL_PREFIX = "/"
 _PUBKEY_TYPE_URL = "/cosmos.crypto.secp256k1.PubKey"
-
-
-class OrderFlags(IntEnum):
-    """``OrderId.order_flags`` (protocol/x/clob/types/order_id.go)."""
-
-    SHORT_TERM = 0
-    CONDITIONAL = 32
-    LONG_TERM = 64
-
-
-class TimeInForce(IntEnum):
-    """``Order.TimeInForce``. FILL_OR_KILL (3) is deprecated and refused by the chain (clob/48)."""
-
-    UNSPECIFIED = 0  # rest on the book (the indexer calls it GTT)
-    IOC = 1
-    POST_ONLY = 2
-
-
-class ConditionType(IntEnum):
-    UNSPECIFIED = 0
-    STOP_LOSS = 1  # buy triggers when oracle >= trigger, sell when <=
-    TAKE_PROFIT = 2  # the reverse
 
 
 _SIDES = {Side.BUY: Order.Side.SIDE_BUY, Side.SELL: Order.Side.SIDE_SELL}

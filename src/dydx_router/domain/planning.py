@@ -37,12 +37,13 @@ class ConditionType(IntEnum):
     """Order.condition_type (proto/dydxprotocol/clob/order.proto)."""
 
     UNSPECIFIED = 0
-    STOP_LOSS = 1
-    TAKE_PROFIT = 2
+    STOP_LOSS = 1  # buy triggers when oracle >= trigger, sell when <=
+    TAKE_PROFIT = 2  # the reverse
 
 
 class ChainTimeInForce(IntEnum):
-    """Order.time_in_force; 0 (UNSPECIFIED) is what the indexer calls GTT."""
+    """Order.time_in_force; 0 (UNSPECIFIED) rests on the book (the indexer calls it GTT).
+    FILL_OR_KILL (3) is deprecated and refused by the chain (clob/48), so it is not offered."""
 
     UNSPECIFIED = 0
     IOC = 1
