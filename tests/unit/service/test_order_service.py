@@ -1,0 +1,403 @@
+"""The order use cases against hand-written fakes of their ports (no I/O)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self
+
+import pytest
+
+from dydx_router.domain.errors import OrderNotFound, UnknownMarket
+from dydx_router.domain.market import MarketSpec, Side
+from dydx_router.domain.order import (
+    ChainError,
+    Order,
+    OrderStatus,
+    OrderType,
+    StatusChange,
+    check_transition,
+)
+from dydx_router.domain.planning import OrderPlan, OrderRequest
+from dydx_router.domain.sync import VenueOrder, VenueStatus
+from dydx_router.service.orders import (
+    Caller,
+    IdempotencyConflict,
+    NoPosition,
+    OrderNotCancelable,
+    OrderService,
+    PlaceOrder,
+    SubaccountForbidden,
+)
+from dydx_router.service.ports import (
+    AccountSnapshot,
+    MarketView,
+    Outcome,
+    Position,
+    SignedOrder,
+    Submission,
+)
+from dydx_router.service.sync import OrderInFlight, OrderSync
+from dydx_router.store.orders import ConcurrentUpdate, Cursor, DuplicateOrder, OrderFilter
+
+BTC = MarketSpec("BTC-USD", 0, -10, -9, 1_000_000, 100_000)
+
+
+# --- fakes ---------------------------------------------------------------------------------
+
+
+class FakeOrders:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+        self.pending: dict[uuid.UUID, Order] = {}
+        self.pending_history: list[tuple[uuid.UUID, StatusChange]] = []
+
+    async def next_client_id(self) -> int:
+        self.s.next_id += 1
+        return self.s.next_id
+
+    async def add(self, order: Order, *, reason: str = "", height: int | None = None) -> None:
+        for o in [*self.s.rows.values(), *self.pending.values()]:
+            if order.idempotency_key and o.idempotency_key == order.idempotency_key:
+                raise DuplicateOrder("dup")
+        self.pending[order.id] = _copy(order)
+        self.pending_history.append(
+            (order.id, StatusChange(None, order.status, reason, height, datetime.now(UTC)))
+        )
+
+    async def get(self, order_id: uuid.UUID, *, with_history: bool = True) -> Order:
+        o = self.pending.get(order_id) or self.s.rows.get(order_id)
+        if o is None:
+            raise OrderNotFound("nope")
+        o = _copy(o)
+        if with_history:
+            o.history = await self.history(order_id)
+        return o
+
+    async def get_for_update(self, order_id: uuid.UUID) -> Order:
+        return await self.get(order_id, with_history=False)
+
+    async def find_by_idempotency_key(self, api_key_id: uuid.UUID | None, key: str) -> Order | None:
+        return next((_copy(o) for o in self.s.rows.values() if o.idempotency_key == key), None)
+
+    async def find_by_indexer_ids(self, ids: list[uuid.UUID]) -> list[Order]:
+        return [_copy(o) for o in self.s.rows.values() if o.indexer_order_id in ids]
+
+    async def history(self, order_id: uuid.UUID) -> list[StatusChange]:
+        rows = self.s.history + self.pending_history
+        return [h for oid, h in rows if oid == order_id]
+
+    async def transition(
+        self,
+        order: Order,
+        new_status: OrderStatus,
+        *,
+        reason: str,
+        height: int | None = None,
+        **fields: Any,
+    ) -> None:
+        check_transition(order.status, new_status)
+        stored = self.pending.get(order.id) or self.s.rows[order.id]
+        if stored.status is not order.status:
+            raise ConcurrentUpdate("moved")
+        stored = _copy(stored)
+        stored.status = new_status
+        for k, v in fields.items():
+            if not k.startswith("error_"):
+                setattr(stored, k, v)
+        if "error_code" in fields:
+            stored.last_error = ChainError(
+                fields["error_codespace"], fields["error_code"], fields["error_log"]
+            )
+        self.pending[order.id] = stored
+        self.pending_history.append(
+            (order.id, StatusChange(order.status, new_status, reason, height, datetime.now(UTC)))
+        )
+        order.status = new_status
+        order.last_error = stored.last_error
+
+    async def update(self, order: Order, **fields: Any) -> None:
+        stored = _copy(self.pending.get(order.id) or self.s.rows[order.id])
+        for k, v in fields.items():
+            setattr(stored, k, v)
+        self.pending[order.id] = stored
+
+    async def search(
+        self, filters: OrderFilter, *, limit: int = 50, cursor: Cursor | None = None
+    ) -> list[Order]:
+        return list(self.s.rows.values())[:limit]
+
+    async def non_final(self, *, limit: int = 1000) -> list[Order]:
+        return [_copy(o) for o in self.s.rows.values() if not o.status.is_final][:limit]
+
+
+def _copy(o: Order) -> Order:
+    from dataclasses import replace
+
+    return replace(o, history=list(o.history))
+
+
+@dataclass
+class FakeStore:
+    rows: dict[uuid.UUID, Order] = field(default_factory=dict)
+    history: list[tuple[uuid.UUID, StatusChange]] = field(default_factory=list)
+    next_id: int = 0
+    commits: int = 0
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.orders = FakeOrders(store)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+
+    async def commit(self) -> None:
+        self.store.rows.update(self.orders.pending)
+        self.store.history += self.orders.pending_history
+        self.store.commits += 1
+        await self.rollback()
+
+    async def rollback(self) -> None:
+        self.orders.pending = {}
+        self.orders.pending_history = []
+
+
+@dataclass
+class FakeExchange:
+    store: FakeStore
+    outcome: Outcome = Outcome.ACCEPTED
+    height: int = 100
+    positions: list[Position] = field(default_factory=list)
+    venue: VenueOrder | None = None
+    broadcasts: list[bytes] = field(default_factory=list)
+    rows_at_broadcast: list[int] = field(default_factory=list)
+    cancels: list[uuid.UUID] = field(default_factory=list)
+    batches: list[tuple[int, dict[int, list[int]], int]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return "dydx1fake"
+
+    @property
+    def chain_id(self) -> str:
+        return "test"
+
+    def latest_height(self) -> int:
+        return self.height
+
+    def market(self, ticker: str) -> MarketSpec:
+        if ticker != "BTC-USD":
+            raise UnknownMarket(f"unknown market {ticker}")
+        return BTC
+
+    def markets(self) -> Sequence[MarketView]:
+        return [MarketView(BTC, Decimal(50000))]
+
+    def oracle_price(self, ticker: str) -> Decimal | None:
+        return Decimal(50000)
+
+    async def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
+        return SignedOrder("AB" * 32, f"tx-{order.client_id}".encode())
+
+    async def sign_preview(self, order: Order, plan: OrderPlan) -> SignedOrder:
+        return await self.sign_short_term(order, plan)
+
+    def _result(self, raw: bytes | None) -> Submission:
+        self.rows_at_broadcast.append(len(self.store.rows))
+        if self.outcome is Outcome.REJECTED:
+            return Submission(
+                Outcome.REJECTED, "AB" * 32, raw, ChainError("clob", 2003, "would cross")
+            )
+        if self.outcome is Outcome.UNKNOWN:
+            return Submission(Outcome.UNKNOWN, "AB" * 32, raw, ChainError("router", 0, "down"))
+        return Submission(self.outcome, "AB" * 32, raw)
+
+    async def broadcast(self, signed_tx: bytes) -> Submission:
+        self.broadcasts.append(signed_tx)
+        return self._result(signed_tx)
+
+    async def place_stateful(self, order: Order, plan: OrderPlan) -> Submission:
+        self.broadcasts.append(b"stateful")
+        return self._result(b"stateful")
+
+    async def cancel(self, order: Order, height: int) -> Submission:
+        self.cancels.append(order.id)
+        return self._result(None)
+
+    async def batch_cancel_short_term(
+        self, subaccount_number: int, client_ids: Mapping[int, Sequence[int]], good_til_block: int
+    ) -> Submission:
+        self.batches.append(
+            (subaccount_number, {k: list(v) for k, v in client_ids.items()}, good_til_block)
+        )
+        return self._result(None)
+
+    async def account(self, subaccount_number: int) -> AccountSnapshot:
+        return AccountSnapshot(self.positions, Decimal(1000), Decimal(900), "fake")
+
+    async def venue_order(self, order: Order) -> VenueOrder | None:
+        return self.venue
+
+
+@pytest.fixture
+def env() -> tuple[FakeStore, FakeExchange, OrderService]:
+    store = FakeStore()
+    exchange = FakeExchange(store)
+    service = OrderService(uow=lambda: FakeUnitOfWork(store), exchange=exchange)
+    return store, exchange, service
+
+
+def market_buy(**kw: Any) -> PlaceOrder:
+    req = OrderRequest(market="BTC-USD", side=Side.BUY, type=OrderType.MARKET, size=Decimal("0.01"))
+    return PlaceOrder(request=req, subaccount_number=0, **kw)
+
+
+# --- tests ---------------------------------------------------------------------------------
+
+
+async def test_the_row_is_committed_before_the_broadcast(env: Any) -> None:
+    store, exchange, service = env
+    result = await service.place(market_buy(), Caller())
+    assert exchange.rows_at_broadcast == [1]  # the PENDING row was durable first
+    assert result.order.status is OrderStatus.SUBMITTED
+    stored = store.rows[result.order.id]
+    assert stored.signed_tx == b"tx-1" and stored.tx_hash == "AB" * 32
+    assert [h.to_status for _, h in store.history] == [OrderStatus.PENDING, OrderStatus.SUBMITTED]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [(Outcome.REJECTED, OrderStatus.REJECTED), (Outcome.UNKNOWN, OrderStatus.UNKNOWN)],
+)
+async def test_outcomes_are_recorded(env: Any, outcome: Outcome, status: OrderStatus) -> None:
+    store, exchange, service = env
+    exchange.outcome = outcome
+    result = await service.place(market_buy(), Caller())
+    assert store.rows[result.order.id].status is status
+    assert store.rows[result.order.id].last_error is not None
+
+
+async def test_invalid_order_stores_and_sends_nothing(env: Any) -> None:
+    store, exchange, service = env
+    bad = PlaceOrder(
+        request=OrderRequest(
+            market="BTC-USD",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            size=Decimal("0.00015"),
+            price=Decimal(1),
+        ),
+        subaccount_number=0,
+    )
+    with pytest.raises(Exception, match="step"):
+        await service.place(bad, Caller())
+    with pytest.raises(UnknownMarket):
+        await service.place(
+            PlaceOrder(OrderRequest("NOPE-USD", Side.BUY, OrderType.MARKET, Decimal(1)), 0),
+            Caller(),
+        )
+    assert store.rows == {} and exchange.broadcasts == []
+
+
+async def test_idempotency(env: Any) -> None:
+    _store, exchange, service = env
+    first = await service.place(market_buy(idempotency_key="k"), Caller())
+    again = await service.place(market_buy(idempotency_key="k"), Caller())
+    assert again.replayed and again.order.id == first.order.id
+    assert len(exchange.broadcasts) == 1
+    other = PlaceOrder(
+        request=OrderRequest("BTC-USD", Side.BUY, OrderType.MARKET, Decimal("0.02")),
+        subaccount_number=0,
+        idempotency_key="k",
+    )
+    with pytest.raises(IdempotencyConflict):
+        await service.place(other, Caller())
+
+
+async def test_subaccount_allow_list(env: Any) -> None:
+    _, exchange, service = env
+    with pytest.raises(SubaccountForbidden):
+        await service.place(market_buy(), Caller(subaccounts=frozenset({1})))
+    assert exchange.broadcasts == []
+
+
+async def test_cancel_marks_requested_then_sends(env: Any) -> None:
+    store, exchange, service = env
+    placed = await service.place(market_buy(), Caller())
+    canceled = await service.cancel(placed.order.id, Caller())
+    assert canceled.status is OrderStatus.CANCEL_REQUESTED
+    assert exchange.cancels == [placed.order.id]
+    exchange.outcome = Outcome.REJECTED
+    store.rows[placed.order.id].status = OrderStatus.FILLED
+    with pytest.raises(OrderNotCancelable):
+        await service.cancel(placed.order.id, Caller())
+
+
+async def test_batch_cancel_groups_short_term_orders(env: Any) -> None:
+    store, exchange, service = env
+    for _ in range(3):
+        await service.place(market_buy(), Caller())
+    done = await service.cancel_many(Caller(), market="BTC-USD")
+    assert len(done) == 3
+    assert exchange.batches == [(0, {0: [1, 2, 3]}, 120)]
+    assert all(o.status is OrderStatus.CANCEL_REQUESTED for o in store.rows.values())
+
+
+async def test_close_position_is_reduce_only_on_the_opposite_side(env: Any) -> None:
+    _store, exchange, service = env
+    with pytest.raises(NoPosition):
+        await service.close_position("BTC-USD", Caller())
+    exchange.positions = [Position("BTC-USD", Decimal("-0.0300"), None, None)]
+    result = await service.close_position("BTC-USD", Caller())
+    o = result.order
+    assert o.side is Side.BUY and o.reduce_only and o.size == Decimal("0.03")
+    with pytest.raises(Exception, match="exceeds"):
+        await service.close_position("BTC-USD", Caller(), size=Decimal("0.05"))
+
+
+async def test_sync_leaves_in_flight_orders_to_the_placement(env: Any) -> None:
+    store, exchange, service = env
+    order = (await service.place(market_buy(), Caller())).order
+    store.rows[order.id].status = OrderStatus.PENDING
+    sync = OrderSync(uow=lambda: FakeUnitOfWork(store), exchange=exchange)
+    with pytest.raises(OrderInFlight):
+        await sync.apply(order.id, VenueOrder(VenueStatus.FILLED, Decimal("0.01")), 101)
+    changed = await sync.apply(
+        order.id, VenueOrder(VenueStatus.FILLED, Decimal("0.01")), 101, recovering=True
+    )
+    assert changed and store.rows[order.id].status is OrderStatus.FILLED
+
+
+async def test_reconciler_resends_identical_bytes_while_valid(env: Any) -> None:
+    store, exchange, service = env
+    exchange.outcome = Outcome.UNKNOWN
+    order = (await service.place(market_buy(), Caller())).order
+    store.rows[order.id].created_at = datetime(2000, 1, 1, tzinfo=UTC)
+    exchange.outcome = Outcome.ACCEPTED
+    sync = OrderSync(uow=lambda: FakeUnitOfWork(store), exchange=exchange)
+    report = await sync.reconcile()
+    assert report.rebroadcast == 1
+    assert exchange.broadcasts == [b"tx-1", b"tx-1"]  # the same bytes, never a new order
+    assert store.rows[order.id].status is OrderStatus.SUBMITTED
+    # Past its good-til-block and unknown to the indexer: expired, not re-sent.
+    exchange.outcome = Outcome.UNKNOWN
+    order2 = (await service.place(market_buy(), Caller())).order
+    store.rows[order2.id].created_at = datetime(2000, 1, 1, tzinfo=UTC)
+    exchange.height = 500
+    await sync.reconcile()
+    assert store.rows[order2.id].status is OrderStatus.EXPIRED
+    assert len(exchange.broadcasts) == 3
