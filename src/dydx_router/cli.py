@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from dydx_devnet import cli as devnet_cli
 from dydx_router.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="dYdX v4 order router.")
@@ -23,6 +24,11 @@ local_app = typer.Typer(no_args_is_help=True, help="Local development environmen
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(local_app, name="local")
+# `dydx-router devnet ...` runs the local chain and indexer (the same command as
+# `python -m dydx_devnet`).
+app.command(
+    "devnet", help="Run the local dYdX devnet: a node (gRPC) and an indexer (REST, websocket)."
+)(devnet_cli.run)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
