@@ -75,7 +75,9 @@ def run(
         market_makers=market_makers,
         oracle_walk=oracle_walk,
     )
-    asyncio.run(_run(config, with_indexer=indexer))
+    import uvloop
+
+    uvloop.run(_run(config, with_indexer=indexer))
 
 
 async def _run(config: DevnetConfig, *, with_indexer: bool) -> None:

@@ -204,6 +204,7 @@ class Engine:
         self._onchain: list[EventFactory] = []
         self._offchain: list[Event] = []
         self._in_commit = False
+        self._check_time: datetime | None = None  # wall-clock time of the CheckTx in progress
         self.oracle = OracleWalk(seed, state.prices) if oracle_walk else None
         self._oracle_overrides: dict[int, int] = {}
         self.market_maker = market_maker_address(seed) if market_makers else None
@@ -219,7 +220,9 @@ class Engine:
         if self._in_commit:
             self._onchain.append(make)
         else:
-            self._offchain.append(make(height=self.state.height, time=datetime.now(UTC)))
+            if self._check_time is None:
+                self._check_time = datetime.now(UTC)
+            self._offchain.append(make(height=self.state.height, time=self._check_time))
 
     def onchain(self, make: EventFactory) -> None:
         self._onchain.append(make)
@@ -299,6 +302,7 @@ class Engine:
             # CometBFT rejects a tx it has seen before; the SDK reports it without a log
             # (`CheckCometError`).
             return TxResult(h, E.ErrTxInMempoolCache.code, E.ErrTxInMempoolCache.codespace, "")
+        self._check_time = None
         try:
             tx = decode_tx(tx_bytes)
             self._check(tx)

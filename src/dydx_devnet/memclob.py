@@ -16,7 +16,7 @@ Behaviour follows `protocol/x/clob/memclob/memclob.go` (`PlaceOrder`, `CancelOrd
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -38,7 +38,7 @@ from dydx_devnet.events import (
     SubaccountUpdated,
 )
 from dydx_devnet.genesis import SHORT_BLOCK_WINDOW
-from dydx_devnet.model import Liquidity, Market, Order, OrderId, Side, TimeInForce
+from dydx_devnet.model import Liquidity, Market, MarketPrice, Order, OrderId, Side, TimeInForce
 from dydx_devnet.risk import is_valid_transition, risk_of
 from dydx_devnet.state import ChainState, SubaccountRecord
 from dydx_devnet.tx import order_hash
@@ -356,16 +356,10 @@ class Memclob:
         m_pos = m_pos_before - t_sign * amount
         markets = self.state.markets_by_perpetual()
         prices = self.state.prices
-        m_ok = is_valid_transition(
-            risk_of(m_rec.usdc, _positions(m_rec), markets, prices),
-            risk_of(m_usdc, _positions(m_rec, pid, m_pos), markets, prices),
-        )
+        m_ok = _update_allowed(m_rec, m_usdc, pid, m_pos, markets, prices)
         if not m_ok:
             return "maker"
-        t_ok = is_valid_transition(
-            risk_of(t_rec.usdc, _positions(t_rec), markets, prices),
-            risk_of(t_usdc, _positions(t_rec, pid, t_pos), markets, prices),
-        )
+        t_ok = _update_allowed(t_rec, t_usdc, pid, t_pos, markets, prices)
         if not t_ok:
             return "taker"
         t_rec.usdc = t_usdc
@@ -458,6 +452,22 @@ def _positions(
     if override_pid is not None:
         out.append((override_pid, override_q))
     return out
+
+
+def _update_allowed(
+    rec: SubaccountRecord,
+    usdc: int,
+    pid: int,
+    quantums: int,
+    markets: Mapping[int, Market],
+    prices: Mapping[int, MarketPrice],
+) -> bool:
+    """The collateral check of one subaccount update (the old state is only needed when the
+    new one is below its initial margin)."""
+    new = risk_of(usdc, _positions(rec, pid, quantums), markets, prices)
+    if new.is_initial_collateralized:
+        return True
+    return is_valid_transition(risk_of(rec.usdc, _positions(rec), markets, prices), new)
 
 
 def _set_position(rec: SubaccountRecord, pid: int, quantums: int, funding_index: int) -> None:

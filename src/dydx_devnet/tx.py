@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 import bech32
@@ -111,11 +112,7 @@ class DecodedTx:
     @property
     def signers(self) -> list[str]:
         """Unique signers in order of first appearance (`GetSigners`)."""
-        out: list[str] = []
-        for m in self.msgs:
-            if m.signer not in out:
-                out.append(m.signer)
-        return out
+        return list(dict.fromkeys(m.signer for m in self.msgs))
 
 
 def tx_hash(tx_bytes: bytes) -> str:
@@ -267,6 +264,7 @@ def decode_tx(tx_bytes: bytes) -> DecodedTx:
 
 
 # ---- addresses ----------------------------------------------------------------------------
+@lru_cache(maxsize=65_536)
 def address_of(pub_key: bytes) -> str:
     h = hashlib.new("ripemd160", hashlib.sha256(pub_key).digest()).digest()
     words = bech32.convertbits(h, 8, 5)
@@ -274,8 +272,10 @@ def address_of(pub_key: bytes) -> str:
     return str(bech32.bech32_encode(ADDRESS_PREFIX, words))
 
 
+@lru_cache(maxsize=65_536)
 def address_error(address: str) -> str | None:
-    """Why ``address`` is not a valid `dydx` account address, or None (AccAddressFromBech32)."""
+    """Why ``address`` is not a valid `dydx` account address, or None (AccAddressFromBech32).
+    Cached: bech32 decoding costs more than a signature check."""
     if not address.strip():
         return "empty address string is not allowed"
     hrp, words = bech32.bech32_decode(address)
