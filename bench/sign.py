@@ -4,16 +4,15 @@
 
 Both sides do the same work per tx, from human inputs to tx bytes: quantize size and price,
 build the MsgPlaceOrder, wrap it in TxBody/AuthInfo, sign sha256(SignDoc) with secp256k1 and
-serialize the Tx. The official client runs in its own virtualenv (``.venv-official``, created by
-``scripts/golden_vectors.py`` on first use) in a worker subprocess. Rounds of ``n`` txs alternate
-between the two (ours, official, ours, …) so that both see the same machine load (the machine is
-shared); reported are the best and the median of ``repeat`` rounds each.
+serialize the Tx. The official client runs in its own virtualenv (``.venv-official``, created
+by ``scripts/official_client_venv.py`` on first use) in a worker subprocess. Rounds of ``n`` txs
+alternate between the two (ours, official, ours, …) so that both see the same machine load (the
+machine is shared); reported are the best and the median of ``repeat`` rounds each.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -109,14 +108,10 @@ def official() -> Any:
 
 
 def _official_venv_python() -> Path:
-    spec = importlib.util.spec_from_file_location(
-        "golden_vectors", ROOT / "scripts/golden_vectors.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    python: Path = module.official_python(module.OFFICIAL_VENV)
-    return python
+    sys.path.insert(0, str(ROOT))
+    from scripts.official_client_venv import official_python
+
+    return official_python()
 
 
 def _worker() -> int:

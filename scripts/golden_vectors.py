@@ -33,8 +33,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 GENESIS = ROOT.parent / "shared" / "dydx" / "mainnet-genesis-markets.json"
 FIXTURE = ROOT / "tests" / "fixtures" / "golden_txs.json"
-OFFICIAL_VENV = ROOT / ".venv-official"
-OFFICIAL_REQUIREMENT = "dydx-v4-client==1.1.5"
 
 # BIP39 reference test vector (trezor/python-mnemonic vectors.json), a key nobody funds.
 MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -341,17 +339,6 @@ def _inner(spec: dict[str, Any]) -> dict[str, Any]:
 # --- in the caller's interpreter ----------------------------------------------------------------
 
 
-def official_python(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    if not python.exists():
-        print(f"creating {venv} with {OFFICIAL_REQUIREMENT}", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", OFFICIAL_REQUIREMENT], check=True
-        )
-    return python
-
-
 def _versions(python: Path) -> dict[str, str]:
     code = (
         "import importlib.metadata as m, json;"
@@ -360,13 +347,19 @@ def _versions(python: Path) -> dict[str, str]:
     )
     out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True)
     versions: dict[str, str] = json.loads(out.stdout)
+    from scripts.official_client_venv import OFFICIAL_REQUIREMENT
+
     if versions["dydx-v4-client"] != OFFICIAL_REQUIREMENT.split("==")[1]:
         raise SystemExit(f"{python} has dydx-v4-client {versions['dydx-v4-client']}")
     return versions
 
 
-def build_fixture(venv: Path = OFFICIAL_VENV) -> dict[str, Any]:
-    python = official_python(venv)
+def build_fixture(venv: Path | None = None) -> dict[str, Any]:
+    # One place creates the official client's venv (scripts/official_client_venv.py).
+    sys.path.insert(0, str(ROOT))
+    from scripts.official_client_venv import OFFICIAL_VENV, official_python
+
+    python = official_python(venv or OFFICIAL_VENV)
     markets = _markets()
     spec = {
         "mnemonic": MNEMONIC,
@@ -397,7 +390,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--check", action="store_true", help="compare with the committed fixture")
-    parser.add_argument("--venv", type=Path, default=OFFICIAL_VENV)
+    parser.add_argument("--venv", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=FIXTURE)
     args = parser.parse_args()
     if args.inner:
