@@ -11,6 +11,7 @@ The indexer's statuses are not all final (PROTOCOL.md §0.6, §6, §11.6-7):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -47,20 +48,17 @@ class Settlement:
     reason: str
 
 
-def settle(order: Order, venue: VenueOrder | None, height: int | None) -> Settlement | None:
+def settle(
+    order: Order, venue: VenueOrder | None, height: int | None, now: datetime | None = None
+) -> Settlement | None:
     """The change ``venue`` (None: the indexer does not know the order) implies for ``order`` at
-    chain ``height``; None when nothing is to be written."""
+    chain ``height`` and time ``now``; None when nothing is to be written."""
     filled = order.filled_size
     avg = order.average_fill_price
     if venue is not None and venue.total_filled > filled:
         filled = min(venue.total_filled, order.size)
         avg = venue.average_fill_price or avg
-    expired = (
-        order.is_short_term
-        and order.good_til_block is not None
-        and height is not None
-        and height > order.good_til_block
-    )
+    expired = is_expired(order, height, now)
     target = _target(order, venue, filled, expired)
     reason = _reason(venue, expired)
     if target is not None and (target is order.status or target not in TRANSITIONS[order.status]):
@@ -68,6 +66,23 @@ def settle(order: Order, venue: VenueOrder | None, height: int | None) -> Settle
     if target is None and filled == order.filled_size and avg == order.average_fill_price:
         return None
     return Settlement(target, filled, avg, reason)
+
+
+def is_expired(order: Order, height: int | None, now: datetime | None) -> bool:
+    """Past its good-til-block (short-term) or its good-til-block-time (stateful).
+
+    The chain compares a stateful order's time with the previous block's time
+    (PROTOCOL.md §1); wall-clock ``now`` is at most a block behind that, so it never expires
+    an order early by more than a block.
+    """
+    if order.is_short_term:
+        return (
+            order.good_til_block is not None
+            and height is not None
+            and height > order.good_til_block
+        )
+    gtbt = order.good_til_block_time
+    return gtbt is not None and now is not None and now > gtbt
 
 
 def _target(
@@ -108,10 +123,10 @@ def _target(
 
 def _reason(venue: VenueOrder | None, expired: bool) -> str:
     if venue is None:
-        return "not on the indexer after its good-til-block" if expired else "not indexed yet"
+        return "not on the indexer after its expiry" if expired else "not indexed yet"
     text = f"indexer: {venue.status.value}"
     if venue.removal_reason:
         text += f" ({venue.removal_reason})"
     if expired:
-        text += ", good-til-block passed"
+        text += ", expiry passed"
     return text

@@ -16,7 +16,7 @@ import structlog
 
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order, OrderStatus
-from dydx_router.domain.sync import VenueOrder, settle
+from dydx_router.domain.sync import VenueOrder, is_expired, settle
 from dydx_router.service.ports import Clock, Exchange, Outcome, UnitOfWorkFactory
 from dydx_router.store.orders import ConcurrentUpdate
 
@@ -72,7 +72,7 @@ class OrderSync:
                     reason="seen on the venue while pending",
                     height=height,
                 )
-            change = settle(order, venue, height)
+            change = settle(order, venue, height, self.clock())
             if change is None:
                 await uow.commit()
                 return order.status is OrderStatus.UNKNOWN
@@ -146,13 +146,14 @@ class OrderSync:
         if venue is not None or order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
             return await self.apply(order.id, venue, height, recovering=True)
         # Not on the indexer and its broadcast outcome is unknown (or it was never sent).
-        if order.is_short_term and order.good_til_block is not None:
-            if order.good_til_block <= height or order.signed_tx is None:
-                return await self.apply(order.id, None, height, recovering=True)
+        if is_expired(order, height, self.clock()):
+            return await self.apply(order.id, None, height, recovering=True)
+        if order.is_short_term and order.signed_tx is not None:
             # Still valid: re-send the identical bytes; the chain dedupes by OrderId.
             submission = await self.exchange.broadcast(order.signed_tx)
             report.rebroadcast += 1
             return await self._record_rebroadcast(order, submission.outcome, height)
+        # A stateful order not indexed yet: it appears once committed, or expires by time.
         return False
 
     async def _record_rebroadcast(self, order: Order, outcome: Outcome, height: int) -> bool:

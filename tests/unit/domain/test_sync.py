@@ -80,3 +80,13 @@ def test_filled_size_never_goes_down_and_no_op_is_none() -> None:
         OrderStatus.PARTIALLY_FILLED, filled_size=Decimal("0.5"), average_fill_price=Decimal("100")
     )
     assert settle(o, venue(VenueStatus.OPEN, "0.2", "99"), 50) is None
+
+
+def test_stateful_orders_expire_by_time_not_height() -> None:
+    from datetime import UTC, datetime
+
+    gtbt = datetime(2026, 1, 1, tzinfo=UTC)
+    o = order(order_flags=64, good_til_block=None, good_til_block_time=gtbt)
+    assert settle(o, None, 10_000, datetime(2025, 12, 31, tzinfo=UTC)) is None
+    s = settle(o, None, 10_000, datetime(2026, 1, 2, tzinfo=UTC))
+    assert s is not None and s.status is OrderStatus.EXPIRED
