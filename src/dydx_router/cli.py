@@ -317,6 +317,10 @@ def local_up() -> None:
     print("Started; export these to use them:")
     for name, value in state.env.items():
         print(f"export {name}={shlex.quote(value)}")
+    if not os.environ.get("DYDX_ROUTER_MNEMONIC"):
+        # The demo key itself is never printed; point at the file that holds it.
+        path = localdev.local_dir() / "demo-mnemonic"
+        print(f'export DYDX_ROUTER_MNEMONIC="$(cat {shlex.quote(str(path))})"')
 
 
 @local_app.command("down")
