@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from dydx_devnet.app import Devnet, DevnetConfig
+from dydx_devnet.tx import address_error
 
 app = typer.Typer(add_completion=False, help="A local dYdX v4 node and indexer.")
 
@@ -34,6 +35,9 @@ def parse_fund(values: list[str]) -> tuple[tuple[str, Decimal], ...]:
             usdc = Decimal("NaN")
         if not sep or not address or not usdc.is_finite() or usdc <= 0:
             raise typer.BadParameter(f"expected ADDRESS=USDC with a positive amount, got {v!r}")
+        err = address_error(address)
+        if err is not None:
+            raise typer.BadParameter(f"{address!r} is not a dydx address: {err}")
         out.append((address, usdc))
     return tuple(out)
 
@@ -62,6 +66,8 @@ def run(
     """Run the devnet until interrupted."""
     if block_time < 0:
         raise typer.BadParameter("--block-time must be >= 0")
+    if short_term_limit < 1:
+        raise typer.BadParameter("--short-term-limit must be >= 1")
     config = DevnetConfig(
         host=host,
         grpc_port=grpc_port,

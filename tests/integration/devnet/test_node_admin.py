@@ -82,7 +82,7 @@ async def test_unknown_fault_switch_is_rejected(devnet_manual: DevnetProcess) ->
 def test_parse_fund() -> None:
     w = wallet(1).address
     assert parse_fund([f"{w}=100.5"]) == ((w, Decimal("100.5")),)
-    for bad in (w, f"{w}=", f"{w}=abc", f"{w}=-1", "=5"):
+    for bad in (w, f"{w}=", f"{w}=abc", f"{w}=-1", "=5", "cosmos1abc=5"):
         with pytest.raises(typer.BadParameter):
             parse_fund([bad])
 
