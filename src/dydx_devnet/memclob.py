@@ -94,13 +94,6 @@ class Memclob:
     def book(self, clob_pair_id: int) -> OrderBook:
         return self.state.books[clob_pair_id]
 
-    def subaccount(self, order_id: OrderId) -> SubaccountRecord:
-        sid = order_id.subaccount_id
-        rec = self.state.subaccount_records.get(sid)
-        if rec is None:
-            rec = self.state.subaccount_records[sid] = SubaccountRecord(sid)
-        return rec
-
     def position(self, order_id: OrderId, perpetual_id: int) -> int:
         rec = self.state.subaccount_records.get(order_id.subaccount_id)
         return rec.position(perpetual_id) if rec else 0
@@ -345,8 +338,11 @@ class Memclob:
         taker_fee = -((-quote * self.taker_fee_ppm) // 1_000_000)
         maker_fee = -((-quote * self.maker_fee_ppm) // 1_000_000)
         pid = market.perpetual.id
-        t_rec = self.subaccount(taker.order_id)
-        m_rec = self.subaccount(mo.order_id)
+        records = self.state.subaccount_records
+        t_sid, m_sid = taker.order_id.subaccount_id, mo.order_id.subaccount_id
+        # A subaccount that never held anything exists only once a fill is applied to it.
+        t_rec = records.get(t_sid) or SubaccountRecord(t_sid)
+        m_rec = records.get(m_sid) or SubaccountRecord(m_sid)
         t_sign = 1 if taker.side == Side.BUY else -1
         t_usdc = t_rec.usdc - t_sign * quote - taker_fee
         m_usdc = m_rec.usdc + t_sign * quote - maker_fee
@@ -362,6 +358,8 @@ class Memclob:
         t_ok = _update_allowed(t_rec, t_usdc, pid, t_pos, markets, prices)
         if not t_ok:
             return "taker"
+        records.setdefault(t_sid, t_rec)
+        records.setdefault(m_sid, m_rec)
         t_rec.usdc = t_usdc
         m_rec.usdc = m_usdc
         _set_position(t_rec, pid, t_pos, self.state.funding_index(pid))

@@ -329,3 +329,14 @@ def test_same_seed_same_market() -> None:
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+def test_a_failed_fill_does_not_create_an_empty_subaccount(chain: Chain) -> None:
+    maker, w = chain.funded(1), chain.funded(2)
+    chain.send(maker, order(order_id(maker, 1), side=SELL, subticks=PRICE, gtb=chain.gtb()))
+    # subaccount 5 holds nothing: the fill fails its collateral check
+    r = chain.send(
+        w, order(order_id(w, 1, number=5), side=BUY, subticks=PRICE, gtb=chain.gtb(), tif=IOC)
+    )
+    assert r.ok
+    assert chain.state.subaccount(w.address, 5) is None
