@@ -14,12 +14,14 @@ Contract for consumers (the indexer):
     total (``OrderUpdated``). Its events carry ``height`` = the latest *committed* height and
     ``time`` = the wall-clock moment of the CheckTx.
   * **on-chain** (``batch.block`` is the :class:`BlockCommitted` closing it, also the last event
-    of ``batch.events``): everything the block did, in causal order: oracle price updates,
-    transfers (deposits, faucet), fills matched since the last block (each followed by the two
-    ``SubaccountUpdated`` it caused; ``Fill`` carries each order's new total filled amount),
-    stateful orders placed/cancelled, orders removed (fully filled, expired, cancelled, a
-    stateful order's IOC remainder...), conditional orders triggered, market-maker quotes.
-    Every event carries the block's ``height`` and ``time``.
+    of ``batch.events``): everything the block did, in the order it happened. First what
+    arrived since the last block: deposits (``Transfer`` then ``SubaccountUpdated``) and fills
+    matched in CheckTx (each ``Fill`` followed by the two ``SubaccountUpdated`` it caused, and
+    ``OrderRemoved(FULLY_FILLED)`` for an order it completed; ``Fill`` carries each order's new
+    total filled amount). Then the block's own work: oracle price updates, the stateful txs
+    (``OrderRemoved(USER_CANCELED)``, ``OrderPlaced(OPENED)`` and any fills of the new order),
+    expiries (``OrderRemoved(EXPIRED)``), conditional triggers (``OrderTriggered`` and fills),
+    market-maker requotes. Every event carries the block's ``height`` and ``time``.
 
 - Amounts are chain integers (quantums, subticks, quote quantums, ppm). Convert with
   :class:`dydx_devnet.model.Market` (``market.size(q)``, ``market.price(subticks)``;
