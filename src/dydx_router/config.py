@@ -169,6 +169,19 @@ class Settings(BaseSettings):
     # How often every non-final order is settled against the chain and the indexer.
     reconcile_interval_s: float = Field(default=2.0, gt=0, le=3600)
 
+    # --- observability (docs/observability.md) ---
+    # /ready fails when the node's height has not advanced for this long...
+    ready_max_block_age_s: float = Field(default=15.0, gt=0, le=3600)
+    # ...or when the indexer trails the node by more than this many blocks.
+    ready_max_indexer_lag_blocks: int = Field(default=10, ge=0, le=1_000_000)
+    # OTLP/gRPC collector for traces (e.g. http://127.0.0.1:4317); unset: tracing is off.
+    otlp_endpoint: str | None = None
+    otel_service_name: str = Field(default="dydx-router", min_length=1, max_length=100)
+    # Share of traces kept (a caller's sampled traceparent is always followed).
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    # One log line per HTTP request (probes and /metrics only at DEBUG).
+    access_log: bool = True
+
     @field_validator("node_endpoints", "indexer_urls", "indexer_ws_urls", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
