@@ -9,6 +9,7 @@ Sources (dydxprotocol/v4-chain): `indexer/packages/postgres/src/helpers/uuid.ts`
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 # `indexer/packages/postgres/src/helpers/uuid.ts`: every indexer table derives its ids from
 # this namespace.
@@ -19,10 +20,14 @@ def _uuid(name: str) -> str:
     return str(uuid.uuid5(INDEXER_NAMESPACE, name))
 
 
+# Ids of subaccounts and orders are derived again for every event that names them (about twenty
+# times per order); they are pure, so cache them (bounded) instead of re-hashing.
+@lru_cache(maxsize=1024)
 def subaccount_uuid(address: str, subaccount_number: int) -> str:
     return _uuid(f"{address}-{subaccount_number}")
 
 
+@lru_cache(maxsize=65536)
 def order_uuid(
     address: str, subaccount_number: int, client_id: int, clob_pair_id: int, order_flags: int
 ) -> str:
