@@ -19,7 +19,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from dydx_router.domain.market import ClobPairStatus, MarketSpec
+from dydx_router.domain.market import ClobPairStatus, MarketSpec, Side
 from dydx_router.domain.sync import VenueStatus
 
 # ``APIOrderStatus`` (OrderStatus plus BEST_EFFORT_OPENED; BEST_EFFORT_* are optimistic) is the
@@ -47,9 +47,8 @@ class _Model(BaseModel):
 # --- enums -------------------------------------------------------------------------------------
 
 
-class OrderSide(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
+# The indexer spells sides as the domain does.
+OrderSide = Side
 
 
 class IndexerOrderType(StrEnum):
