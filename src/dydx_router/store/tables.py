@@ -149,3 +149,54 @@ sa.Index(
     order_status_history.c.order_id,
     order_status_history.c.id,
 )
+
+# --- security and pre-trade risk (migration 0002) -----------------------------------------------
+
+# One row per scope: "*" holds the global limits, a market ticker that market's overrides. NULL is
+# "no limit" globally and "inherit the global limit" for a market (domain/risk.py).
+risk_limits = sa.Table(
+    "risk_limits",
+    metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("max_order_size", sa.Numeric, nullable=True),
+    sa.Column("max_order_notional", sa.Numeric, nullable=True),
+    sa.Column("max_position_notional", sa.Numeric, nullable=True),
+    sa.Column("max_open_orders", sa.Integer, nullable=True),
+    sa.Column("price_band_bps", sa.Integer, nullable=True),
+    sa.Column("max_slippage_bps", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("updated_by", pg.UUID(as_uuid=True), nullable=True),
+    sa.CheckConstraint(
+        "max_order_size > 0 AND max_order_notional > 0 AND max_position_notional > 0 "
+        "AND max_open_orders >= 0 AND price_band_bps > 0 AND max_slippage_bps > 0",
+        name="limits_positive",
+    ),
+)
+
+# The kill switch: exactly one row (id = 1), read by every replica.
+trading_state = sa.Table(
+    "trading_state",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("updated_by", pg.UUID(as_uuid=True), nullable=True),
+    sa.CheckConstraint("id = 1", name="single_row"),
+    sa.CheckConstraint("state IN ('ACTIVE', 'REDUCE_ONLY', 'HALTED')", name="state"),
+)
+
+# Every admin action (HTTP or CLI), append-only.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    # The API key that acted (NULL: the command line on the host).
+    sa.Column("actor_key_id", pg.UUID(as_uuid=True), nullable=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=True),
+    sa.Column("details", pg.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+)
+sa.Index("ix_audit_log_at", audit_log.c.at.desc())

@@ -9,12 +9,18 @@ from types import TracebackType
 from typing import Any, Self
 
 from dydx_router.store.api_keys import ApiKeyRepository
+from dydx_router.store.audit import AuditRepository
 from dydx_router.store.orders import OrderRepository
+from dydx_router.store.risk import RiskRepository
+from dydx_router.store.trading_state import TradingStateRepository
 
 
 class UnitOfWork:
     orders: OrderRepository
     api_keys: ApiKeyRepository
+    audit: AuditRepository
+    risk: RiskRepository
+    trading_state: TradingStateRepository
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
@@ -31,6 +37,9 @@ class UnitOfWork:
             raise
         self.orders = OrderRepository(self._conn)
         self.api_keys = ApiKeyRepository(self._conn)
+        self.audit = AuditRepository(self._conn)
+        self.risk = RiskRepository(self._conn)
+        self.trading_state = TradingStateRepository(self._conn)
         return self
 
     async def __aexit__(

@@ -49,6 +49,9 @@ def test_up_down_up(pg_server_url: str) -> None:
             "api_keys",
             "alembic_version",
             "order_client_id_seq",
+            "risk_limits",
+            "trading_state",
+            "audit_log",
         } <= tables
         migrate.downgrade(url, "base")
         assert asyncio.run(_tables(url)) == {"alembic_version"}

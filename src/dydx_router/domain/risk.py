@@ -1,0 +1,252 @@
+"""Pre-trade risk: limits, the trading state (kill switch) and the check itself. Pure.
+
+Semantics (docs/security.md has the full table):
+
+- Every limit is optional (``None``: no limit). Global limits are defaults; a market's limits
+  override them field by field. Every limit is evaluated in the order's market and subaccount.
+- ``max_order_size`` (base units) and ``max_order_notional`` (USD: size x the larger of the
+  order's price and the oracle price, so a far-off limit price cannot understate it) bound one
+  order.
+- ``max_position_notional`` bounds |position| x oracle after the order and every open order on
+  the same side filled in full (worst case). An order that moves the position toward zero always
+  passes, so an over-limit position can be reduced.
+- ``max_open_orders`` bounds the non-final orders in the market (this one included).
+- ``price_band_bps`` bounds how far an order's limit price may sit from the oracle price.
+- ``max_slippage_bps`` bounds the slippage a market-like order may accept.
+
+Reduce-only orders can only shrink a position, so the exposure limits (size, notional, position,
+open orders) do not apply to them; the price band and slippage limits do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from dydx_router.domain.errors import DomainError
+from dydx_router.domain.market import Side
+from dydx_router.domain.order import OrderType
+
+BPS = Decimal(10_000)
+GLOBAL = "*"  # the scope name of the global limits
+_LIMIT_PRICED = {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
+_MARKET_LIKE = {OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
+
+
+class TradingState(StrEnum):
+    ACTIVE = "ACTIVE"  # every order accepted (subject to the limits)
+    REDUCE_ONLY = "REDUCE_ONLY"  # only reduce-only orders accepted
+    HALTED = "HALTED"  # no new orders at all; cancels still work
+
+
+class RiskLimitBreached(DomainError):
+    """An order would breach a limit; ``code`` names the limit, ``details`` its value."""
+
+    code = "risk_limit_breached"
+
+
+class TradingHalted(DomainError):
+    code = "trading_halted"
+
+
+class TradingReduceOnly(DomainError):
+    code = "trading_reduce_only"
+
+
+class RiskDataUnavailable(DomainError):
+    """A limit needs data the router does not have fresh (oracle price, position): fail closed."""
+
+    code = "risk_data_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_order_size: Decimal | None = None
+    max_order_notional: Decimal | None = None
+    max_position_notional: Decimal | None = None
+    max_open_orders: int | None = None
+    price_band_bps: int | None = None
+    max_slippage_bps: int | None = None
+
+    def over(self, base: RiskLimits) -> RiskLimits:
+        """These limits where set, ``base`` elsewhere."""
+        return replace(
+            base,
+            **{
+                f.name: getattr(self, f.name)
+                for f in fields(self)
+                if getattr(self, f.name) is not None
+            },
+        )
+
+    @property
+    def needs_exposure(self) -> bool:
+        return self.max_position_notional is not None or self.max_open_orders is not None
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+LIMIT_NAMES = tuple(f.name for f in fields(RiskLimits))
+
+
+@dataclass(frozen=True, slots=True)
+class RiskPolicy:
+    """The global limits and the per-market overrides, as stored."""
+
+    global_limits: RiskLimits = RiskLimits()
+    markets: tuple[tuple[str, RiskLimits], ...] = ()
+
+    def limits_for(self, market: str) -> RiskLimits:
+        for name, limits in self.markets:
+            if name == market:
+                return limits.over(self.global_limits)
+        return self.global_limits
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """What the subaccount holds and has working in one market (signed sizes, base units)."""
+
+    position: Decimal = Decimal(0)
+    open_buy_size: Decimal = Decimal(0)
+    open_sell_size: Decimal = Decimal(0)
+    open_orders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedOrder:
+    market: str
+    side: Side
+    type: OrderType
+    size: Decimal
+    price: Decimal  # the limit price, or the worst price of a market-like order
+    reduce_only: bool
+    slippage_bps: int | None
+
+
+def check_trading_state(state: TradingState, *, reduce_only: bool) -> None:
+    if state is TradingState.HALTED:
+        raise TradingHalted("trading is halted: new orders are refused", trading_state=state.value)
+    if state is TradingState.REDUCE_ONLY and not reduce_only:
+        raise TradingReduceOnly(
+            "trading is in REDUCE_ONLY: only reduce_only orders are accepted",
+            trading_state=state.value,
+        )
+
+
+def _breach(limit: str, value: object, scope: str, message: str, **found: object) -> None:
+    raise RiskLimitBreached(
+        f"{message} (limit {limit} = {value} for {scope})",
+        code=f"risk_{limit}",
+        limit=limit,
+        limit_value=str(value),
+        scope=scope,
+        **{k: str(v) for k, v in found.items()},
+    )
+
+
+def check_order(
+    order: ProposedOrder,
+    limits: RiskLimits,
+    *,
+    scope: str,
+    oracle: Decimal | None,
+    exposure: Exposure | None,
+) -> None:
+    """Raise ``RiskLimitBreached`` for the first limit the order breaches.
+
+    ``scope`` names where the limits came from (the market or ``*``) for the error message;
+    ``exposure`` may be None only when ``limits.needs_exposure`` is false or the order is
+    reduce-only.
+    """
+    if limits.price_band_bps is not None and order.type in _LIMIT_PRICED:
+        if oracle is None:
+            raise RiskDataUnavailable(
+                f"no oracle price for {order.market}: the price band cannot be checked",
+                market=order.market,
+            )
+        distance = abs(order.price - oracle) / oracle * BPS
+        if distance > limits.price_band_bps:
+            _breach(
+                "price_band_bps",
+                limits.price_band_bps,
+                scope,
+                f"price {order.price} is {distance:.0f} bps from the oracle price {oracle}",
+                oracle_price=oracle,
+                distance_bps=f"{distance:.2f}",
+            )
+    if (
+        limits.max_slippage_bps is not None
+        and order.type in _MARKET_LIKE
+        and order.slippage_bps is not None
+        and order.slippage_bps > limits.max_slippage_bps
+    ):
+        _breach(
+            "max_slippage_bps",
+            limits.max_slippage_bps,
+            scope,
+            f"max_slippage_bps {order.slippage_bps} is more than allowed",
+            requested=order.slippage_bps,
+        )
+    if order.reduce_only:
+        return
+    if limits.max_order_size is not None and order.size > limits.max_order_size:
+        _breach(
+            "max_order_size",
+            limits.max_order_size,
+            scope,
+            f"size {order.size} is larger than allowed",
+            requested=order.size,
+        )
+    if limits.max_order_notional is not None:
+        reference = order.price if oracle is None else max(order.price, oracle)
+        notional = order.size * reference
+        if notional > limits.max_order_notional:
+            _breach(
+                "max_order_notional",
+                limits.max_order_notional,
+                scope,
+                f"order notional {notional:f} USD is more than allowed",
+                requested=notional,
+            )
+    if not limits.needs_exposure:
+        return
+    if exposure is None:
+        raise RiskDataUnavailable(
+            f"the {order.market} position and open orders are not known: cannot check limits",
+            market=order.market,
+        )
+    if limits.max_open_orders is not None and exposure.open_orders + 1 > limits.max_open_orders:
+        _breach(
+            "max_open_orders",
+            limits.max_open_orders,
+            scope,
+            f"{exposure.open_orders} orders are already open in {order.market}",
+            open_orders=exposure.open_orders,
+        )
+    if limits.max_position_notional is not None:
+        if oracle is None:
+            raise RiskDataUnavailable(
+                f"no oracle price for {order.market}: the position limit cannot be checked",
+                market=order.market,
+            )
+        if order.side is Side.BUY:
+            before = exposure.position + exposure.open_buy_size
+            after = before + order.size
+        else:
+            before = exposure.position - exposure.open_sell_size
+            after = before - order.size
+        notional = abs(after) * oracle
+        if notional > limits.max_position_notional and abs(after) > abs(before):
+            _breach(
+                "max_position_notional",
+                limits.max_position_notional,
+                scope,
+                f"the {order.market} position could reach {notional:f} USD "
+                f"(size {after}, open orders included)",
+                projected_notional=notional,
+                projected_size=after,
+            )

@@ -1,0 +1,60 @@
+"""The audit log: every admin action, append-only, written in the action's own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who performed an admin action: an API key, or the host's command line."""
+
+    key_id: uuid.UUID | None
+    name: str
+
+    @classmethod
+    def cli(cls) -> Actor:
+        return cls(None, "cli")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor_key_id: uuid.UUID | None
+    actor: str
+    action: str
+    target: str | None
+    details: dict[str, Any]
+
+
+class AuditRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def record(
+        self, actor: Actor, action: str, target: str | None = None, **details: Any
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO audit_log (actor_key_id, actor, action, target, details) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            actor.key_id,
+            actor.name,
+            action,
+            target,
+            details,
+        )
+
+    async def recent(self, *, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
+        rows = await self._conn.fetch(
+            "SELECT id, at, actor_key_id, actor, action, target, details FROM audit_log "
+            "WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+            before_id,
+            limit,
+        )
+        return [AuditEntry(**dict(r)) for r in rows]

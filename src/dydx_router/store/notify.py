@@ -1,0 +1,73 @@
+"""Change notifications between replicas: ``pg_notify`` on write, one LISTEN connection per process.
+
+Admin writes (risk limits, trading state, API keys) notify in the same transaction, so PostgreSQL
+delivers the notification at commit and every replica reloads within milliseconds. Notifications
+are lost while a listener is disconnected, so readers also poll (``service/risk.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import structlog
+
+from dydx_router.store.database import asyncpg_dsn
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "dydx_router_controls"
+TOPIC_RISK = "risk_limits"
+TOPIC_TRADING_STATE = "trading_state"
+TOPIC_API_KEYS = "api_keys"
+
+
+async def notify(conn: asyncpg.Connection, topic: str) -> None:
+    """Queue a notification; delivered when the surrounding transaction commits."""
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, topic)
+
+
+def _setter(event: asyncio.Event) -> Callable[[Any], None]:
+    return lambda _conn: event.set()
+
+
+class Listener:
+    """Calls the subscribers of a topic on every notification; reconnects with a back-off."""
+
+    def __init__(self, database_url: str, *, reconnect_s: float = 1.0) -> None:
+        self._dsn = asyncpg_dsn(database_url)
+        self._reconnect_s = reconnect_s
+        self._subscribers: dict[str, list[Callable[[], None]]] = {}
+        self.connected = asyncio.Event()
+
+    def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        self._subscribers.setdefault(topic, []).append(callback)
+
+    def _dispatch(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        for callback in self._subscribers.get(payload, ()):
+            callback()
+
+    async def run(self) -> None:
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn, timeout=10)
+                await conn.add_listener(CHANNEL, self._dispatch)
+                self.connected.set()
+                # Whatever changed while we were not listening: every subscriber reloads.
+                for callbacks in self._subscribers.values():
+                    for callback in callbacks:
+                        callback()
+                closed = asyncio.Event()
+                conn.add_termination_listener(_setter(closed))
+                await closed.wait()
+                log.warning("controls_listener_disconnected")
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.warning("controls_listener_failed", error=type(exc).__name__)
+            finally:
+                self.connected.clear()
+                if conn is not None and not conn.is_closed():
+                    await conn.close(timeout=2)
+            await asyncio.sleep(self._reconnect_s)
