@@ -89,6 +89,7 @@ class Devnet:
     grpc: str
     indexer: str
     ws: str
+    admin: str
     log_path: Path
 
     def stop(self) -> None:
@@ -118,9 +119,15 @@ def parse_ready_line(line: str) -> dict[str, str] | None:
     return dict(part.split("=", 1) for part in line.split()[2:] if "=" in part)
 
 
-def start_devnet(fund: dict[str, str], extra_args: list[str], *, timeout: float = 60.0) -> Devnet:
+def start_devnet(
+    fund: dict[str, str],
+    extra_args: list[str],
+    *,
+    timeout: float = 60.0,
+    log_path: Path | None = None,
+) -> Devnet:
     """Start ``python -m dydx_devnet`` in its own process group and wait for its READY line."""
-    log_path = local_dir() / "devnet.log"
+    log_path = log_path or local_dir() / "devnet.log"
     args = [sys.executable, "-m", "dydx_devnet"]
     for address, amount in fund.items():
         args += ["--fund", f"{address}={amount}"]
@@ -135,7 +142,14 @@ def start_devnet(fund: dict[str, str], extra_args: list[str], *, timeout: float 
         for line in log_path.read_text(errors="replace").splitlines():
             ready = parse_ready_line(line)
             if ready:
-                return Devnet(process, ready["grpc"], ready["indexer"], ready["ws"], log_path)
+                return Devnet(
+                    process,
+                    ready["grpc"],
+                    ready["indexer"],
+                    ready["ws"],
+                    ready.get("admin", ""),
+                    log_path,
+                )
         time.sleep(0.1)
     stop_pid(process.pid)
     raise RuntimeError(f"the devnet did not become ready within {timeout:.0f}s; see {log_path}")
