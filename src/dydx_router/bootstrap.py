@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from dydx_router import metrics
 from dydx_router.api.auth import KeyCache
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.gateway import DydxExchange
@@ -24,6 +25,7 @@ from dydx_router.service.orders import OrderService, OrderServiceConfig
 from dydx_router.service.sync import OrderSync
 from dydx_router.store.database import create_pool
 from dydx_router.store.uow import UnitOfWorkFactory
+from dydx_router.workers.monitor import HealthLimits, HealthMonitor
 from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
 
 log = structlog.get_logger(__name__)
@@ -38,6 +40,7 @@ class Container:
     orders: OrderService
     sync: OrderSync
     key_cache: KeyCache = field(default_factory=KeyCache)
+    monitor: HealthMonitor | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -50,10 +53,13 @@ class Container:
             checks["database"] = "ok"
         except (OSError, TimeoutError, Exception) as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
-        try:
-            checks["chain"] = "ok" if self.exchange.latest_height() else "no height"
-        except ChainError as exc:
-            checks["chain"] = exc.message
+        if self.monitor is not None:
+            checks |= self.monitor.checks()
+        else:
+            try:
+                checks["chain"] = "ok" if self.exchange.latest_height() else "no height"
+            except ChainError as exc:
+                checks["chain"] = exc.message
         checks["markets"] = "ok" if self.exchange.markets() else "not loaded"
         return checks
 
@@ -112,6 +118,21 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     )
     container._closers.append(exchange.aclose)
     await exchange.start()
+
+    async def indexer_height() -> int:
+        return (await indexer.height()).height
+
+    monitor = HealthMonitor(
+        exchange.latest_height,
+        indexer_height,
+        HealthLimits(
+            max_block_age_s=settings.ready_max_block_age_s,
+            max_indexer_lag_blocks=settings.ready_max_indexer_lag_blocks,
+        ),
+    )
+    await monitor.sample()
+    container.monitor = monitor
+    container.spawn(monitor.run(), "health-monitor")
     log.info("wallet_loaded", address=wallet.address, chain_id=settings.effective_chain_id)
     if workers:
         reconcile_now = asyncio.Event()
@@ -123,4 +144,12 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         container.spawn(status.run(), "status-stream")
         reconciler = ReconcilerWorker(sync, settings.reconcile_interval_s, reconcile_now)
         container.spawn(reconciler.run(), "reconciler")
+    # Pool usage and websocket reconnects are read when Prometheus scrapes.
+    collector = metrics.ContainerCollector(pool, (lambda: status.reconnects) if workers else None)
+    metrics.register_collector(collector)
+
+    async def unregister() -> None:
+        metrics.unregister_collector(collector)
+
+    container._closers.append(unregister)
     return container

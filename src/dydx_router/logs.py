@@ -7,10 +7,24 @@ import sys
 
 import structlog
 
+from dydx_router import tracing
+
+
+def add_trace_ids(
+    logger: object, method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """The current trace and span ids, so a log line leads to its trace (only while tracing)."""
+    if tracing.enabled():
+        ids = tracing.current_ids()
+        if ids is not None:
+            event_dict["trace_id"], event_dict["span_id"] = ids
+    return event_dict
+
 
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
-from dydx_router import __version__
+from dydx_router import __version__, tracing
 from dydx_router.api import health, orders, positions
 from dydx_router.api.errors import install_error_handlers
+from dydx_router.api.middleware import ObservabilityMiddleware
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
 
@@ -22,6 +24,12 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         owned = container is None
+        if owned:
+            tracing.configure(
+                settings.otlp_endpoint,
+                service_name=settings.otel_service_name,
+                sample_ratio=settings.trace_sample_ratio,
+            )
         resources = container or await build_container(settings)
         app.state.container = resources
         log.info("service_started", network=settings.network.value)
@@ -30,6 +38,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         finally:
             if owned:
                 await resources.aclose()
+                # Flushing the exporter may wait on the collector: off the event loop.
+                await asyncio.to_thread(tracing.shutdown)
             log.info("service_stopped")
 
     app = FastAPI(
@@ -42,6 +52,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(positions.router)

@@ -1,23 +1,25 @@
-"""Liveness and readiness probes."""
+"""Probes and metrics: liveness, readiness and the Prometheus endpoint (none needs an API key)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+
+from dydx_router import metrics
 
 router = APIRouter(tags=["probes"])
 
 
-@router.get("/health", summary="Liveness: the process is up")
+@router.get("/health", summary="Liveness: the process is up and its event loop answers")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/ready",
-    summary="Readiness: the database (and upstreams) are reachable",
+    summary="Readiness: the database answers, the chain advances, the indexer keeps up",
     responses={503: {"description": "Not ready; `reasons` says why"}},
 )
 async def ready(request: Request) -> JSONResponse:
@@ -29,3 +31,14 @@ async def ready(request: Request) -> JSONResponse:
         body["reasons"] = failing
         return JSONResponse(body, status_code=503)
     return JSONResponse(body)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def prometheus_metrics() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
+from dydx_router import metrics, tracing
 from dydx_router.chain import tx as txb
 from dydx_router.chain.errors import (
     ChainError,
@@ -252,18 +254,30 @@ class DydxExchange:
 
     async def broadcast(self, signed_tx: bytes) -> Submission:
         signed = txb.SignedTx(signed_tx, txb.tx_hash_of(signed_tx))
-        try:
-            tx_hash = await self.node.broadcast(signed)
-        except ChainError as e:
-            return submission_of(e, signed)
-        return Submission(Outcome.ACCEPTED, tx_hash=tx_hash, signed_tx=signed_tx)
+        start = time.perf_counter()
+        with tracing.span("chain.broadcast", **{"tx.hash": signed.tx_hash}):
+            try:
+                tx_hash = await self.node.broadcast(signed)
+            except ChainError as e:
+                result = submission_of(e, signed)
+            else:
+                result = Submission(Outcome.ACCEPTED, tx_hash=tx_hash, signed_tx=signed_tx)
+        _observe("short_term", start, result)
+        return result
 
-    async def _send(self, messages: Sequence[Any]) -> Submission:
-        try:
-            sent = await self.sequencer.send(messages)
-        except ChainError as e:
-            return submission_of(e)
-        return Submission(Outcome.ACCEPTED, tx_hash=sent.tx_hash, signed_tx=sent.tx.tx_bytes)
+    async def _send(self, messages: Sequence[Any], kind: str = "stateful") -> Submission:
+        start = time.perf_counter()
+        with tracing.span("chain.sign_and_broadcast", kind=kind):
+            try:
+                sent = await self.sequencer.send(messages)
+            except ChainError as e:
+                result = submission_of(e)
+            else:
+                result = Submission(
+                    Outcome.ACCEPTED, tx_hash=sent.tx_hash, signed_tx=sent.tx.tx_bytes
+                )
+        _observe(kind, start, result)
+        return result
 
     async def place_stateful(self, order: Order, plan: OrderPlan) -> Submission:
         return await self._send([self._place_msg(order, plan)])
@@ -280,7 +294,7 @@ class DydxExchange:
             assert gtbt is not None
             # A stateful cancel needs GTBT >= the order's (clob/29).
             msg = txb.cancel_order(oid, good_til_block_time=int(gtbt.timestamp()))
-        result = await self._send([msg])
+        result = await self._send([msg], "cancel")
         if result.outcome is Outcome.REJECTED and result.error is not None:
             name = (result.error.codespace, result.error.code)
             if _benign_for_cancel(name):
@@ -293,7 +307,7 @@ class DydxExchange:
         msg = txb.batch_cancel(
             self.address, subaccount_number, client_ids, good_til_block=good_til_block
         )
-        return await self._send([msg])
+        return await self._send([msg], "batch_cancel")
 
     # --- account and orders -----------------------------------------------------------------
     async def account(self, subaccount_number: int) -> AccountSnapshot:
@@ -365,6 +379,18 @@ class DydxExchange:
         if spec is not None:
             return value.quantize(spec.tick_size / 10)
         return value
+
+
+def _observe(kind: str, start: float, result: Submission) -> None:
+    """Broadcast latency and the CheckTx answer (code 0 = accepted; "router" = no answer)."""
+    metrics.observe_broadcast(kind, time.perf_counter() - start)
+    err = result.error
+    if result.outcome is Outcome.ACCEPTED:
+        metrics.record_checktx("", 0)
+    elif result.outcome is Outcome.UNKNOWN:
+        metrics.record_checktx("router", "no_answer")
+    elif err is not None:
+        metrics.record_checktx(err.codespace, err.code)
 
 
 def _benign_for_cancel(key: tuple[str, int]) -> bool:

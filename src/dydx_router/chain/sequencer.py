@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from dydx_router import metrics
 from dydx_router.chain.errors import (
     ChainError,
     InvalidTxInput,
@@ -111,6 +112,7 @@ class Sequencer:
         self._sequence = None
 
     async def _resync(self) -> tuple[int, int]:
+        metrics.SEQUENCE_RESYNCS.inc()
         account = await self._node.account(self._address)
         self._account_number = account.account_number
         self._sequence = account.sequence

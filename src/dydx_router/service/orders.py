@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,7 +20,8 @@ from decimal import Decimal
 
 import structlog
 
-from dydx_router.domain.errors import DomainError, InvalidOrder, OrderNotFound
+from dydx_router import metrics, tracing
+from dydx_router.domain.errors import DomainError, InvalidOrder, OrderNotFound, UnknownMarket
 from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import (
@@ -125,6 +127,32 @@ class OrderService:
 
     # --- place ------------------------------------------------------------------------------
     async def place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
+        """Place one order (see the module docstring); counted and timed by outcome."""
+        start = time.perf_counter()
+        outcome = "failed"
+        req = cmd.request
+        try:
+            with tracing.span("orders.place", market=req.market, type=req.type.value):
+                result = await self._place(cmd, caller)
+            outcome = "replayed" if result.replayed else result.order.status.value.lower()
+            return result
+        finally:
+            metrics.record_order(
+                self._market_label(req.market),
+                req.type.value,
+                outcome,
+                time.perf_counter() - start,
+            )
+
+    def _market_label(self, ticker: str) -> str:
+        """The ticker if it is a market of the chain, so a caller's typo cannot add a series."""
+        try:
+            self.exchange.market(ticker)
+        except UnknownMarket:
+            return "unknown"
+        return ticker
+
+    async def _place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
         caller.check_subaccount(cmd.subaccount_number)
         fingerprint = cmd.fingerprint()
         if cmd.idempotency_key is not None:
@@ -135,16 +163,19 @@ class OrderService:
         plan = self._plan(cmd.request)
         height = plan.height
         async with self.uow() as uow:
-            client_id = await uow.orders.next_client_id()
+            with tracing.span("db.next_client_id"):
+                client_id = await uow.orders.next_client_id()
             order = self._new_order(cmd, caller, plan, client_id, fingerprint)
             if plan.is_short_term:
                 # Short-term txs need no sequence: sign now so the exact bytes are stored with the
                 # row and an UNKNOWN order can only ever be re-sent identically.
-                signed = await self.exchange.sign_short_term(order, plan)
+                with tracing.span("chain.sign"):
+                    signed = await self.exchange.sign_short_term(order, plan)
                 order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
             try:
-                await uow.orders.add(order, reason="accepted by the router", height=height)
-                await uow.commit()
+                with tracing.span("db.insert_order"):
+                    await uow.orders.add(order, reason="accepted by the router", height=height)
+                    await uow.commit()
             except DuplicateOrder:
                 await uow.rollback()
                 if cmd.idempotency_key is None:
@@ -155,14 +186,17 @@ class OrderService:
                     raise
                 return PlaceResult(replay, replayed=True)
 
-            structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
+            structlog.contextvars.bind_contextvars(
+                order_id=str(order.id), market=order.market, tx_hash=order.tx_hash
+            )
             if plan.is_short_term:
                 assert order.signed_tx is not None
                 submission = await self.exchange.broadcast(order.signed_tx)
             else:
                 submission = await self.exchange.place_stateful(order, plan)
-            await self._record_submission(uow, order, submission, height)
-            await uow.commit()
+            with tracing.span("db.record_outcome"):
+                await self._record_submission(uow, order, submission, height)
+                await uow.commit()
         return PlaceResult(order)
 
     async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, SignedOrder]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Sequence
 
 import structlog
 
+from dydx_router import metrics
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.stream import (
@@ -139,8 +141,12 @@ class ReconcilerWorker:
     async def run(self) -> None:
         while True:
             try:
+                start = time.perf_counter()
                 report = await self._sync.reconcile()
+                metrics.RECONCILE_DURATION.observe(time.perf_counter() - start)
                 self.last_backlog = report.unresolved
+                metrics.RECONCILER_BACKLOG.set(report.checked)
+                metrics.ORDERS_UNRESOLVED.set(report.unresolved)
                 if report.changed or report.rebroadcast:
                     log.info(
                         "orders_reconciled",
