@@ -26,6 +26,7 @@ async def ready(request: Request) -> JSONResponse:
     container = request.app.state.container
     checks: dict[str, Any] = await container.readiness()
     failing = [f"{name}: {why}" for name, why in checks.items() if why != "ok"]
+    metrics.READY.set(0 if failing else 1)
     body: dict[str, Any] = {"status": "not_ready" if failing else "ready", "checks": checks}
     if failing:
         body["reasons"] = failing

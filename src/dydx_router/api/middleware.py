@@ -83,26 +83,25 @@ class ObservabilityMiddleware:
             await send(message)
 
         metrics.HTTP_IN_FLIGHT.inc()
-        failure: BaseException | None = None
-        try:
-            with tracing.server_span(method, scope["path"], headers) as span:
-                try:
-                    await self.app(scope, receive, send_with_headers)
-                finally:
-                    span.set_attribute("http.route", route_template(scope))
-                    span.set_attribute("http.response.status_code", status)
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            metrics.HTTP_IN_FLIGHT.dec()
-            elapsed = time.perf_counter() - start
-            route = route_template(scope)
-            code = str(status)
-            metrics.HTTP_REQUESTS.labels(method, route, code).inc()
-            metrics.HTTP_DURATION.labels(method, route, code).observe(elapsed)
-            if self.access_log:
-                self._log(method, route, scope, status, elapsed, timing, failure)
+        # The access line is written inside the span, so it carries the trace id too.
+        with tracing.server_span(method, scope["path"], headers) as span:
+            failure: BaseException | None = None
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except BaseException as exc:
+                failure = exc
+                raise
+            finally:
+                metrics.HTTP_IN_FLIGHT.dec()
+                elapsed = time.perf_counter() - start
+                route = route_template(scope)
+                code = str(status)
+                metrics.HTTP_REQUESTS.labels(method, route, code).inc()
+                metrics.HTTP_DURATION.labels(method, route, code).observe(elapsed)
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if self.access_log:
+                    self._log(method, route, scope, status, elapsed, timing, failure)
 
     @staticmethod
     def _log(

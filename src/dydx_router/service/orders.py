@@ -186,9 +186,9 @@ class OrderService:
                     raise
                 return PlaceResult(replay, replayed=True)
 
-            structlog.contextvars.bind_contextvars(
-                order_id=str(order.id), market=order.market, tx_hash=order.tx_hash
-            )
+            structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
+            if order.tx_hash is not None:
+                structlog.contextvars.bind_contextvars(tx_hash=order.tx_hash)
             if plan.is_short_term:
                 assert order.signed_tx is not None
                 submission = await self.exchange.broadcast(order.signed_tx)
