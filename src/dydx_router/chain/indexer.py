@@ -1,9 +1,13 @@
 """dYdX Indexer (comlink) REST client over ``httpx.AsyncClient``.
 
-Base URLs are given without the ``/v4`` prefix (``https://indexer.dydx.trade``). They are an
-ordered list: a transport error, a timeout, HTTP 429 or a 5xx moves to the next one. Every request
-has a timeout. Responses are parsed into the typed models of ``chain/indexer_models.py``;
-``httpx`` and pydantic errors are translated into ``chain.errors.Indexer*`` at this boundary.
+Base URLs are given without the ``/v4`` prefix (``https://indexer.dydx.trade``). They are ranked
+by health (latency, errors, height lag) with a circuit breaker each (``chain/resilience.py``): a
+transport error, a timeout, HTTP 429 or a 5xx moves to the next one; when all have failed the GET
+is retried with backoff and jitter inside a time budget (reads are safe to repeat); while every
+breaker is open a call fails at once. Every request has a timeout. :meth:`IndexerClient.monitor`
+probes ``/v4/height`` on each URL in the background. Responses are parsed into the typed models
+of ``chain/indexer_models.py``; ``httpx`` and pydantic errors are translated into
+``chain.errors.Indexer*`` at this boundary.
 
 Known divergences from the spec are handled here (PROTOCOL.md §0.7, §6):
 ``/addresses/{a}/subaccountNumber/{n}`` is wrapped as ``{"subaccount": ...}``, and ``/orders``
@@ -12,8 +16,10 @@ returns a bare array.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -41,6 +47,14 @@ from dydx_router.chain.indexer_models import (
     PerpetualPosition,
     PositionStatus,
     Subaccount,
+)
+from dydx_router.chain.resilience import (
+    EndpointPool,
+    HealthPolicy,
+    RetryPolicy,
+    circuit_open_error,
+    keep_cause,
+    retry_identical,
 )
 
 log = structlog.get_logger(__name__)
@@ -91,11 +105,15 @@ class IndexerClient:
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        health: HealthPolicy | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("at least one indexer URL is required")
         self._bases = [u.rstrip("/") for u in base_urls]
-        self._current = 0
+        self._pool: EndpointPool[str] = EndpointPool(self._bases, self._bases, health)
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy(budget_s=timeout)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             transport=transport,
@@ -111,15 +129,45 @@ class IndexerClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @property
+    def pool(self) -> EndpointPool[str]:
+        """Breakers and health of every base URL (read-only use: readiness, metrics)."""
+        return self._pool
+
+    @property
+    def current_url(self) -> str:
+        return self._bases[self._pool.current]
+
     async def _get(self, path: str, params: Params | None = None) -> Any:
+        """GET with failover; then retries (a read may be repeated freely) within the budget."""
         query = tuple(_query(params or {}))
-        n = len(self._bases)
+        started = time.monotonic()
+        try:
+            return await self._attempt(path, query, self._timeout)
+        except IndexerUnavailable as e:
+            if not retry_identical(e):
+                raise
+            first = e
+        budget = self._retry.budget_s
+        async for attempt in self._retry.retrying(
+            retry_identical, budget - (time.monotonic() - started)
+        ):
+            with attempt:
+                left = budget - (time.monotonic() - started)
+                try:
+                    return await self._attempt(path, query, max(0.05, min(self._timeout, left)))
+                except IndexerUnavailable as e:
+                    raise keep_cause(first, e) from e.__cause__
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    async def _attempt(self, path: str, query: tuple[Any, ...], deadline: float) -> Any:
+        pool = self._pool
         problem = ""
-        for attempt in range(n):
-            index = (self._current + attempt) % n
+        for index in pool.candidates():
             url = f"{self._bases[index]}/v4{path}"
+            began = time.monotonic()
             try:
-                response = await self._http.get(url, params=query)
+                response = await self._http.get(url, params=query, timeout=deadline)
             except httpx.TimeoutException as e:
                 problem = f"timeout ({type(e).__name__})"
             except httpx.HTTPError as e:  # transport, decoding, redirect loops
@@ -129,10 +177,53 @@ class IndexerClient:
                 if status == 429 or status >= 500:
                     problem = f"HTTP {status}: {_error_text(response)}"
                 else:
-                    self._current = index
+                    pool.succeeded(index, time.monotonic() - began)
                     return self._decode(path, response)
+            pool.failed(index)
             log.warning("indexer_endpoint_failed", url=self._bases[index], problem=problem)
+        if not problem:
+            raise circuit_open_error(IndexerUnavailable, "indexer", pool, pool.retry_after())
         raise IndexerUnavailable(f"no indexer endpoint answered {path}: {problem}", path=path)
+
+    # --- health monitor ------------------------------------------------------------------
+
+    async def monitor(
+        self,
+        *,
+        interval: float = 1.0,
+        probe_timeout: float = 1.0,
+        chain_height: Callable[[], int | None] | None = None,
+    ) -> None:
+        """Probe ``/v4/height`` on every URL forever (a background task): latency, errors and
+        lag behind the best height (``chain_height``, e.g. the node's, counts too); also the
+        half-open probe of an open breaker."""
+        pool = self._pool
+        pool.traffic_probes = False
+        try:
+            while True:
+                await asyncio.gather(*(self._probe(i, probe_timeout) for i in range(len(pool))))
+                if chain_height is not None and (h := chain_height()) is not None:
+                    pool.observe_reference_height(h)
+                pool.rerank()
+                await asyncio.sleep(interval)
+        finally:
+            pool.traffic_probes = True
+
+    async def _probe(self, index: int, deadline: float) -> None:
+        breaker = self._pool.health[index].breaker
+        if not breaker.closed and not breaker.probe_due():
+            return
+        began = time.monotonic()
+        try:
+            response = await self._http.get(f"{self._bases[index]}/v4/height", timeout=deadline)
+            ok = response.status_code == 200
+            height = int(response.json()["height"]) if ok else None
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            ok, height = False, None
+        if ok:
+            self._pool.succeeded(index, time.monotonic() - began, height)
+        else:
+            self._pool.failed(index)
 
     @staticmethod
     def _decode(path: str, response: httpx.Response) -> Any:

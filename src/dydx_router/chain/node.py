@@ -1,12 +1,18 @@
-"""Validator node client over ``grpc.aio`` with an ordered endpoint list and failover.
+"""Validator node client over ``grpc.aio`` with health-scored endpoints, breakers and failover.
 
 Every call carries a deadline. Transport failures (UNAVAILABLE, DEADLINE_EXCEEDED,
 RESOURCE_EXHAUSTED — public nodes throttle, PROTOCOL.md §11.13 — and UNIMPLEMENTED, an endpoint
 that is not a dYdX node) move to the next endpoint and repeat the *same* request there; a
 broadcast is repeated with the same bytes, so a failover never creates a second order. When every
-endpoint has failed the call raises :class:`ChainUnavailable` (or :class:`ChainTimeout`, whose
-outcome is unknown for a broadcast). Other statuses are translated into the typed errors of
+endpoint has failed, the call is retried with exponential backoff and jitter inside a total time
+budget (``chain/resilience.py``), then raises :class:`ChainUnavailable` (or :class:`ChainTimeout`,
+whose outcome is unknown for a broadcast). Other statuses are translated into the typed errors of
 ``chain/errors.py``; nothing here lets a ``grpc.aio.AioRpcError`` escape.
+
+Endpoints are ranked by health (latency, errors, block-height lag) and each has a circuit breaker:
+while every breaker is open a call fails at once with ``ChainUnavailable`` (``circuit_open``)
+instead of waiting for a deadline. :meth:`NodeClient.monitor` probes every endpoint in the
+background (the half-open probes, latency and height lag), so the request path never pays for it.
 
 The blocking stubs are never used: ``v4_proto`` stubs are bound to ``grpc.aio`` channels, so
 every method returns an awaitable (the official client's async methods block, PROTOCOL.md §0.8).
@@ -14,6 +20,8 @@ every method returns an awaitable (the official client's async methods block, PR
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +58,14 @@ from dydx_router.chain.errors import (
     TxNotFound,
     rejection,
 )
+from dydx_router.chain.resilience import (
+    EndpointPool,
+    HealthPolicy,
+    RetryPolicy,
+    circuit_open_error,
+    keep_cause,
+    retry_identical,
+)
 from dydx_router.chain.tx import SignedTx
 from dydx_router.domain.market import ClobPairStatus, MarketSpec
 
@@ -64,6 +80,8 @@ _BASE_ACCOUNT_URL = "/cosmos.auth.v1beta1.BaseAccount"
 _PAGE_LIMIT = 1000
 # cosmos.tx.v1beta1.BroadcastMode: SYNC returns the CheckTx result (PROTOCOL.md §3e).
 _BROADCAST_SYNC = tx_service.BroadcastMode.BROADCAST_MODE_SYNC
+# cosmos-sdk ErrTxInMempoolCache: these exact bytes already passed CheckTx (PROTOCOL.md §3e).
+_TX_IN_CACHE = ("sdk", 19)
 
 
 class Endpoint(Protocol):
@@ -213,8 +231,17 @@ class _Stubs:
 # --- client ----------------------------------------------------------------------------------
 
 
+class _CallState:
+    """Per-call facts the retry loop carries: did an earlier attempt possibly reach a node?"""
+
+    __slots__ = ("maybe_sent",)
+
+    def __init__(self) -> None:
+        self.maybe_sent = False
+
+
 class NodeClient:
-    """Queries and broadcasts against an ordered list of validator gRPC endpoints."""
+    """Queries and broadcasts against a health-ranked list of validator gRPC endpoints."""
 
     def __init__(
         self,
@@ -223,16 +250,23 @@ class NodeClient:
         timeout: float = 5.0,
         broadcast_timeout: float = 10.0,
         tls_root_certificates: bytes | None = None,
+        health: HealthPolicy | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        """``tls_root_certificates``: PEM roots for TLS endpoints (default: the system's)."""
+        """``timeout``/``broadcast_timeout``: the deadline of one attempt; ``retry.budget_s``
+        bounds a whole call, retries included. ``tls_root_certificates``: PEM roots for TLS
+        endpoints (default: the system's)."""
         if not endpoints:
             raise ValueError("at least one node endpoint is required")
         self._endpoints = list(endpoints)
+        self._pool: EndpointPool[Endpoint] = EndpointPool(
+            self._endpoints, [ep.target for ep in self._endpoints], health
+        )
         self._timeout = timeout
         self._broadcast_timeout = broadcast_timeout
+        self._retry = retry or RetryPolicy(budget_s=max(timeout, broadcast_timeout))
         self._tls_roots = tls_root_certificates
         self._stubs: dict[int, _Stubs] = {}
-        self._current = 0
 
     async def __aenter__(self) -> NodeClient:
         return self
@@ -247,7 +281,16 @@ class NodeClient:
 
     @property
     def current_endpoint(self) -> str:
-        return self._endpoints[self._current].target
+        return self._endpoints[self._pool.current].target
+
+    @property
+    def pool(self) -> EndpointPool[Endpoint]:
+        """Breakers and health of every endpoint (read-only use: readiness, metrics)."""
+        return self._pool
+
+    def unavailable_for(self) -> float | None:
+        """None if a call could go out now; else seconds until an endpoint may be tried."""
+        return self._pool.unavailable_for()
 
     def _stubs_for(self, index: int) -> _Stubs:
         stubs = self._stubs.get(index)
@@ -281,28 +324,70 @@ class NodeClient:
         *,
         deadline: float | None = None,
         on_error: Callable[[grpc.aio.AioRpcError], ChainError | None] | None = None,
+        check: Callable[[Any, _CallState], Any] | None = None,
     ) -> Any:
-        deadline = self._timeout if deadline is None else deadline
-        n = len(self._endpoints)
+        """One logical call: failover across endpoints, then retries within the budget.
+
+        The first attempt runs without any retry machinery (the hot path); only after it failed
+        with a retryable error does tenacity take over.
+        """
+        timeout = self._timeout if deadline is None else deadline
+        started = time.monotonic()
+        state = _CallState()
+        try:
+            return await self._attempt(rpc, request, timeout, on_error, check, state)
+        except ChainError as e:
+            if not retry_identical(e):
+                raise
+            first = e
+        budget = self._retry.budget_s
+        async for attempt in self._retry.retrying(
+            retry_identical, budget - (time.monotonic() - started)
+        ):
+            with attempt:
+                left = budget - (time.monotonic() - started)
+                try:
+                    return await self._attempt(
+                        rpc, request, max(0.05, min(timeout, left)), on_error, check, state
+                    )
+                except ChainError as e:
+                    raise keep_cause(first, e) from e.__cause__
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        rpc: Callable[[_Stubs], Callable[..., Awaitable[Any]]],
+        request: Any,
+        deadline: float,
+        on_error: Callable[[grpc.aio.AioRpcError], ChainError | None] | None,
+        check: Callable[[Any, _CallState], Any] | None,
+        state: _CallState,
+    ) -> Any:
+        pool = self._pool
         last: grpc.aio.AioRpcError | None = None
-        for attempt in range(n):
-            index = (self._current + attempt) % n
+        for index in pool.candidates():
+            began = time.monotonic()
             try:
                 response = await rpc(self._stubs_for(index))(request, timeout=deadline)
             except grpc.aio.AioRpcError as e:
                 if e.code() in _FAILOVER:
                     last = e
+                    pool.failed(index)
+                    state.maybe_sent = True
                     log.warning(
                         "node_endpoint_failed",
                         endpoint=self._endpoints[index].target,
                         status=e.code().name,
                     )
                     continue
+                pool.succeeded(index, time.monotonic() - began)  # it answered: it is up
                 mapped = on_error(e) if on_error else None
                 raise (mapped or _query_failed(e)) from e
-            self._current = index  # stay on the endpoint that answered
-            return response
-        assert last is not None
+            pool.succeeded(index, time.monotonic() - began)
+            return response if check is None else check(response, state)
+        if last is None:
+            wait = pool.retry_after()
+            raise circuit_open_error(ChainUnavailable, "node", pool, wait)
         targets = ", ".join(ep.target for ep in self._endpoints)
         cls = ChainTimeout if last.code() is _SC.DEADLINE_EXCEEDED else ChainUnavailable
         raise cls(
@@ -310,13 +395,57 @@ class NodeClient:
             status=last.code().name,
         ) from last
 
+    # --- health monitor ------------------------------------------------------------------
+
+    async def monitor(
+        self,
+        *,
+        interval: float = 0.5,
+        probe_timeout: float = 1.0,
+        on_height: Callable[[int], None] | None = None,
+    ) -> None:
+        """Probe every endpoint forever (a background task): GetLatestBlock on each measures
+        latency and height lag, and is the half-open probe of an open breaker. ``on_height``
+        receives the best height of each round in which some endpoint answered."""
+        pool = self._pool
+        pool.traffic_probes = False  # probes are ours now: no request waits on a sick endpoint
+        try:
+            while True:
+                results = await asyncio.gather(
+                    *(self._probe(i, probe_timeout) for i in range(len(pool)))
+                )
+                pool.rerank()
+                heights = [h for h in results if h is not None]
+                if heights and on_height is not None:
+                    on_height(max(heights))
+                await asyncio.sleep(interval)
+        finally:
+            pool.traffic_probes = True
+
+    async def _probe(self, index: int, deadline: float) -> int | None:
+        breaker = self._pool.health[index].breaker
+        if not breaker.closed and not breaker.probe_due():
+            return None
+        began = time.monotonic()
+        try:
+            resp = await self._stubs_for(index).tendermint.GetLatestBlock(
+                tm_query.GetLatestBlockRequest(), timeout=deadline
+            )
+        except grpc.aio.AioRpcError as e:
+            self._pool.failed(index)
+            log.debug("node_probe_failed", endpoint=self._endpoints[index].target, status=e.code())
+            return None
+        height = int(_header(resp).height)
+        self._pool.succeeded(index, time.monotonic() - began, height)
+        return height
+
     # --- queries -------------------------------------------------------------------------
 
     async def latest_block(self) -> LatestBlock:
         resp = await self._call(
             lambda s: s.tendermint.GetLatestBlock, tm_query.GetLatestBlockRequest()
         )
-        header = resp.sdk_block.header if resp.HasField("sdk_block") else resp.block.header
+        header = _header(resp)
         return LatestBlock(
             height=int(header.height),
             time=header.time.ToDatetime(tzinfo=UTC),
@@ -480,16 +609,22 @@ class NodeClient:
         A non-zero CheckTx code raises the typed rejection (``chain.errors.rejection``). Code 0
         means "accepted into the mempool/memclob", not "filled" (PROTOCOL.md §0.5, §11.3).
         """
-        resp = await self._call(
+
+        def check(resp: Any, state: _CallState) -> str:
+            r = resp.tx_response
+            tx_hash = r.txhash or tx.tx_hash
+            if r.code != 0 and not (state.maybe_sent and (r.codespace, r.code) == _TX_IN_CACHE):
+                # sdk/19 after an attempt whose outcome was unknown: that attempt got through.
+                raise rejection(r.codespace, r.code, r.raw_log, tx_hash=tx_hash)
+            return str(tx_hash).upper()
+
+        result: str = await self._call(
             lambda s: s.tx.BroadcastTx,
             tx_service.BroadcastTxRequest(tx_bytes=tx.tx_bytes, mode=_BROADCAST_SYNC),
             deadline=self._broadcast_timeout,
+            check=check,
         )
-        r = resp.tx_response
-        tx_hash = r.txhash or tx.tx_hash
-        if r.code != 0:
-            raise rejection(r.codespace, r.code, r.raw_log, tx_hash=tx_hash)
-        return str(tx_hash).upper()
+        return result
 
     async def get_tx(self, tx_hash: str) -> TxResult:
         """A committed tx by hash; ``TxNotFound`` if unknown (short-term txs are never found)."""
@@ -506,6 +641,10 @@ class NodeClient:
         return TxResult(
             tx_hash=r.txhash, height=r.height, code=r.code, codespace=r.codespace, raw_log=r.raw_log
         )
+
+
+def _header(resp: Any) -> Any:
+    return resp.sdk_block.header if resp.HasField("sdk_block") else resp.block.header
 
 
 def _query_failed(e: grpc.aio.AioRpcError) -> ChainQueryFailed:
