@@ -164,11 +164,13 @@ def build_admin_router(devnet: Devnet) -> APIRouter:
             return _error(400, f"unknown fault switch {e.args[0]}")
         except (TypeError, ValueError) as e:
             return _error(400, str(e))
+        await devnet.apply_faults()
         return devnet.faults.as_dict()
 
     @router.delete("/faults")
     async def reset_faults() -> dict[str, Any]:
         devnet.faults.reset()
+        await devnet.apply_faults()
         return devnet.faults.as_dict()
 
     return router

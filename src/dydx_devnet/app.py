@@ -78,6 +78,7 @@ class Devnet:
         self._attachments: list[Attachment] = []
         self._block_task: asyncio.Task[None] | None = None
         self._grpc: NodeServer | None = None
+        self._grpc_port = 0
         self._admin: AdminServer | None = None
         self.grpc_target = ""
         self.admin_url = ""
@@ -91,6 +92,7 @@ class Devnet:
         grpc_server = NodeServer(self)
         port = await grpc_server.start(self.config.host, self.config.grpc_port)
         self._grpc = grpc_server
+        self._grpc_port = port
         self.grpc_target = f"{self.config.host}:{port}"
         admin = AdminServer(self)
         admin_port = await admin.start(self.config.host, self.config.admin_port)
@@ -113,6 +115,18 @@ class Devnet:
                 next_at = time.monotonic() + interval
             if not self.faults.block_stall:
                 self.engine.commit_block()
+
+    async def apply_faults(self) -> None:
+        """Act on switches that need more than a flag read per request: open or close the gRPC
+        port for ``grpc_refuse_connections`` (same port, so clients reconnect by themselves)."""
+        refuse = self.faults.grpc_refuse_connections
+        if refuse and self._grpc is not None:
+            server, self._grpc = self._grpc, None
+            await server.stop(grace=0)
+        elif not refuse and self._grpc is None and self._grpc_port:
+            server = NodeServer(self)
+            await server.start(self.config.host, self._grpc_port)
+            self._grpc = server
 
     def step_blocks(self, n: int = 1) -> int:
         """Commit ``n`` blocks now (whatever the block time); returns the new height."""
@@ -137,6 +151,7 @@ class Devnet:
         if self._admin is not None:
             await self._admin.stop()
             self._admin = None
+        self._grpc_port = 0  # stopped for good: apply_faults must not reopen it
         if self._grpc is not None:
             await self._grpc.stop()
             self._grpc = None

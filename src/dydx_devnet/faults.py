@@ -5,11 +5,18 @@ servers read them on every request, so a change takes effect immediately.
 
 - ``grpc_latency_s``: delay added before every gRPC answer.
 - ``grpc_unavailable``: every gRPC call fails with UNAVAILABLE (a node that refuses service).
-- ``broadcast_error``: BroadcastTx answers this (codespace, code, raw_log) instead of running
-  CheckTx (a chosen chain rejection).
+- ``grpc_error``: ``{"status", "message"?, "times"?}``: gRPC calls fail with that status code
+  (e.g. ``RESOURCE_EXHAUSTED``, the answer of a throttling public node, PROTOCOL.md §11.13).
+- ``grpc_refuse_connections``: the gRPC port is closed (connections are refused, open ones are
+  cut) until the switch is turned off again: a node process that is down, not just sick.
+- ``broadcast_error``: ``{"codespace", "code", "raw_log", "times"?}``: BroadcastTx answers this
+  instead of running CheckTx (a chosen chain rejection, e.g. sdk/32).
 - ``block_stall``: the block loop produces no blocks (height stops advancing).
 - ``indexer_lag_blocks``: for the indexer, how many blocks it should lag behind the chain.
 - ``indexer_latency_s`` / ``indexer_unavailable``: for the indexer's HTTP/websocket servers.
+
+``times`` (default 0 = until cleared) makes an error switch fire for that many calls and then
+turn itself off, so a test can inject one failure and watch the client recover from it.
 """
 
 from __future__ import annotations
@@ -17,18 +24,40 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import grpc
+
 
 @dataclass(slots=True)
 class BroadcastError:
     codespace: str
     code: int
     raw_log: str
+    times: int = 0
+
+
+@dataclass(slots=True)
+class GrpcError:
+    status: str
+    message: str = "devnet fault"
+    times: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status not in grpc.StatusCode.__members__ or self.status == "OK":
+            raise ValueError(f"unknown gRPC status {self.status!r}")
+        if self.times < 0:
+            raise ValueError("times must be >= 0")
+
+    @property
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode[self.status]
 
 
 @dataclass(slots=True)
 class Faults:
     grpc_latency_s: float = 0.0
     grpc_unavailable: bool = False
+    grpc_error: GrpcError | None = None
+    grpc_refuse_connections: bool = False
     broadcast_error: BroadcastError | None = None
     block_stall: bool = False
     indexer_lag_blocks: int = 0
@@ -47,6 +76,8 @@ class Faults:
             current = getattr(self, key)
             if key == "broadcast_error":
                 setattr(self, key, None if value is None else BroadcastError(**value))
+            elif key == "grpc_error":
+                setattr(self, key, None if value is None else GrpcError(**value))
             elif isinstance(current, bool):
                 if not isinstance(value, bool):
                     raise TypeError(f"{key} must be a boolean")
@@ -55,6 +86,24 @@ class Faults:
                 setattr(self, key, int(value))
             else:
                 setattr(self, key, float(value))
+
+    def take_broadcast_error(self) -> BroadcastError | None:
+        """The broadcast error for this call, counting it down if it is limited."""
+        fault = self.broadcast_error
+        if fault is not None and fault.times:
+            fault.times -= 1
+            if fault.times == 0:
+                self.broadcast_error = None
+        return fault
+
+    def take_grpc_error(self) -> GrpcError | None:
+        """The gRPC error for this call, counting it down if it is limited."""
+        fault = self.grpc_error
+        if fault is not None and fault.times:
+            fault.times -= 1
+            if fault.times == 0:
+                self.grpc_error = None
+        return fault
 
     def reset(self) -> None:
         for f in fields(self):

@@ -152,6 +152,9 @@ class _Base:
             await asyncio.sleep(f.grpc_latency_s)
         if f.grpc_unavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "devnet fault: node unavailable")
+        chosen = f.take_grpc_error() if f.grpc_error is not None else None
+        if chosen is not None:
+            await context.abort(chosen.code, f"devnet fault: {chosen.message}")
 
 
 class TxService(_Base, tx_grpc.ServiceServicer):  # type: ignore[misc]
@@ -159,7 +162,8 @@ class TxService(_Base, tx_grpc.ServiceServicer):  # type: ignore[misc]
         self, request: tx_service.BroadcastTxRequest, context: Any
     ) -> tx_service.BroadcastTxResponse:
         await self.gate(context)
-        fault = self.devnet.faults.broadcast_error
+        faults = self.devnet.faults
+        fault = faults.take_broadcast_error() if faults.broadcast_error is not None else None
         engine = self.devnet.engine
         if fault is not None:
             h = hashlib.sha256(request.tx_bytes).hexdigest().upper()
