@@ -11,7 +11,8 @@ from typing import Any
 import structlog
 
 from dydx_router import metrics
-from dydx_router.api.auth import KeyCache
+from dydx_router.api.auth import AUTH_FAILURES, KeyCache
+from dydx_router.api.ratelimit import Rate, RateLimiter
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.gateway import DydxExchange
 from dydx_router.chain.height import HeightCache
@@ -21,8 +22,12 @@ from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet
 from dydx_router.config import Settings
+from dydx_router.service.admin import AdminService
 from dydx_router.service.orders import OrderService, OrderServiceConfig
+from dydx_router.service.risk import ExposureBook, PreTradeGate, RiskControls, controls_loader
 from dydx_router.service.sync import OrderSync
+from dydx_router.service.throttle import ChainLimits, ChainThrottle
+from dydx_router.store import notify
 from dydx_router.store.database import create_pool
 from dydx_router.store.uow import UnitOfWorkFactory
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
@@ -41,6 +46,9 @@ class Container:
     sync: OrderSync
     key_cache: KeyCache = field(default_factory=KeyCache)
     monitor: HealthMonitor | None = None
+    rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
+    admin: AdminService | None = None
+    gate: PreTradeGate | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -118,6 +126,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     )
     container._closers.append(exchange.aclose)
     await exchange.start()
+    await _wire_security(container, settings, database_url, node, heights)
 
     async def indexer_height() -> int:
         return (await indexer.height()).height
@@ -153,3 +162,58 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
 
     container._closers.append(unregister)
     return container
+
+
+def _rates(settings: Settings) -> dict[str, Rate]:
+    return {
+        "read": Rate(settings.rate_limit_read_per_s, settings.rate_limit_read_burst),
+        "trade": Rate(settings.rate_limit_trade_per_s, settings.rate_limit_trade_burst),
+        "admin": Rate(settings.rate_limit_admin_per_s, settings.rate_limit_admin_burst),
+        AUTH_FAILURES: Rate(settings.auth_failures_per_s, settings.auth_failures_burst),
+    }
+
+
+async def _wire_security(
+    container: Container,
+    settings: Settings,
+    database_url: str,
+    node: NodeClient,
+    heights: HeightCache,
+) -> None:
+    """Rate limits, the kill switch, the risk limits and the chain's rate (docs/security.md)."""
+    uow, exchange = container.uow, container.exchange
+    container.rate_limiter = RateLimiter(_rates(settings))
+    controls = RiskControls(controls_loader(uow), refresh_s=settings.risk_refresh_s)
+    await controls.reload()  # fail at start rather than trade without knowing the state
+
+    async def open_orders() -> Any:
+        async with uow() as tx:
+            return await tx.risk.open_orders(exchange.address)
+
+    exposure = ExposureBook(
+        open_orders,
+        exchange.account,
+        refresh_s=settings.exposure_refresh_s,
+        max_age_s=settings.exposure_max_age_s,
+    )
+    throttle = ChainThrottle(
+        heights,
+        share=settings.chain_rate_limit_share,
+        slack_blocks=settings.chain_rate_limit_slack_blocks,
+        max_wait_s=settings.chain_rate_limit_max_wait_s,
+    )
+    with contextlib.suppress(ChainError):
+        throttle.configure(ChainLimits.of(await node.block_rate_limits()))
+    gate = PreTradeGate(controls, exposure, exchange.oracle_price, throttle)
+    container.gate = container.orders.gate = gate
+    container.admin = AdminService(
+        uow, controls, container.orders, on_keys_changed=container.key_cache.clear
+    )
+    listener = notify.Listener(database_url)
+    listener.subscribe(notify.TOPIC_RISK, controls.changed)
+    listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
+    listener.subscribe(notify.TOPIC_API_KEYS, container.key_cache.clear)
+    container.spawn(listener.run(), "controls-listener")
+    container.spawn(controls.run(), "risk-controls")
+    container.spawn(exposure.run(gate.needs_exposure), "exposure")
+    container.spawn(throttle.run(node.block_rate_limits), "chain-rate-limits")

@@ -182,6 +182,32 @@ class Settings(BaseSettings):
     # One log line per HTTP request (probes and /metrics only at DEBUG).
     access_log: bool = True
 
+    # --- security and pre-trade risk (docs/security.md) ---
+    # Per API key token buckets: requests per second and burst, per route class (= scope).
+    rate_limit_read_per_s: float = Field(default=1000, gt=0, le=1_000_000)
+    rate_limit_read_burst: int = Field(default=2000, ge=1, le=1_000_000)
+    rate_limit_trade_per_s: float = Field(default=1000, gt=0, le=1_000_000)
+    rate_limit_trade_burst: int = Field(default=2000, ge=1, le=1_000_000)
+    rate_limit_admin_per_s: float = Field(default=5, gt=0, le=1_000_000)
+    rate_limit_admin_burst: int = Field(default=20, ge=1, le=1_000_000)
+    # Requests with an invalid key, per client address (per second and burst).
+    auth_failures_per_s: float = Field(default=10, gt=0, le=1_000_000)
+    auth_failures_burst: int = Field(default=100, ge=1, le=1_000_000)
+    # Largest request body accepted (413 payload_too_large above).
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
+    # Share of the chain's per-account block rate limits this replica may use (1/N for N).
+    chain_rate_limit_share: float = Field(default=1.0, gt=0, le=1)
+    # Extra blocks in the window, for the moment the router's height trails the chain's.
+    chain_rate_limit_slack_blocks: int = Field(default=1, ge=0, le=100)
+    # How long an order may wait for the chain's rate window before a 429 chain_rate_limited.
+    chain_rate_limit_max_wait_s: float = Field(default=1.0, ge=0, le=60)
+    # Backstop poll of the risk limits and trading state (changes are also pushed by NOTIFY).
+    risk_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    # Refresh of positions and open orders for the position/open-order limits, and the age past
+    # which the order path reloads them itself (failing closed if it cannot).
+    exposure_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    exposure_max_age_s: float = Field(default=10.0, gt=0, le=600)
+
     @field_validator("node_endpoints", "indexer_urls", "indexer_ws_urls", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:

@@ -11,7 +11,8 @@ import structlog
 from fastapi import FastAPI
 
 from dydx_router import __version__, tracing
-from dydx_router.api import health, orders, positions
+from dydx_router.api import admin, health, orders, positions
+from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.api.middleware import ObservabilityMiddleware
 from dydx_router.bootstrap import Container, build_container
@@ -52,8 +53,10 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(positions.router)
+    app.include_router(admin.router)
     return app

@@ -1,8 +1,12 @@
-"""API-key authentication and scopes: ``Authorization: Bearer <key>``.
+"""API-key authentication, scopes and per-key rate limits: ``Authorization: Bearer <key>``.
 
-Only SHA-256 digests of keys are stored (``store/api_keys.py``). Successful look-ups are cached for
-a second, so revocation takes effect within a second on every replica without a database round
-trip on each request.
+Only SHA-256 digests of keys are stored (``store/api_keys.py``). Look-ups are cached for a second,
+so a request costs no database round trip; a revocation clears the cache of the replica that made
+it at once and of every other replica on PostgreSQL's notification (``store/notify.py``), with the
+one-second expiry as a backstop.
+
+Every route but the probes depends on ``require(scope)``: 401 without a valid key, 403 without the
+scope, 429 when the key's bucket for the route class (= the scope) is empty (``api/ratelimit.py``).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dydx_router.api.errors import ApiError
+from dydx_router.api.ratelimit import retry_after
 from dydx_router.service.orders import Caller
 from dydx_router.store.api_keys import ApiKey, ApiKeyRepository, hash_key
 
 CACHE_TTL_S = 1.0
+# The rate-limiter class of failed authentications, counted per client address.
+AUTH_FAILURES = "auth_failures"
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer dxr_...`")
 
 
@@ -39,6 +46,18 @@ class KeyCache:
         self._entries[digest] = (now, found)
         return found
 
+    def cached(self, key: str) -> bool:
+        hit = self._entries.get(hash_key(key))
+        return hit is not None and time.monotonic() - hit[0] < CACHE_TTL_S
+
+    def clear(self) -> None:
+        """Forget every look-up (a key was revoked here or on another replica)."""
+        self._entries.clear()
+
+
+def _unauthenticated(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+
 
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     async def dependency(
@@ -46,27 +65,39 @@ def require(scope: str) -> Callable[..., Awaitable[Caller]]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Caller:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise ApiError(
-                401,
-                "unauthenticated",
-                "an API key is required: Authorization: Bearer <key>",
-                headers={"WWW-Authenticate": "Bearer"},
+            raise _unauthenticated(
+                "unauthenticated", "an API key is required: Authorization: Bearer <key>"
             )
         container = request.app.state.container
-        key = await container.key_cache.lookup(container.pool, credentials.credentials)
-        if key is None:
+        limiter = container.rate_limiter
+        client = request.client.host if request.client else "unknown"
+        token = credentials.credentials
+        if limiter.would_wait(client, AUTH_FAILURES) and not container.key_cache.cached(token):
             raise ApiError(
-                401,
-                "invalid_api_key",
-                "the API key is unknown or revoked",
-                headers={"WWW-Authenticate": "Bearer"},
+                429,
+                "too_many_auth_failures",
+                "too many requests with invalid API keys from this address; retry later",
+                headers={"Retry-After": retry_after(limiter.take(client, AUTH_FAILURES))},
             )
+        key = await container.key_cache.lookup(container.pool, token)
+        if key is None:
+            limiter.take(client, AUTH_FAILURES)
+            raise _unauthenticated("invalid_api_key", "the API key is unknown or revoked")
         if scope not in key.scopes:
             raise ApiError(
                 403,
                 "insufficient_scope",
                 f"this API key lacks the '{scope}' scope",
                 required_scope=scope,
+            )
+        wait = limiter.take(key.id, scope)
+        if wait > 0:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"this API key is over its '{scope}' request rate; retry later",
+                headers={"Retry-After": retry_after(wait)},
+                route_class=scope,
             )
         request.state.api_key = key
         return Caller(api_key_id=key.id, subaccounts=key.subaccounts)

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dydx_router.chain import errors as chain
 from dydx_router.domain import errors as domain
+from dydx_router.domain import risk
 from dydx_router.service.orders import (
     IdempotencyConflict,
     NoPosition,
@@ -19,6 +20,7 @@ from dydx_router.service.orders import (
     SubaccountForbidden,
 )
 from dydx_router.service.sync import OrderInFlight
+from dydx_router.service.throttle import ChainRateLimited
 from dydx_router.store.api_keys import ApiKeyNotFound, InvalidApiKeySpec
 from dydx_router.store.orders import ConcurrentUpdate, DuplicateOrder
 
@@ -50,6 +52,11 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (ApiKeyNotFound, 404),
     (NoPosition, 404),
     (SubaccountForbidden, 403),
+    (risk.TradingHalted, 409),
+    (risk.TradingReduceOnly, 409),
+    (risk.RiskLimitBreached, 400),
+    (risk.RiskDataUnavailable, 503),
+    (ChainRateLimited, 429),
     (IdempotencyConflict, 409),
     (OrderNotCancelable, 409),
     (OrderInFlight, 409),
@@ -95,7 +102,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, domain.DomainError)
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_for(exc))
+        status = status_for(exc)
+        retry = (
+            str(exc.details.get("retry_after_s", 1)) if status == 429 else RETRY_AFTER_S.get(status)
+        )
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details),
+            status,
+            headers={"Retry-After": retry} if retry else None,
+        )
 
     async def chain_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, chain.ChainError)
@@ -123,7 +138,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from dataclasses import fields as fields_of
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -44,7 +45,11 @@ from dydx_router.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from dydx_router.service.throttle import BATCH_CANCEL_WEIGHT
 from dydx_router.store.orders import ConcurrentUpdate, Cursor, DuplicateOrder, OrderFilter
+
+if TYPE_CHECKING:
+    from dydx_router.service.risk import PreTradeGate
 
 log = structlog.get_logger(__name__)
 
@@ -124,6 +129,8 @@ class OrderService:
     exchange: Exchange
     config: OrderServiceConfig = field(default_factory=OrderServiceConfig)
     clock: Clock = field(default=lambda: datetime.now(UTC))
+    # Kill switch, risk limits and the chain's rate, checked before anything is persisted.
+    gate: PreTradeGate | None = None
 
     # --- place ------------------------------------------------------------------------------
     async def place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
@@ -162,6 +169,9 @@ class OrderService:
 
         plan = self._plan(cmd.request)
         height = plan.height
+        admission = None
+        if self.gate is not None:
+            admission = await self.gate.admit(cmd.request, plan, cmd.subaccount_number)
         async with self.uow() as uow:
             with tracing.span("db.next_client_id"):
                 client_id = await uow.orders.next_client_id()
@@ -178,6 +188,8 @@ class OrderService:
                     await uow.commit()
             except DuplicateOrder:
                 await uow.rollback()
+                if admission is not None:
+                    admission.release()
                 if cmd.idempotency_key is None:
                     raise
                 # A concurrent duplicate won the race: answer as a replay of it.
@@ -185,6 +197,8 @@ class OrderService:
                 if replay is None:
                     raise
                 return PlaceResult(replay, replayed=True)
+            if admission is not None:
+                admission.committed()
 
             structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
             if order.tx_hash is not None:
@@ -203,6 +217,8 @@ class OrderService:
         """Everything placement does up to signing; nothing is stored or sent."""
         caller.check_subaccount(cmd.subaccount_number)
         plan = self._plan(cmd.request)
+        if self.gate is not None:
+            (await self.gate.check(cmd.request, plan, cmd.subaccount_number)).release()
         async with self.uow() as uow:
             # A real id from the shared sequence, so the signed bytes are the ones a placement
             # could send; taking one stores nothing.
@@ -363,6 +379,8 @@ class OrderService:
             raise OrderNotCancelable(
                 f"order {order_id} is already {order.status}", status=str(order.status)
             )
+        if self.gate is not None:
+            await self.gate.admit_cancel(short_term=order.is_short_term)
         height = self.exchange.latest_height()
         async with self.uow() as uow:
             order = await uow.orders.get_for_update(order_id)
@@ -472,6 +490,8 @@ class OrderService:
             max([o.good_til_block or 0 for o in chunk] + [height + 1]),
             height + SHORT_BLOCK_WINDOW,
         )
+        if self.gate is not None:
+            await self.gate.admit_cancel(short_term=True, weight=BATCH_CANCEL_WEIGHT)
         async with self.uow() as uow:
             marked: list[Order] = []
             for o in chunk:

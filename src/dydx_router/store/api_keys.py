@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from dydx_router.domain.errors import DomainError
+from dydx_router.store.notify import TOPIC_API_KEYS, notify
 
 KEY_PREFIX = "dxr_"
 SCOPES = frozenset({"read", "trade", "admin"})
@@ -124,4 +125,6 @@ class ApiKeyRepository:
         )
         if row is None:
             raise ApiKeyNotFound(f"api key {key_id} not found", key_id=str(key_id))
+        # Every replica drops its cached look-ups at commit (api/auth.py).
+        await notify(self._conn, TOPIC_API_KEYS)
         return _from_row(row)

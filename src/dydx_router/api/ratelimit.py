@@ -1,0 +1,87 @@
+"""Inbound rate limits: a token bucket per API key and route class, in memory.
+
+Classes are the scopes routes require: ``read`` (GET), ``trade`` (place, cancel, close) and
+``admin``. A bucket holds ``burst`` tokens and refills at ``rate`` per second; a request takes
+one token or is refused with 429 ``rate_limited`` and a ``Retry-After`` (whole seconds, rounded
+up). Buckets live in each replica's memory, so with N replicas behind a balancer a key gets up to
+N times the rate; the chain's own limits are guarded separately (``service/throttle.py``).
+
+Failed authentications are limited per client address too, so guessing keys cannot turn into a
+database query per request.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    per_second: float
+    burst: int
+
+
+class TokenBucket:
+    __slots__ = ("_clock", "_tokens", "_updated", "rate")
+
+    def __init__(self, rate: Rate, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._tokens = float(rate.burst)
+        self._updated = clock()
+
+    def take(self) -> float:
+        """Take a token: 0.0 if granted, else the seconds until one is available."""
+        now = self._clock()
+        self._tokens = min(
+            float(self.rate.burst), self._tokens + (now - self._updated) * self.rate.per_second
+        )
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        if self.rate.per_second <= 0:
+            return math.inf
+        return (1 - self._tokens) / self.rate.per_second
+
+
+class RateLimiter:
+    """Buckets by (who, class); ``take`` answers the seconds to wait (0.0: go ahead)."""
+
+    MAX_BUCKETS = 100_000
+
+    def __init__(
+        self, rates: dict[str, Rate], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rates = rates
+        self._clock = clock
+        self._buckets: dict[tuple[Hashable, str], TokenBucket] = {}
+
+    def take(self, who: Hashable, route_class: str) -> float:
+        rate = self._rates.get(route_class)
+        if rate is None:
+            return 0.0
+        key = (who, route_class)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.MAX_BUCKETS:
+                # Full buckets only: forgetting them grants nothing a fresh bucket would not.
+                self._buckets.clear()
+            bucket = self._buckets[key] = TokenBucket(rate, self._clock)
+        return bucket.take()
+
+    def would_wait(self, who: Hashable, route_class: str) -> bool:
+        """Whether ``who`` has no token left, without taking one."""
+        bucket = self._buckets.get((who, route_class))
+        if bucket is None:
+            return False
+        now = self._clock()
+        tokens = bucket._tokens + (now - bucket._updated) * bucket.rate.per_second
+        return tokens < 1
+
+
+def retry_after(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds))) if math.isfinite(seconds) else "3600"

@@ -1,0 +1,179 @@
+"""Admin use cases: API keys, risk limits, the trading state. Each writes its audit entry in the
+same transaction as the change, and notifies the other replicas (``store/notify.py``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from dydx_router.domain.order import Order
+from dydx_router.domain.risk import LIMIT_NAMES, RiskLimits, RiskPolicy, TradingState
+from dydx_router.service.orders import Caller, OrderService, SubaccountForbidden
+from dydx_router.service.risk import ControlsSnapshot, RiskControls
+from dydx_router.store.api_keys import ApiKey
+from dydx_router.store.audit import Actor, AuditEntry
+from dydx_router.store.trading_state import TradingStateRecord
+
+log = structlog.get_logger(__name__)
+
+
+def _limits_details(limits: RiskLimits) -> dict[str, Any]:
+    values = {name: getattr(limits, name) for name in LIMIT_NAMES}
+    return {k: None if v is None else str(v) for k, v in values.items()}
+
+
+async def create_api_key(
+    uow: Any,
+    actor: Actor,
+    name: str,
+    scopes: set[str],
+    subaccounts: set[int] | None,
+) -> tuple[ApiKey, str]:
+    """Create a key (audited); the caller commits. Returns the key and its plaintext, once."""
+    key, secret = await uow.api_keys.create(name, scopes, subaccounts)
+    await uow.audit.record(
+        actor,
+        "api_key_created",
+        str(key.id),
+        name=key.name,
+        scopes=sorted(key.scopes),
+        subaccounts=None if key.subaccounts is None else sorted(key.subaccounts),
+    )
+    return key, secret
+
+
+async def revoke_api_key(uow: Any, actor: Actor, key_id: uuid.UUID) -> ApiKey:
+    """Revoke a key (audited, every replica told); the caller commits."""
+    key: ApiKey = await uow.api_keys.revoke(key_id)
+    await uow.audit.record(actor, "api_key_revoked", str(key.id), name=key.name)
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateChange:
+    record: TradingStateRecord
+    canceled: Sequence[Order] = ()
+
+
+@dataclass
+class AdminService:
+    uow: Any  # store.uow.UnitOfWorkFactory
+    controls: RiskControls
+    orders: OrderService
+    on_keys_changed: Callable[[], None] = field(default=lambda: None)
+
+    # --- API keys ---------------------------------------------------------------------------
+    async def create_key(
+        self,
+        actor: Actor,
+        caller: Caller,
+        name: str,
+        scopes: set[str],
+        subaccounts: set[int] | None,
+    ) -> tuple[ApiKey, str]:
+        # A key restricted to some subaccounts cannot mint a key that reaches further.
+        if caller.subaccounts is not None and (
+            subaccounts is None or not subaccounts <= caller.subaccounts
+        ):
+            raise SubaccountForbidden(
+                "this API key may only create keys limited to its own subaccounts "
+                f"({sorted(caller.subaccounts)})",
+                allowed=sorted(caller.subaccounts),
+            )
+        async with self.uow() as uow:
+            key, secret = await create_api_key(uow, actor, name, scopes, subaccounts)
+            await uow.commit()
+        log.info("api_key_created", key_id=str(key.id), actor=actor.name)
+        return key, secret
+
+    async def list_keys(self) -> list[ApiKey]:
+        async with self.uow() as uow:
+            keys: list[ApiKey] = await uow.api_keys.list_all()
+        return keys
+
+    async def revoke_key(self, actor: Actor, key_id: uuid.UUID) -> ApiKey:
+        async with self.uow() as uow:
+            key = await revoke_api_key(uow, actor, key_id)
+            await uow.commit()
+        self.on_keys_changed()  # this replica at once; the others on the notification
+        log.info("api_key_revoked", key_id=str(key.id), actor=actor.name)
+        return key
+
+    # --- risk limits ------------------------------------------------------------------------
+    async def policy(self) -> RiskPolicy:
+        async with self.uow() as uow:
+            policy: RiskPolicy = await uow.risk.policy()
+        return policy
+
+    async def set_limits(self, actor: Actor, scope: str, limits: RiskLimits) -> RiskPolicy:
+        """Replace the limits of ``scope`` (``*`` or a market)."""
+        async with self.uow() as uow:
+            await uow.risk.put(scope, limits, actor.key_id)
+            await uow.audit.record(actor, "risk_limits_set", scope, **_limits_details(limits))
+            policy: RiskPolicy = await uow.risk.policy()
+            state = await uow.trading_state.get()
+            await uow.commit()
+        self.controls.apply(ControlsSnapshot(policy, state.state, state.reason))
+        log.info("risk_limits_set", scope=scope, actor=actor.name)
+        return policy
+
+    async def delete_limits(self, actor: Actor, scope: str) -> bool:
+        async with self.uow() as uow:
+            deleted: bool = await uow.risk.delete(scope)
+            if deleted:
+                await uow.audit.record(actor, "risk_limits_deleted", scope)
+            policy = await uow.risk.policy()
+            state = await uow.trading_state.get()
+            await uow.commit()
+        self.controls.apply(ControlsSnapshot(policy, state.state, state.reason))
+        return deleted
+
+    # --- trading state ----------------------------------------------------------------------
+    async def trading_state(self) -> TradingStateRecord:
+        async with self.uow() as uow:
+            record: TradingStateRecord = await uow.trading_state.get()
+        return record
+
+    async def set_trading_state(
+        self,
+        actor: Actor,
+        state: TradingState,
+        reason: str,
+        *,
+        cancel_open_orders: bool = False,
+    ) -> TradingStateChange:
+        async with self.uow() as uow:
+            before = await uow.trading_state.get()
+            record: TradingStateRecord = await uow.trading_state.set(state, reason, actor.key_id)
+            await uow.audit.record(
+                actor,
+                "trading_state_set",
+                state.value,
+                previous=before.state.value,
+                reason=reason,
+                cancel_open_orders=cancel_open_orders,
+            )
+            policy = await uow.risk.policy()
+            await uow.commit()
+        # This replica refuses orders from now on; the others when notified (milliseconds).
+        self.controls.apply(ControlsSnapshot(policy, record.state, record.reason))
+        log.warning("trading_state_set", state=state.value, actor=actor.name)
+        canceled: list[Order] = []
+        if cancel_open_orders:
+            canceled = await self.orders.cancel_many(Caller())
+            async with self.uow() as uow:
+                await uow.audit.record(
+                    actor, "open_orders_canceled", state.value, count=len(canceled)
+                )
+                await uow.commit()
+        return TradingStateChange(record, canceled)
+
+    # --- audit ------------------------------------------------------------------------------
+    async def audit(self, *, limit: int, before_id: int | None) -> list[AuditEntry]:
+        async with self.uow() as uow:
+            entries: list[AuditEntry] = await uow.audit.recent(limit=limit, before_id=before_id)
+        return entries

@@ -1,0 +1,325 @@
+"""Pre-trade controls on the order path: the kill switch, the risk limits and the chain's rate.
+
+Nothing here costs a database round trip per order:
+
+- ``RiskControls`` keeps the limits and the trading state in memory. They are reloaded when
+  PostgreSQL notifies a change (``store/notify.py``: every replica within milliseconds of the
+  commit) and polled every ``refresh_s`` as a backstop for lost notifications.
+- ``ExposureBook`` keeps, per subaccount, the positions (from the indexer, the node if it is
+  down) and the non-final orders (from PostgreSQL), refreshed in the background every
+  ``refresh_s`` while a limit needs them. Orders admitted since a snapshot are added from memory
+  (reservations), so a burst within one refresh is counted exactly on this replica; orders placed
+  by other replicas are seen at their next refresh.
+
+A snapshot is consistent in one direction: the open orders are read *before* the positions, so an
+order that was already final when read is in the position, and one still open is counted in
+full (its remaining size) even if it fills in between: the projection can only overstate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from dydx_router.domain.market import Side
+from dydx_router.domain.planning import OrderPlan, OrderRequest
+from dydx_router.domain.risk import (
+    GLOBAL,
+    Exposure,
+    ProposedOrder,
+    RiskDataUnavailable,
+    RiskLimits,
+    RiskPolicy,
+    TradingState,
+    check_order,
+    check_trading_state,
+)
+from dydx_router.service.ports import AccountSnapshot
+from dydx_router.service.throttle import ChainThrottle, Kind
+from dydx_router.store.risk import OpenOrder
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlsSnapshot:
+    policy: RiskPolicy
+    state: TradingState
+    reason: str = ""
+
+
+class RiskControls:
+    """The limits and the trading state, in memory, reloaded on notification and by polling."""
+
+    def __init__(
+        self,
+        load: Callable[[], Awaitable[ControlsSnapshot]],
+        *,
+        refresh_s: float = 1.0,
+    ) -> None:
+        self._load = load
+        self._refresh_s = refresh_s
+        self._wake = asyncio.Event()
+        # Fail closed until the first load: no order passes before the state is known.
+        self.current = ControlsSnapshot(RiskPolicy(), TradingState.HALTED, "not loaded yet")
+        self.loaded = False
+
+    @property
+    def state(self) -> TradingState:
+        return self.current.state
+
+    def limits_for(self, market: str) -> tuple[RiskLimits, str]:
+        policy = self.current.policy
+        scope = market if any(name == market for name, _ in policy.markets) else GLOBAL
+        return policy.limits_for(market), scope
+
+    async def reload(self) -> None:
+        self.current = await self._load()
+        self.loaded = True
+
+    def apply(self, snapshot: ControlsSnapshot) -> None:
+        """Take a value just written by this process (the notification follows anyway)."""
+        self.current = snapshot
+        self.loaded = True
+
+    def changed(self) -> None:
+        """A notification arrived: reload now (called from the listener, not awaited)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._refresh_s)
+            self._wake.clear()
+            try:
+                await self.reload()
+            except (OSError, TimeoutError, Exception) as exc:  # keep the last known controls
+                log.warning("risk_controls_reload_failed", error=type(exc).__name__)
+
+
+@dataclass(slots=True)
+class Reservation:
+    """An order admitted by this process and not yet in an exposure snapshot."""
+
+    subaccount: int
+    market: str
+    side: Side
+    size: Decimal
+    reserved_at: float
+    committed_at: float | None = None
+    book: ExposureBook | None = None
+
+    def committed(self) -> None:
+        """The order's row is committed: the next snapshot read after now includes it."""
+        if self.book is not None:
+            self.committed_at = self.book.clock()
+
+    def release(self) -> None:
+        """The order was not persisted: stop counting it."""
+        if self.book is not None:
+            self.book.drop(self)
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    taken_at: float
+    positions: dict[str, Decimal]
+    open_buy: dict[str, Decimal]
+    open_sell: dict[str, Decimal]
+    open_count: dict[str, int]
+
+
+# A reservation whose order never committed (the request failed) stops counting after this.
+ABANDONED_AFTER_S = 5.0
+
+
+class ExposureBook:
+    def __init__(
+        self,
+        open_orders: Callable[[], Awaitable[Sequence[OpenOrder]]],
+        account: Callable[[int], Awaitable[AccountSnapshot]],
+        *,
+        refresh_s: float = 1.0,
+        max_age_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._open_orders = open_orders
+        self._account = account
+        self._refresh_s = refresh_s
+        self._max_age = max_age_s
+        self.clock = clock
+        self._snapshots: dict[int, _Snapshot] = {}
+        self._reservations: list[Reservation] = []
+        self._lock = asyncio.Lock()
+        self.wanted: set[int] = set()
+
+    async def refresh(self, subaccounts: Sequence[int]) -> None:
+        async with self._lock:
+            taken_at = self.clock()
+            rows = await self._open_orders()
+            accounts = await asyncio.gather(*(self._account(s) for s in subaccounts))
+            for sub, account in zip(subaccounts, accounts, strict=True):
+                snap = _Snapshot(
+                    taken_at,
+                    {p.market: p.size for p in account.positions},
+                    defaultdict(Decimal),
+                    defaultdict(Decimal),
+                    defaultdict(int),
+                )
+                for row in rows:
+                    if row.subaccount_number != sub:
+                        continue
+                    side = snap.open_buy if row.side is Side.BUY else snap.open_sell
+                    side[row.market] += row.remaining
+                    snap.open_count[row.market] += 1
+                self._snapshots[sub] = snap
+            self._reservations = [r for r in self._reservations if not self._seen(r)]
+
+    def _seen(self, r: Reservation) -> bool:
+        snap = self._snapshots.get(r.subaccount)
+        if snap is None:
+            return False
+        if r.committed_at is not None:
+            return r.committed_at < snap.taken_at
+        return r.reserved_at < snap.taken_at - ABANDONED_AFTER_S
+
+    def _fresh(self, sub: int) -> bool:
+        snap = self._snapshots.get(sub)
+        return snap is not None and self.clock() - snap.taken_at <= self._max_age
+
+    async def exposure(self, sub: int, market: str) -> Exposure:
+        """The subaccount's exposure in ``market``; loads it now if missing or too old."""
+        self.wanted.add(sub)
+        if not self._fresh(sub):
+            try:
+                await self.refresh([sub])
+            except Exception as exc:  # any failure to read the world: fail closed
+                raise RiskDataUnavailable(
+                    "the position and open orders could not be read: the limits cannot be "
+                    "checked; retry shortly",
+                    reason=type(exc).__name__,
+                ) from exc
+        snap = self._snapshots[sub]
+        buy, sell = snap.open_buy[market], snap.open_sell[market]
+        count = snap.open_count[market]
+        for r in self._reservations:
+            if r.subaccount == sub and r.market == market:
+                count += 1
+                if r.side is Side.BUY:
+                    buy += r.size
+                else:
+                    sell += r.size
+        return Exposure(snap.positions.get(market, Decimal(0)), buy, sell, count)
+
+    def reserve(self, sub: int, market: str, side: Side, size: Decimal) -> Reservation:
+        r = Reservation(sub, market, side, size, self.clock(), book=self)
+        if sub in self._snapshots:
+            self._reservations.append(r)
+        return r
+
+    def drop(self, r: Reservation) -> None:
+        with contextlib.suppress(ValueError):
+            self._reservations.remove(r)
+
+    async def run(self, needed: Callable[[], bool]) -> None:
+        """Keep the snapshots of the subaccounts in use fresh while a limit needs them."""
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            if not needed() or not self.wanted:
+                continue
+            try:
+                await self.refresh(sorted(self.wanted))
+            except Exception as exc:  # the order path fails closed once snapshots grow old
+                log.warning("exposure_refresh_failed", error=type(exc).__name__)
+
+
+@dataclass
+class Admission:
+    """What an admitted order holds until it is persisted."""
+
+    reservation: Reservation | None = None
+
+    def committed(self) -> None:
+        if self.reservation is not None:
+            self.reservation.committed()
+
+    def release(self) -> None:
+        if self.reservation is not None:
+            self.reservation.release()
+
+
+@dataclass
+class PreTradeGate:
+    """Everything an order must pass before it is persisted: state, limits, chain rate."""
+
+    controls: RiskControls
+    exposure: ExposureBook
+    oracle_price: Callable[[str], Decimal | None]
+    throttle: ChainThrottle | None = None
+
+    def needs_exposure(self) -> bool:
+        policy = self.controls.current.policy
+        return policy.global_limits.needs_exposure or any(
+            limits.needs_exposure for _, limits in policy.markets
+        )
+
+    async def check(self, req: OrderRequest, plan: OrderPlan, subaccount: int) -> Reservation:
+        """Raise if the order may not be placed; else reserve its exposure (not yet a slot)."""
+        check_trading_state(self.controls.state, reduce_only=req.reduce_only)
+        limits, scope = self.controls.limits_for(req.market)
+        if limits.empty:
+            return self.exposure.reserve(subaccount, req.market, req.side, req.size)
+        exposure = None
+        if limits.needs_exposure and not req.reduce_only:
+            exposure = await self.exposure.exposure(subaccount, req.market)
+        order = ProposedOrder(
+            market=req.market,
+            side=req.side,
+            type=req.type,
+            size=req.size,
+            price=plan.price,
+            reduce_only=req.reduce_only,
+            slippage_bps=plan.slippage_bps,
+        )
+        check_order(
+            order, limits, scope=scope, oracle=self.oracle_price(req.market), exposure=exposure
+        )
+        # No await between the check and the reservation: concurrent orders see each other.
+        return self.exposure.reserve(subaccount, req.market, req.side, req.size)
+
+    async def admit(self, req: OrderRequest, plan: OrderPlan, subaccount: int) -> Admission:
+        reservation = await self.check(req, plan, subaccount)
+        if self.throttle is not None:
+            kind = Kind.PLACE_SHORT_TERM if plan.is_short_term else Kind.PLACE_STATEFUL
+            try:
+                await self.throttle.admit(kind)
+            except BaseException:
+                reservation.release()
+                raise
+        return Admission(reservation)
+
+    async def admit_cancel(self, *, short_term: bool, weight: int = 1) -> None:
+        """Cancels are never refused by the kill switch or the limits, only by the chain's rate;
+        stateful cancels are not rate limited by the chain."""
+        if self.throttle is not None and short_term:
+            await self.throttle.admit(Kind.CANCEL_SHORT_TERM, weight)
+
+
+def controls_loader(uow: Any) -> Callable[[], Awaitable[ControlsSnapshot]]:
+    """Read the limits and the state in one transaction."""
+
+    async def load() -> ControlsSnapshot:
+        async with uow() as tx:
+            policy = await tx.risk.policy()
+            state = await tx.trading_state.get()
+        return ControlsSnapshot(policy, state.state, state.reason)
+
+    return load
