@@ -31,6 +31,37 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+class DatabaseUnavailable(ConnectionError):
+    """PostgreSQL cannot be reached, or it dropped the connection mid-transaction.
+
+    Nothing of the transaction was kept, except when the connection broke during ``COMMIT``
+    itself: then its outcome is unknown (the message says so). The pool replaces broken
+    connections by itself, so the service recovers when the server is back.
+    """
+
+    code = "database_unavailable"
+
+
+# Errors that mean "the server or the connection is gone", not "the statement is wrong":
+# socket errors and timeouts (OSError, incl. TimeoutError), SQLSTATE class 08 (connection
+# exception), 57P (operator intervention: admin shutdown, cannot connect now, crash shutdown) and
+# 53300 (too many connections).
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is unreachable (rather than a bug or a bad query)."""
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return True
+    # asyncpg reports a connection closed under it, or a pool shut down, as an InterfaceError.
+    return isinstance(exc, asyncpg.InterfaceError) and "clos" in str(exc)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
