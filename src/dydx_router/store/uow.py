@@ -15,8 +15,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from dydx_router.store.api_keys import ApiKeyRepository
+from dydx_router.store.audit import AuditRepository
 from dydx_router.store.database import DatabaseUnavailable, is_connection_error
 from dydx_router.store.orders import OrderRepository
+from dydx_router.store.risk import RiskRepository
+from dydx_router.store.trading_state import TradingStateRepository
 
 # How long a unit of work waits for a pooled connection (all busy, or the server slow to accept).
 DEFAULT_ACQUIRE_TIMEOUT_S = 5.0
@@ -25,6 +28,9 @@ DEFAULT_ACQUIRE_TIMEOUT_S = 5.0
 class UnitOfWork:
     orders: OrderRepository
     api_keys: ApiKeyRepository
+    audit: AuditRepository
+    risk: RiskRepository
+    trading_state: TradingStateRepository
 
     def __init__(self, pool: Any, *, acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
         self._pool = pool
@@ -49,6 +55,9 @@ class UnitOfWork:
             raise
         self.orders = OrderRepository(self._conn)
         self.api_keys = ApiKeyRepository(self._conn)
+        self.audit = AuditRepository(self._conn)
+        self.risk = RiskRepository(self._conn)
+        self.trading_state = TradingStateRepository(self._conn)
         return self
 
     async def __aexit__(
