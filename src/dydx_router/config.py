@@ -169,6 +169,29 @@ class Settings(BaseSettings):
     # How often every non-final order is settled against the chain and the indexer.
     reconcile_interval_s: float = Field(default=2.0, gt=0, le=3600)
 
+    # --- reliability (docs/reliability.md) ---
+    # Deadline of one BroadcastTx attempt (NODE_TIMEOUT_S is that of one query attempt)...
+    broadcast_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # ...and the total time one call may take, retries with backoff and jitter included.
+    chain_retry_budget_s: float = Field(default=6.0, gt=0, le=300)
+    # Consecutive failures that open an endpoint's circuit breaker; the first cool-down before a
+    # half-open probe, doubled after each failed probe up to the maximum.
+    breaker_failure_threshold: int = Field(default=3, ge=1, le=1000)
+    breaker_reset_timeout_s: float = Field(default=1.0, gt=0, le=600)
+    breaker_max_reset_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    # Background probes of every node and indexer endpoint (latency, height lag, half-open).
+    health_check_interval_s: float = Field(default=0.5, gt=0, le=60)
+    health_check_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    # An endpoint this many blocks behind the best one is used only when nothing fresher is up.
+    max_endpoint_lag_blocks: int = Field(default=20, ge=1, le=100_000)
+    # A stateful order CheckTx accepted but not seen in a block (GetTx) or on the indexer after
+    # this long becomes UNKNOWN for the reconciler (never FAILED by guess).
+    stateful_confirm_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # Connect and pool-acquire timeout of PostgreSQL (503 database_unavailable past it).
+    db_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # On SIGTERM: how long in-flight requests (broadcasts and their DB writes) may take to finish.
+    shutdown_grace_s: float = Field(default=30.0, ge=0, le=600)
+
     # --- observability (docs/observability.md) ---
     # /ready fails when the node's height has not advanced for this long...
     ready_max_block_age_s: float = Field(default=15.0, gt=0, le=3600)
