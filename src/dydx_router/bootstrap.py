@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
-from dydx_router import metrics
+from dydx_router import metrics, redact
 from dydx_router.api.auth import AUTH_FAILURES, KeyCache
 from dydx_router.api.ratelimit import Rate, RateLimiter
 from dydx_router.chain.errors import ChainError
@@ -20,7 +21,7 @@ from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.stream import IndexerStream
-from dydx_router.chain.wallet import Wallet
+from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
 from dydx_router.service.admin import AdminService
 from dydx_router.service.orders import OrderService, OrderServiceConfig
@@ -89,6 +90,7 @@ class Container:
 async def build_container(settings: Settings, *, workers: bool = True) -> Container:
     """Build and start everything the API needs; the caller owns ``aclose()``."""
     database_url = settings.require_database_url()
+    _register_secrets(settings, database_url)
     wallet = Wallet.from_mnemonic(settings.require_mnemonic())
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
@@ -162,6 +164,17 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
 
     container._closers.append(unregister)
     return container
+
+
+def _register_secrets(settings: Settings, database_url: str) -> None:
+    """Teach the log redactor our secrets before anything could log them (redact.py)."""
+    mnemonic = settings.require_mnemonic().get_secret_value()
+    redact.register_secret(mnemonic)
+    with contextlib.suppress(ChainError):  # a bad mnemonic fails in Wallet, without echoing it
+        redact.register_secret_bytes(_private_key_from_mnemonic(mnemonic))
+    password = urlsplit(database_url).password
+    if password:
+        redact.register_secret(password)
 
 
 def _rates(settings: Settings) -> dict[str, Rate]:

@@ -8,6 +8,7 @@ import sys
 import structlog
 
 from dydx_router import tracing
+from dydx_router.redact import redact_event
 
 
 def add_trace_ids(
@@ -34,7 +35,8 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        # Redaction runs last before rendering, after tracebacks are text (redact.py).
+        processors=[*shared, structlog.processors.format_exc_info, redact_event, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
@@ -46,6 +48,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_event,
                 renderer,
             ],
             foreign_pre_chain=shared,

@@ -1,0 +1,113 @@
+"""Log redaction: the last processor before rendering, for structlog and the stdlib bridge.
+
+Whatever reaches a log line passes through :func:`redact_event` after exceptions are formatted,
+so tracebacks are covered too. It replaces:
+
+- secrets registered at start-up (the mnemonic, the private key in hex and base64, the database
+  password): exact matches anywhere in any string;
+- API keys (``dxr_`` + 43 URL-safe characters) and ``Bearer`` credentials;
+- any run of 12 or more BIP39 English words (any mnemonic, not only ours);
+- the password of any ``scheme://user:password@host`` URL.
+
+Secrets are kept in a private set, never rendered; registering is idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LENGTH = 8
+
+_API_KEY = r"dxr_[A-Za-z0-9_\-]{16,}"
+_BEARER = r"(?i:bearer)\s+[A-Za-z0-9_\-\.=~+/]{8,}"
+_URL_CREDENTIALS = r"(?<=[a-z0-9+.\-]://)[^\s:/@]*:[^\s@/]+(?=@)"
+_SEPARATOR = r"[\s,'\"\[\]]+"  # spaces, or the quotes and commas of a printed list of words
+_WORD_RUN = re.compile(rf"\b[a-z]{{3,8}}(?:{_SEPARATOR}[a-z]{{3,8}}){{11,}}\b")
+_MNEMONIC_MIN_WORDS = 12
+
+
+@lru_cache(maxsize=1)
+def _bip39_words() -> frozenset[str]:
+    from bip_utils.bip.bip39.bip39_mnemonic import Bip39Languages
+    from bip_utils.bip.bip39.bip39_mnemonic_utils import Bip39WordsListGetter
+
+    words = Bip39WordsListGetter().GetByLanguage(Bip39Languages.ENGLISH)
+    return frozenset(words.GetWordAtIdx(i) for i in range(words.Length()))
+
+
+class Redactor:
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._pattern = self._compile()
+
+    def _compile(self) -> re.Pattern[str]:
+        exact = [re.escape(s) for s in sorted(self._secrets, key=len, reverse=True)]
+        return re.compile("|".join([*exact, _API_KEY, _BEARER, _URL_CREDENTIALS]))
+
+    def register(self, secret: str) -> None:
+        """Redact ``secret`` (and its whitespace-normalised form) from now on."""
+        forms = {secret.strip(), " ".join(secret.split())}
+        forms = {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+        with self._lock:
+            if forms <= self._secrets:
+                return
+            self._secrets |= forms
+            self._pattern = self._compile()
+
+    def register_bytes(self, secret: bytes) -> None:
+        """A binary secret in the encodings it could be printed in."""
+        self.register(secret.hex())
+        self.register(secret.hex().upper())
+        self.register(base64.b64encode(secret).decode())
+        self.register(base64.urlsafe_b64encode(secret).decode())
+        self.register(repr(secret))
+
+    def text(self, value: str) -> str:
+        value = self._pattern.sub(REDACTED, value)
+        if len(value) >= 12 * 4 and _WORD_RUN.search(value):
+            value = _WORD_RUN.sub(_redact_word_run, value)
+        return value
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        if isinstance(value, BaseException):
+            return self.text(f"{type(value).__name__}: {value}")
+        return value
+
+
+def _redact_word_run(match: re.Match[str]) -> str:
+    words = re.split(_SEPARATOR, match.group(0))
+    known = _bip39_words()
+    hits = sum(1 for w in words if w in known)
+    # A mnemonic is all word-list words; ordinary prose of 12+ short words rarely is.
+    if hits >= _MNEMONIC_MIN_WORDS and hits == len(words):
+        return REDACTED
+    return match.group(0)
+
+
+REDACTOR = Redactor()
+
+
+def register_secret(secret: str) -> None:
+    REDACTOR.register(secret)
+
+
+def register_secret_bytes(secret: bytes) -> None:
+    REDACTOR.register_bytes(secret)
+
+
+def redact_event(logger: object, method: str, event_dict: Any) -> Any:
+    """structlog processor: redact every value (place it after ``format_exc_info``)."""
+    return {k: REDACTOR.value(v) for k, v in event_dict.items()}
