@@ -156,7 +156,11 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         reconciler = ReconcilerWorker(sync, settings.reconcile_interval_s, reconcile_now)
         container.spawn(reconciler.run(), "reconciler")
     # Pool usage and websocket reconnects are read when Prometheus scrapes.
-    collector = metrics.ContainerCollector(pool, (lambda: status.reconnects) if workers else None)
+    collector = metrics.ContainerCollector(
+        pool,
+        (lambda: status.reconnects) if workers else None,
+        {"node": node.pool.snapshot, "indexer": indexer.pool.snapshot},
+    )
     metrics.register_collector(collector)
 
     async def unregister() -> None:

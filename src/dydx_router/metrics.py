@@ -8,7 +8,7 @@ status stream's reconnect count) are read at scrape time by :class:`ContainerCol
 being copied on every change.
 
 Other components record through the small functions below (``record_checktx``,
-``set_breaker_state``...), so that the label vocabulary stays defined here.
+``observe_broadcast``...), so that the label vocabulary stays defined here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from enum import IntEnum
 from typing import Any
 
 from prometheus_client import (
@@ -102,11 +101,6 @@ INDEXER_HEIGHT = Gauge(PREFIX + "indexer_height_blocks", "Latest block height of
 INDEXER_LAG = Gauge(
     PREFIX + "indexer_lag_blocks", "Blocks by which the indexer trails the node (0 if ahead)."
 )
-BREAKER_STATE = Gauge(
-    PREFIX + "circuit_breaker_state",
-    "Circuit breaker state per upstream endpoint: 0 closed, 1 half-open, 2 open.",
-    ["upstream", "endpoint"],
-)
 EVENT_LOOP_LAG = Histogram(
     PREFIX + "event_loop_lag_seconds",
     "How late the event loop ran a timer: time other work held the loop.",
@@ -115,19 +109,8 @@ EVENT_LOOP_LAG = Histogram(
 READY = Gauge(PREFIX + "ready", "1 when the readiness probe passes, else 0.")
 
 
-class BreakerState(IntEnum):
-    CLOSED = 0
-    HALF_OPEN = 1
-    OPEN = 2
-
-
-def set_breaker_state(upstream: str, endpoint: str, state: BreakerState | int | str) -> None:
-    """The hook for circuit breakers: ``upstream`` is ``node`` or ``indexer``, ``endpoint`` one of
-    the configured endpoints (a bounded set), ``state`` a :class:`BreakerState`, its value or its
-    name (``"open"``, ``"half_open"``, ``"closed"``)."""
-    if isinstance(state, str):
-        state = BreakerState[state.upper().replace("-", "_")]
-    BREAKER_STATE.labels(upstream, endpoint).set(int(state))
+# Circuit breaker states as gauge values (chain/resilience.py BreakerState names).
+BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def record_checktx(codespace: str, code: int | str) -> None:
@@ -162,15 +145,24 @@ def record_order(market: str, order_type: str, outcome: str, seconds: float | No
 
 
 class ContainerCollector(Collector):
-    """Values read at scrape time from live objects: the DB pool and the status stream.
+    """Values read at scrape time from live objects: the DB pool, the status stream and the
+    upstream endpoint pools (their circuit breakers).
 
     ``pool`` is an asyncpg pool (``get_size``/``get_idle_size``/``get_max_size``);
-    ``reconnects`` returns the websocket reconnect count so far.
+    ``reconnects`` returns the websocket reconnect count so far; ``upstreams`` maps an upstream
+    name (``node``, ``indexer``) to a callable returning its endpoints' snapshots
+    (``chain.resilience.EndpointPool.snapshot``: dicts with ``endpoint`` and ``state``).
     """
 
-    def __init__(self, pool: Any, reconnects: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        reconnects: Callable[[], int] | None = None,
+        upstreams: dict[str, Callable[[], list[dict[str, object]]]] | None = None,
+    ) -> None:
         self._pool = pool
         self._reconnects = reconnects
+        self._upstreams = upstreams or {}
 
     def collect(self) -> Iterator[Any]:
         size = self._pool.get_size()
@@ -184,6 +176,16 @@ class ContainerCollector(Collector):
         conns.add_metric(["idle"], idle)
         conns.add_metric(["max"], self._pool.get_max_size())
         yield conns
+        breakers = GaugeMetricFamily(
+            PREFIX + "circuit_breaker_state",
+            "Circuit breaker per upstream endpoint: 0 closed, 1 half-open, 2 open.",
+            labels=["upstream", "endpoint"],
+        )
+        for upstream, snapshot in self._upstreams.items():
+            for entry in snapshot():
+                state = BREAKER_VALUES.get(str(entry.get("state")), 2)
+                breakers.add_metric([upstream, str(entry.get("endpoint"))], state)
+        yield breakers
         if self._reconnects is not None:
             yield CounterMetricFamily(
                 PREFIX + "indexer_ws_reconnects",
