@@ -154,13 +154,17 @@ def keys_create(
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from dydx_router.domain.errors import DomainError
+    from dydx_router.service import admin
+    from dydx_router.store.audit import Actor
 
     try:
         subs = {int(s) for s in _csv(subaccounts)} if subaccounts else None
     except ValueError:
         _fail("--subaccounts must be comma-separated integers")
     try:
-        key, secret = _keys_call(lambda uow: uow.api_keys.create(name, set(_csv(scopes)), subs))
+        key, secret = _keys_call(
+            lambda uow: admin.create_api_key(uow, Actor.cli(), name, set(_csv(scopes)), subs)
+        )
     except DomainError as exc:
         _fail(str(exc))
     typer.echo(f"id:     {key.id}")
@@ -187,13 +191,15 @@ def keys_list() -> None:
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
     """Revoke an API key; requests with it are refused from now on."""
     from dydx_router.domain.errors import DomainError
+    from dydx_router.service import admin
+    from dydx_router.store.audit import Actor
 
     try:
         ident = uuid.UUID(key_id)
     except ValueError:
         _fail(f"not a key id: {key_id!r}")
     try:
-        _keys_call(lambda uow: uow.api_keys.revoke(ident))
+        _keys_call(lambda uow: admin.revoke_api_key(uow, Actor.cli(), ident))
     except DomainError as exc:
         _fail(str(exc))
     typer.echo(f"revoked {ident}")
