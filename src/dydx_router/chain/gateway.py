@@ -31,6 +31,7 @@ from dydx_router.chain.errors import (
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
+from dydx_router.chain.resilience import circuit_open_error
 from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.wallet import Wallet
 from dydx_router.domain.errors import UnknownMarket
@@ -195,6 +196,11 @@ class DydxExchange:
         return self._oracle.get(ticker)
 
     # --- writes -----------------------------------------------------------------------------
+    def ensure_writable(self) -> None:
+        wait = self.node.unavailable_for()
+        if wait is not None:
+            raise circuit_open_error(ChainUnavailable, "node", self.node.pool, wait)
+
     def _order_id(self, order: Order) -> txb.ChainOrderId:
         return txb.ChainOrderId(
             owner=order.address,

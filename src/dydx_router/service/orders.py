@@ -34,6 +34,7 @@ from dydx_router.domain.order import (
     TimeInForce,
 )
 from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext, plan_order
+from dydx_router.service.lifecycle import WriteGate
 from dydx_router.service.ports import (
     AccountSnapshot,
     Clock,
@@ -131,6 +132,8 @@ class OrderService:
     clock: Clock = field(default=lambda: datetime.now(UTC))
     # Kill switch, risk limits and the chain's rate, checked before anything is persisted.
     gate: PreTradeGate | None = None
+    # Writes in flight, so that a shutdown lets them finish (service/lifecycle.py).
+    writes: WriteGate = field(default_factory=WriteGate)
 
     # --- place ------------------------------------------------------------------------------
     async def place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
@@ -139,7 +142,10 @@ class OrderService:
         outcome = "failed"
         req = cmd.request
         try:
-            with tracing.span("orders.place", market=req.market, type=req.type.value):
+            with (
+                tracing.span("orders.place", market=req.market, type=req.type.value),
+                self.writes.enter(),
+            ):
                 result = await self._place(cmd, caller)
             outcome = "replayed" if result.replayed else result.order.status.value.lower()
             return result
@@ -169,6 +175,8 @@ class OrderService:
 
         plan = self._plan(cmd.request)
         height = plan.height
+        # Every node endpoint failing: say so now, before a row is written or a quota is used.
+        self.exchange.ensure_writable()
         admission = None
         if self.gate is not None:
             admission = await self.gate.admit(cmd.request, plan, cmd.subaccount_number)
@@ -305,7 +313,7 @@ class OrderService:
         if submission.signed_tx is not None:
             fields["signed_tx"] = submission.signed_tx
         err = submission.error
-        if err is not None:
+        if err is not None and submission.outcome is not Outcome.ALREADY_DONE:
             fields |= {
                 "error_codespace": err.codespace,
                 "error_code": err.code,
@@ -314,6 +322,14 @@ class OrderService:
         if submission.outcome is Outcome.ACCEPTED:
             target, reason = OrderStatus.SUBMITTED, "checktx accepted"
             log.info("order_submitted", tx_hash=submission.tx_hash)
+        elif submission.outcome is Outcome.ALREADY_DONE:
+            # The identical tx (sdk/19) or the same stateful order (clob/3005) is already with the
+            # chain: an earlier attempt whose answer was lost got through.
+            target = OrderStatus.SUBMITTED
+            reason = (
+                f"already with the chain: {err.codespace}/{err.code}" if err else "already sent"
+            )
+            log.info("order_submitted", tx_hash=submission.tx_hash, already=True)
         elif submission.outcome is Outcome.REJECTED:
             target = OrderStatus.REJECTED
             reason = f"checktx rejected: {err.codespace}/{err.code}" if err else "rejected"
@@ -374,11 +390,16 @@ class OrderService:
 
     # --- cancel -----------------------------------------------------------------------------
     async def cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
+        with self.writes.enter():
+            return await self._cancel(order_id, caller)
+
+    async def _cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
         order = await self.get(order_id, caller)
         if order.status.is_final:
             raise OrderNotCancelable(
                 f"order {order_id} is already {order.status}", status=str(order.status)
             )
+        self.exchange.ensure_writable()
         if self.gate is not None:
             await self.gate.admit_cancel(short_term=order.is_short_term)
         height = self.exchange.latest_height()
@@ -460,6 +481,8 @@ class OrderService:
                     and (caller.subaccounts is None or o.subaccount_number in caller.subaccounts)
                 ]
         live = [o for o in targets if not o.status.is_final and o.status is not OrderStatus.PENDING]
+        if live:
+            self.exchange.ensure_writable()
         height = self.exchange.latest_height()
         short = [o for o in live if o.is_short_term]
         stateful = [o for o in live if not o.is_short_term]
@@ -471,7 +494,8 @@ class OrderService:
         for sub, orders in by_sub.items():
             for i in range(0, len(orders), MAX_BATCH_CANCELS):
                 chunk = orders[i : i + MAX_BATCH_CANCELS]
-                done += await self._batch_cancel_chunk(sub, chunk, height)
+                with self.writes.enter():
+                    done += await self._batch_cancel_chunk(sub, chunk, height)
         for o in stateful:
             try:
                 done.append(await self.cancel(o.id, caller))

@@ -91,6 +91,11 @@ class Exchange(Protocol):
 
     def oracle_price(self, ticker: str) -> Decimal | None: ...
 
+    def ensure_writable(self) -> None:
+        """Raise at once (``ChainUnavailable``, no I/O) when no node endpoint could take a
+        broadcast now, so that nothing is persisted for an order that cannot be sent."""
+        ...
+
     async def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
         """Sign a short-term placement (no sequence involved), without sending it."""
         ...

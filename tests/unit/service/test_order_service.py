@@ -12,6 +12,7 @@ from typing import Any, Self
 
 import pytest
 
+from dydx_router.chain.errors import ChainUnavailable
 from dydx_router.domain.errors import OrderNotFound, UnknownMarket
 from dydx_router.domain.market import MarketSpec, Side
 from dydx_router.domain.order import (
@@ -187,10 +188,16 @@ class FakeExchange:
     rows_at_broadcast: list[int] = field(default_factory=list)
     cancels: list[uuid.UUID] = field(default_factory=list)
     batches: list[tuple[int, dict[int, list[int]], int]] = field(default_factory=list)
+    # Every node endpoint's breaker open (chain/resilience.py): ensure_writable fails fast.
+    chain_down: bool = False
 
     @property
     def address(self) -> str:
         return "dydx1fake"
+
+    def ensure_writable(self) -> None:
+        if self.chain_down:
+            raise ChainUnavailable("every node endpoint is failing", circuit_open=True)
 
     @property
     def chain_id(self) -> str:
