@@ -8,8 +8,8 @@ Semantics (docs/security.md has the full table):
   order's price and the oracle price, so a far-off limit price cannot understate it) bound one
   order.
 - ``max_position_notional`` bounds |position| x oracle after the order and every open order on
-  the same side filled in full (worst case). An order that moves the position toward zero always
-  passes, so an over-limit position can be reduced.
+  the same side filled in full (worst case). An order that moves the position toward zero (not
+  through it) always passes, so an over-limit position can be reduced.
 - ``max_open_orders`` bounds the non-final orders in the market (this one included).
 - ``price_band_bps`` bounds how far an order's limit price may sit from the oracle price.
 - ``max_slippage_bps`` bounds the slippage a market-like order may accept.
@@ -240,7 +240,9 @@ def check_order(
             before = exposure.position - exposure.open_sell_size
             after = before - order.size
         notional = abs(after) * oracle
-        if notional > limits.max_position_notional and abs(after) > abs(before):
+        # Toward zero always passes; through zero opens a new position on the other side.
+        grows = abs(after) > abs(before) or after * before < 0
+        if notional > limits.max_position_notional and grows:
             _breach(
                 "max_position_notional",
                 limits.max_position_notional,

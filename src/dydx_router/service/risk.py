@@ -161,8 +161,10 @@ class ExposureBook:
         self._lock = asyncio.Lock()
         self.wanted: set[int] = set()
 
-    async def refresh(self, subaccounts: Sequence[int]) -> None:
+    async def refresh(self, subaccounts: Sequence[int], *, unless_fresh: bool = False) -> None:
         async with self._lock:
+            if unless_fresh and all(self._fresh(s) for s in subaccounts):
+                return  # a concurrent caller refreshed while we waited for the lock
             taken_at = self.clock()
             rows = await self._open_orders()
             accounts = await asyncio.gather(*(self._account(s) for s in subaccounts))
@@ -200,7 +202,7 @@ class ExposureBook:
         self.wanted.add(sub)
         if not self._fresh(sub):
             try:
-                await self.refresh([sub])
+                await self.refresh([sub], unless_fresh=True)
             except Exception as exc:  # any failure to read the world: fail closed
                 raise RiskDataUnavailable(
                     "the position and open orders could not be read: the limits cannot be "
