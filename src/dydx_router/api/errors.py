@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dydx_router.chain import errors as chain
+from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain import risk
+from dydx_router.service.lifecycle import ShuttingDown
 from dydx_router.service.orders import (
     IdempotencyConflict,
     NoPosition,
@@ -22,6 +24,11 @@ from dydx_router.service.orders import (
 from dydx_router.service.sync import OrderInFlight
 from dydx_router.service.throttle import ChainRateLimited
 from dydx_router.store.api_keys import ApiKeyNotFound, InvalidApiKeySpec
+from dydx_router.store.database import (
+    DB_CONNECTION_ERRORS,
+    DatabaseUnavailable,
+    is_connection_error,
+)
 from dydx_router.store.orders import ConcurrentUpdate, DuplicateOrder
 
 
@@ -56,6 +63,7 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (risk.TradingReduceOnly, 409),
     (risk.RiskLimitBreached, 400),
     (risk.RiskDataUnavailable, 503),
+    (ShuttingDown, 503),
     (ChainRateLimited, 429),
     (IdempotencyConflict, 409),
     (OrderNotCancelable, 409),
@@ -116,6 +124,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, chain.ChainError)
         status = status_for(exc)
         retry = RETRY_AFTER_S.get(status)
+        if retry and "retry_after_s" in exc.details:  # every endpoint's breaker open
+            retry = retry_after_header(float(exc.details["retry_after_s"]))
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details),
             status,
@@ -143,6 +153,18 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL unreachable or its connection lost (store/uow.py raises DatabaseUnavailable;
+        # a raw driver error can come from code that uses the pool directly).
+        if not is_connection_error(exc):
+            return await unexpected(request, exc)
+        message = str(exc) if isinstance(exc, DatabaseUnavailable) else "database unreachable"
+        return JSONResponse(
+            error_body(DatabaseUnavailable.code, f"the database is unavailable: {message}"),
+            503,
+            headers={"Retry-After": RETRY_AFTER_S[503]},
+        )
+
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         # The message of an unexpected error may hold anything; never echo it to the caller.
         return JSONResponse(error_body("internal_error", "internal server error"), 500)
@@ -152,4 +174,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(chain.ChainError, chain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for cls in DB_CONNECTION_ERRORS:
+        app.add_exception_handler(cls, database_down)
     app.add_exception_handler(Exception, unexpected)

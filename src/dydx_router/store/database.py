@@ -46,12 +46,14 @@ class DatabaseUnavailable(ConnectionError):
 # socket errors and timeouts (OSError, incl. TimeoutError), SQLSTATE class 08 (connection
 # exception), 57P (operator intervention: admin shutdown, cannot connect now, crash shutdown) and
 # 53300 (too many connections).
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
+#: Every class :func:`is_connection_error` may say yes to (for exception handler registration).
+DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (*_CONNECTION_ERRORS, asyncpg.InterfaceError)
 
 
 def is_connection_error(exc: BaseException) -> bool:
