@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import sys
 from collections import Counter
@@ -37,7 +38,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import postgres, rss_mb, stack  # noqa: E402
+from bench.stack import cpu_seconds, postgres, postgres_cpu_seconds, rss_mb, stack  # noqa: E402
 
 KINDS = ("quote", "ioc", "stateful")
 
@@ -114,6 +115,8 @@ class LoadResult:
     rss_peak_mb: float = 0.0
     rate: float = 0.0
     clients: int = 0
+    # CPU seconds used during the measured window, by process.
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -158,6 +161,9 @@ class LoadResult:
             "outcomes": dict(self.outcomes),
             "rejections": dict(self.rejections),
             "rss_peak_mb": round(self.rss_peak_mb, 1),
+            "cpu_us_per_order": {
+                k: round(v / self.ok * 1e6) if self.ok else None for k, v in self.cpu_s.items()
+            },
         }
 
 
@@ -182,6 +188,7 @@ async def run_load(
     pid: int | None = None,
     label: str = "",
     warmup: float = 2.0,
+    other_pids: dict[str, int] | None = None,
 ) -> LoadResult:
     """Place orders for ``duration`` seconds (after ``warmup`` seconds not counted)."""
     parts = urlsplit(url)
@@ -197,6 +204,20 @@ async def run_load(
     end = measure_from + duration
     stop = asyncio.Event()
     sampler = asyncio.create_task(_rss_sampler(pid, result, stop))
+    pids = {"router": pid, **(other_pids or {}), "client": os.getpid()}
+
+    def cpu_now() -> dict[str, float]:
+        now = {k: cpu_seconds(p) for k, p in pids.items() if p is not None}
+        now["postgres"] = postgres_cpu_seconds()
+        return now
+
+    cpu_start: dict[str, float] = {}
+
+    async def mark_start() -> None:
+        await asyncio.sleep(max(0.0, measure_from - loop.time()))
+        cpu_start.update(cpu_now())
+
+    marker = asyncio.create_task(mark_start())
 
     async def client(conn: Connection) -> None:
         nonlocal counter
@@ -243,6 +264,9 @@ async def run_load(
     )
     stop.set()
     await sampler
+    await marker
+    cpu_end = cpu_now()
+    result.cpu_s = {k: cpu_end[k] - cpu_start.get(k, 0.0) for k in cpu_end}
     for c in conns:
         c.close()
     return result
@@ -308,6 +332,7 @@ def print_result(r: LoadResult) -> None:
         f"| RSS {s['rss_peak_mb']} MB",
         flush=True,
     )
+    print(f"  CPU µs per order: {s['cpu_us_per_order']}", flush=True)
     if s["rejections"] or len(s["http_statuses"]) > 1:
         print(f"  statuses {s['http_statuses']} outcomes {s['outcomes']} "
               f"rejections {s['rejections']}", flush=True)  # fmt: skip
@@ -325,6 +350,7 @@ async def _run_cli(args: argparse.Namespace, url: str, api_key: str, pid: int | 
         pid=pid,
         label=args.kind,
         warmup=args.warmup,
+        other_pids={"devnet": args.devnet_pid} if args.devnet_pid else None,
     )
     print_result(result)
     if args.json:
@@ -348,14 +374,41 @@ def main() -> None:
         help="arguments of the devnet this script starts",
     )
     p.add_argument("--json", action="store_true", help="also print the summary as JSON")
+    p.add_argument(
+        "--profile", help="write a py-spy flame graph (SVG) of the router under load to this file"
+    )
     args = p.parse_args()
     import uvloop
 
+    args.devnet_pid = None
     if args.url:
         uvloop.run(_run_cli(args, args.url, args.api_key, args.pid))
         return
     with postgres() as pg, stack(pg, args.devnet_args.split()) as s:
-        uvloop.run(_run_cli(args, s.url, s.router.api_key, s.router.process.pid))
+        args.devnet_pid = s.devnet.process.pid
+        with profiling(args.profile, s.router.process.pid, args.warmup + args.duration):
+            uvloop.run(_run_cli(args, s.url, s.router.api_key, s.router.process.pid))
+
+
+@contextlib.contextmanager
+def profiling(path: str | None, pid: int, seconds: float) -> Any:
+    """py-spy sampling the router while the load runs (docs/performance.md)."""
+    if not path:
+        yield
+        return
+    import subprocess
+
+    spy = Path(sys.executable).with_name("py-spy")
+    proc = subprocess.Popen(
+        [str(spy), "record", "-p", str(pid), "-o", path, "-d", str(int(seconds)), "-r", "200"]
+        + (["--format", "raw"] if path.endswith(".txt") else []),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield
+    finally:
+        proc.wait(timeout=120)
 
 
 if __name__ == "__main__":
