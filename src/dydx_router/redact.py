@@ -30,6 +30,7 @@ _URL_CREDENTIALS = r"(?<=[a-z0-9+.\-]://)[^\s:/@]*:[^\s@/]+(?=@)"
 _SEPARATOR = r"[\s,'\"\[\]]+"  # spaces, or the quotes and commas of a printed list of words
 _WORD_RUN = re.compile(rf"\b[a-z]{{3,8}}(?:{_SEPARATOR}[a-z]{{3,8}}){{11,}}\b")
 _MNEMONIC_MIN_WORDS = 12
+_WORD = re.compile(r"[a-z]+")
 
 
 @lru_cache(maxsize=1)
@@ -88,13 +89,21 @@ class Redactor:
 
 
 def _redact_word_run(match: re.Match[str]) -> str:
-    words = re.split(_SEPARATOR, match.group(0))
+    """Redact every stretch of 12+ consecutive BIP39 words inside a run of short words."""
+    text = match.group(0)
     known = _bip39_words()
-    hits = sum(1 for w in words if w in known)
-    # A mnemonic is all word-list words; ordinary prose of 12+ short words rarely is.
-    if hits >= _MNEMONIC_MIN_WORDS and hits == len(words):
-        return REDACTED
-    return match.group(0)
+    words = list(_WORD.finditer(text))
+    out, last, i = [], 0, 0
+    while i < len(words):
+        j = i
+        while j < len(words) and words[j].group(0) in known:
+            j += 1
+        if j - i >= _MNEMONIC_MIN_WORDS:
+            out += [text[last : words[i].start()], REDACTED]
+            last = words[j - 1].end()
+        i = max(j, i + 1)
+    out.append(text[last:])
+    return "".join(out)
 
 
 REDACTOR = Redactor()

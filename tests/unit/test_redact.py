@@ -1,0 +1,109 @@
+"""Secret hygiene of the logs: structlog and the stdlib bridge, events, fields and tracebacks.
+
+The logging set-up is process-global, so the scenarios run in a child process with the service's
+own ``configure_logging``; the test reads everything it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
+from pydantic import SecretStr
+
+from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
+from dydx_router.redact import REDACTED, Redactor
+
+SCENARIOS = textwrap.dedent(
+    """
+    import logging, sys
+    import structlog
+    from dydx_router import redact
+    from dydx_router.logs import configure_logging
+
+    mnemonic, key_hex, api_key, other_mnemonic, fmt = sys.argv[1:6]
+    configure_logging(fmt, "DEBUG")
+    redact.register_secret(mnemonic)
+    redact.register_secret_bytes(bytes.fromhex(key_hex))
+    redact.register_secret("s3cret-db-pass")
+    log = structlog.get_logger("scenario")
+    log.info("wallet_loaded", mnemonic=mnemonic, note="startup")
+    log.info("key " + key_hex.upper(), nested={"deep": [key_hex, {"k": api_key}]})
+    log.warning("request_failed", headers={"authorization": "Bearer " + api_key})
+    log.info("connecting", url="postgresql://router:s3cret-db-pass@db:5432/x?sslmode=require")
+    log.info("someone pasted a phrase", text="please use " + other_mnemonic + " thanks")
+    try:
+        raise RuntimeError("signing failed for " + mnemonic)
+    except RuntimeError:
+        log.exception("order_broadcast_failed")
+    try:
+        secret_local = key_hex
+        raise ValueError(f"bad key {secret_local}")
+    except ValueError:
+        logging.getLogger("asyncpg").error("stdlib %s", api_key, exc_info=True)
+    logging.getLogger("uvicorn.error").warning("mnemonic in a stdlib line: %s", mnemonic)
+    log.info("order_submitted", tx_hash="AB" * 32, market="BTC-USD")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def secrets() -> dict[str, str]:
+    def phrase() -> str:
+        return str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24))
+
+    mnemonic = phrase()
+    key = _private_key_from_mnemonic(mnemonic)
+    assert Wallet.from_mnemonic(SecretStr(mnemonic)).address.startswith("dydx1")
+    return {
+        "mnemonic": mnemonic,
+        "key_hex": key.hex(),
+        "api_key": "dxr_" + "Zk3_q9" * 7 + "x",
+        "other_mnemonic": phrase(),
+    }
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_no_secret_reaches_the_logs(secrets: dict[str, str], fmt: str) -> None:
+    args = [secrets[k] for k in ("mnemonic", "key_hex", "api_key", "other_mnemonic")]
+    done = subprocess.run(
+        [sys.executable, "-c", SCENARIOS, *args, fmt],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    out = done.stdout + done.stderr
+    assert "order_broadcast_failed" in out and "Traceback" in out  # the scenarios did log
+    assert "AB" * 32 in out  # a tx hash is not a secret: it stays
+    forbidden = [
+        secrets["mnemonic"],
+        secrets["key_hex"],
+        secrets["key_hex"].upper(),
+        secrets["api_key"],
+        secrets["other_mnemonic"],
+        "s3cret-db-pass",
+        # no run of four consecutive words of either mnemonic survives anywhere
+        *(" ".join(m.split()[i : i + 4]) for m in (secrets["mnemonic"],) for i in range(0, 20, 4)),
+    ]
+    leaks = [s for s in forbidden if s in out]
+    assert not leaks, f"leaked into {fmt} logs"
+    assert out.count(REDACTED) >= 8
+    if fmt == "json":
+        for line in done.stderr.splitlines():
+            json.loads(line)  # redaction keeps every line valid JSON
+
+
+def test_prose_and_identifiers_are_left_alone() -> None:
+    r = Redactor()
+    text = "the order was canceled because the market moved and the agent asked for a retry soon"
+    assert r.text(text) == text
+    assert r.text("dydx1abc order 7f1c uuid 123e4567-e89b-12d3-a456-426614174000") == (
+        "dydx1abc order 7f1c uuid 123e4567-e89b-12d3-a456-426614174000"
+    )
+    r.register("short")  # too short to be a secret: registering must not shred every log line
+    assert r.text("a short note") == "a short note"
