@@ -19,6 +19,7 @@ from dydx_router.chain.gateway import DydxExchange
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
+from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy, RetryPolicy
 from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
@@ -76,6 +77,16 @@ class Container:
         self._tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
+        """Graceful shutdown: refuse new writes, let those in flight finish their broadcast and
+        DB writes (up to ``shutdown_grace_s``), stop the workers, close the clients and the pool.
+        The HTTP server has already stopped accepting connections (cli.py)."""
+        writes = self.orders.writes
+        writes.close()
+        log.info("shutdown_started", writes_in_flight=writes.in_flight)
+        left = await writes.drain(self.settings.shutdown_grace_s)
+        if left:
+            # Cut anyway: their rows are PENDING or UNKNOWN, which the reconciler settles.
+            log.warning("shutdown_writes_abandoned", writes_in_flight=left)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -84,7 +95,10 @@ class Container:
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await close()
-        await self.pool.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.settings.db_timeout_s):
+                await self.pool.close()
+        log.info("shutdown_complete")
 
 
 async def build_container(settings: Settings, *, workers: bool = True) -> Container:
@@ -93,10 +107,30 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     _register_secrets(settings, database_url)
     wallet = Wallet.from_mnemonic(settings.require_mnemonic())
     pool = await create_pool(
-        database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+        database_url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        timeout=settings.db_timeout_s,
     )
-    node = NodeClient(settings.nodes, timeout=float(settings.node_timeout_s))
-    indexer = IndexerClient(settings.indexers, timeout=float(settings.indexer_timeout_s))
+    health = HealthPolicy(
+        breaker=BreakerPolicy(
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_timeout_s=settings.breaker_reset_timeout_s,
+            max_reset_timeout_s=settings.breaker_max_reset_timeout_s,
+        ),
+        max_lag_blocks=settings.max_endpoint_lag_blocks,
+    )
+    retry = RetryPolicy(budget_s=settings.chain_retry_budget_s)
+    node = NodeClient(
+        settings.nodes,
+        timeout=float(settings.node_timeout_s),
+        broadcast_timeout=settings.broadcast_timeout_s,
+        health=health,
+        retry=retry,
+    )
+    indexer = IndexerClient(
+        settings.indexers, timeout=float(settings.indexer_timeout_s), health=health, retry=retry
+    )
     heights = HeightCache(node.latest_height)
     sequencer = Sequencer(
         node, wallet, wallet.address, chain_id=settings.effective_chain_id, memo=settings.memo
@@ -111,7 +145,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         memo=settings.memo,
         order_router_address=settings.order_router_address or "",
     )
-    uow = UnitOfWorkFactory(pool)
+    uow = UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
     orders = OrderService(
         uow=uow,
         exchange=exchange,
@@ -128,6 +162,25 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     )
     container._closers.append(exchange.aclose)
     await exchange.start()
+    # Background probes of every endpoint: breakers' half-open probes, latency and height lag
+    # (chain/resilience.py); the node's best height also keeps the height cache fresh.
+    probe_timeout = min(settings.health_check_timeout_s, float(settings.node_timeout_s))
+    container.spawn(
+        node.monitor(
+            interval=settings.health_check_interval_s,
+            probe_timeout=probe_timeout,
+            on_height=heights.observe,
+        ),
+        "node-health",
+    )
+    container.spawn(
+        indexer.monitor(
+            interval=max(settings.health_check_interval_s, 1.0),
+            probe_timeout=min(settings.health_check_timeout_s, float(settings.indexer_timeout_s)),
+            chain_height=lambda: node.pool.best_height,
+        ),
+        "indexer-health",
+    )
     await _wire_security(container, settings, database_url, node, heights)
 
     async def indexer_height() -> int:

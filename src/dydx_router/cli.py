@@ -89,6 +89,9 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
         log_config=None,
         access_log=False,
         lifespan="on",
+        # On SIGTERM uvicorn stops accepting, then waits this long for requests in flight
+        # (broadcasts and their DB writes) before the lifespan closes the rest (bootstrap.py).
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -111,7 +111,9 @@ class IndexerClient:
         if not base_urls:
             raise ValueError("at least one indexer URL is required")
         self._bases = [u.rstrip("/") for u in base_urls]
-        self._pool: EndpointPool[str] = EndpointPool(self._bases, self._bases, health)
+        self._pool: EndpointPool[str] = EndpointPool(
+            self._bases, self._bases, health, upstream="indexer"
+        )
         self._timeout = timeout
         self._retry = retry or RetryPolicy(budget_s=timeout)
         self._http = httpx.AsyncClient(
@@ -210,8 +212,7 @@ class IndexerClient:
             pool.traffic_probes = True
 
     async def _probe(self, index: int, deadline: float) -> None:
-        breaker = self._pool.health[index].breaker
-        if not breaker.closed and not breaker.probe_due():
+        if not self._pool.health[index].breaker.closed and not self._pool.claim_probe(index):
             return
         began = time.monotonic()
         try:

@@ -260,7 +260,7 @@ class NodeClient:
             raise ValueError("at least one node endpoint is required")
         self._endpoints = list(endpoints)
         self._pool: EndpointPool[Endpoint] = EndpointPool(
-            self._endpoints, [ep.target for ep in self._endpoints], health
+            self._endpoints, [ep.target for ep in self._endpoints], health, upstream="node"
         )
         self._timeout = timeout
         self._broadcast_timeout = broadcast_timeout
@@ -423,8 +423,7 @@ class NodeClient:
             pool.traffic_probes = True
 
     async def _probe(self, index: int, deadline: float) -> int | None:
-        breaker = self._pool.health[index].breaker
-        if not breaker.closed and not breaker.probe_due():
+        if not self._pool.health[index].breaker.closed and not self._pool.claim_probe(index):
             return None
         began = time.monotonic()
         try:

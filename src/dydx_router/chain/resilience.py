@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+import structlog
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -42,6 +43,7 @@ from dydx_router.chain.errors import ChainError, ChainRejected, ChainUnavailable
 
 E = TypeVar("E")
 Clock = Callable[[], float]
+log = structlog.get_logger(__name__)
 
 
 class BreakerState(StrEnum):
@@ -200,9 +202,11 @@ class EndpointPool(Generic[E]):
         *,
         clock: Clock = time.monotonic,
         traffic_probes: bool = True,
+        upstream: str = "upstream",
     ) -> None:
         if not endpoints:
             raise ValueError("at least one endpoint is required")
+        self.upstream = upstream
         self.endpoints = list(endpoints)
         self.policy = policy or HealthPolicy()
         self.health = [EndpointHealth(n, self.policy, clock) for n in names]
@@ -233,8 +237,15 @@ class EndpointPool(Generic[E]):
                 yield i
         if not any_closed and self.traffic_probes:
             for i in self._ranked:
-                if self.health[i].breaker.probe_due():
+                if self.claim_probe(i):
                     yield i
+
+    def claim_probe(self, index: int) -> bool:
+        """Claim the half-open probe of an open endpoint if it is due."""
+        if self.health[index].breaker.probe_due():
+            self._changed(index)
+            return True
+        return False
 
     def all_open(self) -> bool:
         return not any(h.breaker.closed for h in self.health)
@@ -262,13 +273,26 @@ class EndpointPool(Generic[E]):
         if height is not None:
             self.observe_height(index, height)
         if h.breaker.record_success():
+            self._changed(index)
             self.rerank()
 
     def failed(self, index: int) -> None:
         h = self.health[index]
         h.errors += self.policy.ewma_alpha * (1.0 - h.errors)
-        h.breaker.record_failure()
+        if h.breaker.record_failure():
+            self._changed(index)
         self.rerank()  # off the happy path: demote the failing endpoint at once
+
+    def _changed(self, index: int) -> None:
+        h = self.health[index]
+        state = h.breaker.state
+        event = {
+            BreakerState.OPEN: "circuit_breaker_opened",
+            BreakerState.HALF_OPEN: "circuit_breaker_probing",
+            BreakerState.CLOSED: "circuit_breaker_closed",
+        }[state]
+        level = log.warning if state is BreakerState.OPEN else log.info
+        level(event, upstream=self.upstream, endpoint=h.name, retry_after_s=h.breaker.retry_after())
 
     def observe_height(self, index: int, height: int) -> None:
         self.health[index].height = height

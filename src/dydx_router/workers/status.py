@@ -67,7 +67,7 @@ class StatusStreamWorker:
             async for event in self._stream.events():
                 try:
                     await self._handle(event)
-                except (ChainError, DomainError) as e:
+                except (ChainError, DomainError, OSError) as e:  # OSError: DatabaseUnavailable
                     log.warning("status_event_failed", error=str(e))
         finally:
             for task in helpers:
@@ -118,7 +118,7 @@ class StatusStreamWorker:
             ids, self._deferred = list(self._deferred), set()
             try:
                 await self._settle(ids)
-            except (ChainError, DomainError) as e:
+            except (ChainError, DomainError, OSError) as e:
                 log.warning("status_event_failed", error=str(e))
 
     async def _expire_loop(self) -> None:
@@ -127,7 +127,7 @@ class StatusStreamWorker:
             self._new_height.clear()
             try:
                 await self._sync.expire_due(self._height)
-            except (ChainError, DomainError) as e:
+            except (ChainError, DomainError, OSError) as e:
                 log.warning("expiry_failed", error=str(e))
 
 
