@@ -156,6 +156,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             default_subaccount=settings.subaccount_number,
         ),
     )
+    orders.placement_uow = uow.single_statements()
     sync = OrderSync(uow=uow, exchange=exchange)
     container = Container(
         settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync

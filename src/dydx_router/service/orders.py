@@ -134,6 +134,9 @@ class OrderService:
     gate: PreTradeGate | None = None
     # Writes in flight, so that a shutdown lets them finish (service/lifecycle.py).
     writes: WriteGate = field(default_factory=WriteGate)
+    # Units of work for placement. Its two writes (the PENDING row, the outcome) are each one
+    # atomic statement, so an autocommit factory saves the BEGIN/COMMIT round trips; default: uow.
+    placement_uow: UnitOfWorkFactory | None = None
 
     # --- place ------------------------------------------------------------------------------
     async def place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
@@ -180,7 +183,7 @@ class OrderService:
         admission = None
         if self.gate is not None:
             admission = await self.gate.admit(cmd.request, plan, cmd.subaccount_number)
-        async with self.uow() as uow:
+        async with (self.placement_uow or self.uow)() as uow:
             with tracing.span("db.next_client_id"):
                 client_id = await uow.orders.next_client_id()
             order = self._new_order(cmd, caller, plan, client_id, fingerprint)
@@ -342,13 +345,18 @@ class OrderService:
             await orders.transition(order, target, reason=reason, height=height, **fields)
         except ConcurrentUpdate:
             # The reconciler got to the row first (a broadcast slower than its settle delay):
-            # keep the broadcast's facts and whatever status the venue already established.
-            fresh = await orders.get_for_update(order.id)
-            if target in TRANSITIONS[fresh.status]:
-                await orders.transition(fresh, target, reason=reason, height=height, **fields)
-            else:
-                await orders.update(fresh, **fields)
-            fresh.history = await orders.history(order.id)
+            # keep the broadcast's facts and whatever status the venue already established,
+            # under the row lock of a transaction of its own.
+            async with self.uow() as locked:
+                fresh = await locked.orders.get_for_update(order.id)
+                if target in TRANSITIONS[fresh.status]:
+                    await locked.orders.transition(
+                        fresh, target, reason=reason, height=height, **fields
+                    )
+                else:
+                    await locked.orders.update(fresh, **fields)
+                fresh.history = await locked.orders.history(order.id)
+                await locked.commit()
             for f in fields_of(Order):
                 setattr(order, f.name, getattr(fresh, f.name))
 

@@ -34,15 +34,18 @@ _COLUMNS = (
     "good_til_block_time, address, subaccount_number, indexer_order_id, status, filled_size, "
     "average_fill_price, tx_hash, signed_tx, error_codespace, error_code, error_log"
 )
+# The order and its first history row in one statement (one round trip, atomic on its own: the
+# history row's foreign key is checked at the end of the statement, when the order row exists).
 _INSERT = (
-    f"INSERT INTO orders ({_COLUMNS}) VALUES "
+    f"WITH o AS (INSERT INTO orders ({_COLUMNS}) VALUES "
     "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,"
-    "$25,$26,$27,$28,$29,$30,$31,$32,$33,$34) RETURNING created_at, updated_at"
+    "$25,$26,$27,$28,$29,$30,$31,$32,$33,$34) RETURNING id, status, created_at, updated_at), "
+    "h AS (INSERT INTO order_status_history (order_id, from_status, to_status, reason, "
+    "chain_height) SELECT id, NULL, status, $35, $36 FROM o) "
+    "SELECT created_at, updated_at FROM o"
 )
-_INSERT_HISTORY = (
-    "INSERT INTO order_status_history (order_id, from_status, to_status, reason, chain_height) "
-    "VALUES ($1, $2, $3, $4, $5)"
-)
+# Client ids taken from the sequence per round trip (see ClientIds).
+CLIENT_ID_BLOCK = 64
 # Columns a transition or an update may set besides the status.
 _UPDATABLE = frozenset(
     {
@@ -91,6 +94,28 @@ class Cursor:
 
     created_at: datetime
     id: uuid.UUID
+
+
+class ClientIds:
+    """Chain client ids from ``order_client_id_seq``, fetched a block at a time.
+
+    One ``nextval`` round trip per order cost as much as the insert itself; a block of values
+    from the same sequence keeps ids unique across replicas and restarts (ids a process never
+    used are skipped, which the uint32 space affords). Shared by every unit of work of a process.
+    """
+
+    def __init__(self, block: int = CLIENT_ID_BLOCK) -> None:
+        self._block = block
+        self._free: list[int] = []
+
+    async def next(self, conn: asyncpg.Connection) -> int:
+        if not self._free:
+            rows = await conn.fetch(
+                "SELECT nextval('order_client_id_seq') FROM generate_series(1, $1)", self._block
+            )
+            # Concurrent refills both land here: every value is still unique.
+            self._free.extend(r[0] for r in reversed(rows))
+        return self._free.pop()
 
 
 def _apply_fields(order: Order, fields: dict[str, Any]) -> None:
@@ -188,10 +213,13 @@ def order_from_row(row: asyncpg.Record) -> Order:
 
 
 class OrderRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, client_ids: ClientIds | None = None) -> None:
         self._conn = conn
+        self._client_ids = client_ids
 
     async def next_client_id(self) -> int:
+        if self._client_ids is not None:
+            return await self._client_ids.next(self._conn)
         value: int = await self._conn.fetchval("SELECT nextval('order_client_id_seq')")
         return value
 
@@ -200,16 +228,13 @@ class OrderRepository:
     ) -> None:
         """Insert a new order and its first history row (from nothing to its status)."""
         try:
-            row = await self._conn.fetchrow(_INSERT, *_params(order))
+            row = await self._conn.fetchrow(_INSERT, *_params(order), reason, height)
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateOrder(
                 "an order with this chain OrderId or idempotency key already exists",
                 constraint=exc.constraint_name,
             ) from exc
         order.created_at, order.updated_at = row["created_at"], row["updated_at"]
-        await self._conn.execute(
-            _INSERT_HISTORY, order.id, None, order.status.value, reason, height
-        )
 
     async def get(self, order_id: uuid.UUID, *, with_history: bool = True) -> Order:
         row = await self._conn.fetchrow(
@@ -286,22 +311,29 @@ class OrderRepository:
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         names = list(fields)
-        sets = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(names))
+        sets = ", ".join(f"{name} = ${i + 5}" for i, name in enumerate(names))
+        # The update and its history row in one statement (one round trip, atomic on its own).
         sql = (
-            "UPDATE orders SET status = $1, updated_at = now()"
+            "WITH u AS (UPDATE orders SET status = $1, updated_at = now()"
             + (", " + sets if sets else "")
-            + f" WHERE id = $2 AND status = ${len(names) + 3} RETURNING updated_at"
+            + " WHERE id = $2 AND status = $3 RETURNING updated_at), "
+            "h AS (INSERT INTO order_status_history (order_id, from_status, to_status, reason, "
+            "chain_height) SELECT $2, $3, $1, $4, "
+            f"${len(names) + 5}::bigint FROM u) SELECT updated_at FROM u"
         )
         updated = await self._conn.fetchval(
-            sql, new_status.value, order.id, *fields.values(), order.status.value
+            sql,
+            new_status.value,
+            order.id,
+            order.status.value,
+            reason,
+            *fields.values(),
+            height,
         )
         if updated is None:
             raise ConcurrentUpdate(
                 f"order {order.id} is no longer {order.status}", order_id=str(order.id)
             )
-        await self._conn.execute(
-            _INSERT_HISTORY, order.id, order.status.value, new_status.value, reason, height
-        )
         old = order.status
         order.status = new_status
         order.updated_at = updated

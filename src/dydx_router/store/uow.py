@@ -17,7 +17,7 @@ from typing import Any, Self
 from dydx_router.store.api_keys import ApiKeyRepository
 from dydx_router.store.audit import AuditRepository
 from dydx_router.store.database import DatabaseUnavailable, is_connection_error
-from dydx_router.store.orders import OrderRepository
+from dydx_router.store.orders import ClientIds, OrderRepository
 from dydx_router.store.risk import RiskRepository
 from dydx_router.store.trading_state import TradingStateRepository
 
@@ -32,9 +32,20 @@ class UnitOfWork:
     risk: RiskRepository
     trading_state: TradingStateRepository
 
-    def __init__(self, pool: Any, *, acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        *,
+        acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S,
+        autocommit: bool = False,
+        client_ids: ClientIds | None = None,
+    ) -> None:
+        """``autocommit``: no transaction is opened; every statement is its own (``commit`` and
+        ``rollback`` do nothing). Only for use cases whose every write is one atomic statement."""
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        self._autocommit = autocommit
+        self._client_ids = client_ids
         self._conn: Any = None
         self._tx: Any = None
 
@@ -46,14 +57,15 @@ class UnitOfWork:
                 raise await self._unavailable(e, "no database connection") from e
             raise
         try:
-            self._tx = self._conn.transaction()
-            await self._tx.start()
+            if not self._autocommit:
+                self._tx = self._conn.transaction()
+                await self._tx.start()
         except BaseException as e:
             await self._pool.release(self._conn)
             if isinstance(e, Exception) and is_connection_error(e):
                 raise await self._unavailable(e, "the database connection failed") from e
             raise
-        self.orders = OrderRepository(self._conn)
+        self.orders = OrderRepository(self._conn, self._client_ids)
         self.api_keys = ApiKeyRepository(self._conn)
         self.audit = AuditRepository(self._conn)
         self.risk = RiskRepository(self._conn)
@@ -84,6 +96,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Make everything so far durable; later work in the same block starts a new transaction."""
+        if self._autocommit:
+            return
         try:
             await self._tx.commit()
         except Exception as e:
@@ -97,6 +111,8 @@ class UnitOfWork:
         await self._tx.start()
 
     async def rollback(self) -> None:
+        if self._autocommit:
+            return
         await self._tx.rollback()
         self._tx = self._conn.transaction()
         await self._tx.start()
@@ -112,9 +128,32 @@ class UnitOfWork:
 class UnitOfWorkFactory:
     """Hands out units of work over one pool."""
 
-    def __init__(self, pool: Any, *, acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        *,
+        acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S,
+        autocommit: bool = False,
+        client_ids: ClientIds | None = None,
+    ) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        self.autocommit = autocommit
+        self.client_ids = client_ids or ClientIds()
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.pool, acquire_timeout=self.acquire_timeout)
+        return UnitOfWork(
+            self.pool,
+            acquire_timeout=self.acquire_timeout,
+            autocommit=self.autocommit,
+            client_ids=self.client_ids,
+        )
+
+    def single_statements(self) -> UnitOfWorkFactory:
+        """The same pool in autocommit mode (sharing the client-id block)."""
+        return UnitOfWorkFactory(
+            self.pool,
+            acquire_timeout=self.acquire_timeout,
+            autocommit=True,
+            client_ids=self.client_ids,
+        )
