@@ -30,6 +30,7 @@ from dydx_router.service.risk import ExposureBook, PreTradeGate, RiskControls, c
 from dydx_router.service.sync import OrderSync
 from dydx_router.service.throttle import ChainLimits, ChainThrottle
 from dydx_router.store import notify
+from dydx_router.store.batch import PlacementWriter
 from dydx_router.store.database import create_pool
 from dydx_router.store.uow import UnitOfWorkFactory
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
@@ -156,7 +157,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             default_subaccount=settings.subaccount_number,
         ),
     )
-    orders.placement_uow = uow.single_statements()
+    orders.placements = PlacementWriter(pool, uow.client_ids)
     sync = OrderSync(uow=uow, exchange=exchange)
     container = Container(
         settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync

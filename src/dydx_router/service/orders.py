@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from dataclasses import fields as fields_of
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -41,6 +41,7 @@ from dydx_router.service.ports import (
     Exchange,
     MarketView,
     Outcome,
+    PlacementWrites,
     SignedOrder,
     Submission,
     UnitOfWork,
@@ -124,6 +125,35 @@ class OrderServiceConfig:
     default_subaccount: int = 0
 
 
+class UowPlacements:
+    """PlacementWrites over units of work: each write in a transaction of its own."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def next_client_id(self) -> int:
+        async with self._uow() as uow:
+            return await uow.orders.next_client_id()
+
+    async def insert(self, order: Order, *, reason: str, height: int | None) -> None:
+        async with self._uow() as uow:
+            await uow.orders.add(order, reason=reason, height=height)
+            await uow.commit()
+
+    async def record(
+        self,
+        order: Order,
+        target: OrderStatus,
+        *,
+        reason: str,
+        height: int | None,
+        **fields: Any,
+    ) -> None:
+        async with self._uow() as uow:
+            await uow.orders.transition(order, target, reason=reason, height=height, **fields)
+            await uow.commit()
+
+
 @dataclass
 class OrderService:
     uow: UnitOfWorkFactory
@@ -134,9 +164,13 @@ class OrderService:
     gate: PreTradeGate | None = None
     # Writes in flight, so that a shutdown lets them finish (service/lifecycle.py).
     writes: WriteGate = field(default_factory=WriteGate)
-    # Units of work for placement. Its two writes (the PENDING row, the outcome) are each one
-    # atomic statement, so an autocommit factory saves the BEGIN/COMMIT round trips; default: uow.
-    placement_uow: UnitOfWorkFactory | None = None
+    # Where placements write their PENDING row and outcome (store.batch.PlacementWriter groups
+    # concurrent ones into one commit); default: a unit of work per write.
+    placements: PlacementWrites | None = None
+
+    def __post_init__(self) -> None:
+        if self.placements is None:
+            self.placements = UowPlacements(self.uow)
 
     # --- place ------------------------------------------------------------------------------
     async def place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
@@ -183,45 +217,48 @@ class OrderService:
         admission = None
         if self.gate is not None:
             admission = await self.gate.admit(cmd.request, plan, cmd.subaccount_number)
-        async with (self.placement_uow or self.uow)() as uow:
-            with tracing.span("db.next_client_id"):
-                client_id = await uow.orders.next_client_id()
-            order = self._new_order(cmd, caller, plan, client_id, fingerprint)
-            if plan.is_short_term:
-                # Short-term txs need no sequence: sign now so the exact bytes are stored with the
-                # row and an UNKNOWN order can only ever be re-sent identically.
-                with tracing.span("chain.sign"):
-                    signed = await self.exchange.sign_short_term(order, plan)
-                order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
-            try:
-                with tracing.span("db.insert_order"):
-                    await uow.orders.add(order, reason="accepted by the router", height=height)
-                    await uow.commit()
-            except DuplicateOrder:
-                await uow.rollback()
-                if admission is not None:
-                    admission.release()
-                if cmd.idempotency_key is None:
-                    raise
-                # A concurrent duplicate won the race: answer as a replay of it.
-                replay = await self._replay(caller, cmd.idempotency_key, fingerprint)
-                if replay is None:
-                    raise
-                return PlaceResult(replay, replayed=True)
+            if self.exchange.latest_height() != height:
+                # The chain's rate window held the order for later blocks: plan it anew, so its
+                # good-til-block counts from the height it is sent at.
+                plan = self._plan(cmd.request)
+                height = plan.height
+        writes = self.placements
+        assert writes is not None
+        with tracing.span("db.next_client_id"):
+            client_id = await writes.next_client_id()
+        order = self._new_order(cmd, caller, plan, client_id, fingerprint)
+        if plan.is_short_term:
+            # Short-term txs need no sequence: sign now so the exact bytes are stored with the
+            # row and an UNKNOWN order can only ever be re-sent identically.
+            with tracing.span("chain.sign"):
+                signed = await self.exchange.sign_short_term(order, plan)
+            order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
+        try:
+            with tracing.span("db.insert_order"):
+                await writes.insert(order, reason="accepted by the router", height=height)
+        except DuplicateOrder:
             if admission is not None:
-                admission.committed()
+                admission.release()
+            if cmd.idempotency_key is None:
+                raise
+            # A concurrent duplicate won the race: answer as a replay of it.
+            replay = await self._replay(caller, cmd.idempotency_key, fingerprint)
+            if replay is None:
+                raise
+            return PlaceResult(replay, replayed=True)
+        if admission is not None:
+            admission.committed()
 
-            structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
-            if order.tx_hash is not None:
-                structlog.contextvars.bind_contextvars(tx_hash=order.tx_hash)
-            if plan.is_short_term:
-                assert order.signed_tx is not None
-                submission = await self.exchange.broadcast(order.signed_tx)
-            else:
-                submission = await self.exchange.place_stateful(order, plan)
-            with tracing.span("db.record_outcome"):
-                await self._record_submission(uow, order, submission, height)
-                await uow.commit()
+        structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
+        if order.tx_hash is not None:
+            structlog.contextvars.bind_contextvars(tx_hash=order.tx_hash)
+        if plan.is_short_term:
+            assert order.signed_tx is not None
+            submission = await self.exchange.broadcast(order.signed_tx)
+        else:
+            submission = await self.exchange.place_stateful(order, plan)
+        with tracing.span("db.record_outcome"):
+            await self._record_submission(writes, order, submission, height)
         return PlaceResult(order)
 
     async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, SignedOrder]:
@@ -307,9 +344,8 @@ class OrderService:
         )
 
     async def _record_submission(
-        self, uow: UnitOfWork, order: Order, submission: Submission, height: int
+        self, writes: PlacementWrites, order: Order, submission: Submission, height: int
     ) -> None:
-        orders = uow.orders
         fields: dict[str, object] = {}
         if submission.tx_hash is not None:
             fields["tx_hash"] = submission.tx_hash
@@ -342,7 +378,7 @@ class OrderService:
             reason = "broadcast outcome unknown: " + (err.log if err else "no answer")
             log.warning("order_outcome_unknown", tx_hash=submission.tx_hash)
         try:
-            await orders.transition(order, target, reason=reason, height=height, **fields)
+            await writes.record(order, target, reason=reason, height=height, **fields)
         except ConcurrentUpdate:
             # The reconciler got to the row first (a broadcast slower than its settle delay):
             # keep the broadcast's facts and whatever status the venue already established,
