@@ -14,6 +14,7 @@ from dydx_router.chain import errors as chain
 from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain import risk
+from dydx_router.redact import REDACTOR
 from dydx_router.service.lifecycle import ShuttingDown
 from dydx_router.service.orders import (
     IdempotencyConflict,
@@ -134,10 +135,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        # Field names come from the caller and are echoed back: the log redactor's rules apply,
+        # so a secret pasted into a request never comes back in a response.
         problems = [
             {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
-                "problem": err.get("msg", ""),
+                "field": REDACTOR.text(".".join(str(p) for p in err.get("loc", ()) if p != "body")),
+                "problem": REDACTOR.text(str(err.get("msg", ""))),
                 "type": err.get("type", ""),
             }
             for err in exc.errors()
