@@ -163,6 +163,29 @@ class OrderRepo(Protocol):
     async def non_final(self, *, limit: int = ...) -> list[Order]: ...
 
 
+class PlacementWrites(Protocol):
+    """The two writes of a placement, each durable when it returns (``store.batch`` groups
+    concurrent ones into one commit; the default runs each in a unit of work)."""
+
+    async def next_client_id(self) -> int: ...
+
+    async def insert(self, order: Order, *, reason: str, height: int | None) -> None:
+        """Persist a new order and its first history row; DuplicateOrder on a collision."""
+        ...
+
+    async def record(
+        self,
+        order: Order,
+        target: OrderStatus,
+        *,
+        reason: str,
+        height: int | None,
+        **fields: Any,
+    ) -> None:
+        """The broadcast's outcome; ConcurrentUpdate if the stored status moved meanwhile."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepo: ...

@@ -37,14 +37,10 @@ class UnitOfWork:
         pool: Any,
         *,
         acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S,
-        autocommit: bool = False,
         client_ids: ClientIds | None = None,
     ) -> None:
-        """``autocommit``: no transaction is opened; every statement is its own (``commit`` and
-        ``rollback`` do nothing). Only for use cases whose every write is one atomic statement."""
         self._pool = pool
         self._acquire_timeout = acquire_timeout
-        self._autocommit = autocommit
         self._client_ids = client_ids
         self._conn: Any = None
         self._tx: Any = None
@@ -57,9 +53,8 @@ class UnitOfWork:
                 raise await self._unavailable(e, "no database connection") from e
             raise
         try:
-            if not self._autocommit:
-                self._tx = self._conn.transaction()
-                await self._tx.start()
+            self._tx = self._conn.transaction()
+            await self._tx.start()
         except BaseException as e:
             await self._pool.release(self._conn)
             if isinstance(e, Exception) and is_connection_error(e):
@@ -96,8 +91,6 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Make everything so far durable; later work in the same block starts a new transaction."""
-        if self._autocommit:
-            return
         try:
             await self._tx.commit()
         except Exception as e:
@@ -111,8 +104,6 @@ class UnitOfWork:
         await self._tx.start()
 
     async def rollback(self) -> None:
-        if self._autocommit:
-            return
         await self._tx.rollback()
         self._tx = self._conn.transaction()
         await self._tx.start()
@@ -133,27 +124,16 @@ class UnitOfWorkFactory:
         pool: Any,
         *,
         acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S,
-        autocommit: bool = False,
         client_ids: ClientIds | None = None,
     ) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
-        self.autocommit = autocommit
+        # One block of client ids per process, shared by every unit of work.
         self.client_ids = client_ids or ClientIds()
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(
             self.pool,
             acquire_timeout=self.acquire_timeout,
-            autocommit=self.autocommit,
-            client_ids=self.client_ids,
-        )
-
-    def single_statements(self) -> UnitOfWorkFactory:
-        """The same pool in autocommit mode (sharing the client-id block)."""
-        return UnitOfWorkFactory(
-            self.pool,
-            acquire_timeout=self.acquire_timeout,
-            autocommit=True,
             client_ids=self.client_ids,
         )
