@@ -158,6 +158,9 @@ class ExposureBook:
         self.clock = clock
         self._snapshots: dict[int, _Snapshot] = {}
         self._reservations: list[Reservation] = []
+        # Per (subaccount, market): [orders, buy size, sell size] of the reservations, so the
+        # order path adds them in O(1) however many are pending.
+        self._pending: dict[tuple[int, str], list[Any]] = {}
         self._lock = asyncio.Lock()
         self.wanted: set[int] = set()
 
@@ -184,6 +187,9 @@ class ExposureBook:
                     snap.open_count[row.market] += 1
                 self._snapshots[sub] = snap
             self._reservations = [r for r in self._reservations if not self._seen(r)]
+            self._pending = {}
+            for r in self._reservations:
+                self._count(r, 1)
 
     def _seen(self, r: Reservation) -> bool:
         snap = self._snapshots.get(r.subaccount)
@@ -210,26 +216,32 @@ class ExposureBook:
                     reason=type(exc).__name__,
                 ) from exc
         snap = self._snapshots[sub]
-        buy, sell = snap.open_buy[market], snap.open_sell[market]
-        count = snap.open_count[market]
-        for r in self._reservations:
-            if r.subaccount == sub and r.market == market:
-                count += 1
-                if r.side is Side.BUY:
-                    buy += r.size
-                else:
-                    sell += r.size
-        return Exposure(snap.positions.get(market, Decimal(0)), buy, sell, count)
+        count, buy, sell = self._pending.get((sub, market), (0, Decimal(0), Decimal(0)))
+        return Exposure(
+            snap.positions.get(market, Decimal(0)),
+            snap.open_buy[market] + buy,
+            snap.open_sell[market] + sell,
+            snap.open_count[market] + count,
+        )
+
+    def _count(self, r: Reservation, sign: int) -> None:
+        agg = self._pending.setdefault((r.subaccount, r.market), [0, Decimal(0), Decimal(0)])
+        agg[0] += sign
+        agg[1 if r.side is Side.BUY else 2] += sign * r.size
 
     def reserve(self, sub: int, market: str, side: Side, size: Decimal) -> Reservation:
         r = Reservation(sub, market, side, size, self.clock(), book=self)
         if sub in self._snapshots:
             self._reservations.append(r)
+            self._count(r, 1)
         return r
 
     def drop(self, r: Reservation) -> None:
-        with contextlib.suppress(ValueError):
+        try:
             self._reservations.remove(r)
+        except ValueError:
+            return  # already in a snapshot, or never counted
+        self._count(r, -1)
 
     async def run(self, needed: Callable[[], bool]) -> None:
         """Keep the snapshots of the subaccounts in use fresh while a limit needs them."""
