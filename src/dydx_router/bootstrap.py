@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -158,7 +159,11 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         ),
     )
     orders.placements = PlacementWriter(pool, uow.client_ids)
-    sync = OrderSync(uow=uow, exchange=exchange)
+    sync = OrderSync(
+        uow=uow,
+        exchange=exchange,
+        confirm_after=timedelta(seconds=settings.stateful_confirm_timeout_s),
+    )
     container = Container(
         settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync
     )

@@ -38,6 +38,9 @@ class ChainError(Exception):
 
     code: str = "chain_error"
     disposition: Disposition = Disposition.DEFINITIVE
+    #: The signed tx (``chain.tx.SignedTx``) this error is about, when the sequencer signed it
+    #: here: for an unknown outcome it is what may be checked (GetTx) or re-sent identically.
+    signed: Any = None
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)

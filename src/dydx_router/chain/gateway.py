@@ -26,6 +26,7 @@ from dydx_router.chain.errors import (
     Disposition,
     IndexerError,
     IndexerNotFound,
+    TxNotFound,
     classify,
 )
 from dydx_router.chain.height import HeightCache
@@ -277,7 +278,7 @@ class DydxExchange:
             try:
                 sent = await self.sequencer.send(messages)
             except ChainError as e:
-                result = submission_of(e)
+                result = submission_of(e, e.signed)
             else:
                 result = Submission(
                     Outcome.ACCEPTED, tx_hash=sent.tx_hash, signed_tx=sent.tx.tx_bytes
@@ -314,6 +315,20 @@ class DydxExchange:
             self.address, subaccount_number, client_ids, good_til_block=good_til_block
         )
         return await self._send([msg], "batch_cancel")
+
+    async def tx_result(self, tx_hash: str) -> Submission | None:
+        """The committed result of a tx (GetTx); None while no block holds it."""
+        try:
+            r = await self.node.get_tx(tx_hash)
+        except TxNotFound:
+            return None
+        if r.code == 0:
+            return Submission(Outcome.ACCEPTED, tx_hash=tx_hash)
+        return Submission(
+            Outcome.REJECTED,
+            tx_hash=tx_hash,
+            error=RecordedError(r.codespace, r.code, r.raw_log),
+        )
 
     # --- account and orders -----------------------------------------------------------------
     async def account(self, subaccount_number: int) -> AccountSnapshot:

@@ -186,8 +186,9 @@ class Sequencer:
                     self._sequence = None
                     raise
                 continue
-            except ChainError:
+            except ChainError as e:
                 self._sequence = None  # unknown or refused: resync before the next stateful tx
+                e.signed = signed
                 raise
             self._sequence = sequence + 1
             return Submitted(tx_hash, sequence, signed)
@@ -210,7 +211,10 @@ class Sequencer:
             signed = self._sign(messages, account_number, nonce)
             try:
                 return Submitted(await self._node.broadcast(signed), nonce, signed)
-            except TimestampNonceRejected:
+            except ChainError as e:
+                e.signed = signed
+                if not isinstance(e, TimestampNonceRejected):
+                    raise
                 attempts += 1
                 if attempts > self._sequence_retries:
                     raise

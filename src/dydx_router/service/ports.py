@@ -115,6 +115,11 @@ class Exchange(Protocol):
 
     async def cancel(self, order: Order, height: int) -> Submission: ...
 
+    async def tx_result(self, tx_hash: str) -> Submission | None:
+        """What the chain committed for a tx (ACCEPTED, or REJECTED with the DeliverTx error);
+        None while no block holds it. Short-term txs never appear in a block (PROTOCOL.md §0.5)."""
+        ...
+
     async def batch_cancel_short_term(
         self, subaccount_number: int, client_ids: Mapping[int, Sequence[int]], good_til_block: int
     ) -> Submission: ...

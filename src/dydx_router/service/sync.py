@@ -17,7 +17,7 @@ import structlog
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.domain.sync import VenueOrder, is_expired, settle
-from dydx_router.service.ports import Clock, Exchange, Outcome, UnitOfWorkFactory
+from dydx_router.service.ports import Clock, Exchange, Outcome, Submission, UnitOfWorkFactory
 from dydx_router.store.orders import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
@@ -44,6 +44,8 @@ class OrderSync:
     clock: Clock = field(default=lambda: datetime.now(UTC))
     # Orders younger than this are left to the live status stream.
     settle_after: timedelta = timedelta(seconds=3)
+    # A stateful order CheckTx accepted but that no block holds after this long is UNKNOWN.
+    confirm_after: timedelta = timedelta(seconds=30)
 
     async def apply(
         self,
@@ -143,6 +145,8 @@ class OrderSync:
 
     async def _reconcile_one(self, order: Order, height: int, report: ReconcileReport) -> bool:
         venue = await self.exchange.venue_order(order)
+        if venue is None and self._unconfirmed_stateful(order, height):
+            return await self._confirm_stateful(order, height, report)
         if venue is not None or order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
             return await self.apply(order.id, venue, height, recovering=True)
         # Not on the indexer and its broadcast outcome is unknown (or it was never sent).
@@ -152,11 +156,81 @@ class OrderSync:
             # Still valid: re-send the identical bytes; the chain dedupes by OrderId.
             submission = await self.exchange.broadcast(order.signed_tx)
             report.rebroadcast += 1
-            return await self._record_rebroadcast(order, submission.outcome, height)
+            return await self._record_rebroadcast(order, submission, height)
         # A stateful order not indexed yet: it appears once committed, or expires by time.
         return False
 
-    async def _record_rebroadcast(self, order: Order, outcome: Outcome, height: int) -> bool:
+    def _unconfirmed_stateful(self, order: Order, height: int) -> bool:
+        """A stateful tx we can look up (its hash is known) that the indexer does not show:
+        UNKNOWN, or SUBMITTED for longer than the confirmation timeout."""
+        if order.is_short_term or order.tx_hash is None:
+            return False
+        if is_expired(order, height, self.clock()):
+            return False
+        if order.status is OrderStatus.UNKNOWN:
+            return True
+        return (
+            order.status is OrderStatus.SUBMITTED
+            and order.created_at is not None
+            and self.clock() - order.created_at >= self.confirm_after
+        )
+
+    async def _confirm_stateful(self, order: Order, height: int, report: ReconcileReport) -> bool:
+        """Settle a stateful order from the block that holds its tx (GetTx), never by guess.
+
+        In a block with code 0: it is placed (the indexer will show it). In a block with an
+        error: REJECTED with that error. In no block: a SUBMITTED order becomes UNKNOWN (accepted
+        by CheckTx is not included, PROTOCOL.md §11.3); an UNKNOWN one is re-sent as the
+        identical bytes, which the chain dedupes (sdk/19) or can no longer include (sdk/32: its
+        sequence was used, so it stays UNKNOWN until its good-til-time)."""
+        assert order.tx_hash is not None
+        committed = await self.exchange.tx_result(order.tx_hash)
+        if committed is None and order.status is OrderStatus.UNKNOWN:
+            if order.signed_tx is None:
+                return False
+            submission = await self.exchange.broadcast(order.signed_tx)
+            report.rebroadcast += 1
+            if submission.outcome is Outcome.REJECTED:
+                err = submission.error
+                log.warning(
+                    "stateful_resend_refused",
+                    order_id=str(order.id),
+                    codespace=err and err.codespace,
+                    code=err and err.code,
+                )
+                return False
+            return await self._record_rebroadcast(order, submission, height)
+        async with self.uow() as uow:
+            fresh = await uow.orders.get_for_update(order.id)
+            if fresh.status is not order.status:
+                return False  # the stream or a placement got there first
+            if committed is None:
+                target = OrderStatus.UNKNOWN
+                reason = (
+                    f"in no block {self.confirm_after.total_seconds():g} s after CheckTx "
+                    "accepted it; outcome unknown"
+                )
+                fields: dict[str, object] = {}
+            elif committed.outcome is Outcome.ACCEPTED:
+                if fresh.status is OrderStatus.SUBMITTED:
+                    return False  # committed; the indexer has not caught up yet
+                target, reason, fields = OrderStatus.SUBMITTED, "committed in a block", {}
+            else:
+                err = committed.error
+                target = OrderStatus.REJECTED
+                reason = f"failed in its block: {err.codespace}/{err.code}" if err else "failed"
+                fields = (
+                    {"error_codespace": err.codespace, "error_code": err.code, "error_log": err.log}
+                    if err
+                    else {}
+                )
+            await uow.orders.transition(fresh, target, reason=reason, height=height, **fields)
+            await uow.commit()
+        log.info("stateful_order_confirmed", order_id=str(order.id), status=target.value)
+        return True
+
+    async def _record_rebroadcast(self, order: Order, submission: Submission, height: int) -> bool:
+        outcome, err = submission.outcome, submission.error
         async with self.uow() as uow:
             fresh = await uow.orders.get_for_update(order.id)
             if fresh.status is OrderStatus.PENDING:
@@ -171,12 +245,25 @@ class OrderSync:
                     height=height,
                 )
             elif outcome is Outcome.REJECTED:
+                fields: dict[str, object] = (
+                    {"error_codespace": err.codespace, "error_code": err.code, "error_log": err.log}
+                    if err
+                    else {}
+                )
                 await uow.orders.transition(
                     fresh,
                     OrderStatus.REJECTED,
-                    reason="re-sent identically; rejected",
+                    reason="re-sent identically; rejected"
+                    + (f": {err.codespace}/{err.code}" if err else ""),
                     height=height,
+                    **fields,
                 )
             await uow.commit()
-        log.info("order_rebroadcast", order_id=str(order.id), outcome=outcome.value)
+        log.info(
+            "order_rebroadcast",
+            order_id=str(order.id),
+            outcome=outcome.value,
+            codespace=err and err.codespace,
+            code=err and err.code,
+        )
         return outcome is not Outcome.UNKNOWN

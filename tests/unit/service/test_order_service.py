@@ -190,6 +190,8 @@ class FakeExchange:
     batches: list[tuple[int, dict[int, list[int]], int]] = field(default_factory=list)
     # Every node endpoint's breaker open (chain/resilience.py): ensure_writable fails fast.
     chain_down: bool = False
+    # GetTx: what blocks hold, by tx hash (absent: in no block).
+    committed: dict[str, Submission] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -258,6 +260,9 @@ class FakeExchange:
 
     async def venue_order(self, order: Order) -> VenueOrder | None:
         return self.venue
+
+    async def tx_result(self, tx_hash: str) -> Submission | None:
+        return self.committed.get(tx_hash)
 
 
 @pytest.fixture

@@ -4,16 +4,21 @@ whose every endpoint is failing, answers lost and found again, and a shutdown in
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.unit.service.test_order_service import FakeExchange, env, market_buy
+from tests.unit.service.test_order_service import FakeExchange, FakeUnitOfWork, env, market_buy
 
 from dydx_router.chain.errors import ChainUnavailable
-from dydx_router.domain.order import OrderStatus
+from dydx_router.domain.market import Side
+from dydx_router.domain.order import ChainError, Order, OrderStatus, OrderType
+from dydx_router.domain.planning import OrderRequest
 from dydx_router.service.lifecycle import ShuttingDown, WriteGate
-from dydx_router.service.orders import Caller
+from dydx_router.service.orders import Caller, PlaceOrder
 from dydx_router.service.ports import Outcome, Submission
+from dydx_router.service.sync import OrderSync
 
 __all__ = ["env"]  # the fixture, re-used
 
@@ -42,8 +47,6 @@ async def test_an_answer_found_already_with_the_chain_is_submitted(env: Any) -> 
     store, exchange, service = env
 
     async def landed_before(signed_tx: bytes) -> Submission:
-        from dydx_router.domain.order import ChainError
-
         exchange.broadcasts.append(signed_tx)
         err = ChainError("sdk", 19, "tx already exists in cache")
         return Submission(Outcome.ALREADY_DONE, "AB" * 32, signed_tx, err)
@@ -87,3 +90,60 @@ async def test_gate_counts_nested_writes_and_failures() -> None:
         assert gate.in_flight == 2
         raise RuntimeError("boom")
     assert gate.in_flight == 0 and await gate.drain(0) == 0
+
+
+def resting_limit() -> PlaceOrder:
+    req = OrderRequest(
+        market="BTC-USD",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        size=Decimal("0.01"),
+        price=Decimal(40000),
+        good_til_seconds=600,
+    )
+    return PlaceOrder(request=req, subaccount_number=0)
+
+
+async def _aged_stateful(env: Any, outcome: Outcome) -> tuple[Any, Any, Order, OrderSync]:
+    store, exchange, service = env
+    exchange.outcome = outcome
+    order = (await service.place(resting_limit(), Caller())).order
+    store.rows[order.id].created_at = datetime(2000, 1, 1, tzinfo=UTC)
+    exchange.outcome = Outcome.ACCEPTED
+    sync = OrderSync(uow=lambda: FakeUnitOfWork(store), exchange=exchange)
+    return store, exchange, order, sync
+
+
+async def test_a_stateful_order_in_no_block_after_the_timeout_becomes_unknown(env: Any) -> None:
+    store, exchange, order, sync = await _aged_stateful(env, Outcome.ACCEPTED)
+    young = OrderSync(uow=sync.uow, exchange=exchange, confirm_after=timedelta(days=365 * 100))
+    await young.reconcile()
+    assert store.rows[order.id].status is OrderStatus.SUBMITTED  # not yet due
+    await sync.reconcile()
+    assert store.rows[order.id].status is OrderStatus.UNKNOWN  # never FAILED by guess
+    assert "in no block" in store.history[-1][1].reason
+    # The block turns up after all (a slow chain): placed, nothing re-sent.
+    tx_hash = store.rows[order.id].tx_hash
+    exchange.committed[tx_hash] = Submission(Outcome.ACCEPTED, tx_hash)
+    await sync.reconcile()
+    assert store.rows[order.id].status is OrderStatus.SUBMITTED
+    assert exchange.broadcasts == [b"stateful"]
+
+
+async def test_an_unknown_stateful_order_failed_in_its_block_is_rejected(env: Any) -> None:
+    store, exchange, order, sync = await _aged_stateful(env, Outcome.UNKNOWN)
+    assert store.rows[order.id].tx_hash is not None  # kept from the signed tx
+    failure = ChainError("clob", 3007, "collateralization check failed")
+    tx_hash = store.rows[order.id].tx_hash
+    exchange.committed[tx_hash] = Submission(Outcome.REJECTED, tx_hash, None, failure)
+    await sync.reconcile()
+    row = store.rows[order.id]
+    assert row.status is OrderStatus.REJECTED and row.last_error == failure
+
+
+async def test_an_unknown_stateful_order_in_no_block_is_resent_identically(env: Any) -> None:
+    store, exchange, order, sync = await _aged_stateful(env, Outcome.UNKNOWN)
+    report = await sync.reconcile()
+    assert report.rebroadcast == 1
+    assert exchange.broadcasts == [b"stateful", b"stateful"]  # the same bytes again
+    assert store.rows[order.id].status is OrderStatus.SUBMITTED
