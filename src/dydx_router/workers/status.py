@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 import structlog
 
@@ -30,10 +31,12 @@ from dydx_router.chain.stream import (
     SubaccountUpdate,
 )
 from dydx_router.domain.errors import DomainError
+from dydx_router.domain.sync import VenueOrder, VenueStatus
 from dydx_router.service.ports import UnitOfWorkFactory
 from dydx_router.service.sync import OrderInFlight, OrderSync
 
 DEFERRED_RETRY_S = 0.3
+_RESTING = frozenset({VenueStatus.OPEN, VenueStatus.BEST_EFFORT_OPENED, VenueStatus.UNTRIGGERED})
 
 log = structlog.get_logger(__name__)
 
@@ -86,25 +89,43 @@ class StatusStreamWorker:
             self._reconcile_now.set()
         elif isinstance(event, SubaccountUpdate):
             contents = event.contents
-            ids = [o.id for o in contents.orders] + [
-                f.order_id for f in contents.fills if f.order_id
-            ]
+            filled = {f.order_id for f in contents.fills if f.order_id}
+            ids = [o.id for o in contents.orders] + list(filled)
+            # An order that rests with nothing filled (the common update: it reached the book)
+            # is applied as the stream tells it, without asking the indexer's REST API again;
+            # fills and removals (which settle() tells apart by what REST says) go through REST.
+            told = {
+                o.id: VenueOrder(o.status, Decimal(0))
+                for o in contents.orders
+                if o.id not in filled
+                and o.status in _RESTING
+                and o.total_filled is not None
+                and not o.total_filled
+            }
             if ids:
-                await self._settle(ids)
+                await self._settle(ids, told)
         elif isinstance(event, StreamConnected):
             log.info("indexer_stream_connected", url=event.url)
         elif isinstance(event, StreamDisconnected):
             self.reconnects += 1
             log.warning("indexer_stream_disconnected", url=event.url, reason=event.reason)
 
-    async def _settle(self, indexer_ids: Sequence[uuid.UUID]) -> None:
+    async def _settle(
+        self,
+        indexer_ids: Sequence[uuid.UUID],
+        told: Mapping[uuid.UUID, VenueOrder] | None = None,
+    ) -> None:
         async with self._uow() as uow:
             ours = await uow.orders.find_by_indexer_ids(list(dict.fromkeys(indexer_ids)))
         for order in ours:
             if order.status.is_final:
                 continue
+            venue = (told or {}).get(order.indexer_order_id)
             try:
-                await self._sync.refresh(order, self._height or None)
+                if venue is not None:
+                    await self._sync.apply(order.id, venue, self._height or None)
+                else:
+                    await self._sync.refresh(order, self._height or None)
             except OrderInFlight:
                 # The venue is faster than our broadcast bookkeeping: look again shortly.
                 self._deferred.add(order.indexer_order_id)
