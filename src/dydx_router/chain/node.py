@@ -80,6 +80,13 @@ _BASE_ACCOUNT_URL = "/cosmos.auth.v1beta1.BaseAccount"
 _PAGE_LIMIT = 1000
 # cosmos.tx.v1beta1.BroadcastMode: SYNC returns the CheckTx result (PROTOCOL.md §3e).
 _BROADCAST_SYNC = tx_service.BroadcastMode.BROADCAST_MODE_SYNC
+# gRPC's own reconnect backoff grows to 120 s by default; the breakers already pace the attempts
+# on a failing endpoint, so a recovered node must be reachable within seconds, not minutes.
+_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
 # cosmos-sdk ErrTxInMempoolCache: these exact bytes already passed CheckTx (PROTOCOL.md §3e).
 _TX_IN_CACHE = ("sdk", 19)
 
@@ -299,10 +306,12 @@ class NodeClient:
             # Channels are created lazily, inside the running loop they belong to.
             channel = (
                 grpc.aio.secure_channel(
-                    ep.target, grpc.ssl_channel_credentials(root_certificates=self._tls_roots)
+                    ep.target,
+                    grpc.ssl_channel_credentials(root_certificates=self._tls_roots),
+                    options=_CHANNEL_OPTIONS,
                 )
                 if ep.tls
-                else grpc.aio.insecure_channel(ep.target)
+                else grpc.aio.insecure_channel(ep.target, options=_CHANNEL_OPTIONS)
             )
             stubs = _Stubs(
                 channel=channel,
