@@ -213,7 +213,9 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         container._closers.append(stream.close)
         status = StatusStreamWorker(stream, sync, heights, uow, reconcile_now)
         container.spawn(status.run(), "status-stream")
-        reconciler = ReconcilerWorker(sync, settings.reconcile_interval_s, reconcile_now)
+        reconciler = ReconcilerWorker(
+            sync, settings.reconcile_interval_s, reconcile_now, lambda: status.connected
+        )
         container.spawn(reconciler.run(), "reconciler")
     # Pool usage and websocket reconnects are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(

@@ -224,22 +224,24 @@ class OrderService:
                 height = plan.height
         writes = self.placements
         assert writes is not None
-        with tracing.span("db.next_client_id"):
-            client_id = await writes.next_client_id()
-        order = self._new_order(cmd, caller, plan, client_id, fingerprint)
-        if plan.is_short_term:
-            # Short-term txs need no sequence: sign now so the exact bytes are stored with the
-            # row and an UNKNOWN order can only ever be re-sent identically.
-            with tracing.span("chain.sign"):
-                signed = await self.exchange.sign_short_term(order, plan)
-            order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
         try:
+            with tracing.span("db.next_client_id"):
+                client_id = await writes.next_client_id()
+            order = self._new_order(cmd, caller, plan, client_id, fingerprint)
+            if plan.is_short_term:
+                # Short-term txs need no sequence: sign now so the exact bytes are stored with
+                # the row and an UNKNOWN order can only ever be re-sent identically.
+                with tracing.span("chain.sign"):
+                    signed = await self.exchange.sign_short_term(order, plan)
+                order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
             with tracing.span("db.insert_order"):
                 await writes.insert(order, reason="accepted by the router", height=height)
-        except DuplicateOrder:
+        except BaseException as exc:
+            # Not persisted (a duplicate, a lost database, a cancelled request): the exposure
+            # reserved for it must not linger.
             if admission is not None:
                 admission.release()
-            if cmd.idempotency_key is None:
+            if not isinstance(exc, DuplicateOrder) or cmd.idempotency_key is None:
                 raise
             # A concurrent duplicate won the race: answer as a replay of it.
             replay = await self._replay(caller, cmd.idempotency_key, fingerprint)
