@@ -7,7 +7,7 @@ tests use hand-written fakes of these ports.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -165,7 +165,13 @@ class OrderRepo(Protocol):
         self, filters: OrderFilter, *, limit: int = ..., cursor: Cursor | None = ...
     ) -> list[Order]: ...
 
-    async def non_final(self, *, limit: int = ...) -> list[Order]: ...
+    async def non_final(
+        self,
+        *,
+        limit: int = ...,
+        statuses: Collection[OrderStatus] | None = ...,
+        expired_before_block: int | None = ...,
+    ) -> list[Order]: ...
 
 
 class PlacementWrites(Protocol):

@@ -22,6 +22,18 @@ from dydx_router.store.orders import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
 
+# Non-final orders whose next status the chain or the indexer has yet to tell: the reconciler
+# checks these on every pass. Resting orders (OPEN, PARTIALLY_FILLED, UNTRIGGERED) change only
+# when the venue reports it, which the live status stream does; they are swept by full passes.
+AWAITED = frozenset(
+    {
+        OrderStatus.PENDING,
+        OrderStatus.UNKNOWN,
+        OrderStatus.SUBMITTED,
+        OrderStatus.CANCEL_REQUESTED,
+    }
+)
+
 
 class OrderInFlight(DomainError):
     """The order is still being placed; its status is the placement's to write."""
@@ -101,14 +113,7 @@ class OrderSync:
     async def expire_due(self, height: int) -> int:
         """Settle short-term orders whose good-til-block the chain has passed."""
         async with self.uow() as uow:
-            due = [
-                o
-                for o in await uow.orders.non_final(limit=5000)
-                if o.is_short_term
-                and o.good_til_block is not None
-                and o.good_til_block < height
-                and o.status is not OrderStatus.PENDING
-            ]
+            due = await uow.orders.non_final(limit=5000, expired_before_block=height)
         changed = 0
         for order in due:
             try:
@@ -117,15 +122,19 @@ class OrderSync:
                 continue
         return changed
 
-    async def reconcile(self) -> ReconcileReport:
-        """One pass over every non-final order older than ``settle_after``."""
+    async def reconcile(self, *, full: bool = True) -> ReconcileReport:
+        """One pass over every non-final order older than ``settle_after``.
+
+        ``full=False`` (the status stream is live) skips resting orders, whose changes the
+        stream reports, and checks only the orders whose outcome is still awaited.
+        """
         report = ReconcileReport()
         height = self.exchange.latest_height()
         cutoff = self.clock() - self.settle_after
         async with self.uow() as uow:
             candidates = [
                 o
-                for o in await uow.orders.non_final(limit=5000)
+                for o in await uow.orders.non_final(limit=5000, statuses=None if full else AWAITED)
                 if o.created_at is None or o.created_at <= cutoff
             ]
         for order in candidates:
@@ -136,10 +145,10 @@ class OrderSync:
                 continue
             report.changed += changed
         async with self.uow() as uow:
-            report.unresolved = sum(
-                1
-                for o in await uow.orders.non_final(limit=5000)
-                if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING)
+            report.unresolved = len(
+                await uow.orders.non_final(
+                    limit=5000, statuses=(OrderStatus.UNKNOWN, OrderStatus.PENDING)
+                )
             )
         return report
 

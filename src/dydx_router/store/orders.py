@@ -7,6 +7,7 @@ and the update is conditional on the status the caller saw, so concurrent writer
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -390,11 +391,32 @@ class OrderRepository:
         sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
         return [order_from_row(r) for r in await self._conn.fetch(sql, *args)]
 
-    async def non_final(self, *, limit: int = 1000) -> list[Order]:
-        """Orders whose outcome is still open, oldest first (for the reconciler and status sync)."""
+    async def non_final(
+        self,
+        *,
+        limit: int = 1000,
+        statuses: Collection[OrderStatus] | None = None,
+        expired_before_block: int | None = None,
+    ) -> list[Order]:
+        """Orders whose outcome is still open, oldest first (for the reconciler and status sync).
+
+        ``statuses``: only these; ``expired_before_block``: only short-term orders (not PENDING)
+        whose good-til-block is below it. Filtering here, not in Python, matters with thousands
+        of resting orders: they would be read and decoded on every block.
+        """
+        where = [f"status NOT IN ({_FINAL_SQL})"]
+        args: list[Any] = [limit]
+        if statuses is not None:
+            args.append([s.value for s in statuses])
+            where.append(f"status = ANY(${len(args)}::text[])")
+        if expired_before_block is not None:
+            args.append(expired_before_block)
+            where.append(
+                f"order_flags = 0 AND status <> 'PENDING' AND good_til_block < ${len(args)}"
+            )
         rows = await self._conn.fetch(
             f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
-            f"WHERE status NOT IN ({_FINAL_SQL}) ORDER BY created_at LIMIT $1",
-            limit,
+            f"WHERE {' AND '.join(where)} ORDER BY created_at LIMIT $1",
+            *args,
         )
         return [order_from_row(r) for r in rows]

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 import structlog
@@ -60,6 +60,7 @@ class StatusStreamWorker:
         self._deferred: set[uuid.UUID] = set()
         self._retry = asyncio.Event()
         self.reconnects = 0
+        self.connected = False
 
     async def run(self) -> None:
         helpers = [
@@ -105,8 +106,10 @@ class StatusStreamWorker:
             if ids:
                 await self._settle(ids, told)
         elif isinstance(event, StreamConnected):
+            self.connected = True
             log.info("indexer_stream_connected", url=event.url)
         elif isinstance(event, StreamDisconnected):
+            self.connected = False
             self.reconnects += 1
             log.warning("indexer_stream_disconnected", url=event.url, reason=event.reason)
 
@@ -153,17 +156,42 @@ class StatusStreamWorker:
 
 
 class ReconcilerWorker:
-    def __init__(self, sync: OrderSync, interval: float, reconcile_now: asyncio.Event) -> None:
+    """Reconciles every ``interval`` seconds (or at once when ``reconcile_now`` is set).
+
+    While the status stream is live (``stream_live()``), a pass checks only the orders whose
+    outcome is awaited; resting orders, which the stream reports, are swept by a full pass at
+    start-up, after every (re)subscription, every ``full_every`` seconds, and on every pass
+    while the stream is down (then this is the REST polling fallback).
+    """
+
+    def __init__(
+        self,
+        sync: OrderSync,
+        interval: float,
+        reconcile_now: asyncio.Event,
+        stream_live: Callable[[], bool] | None = None,
+        full_every: float = 30.0,
+    ) -> None:
         self._sync = sync
         self._interval = interval
         self._now = reconcile_now
+        self._stream_live = stream_live or (lambda: False)
+        self._full_every = full_every
         self.last_backlog = 0
 
     async def run(self) -> None:
+        last_full: float | None = None
+        full = True
         while True:
             try:
                 start = time.perf_counter()
-                report = await self._sync.reconcile()
+                if not self._stream_live() or (
+                    last_full is not None and start - last_full >= self._full_every
+                ):
+                    full = True
+                report = await self._sync.reconcile(full=full)
+                if full:
+                    last_full, full = start, False
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - start)
                 self.last_backlog = report.unresolved
                 metrics.RECONCILER_BACKLOG.set(report.checked)
@@ -181,4 +209,6 @@ class ReconcilerWorker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._now.wait()
+            if self._now.is_set():
+                full = True  # a (re)subscription: anything may have been missed
             self._now.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -132,8 +132,28 @@ class FakeOrders:
     ) -> list[Order]:
         return list(self.s.rows.values())[:limit]
 
-    async def non_final(self, *, limit: int = 1000) -> list[Order]:
-        return [_copy(o) for o in self.s.rows.values() if not o.status.is_final][:limit]
+    async def non_final(
+        self,
+        *,
+        limit: int = 1000,
+        statuses: Collection[OrderStatus] | None = None,
+        expired_before_block: int | None = None,
+    ) -> list[Order]:
+        return [
+            _copy(o)
+            for o in self.s.rows.values()
+            if not o.status.is_final
+            and (statuses is None or o.status in statuses)
+            and (
+                expired_before_block is None
+                or (
+                    o.is_short_term
+                    and o.status is not OrderStatus.PENDING
+                    and o.good_til_block is not None
+                    and o.good_til_block < expired_before_block
+                )
+            )
+        ][:limit]
 
 
 def _copy(o: Order) -> Order:
