@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 # Non-final orders whose next status the chain or the indexer has yet to tell: the reconciler
 # checks these on every pass. Resting orders (OPEN, PARTIALLY_FILLED, UNTRIGGERED) change only
-# when the venue reports it, which the live status stream does; they are swept by full passes.
+# when the venue reports it, which the live status stream does; full passes sweep them too.
 AWAITED = frozenset(
     {
         OrderStatus.PENDING,

@@ -170,7 +170,9 @@ class ReconcilerWorker:
         interval: float,
         reconcile_now: asyncio.Event,
         stream_live: Callable[[], bool] | None = None,
-        full_every: float = 30.0,
+        # The stream resubscribes (and so triggers a full pass) on any gap it detects; the
+        # periodic sweep is a backstop, and costs one indexer call per resting order.
+        full_every: float = 300.0,
     ) -> None:
         self._sync = sync
         self._interval = interval
