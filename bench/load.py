@@ -28,6 +28,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -197,9 +198,9 @@ async def run_load(
     result = LoadResult(label=label, rate=rate, clients=clients)
     conns = [Connection(host, port) for _ in range(clients)]
     await asyncio.gather(*(c.open() for c in conns))
-    loop = asyncio.get_running_loop()
+    # perf_counter, not loop.time(): uvloop's clock has millisecond resolution.
     counter = 0
-    start = loop.time()
+    start = time.perf_counter()
     measure_from = start + warmup
     end = measure_from + duration
     stop = asyncio.Event()
@@ -214,7 +215,7 @@ async def run_load(
     cpu_start: dict[str, float] = {}
 
     async def mark_start() -> None:
-        await asyncio.sleep(max(0.0, measure_from - loop.time()))
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
         cpu_start.update(cpu_now())
 
     marker = asyncio.create_task(mark_start())
@@ -228,15 +229,15 @@ async def run_load(
                 scheduled = start + i / rate
                 if scheduled >= end:
                     return
-                delay = scheduled - loop.time()
+                delay = scheduled - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
             else:
-                scheduled = loop.time()
+                scheduled = time.perf_counter()
                 if scheduled >= end:
                     return
             status, headers, body = await conn.request(requests[i % len(requests)])
-            done = loop.time()
+            done = time.perf_counter()
             if scheduled < measure_from:
                 continue
             result.sent += 1
@@ -260,7 +261,9 @@ async def run_load(
 
     await asyncio.gather(*(client(c) for c in conns))
     result.elapsed_s = (
-        max(loop.time(), end) - measure_from if rate > 0 else loop.time() - measure_from
+        max(time.perf_counter(), end) - measure_from
+        if rate > 0
+        else time.perf_counter() - measure_from
     )
     stop.set()
     await sampler

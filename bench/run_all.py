@@ -1,0 +1,194 @@
+"""The standard benchmark scenarios (``make bench``): prints a markdown table of the numbers
+against the targets of docs/performance.md and writes it to ``bench/results/latest.md``.
+
+    .venv/bin/python bench/run_all.py [--quick] [--only throughput,latency,paced,official,list]
+
+Scenarios (each on a fresh stack: PostgreSQL, devnet, router):
+
+- **throughput**: as many orders as 64 clients can place in 60 s (devnet ``--short-term-limit``
+  raised, so the router's capacity is measured, not the chain's allowance).
+- **latency**: 200 orders/s open-loop for 30 s; router-added latency = client latency minus the
+  node's CheckTx time the router reports in ``Server-Timing``.
+- **paced**: twice the chain's short-term allowance (the devnet's limit lowered to 200 per 5 blocks
+  of 1 s = 40/s; load 80/s): must see zero clob/5001 rejections; the excess waits or gets 429.
+- **official**: the same max-throughput load against the official ``dydx-v4-client`` behind a thin
+  HTTP wrapper, then against the router, on the same devnet.
+- **list**: ``GET /v1/orders`` with filters and cursors over 10 million rows
+  (``bench/list_orders.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import uvloop  # noqa: E402
+from bench import list_orders  # noqa: E402
+from bench.load import LoadResult, order_bodies, print_result, run_load  # noqa: E402
+from bench.official import official_wrapper  # noqa: E402
+from bench.stack import FUNDS_USDC, Stack, postgres, stack  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+FAST_DEVNET = ["--block-time", "1", "--short-term-limit", "1000000"]
+PACED_LIMIT = 200  # short-term orders + cancels per 5 blocks
+PACED_DEVNET = ["--block-time", "1", "--short-term-limit", str(PACED_LIMIT)]
+
+
+def load(s: Stack, url: str | None = None, **kwargs: Any) -> LoadResult:
+    async def go() -> LoadResult:
+        bodies = await order_bodies(s.url, s.router.api_key, "quote")
+        target = url or s.url
+        pid = s.router.process.pid if url is None else None
+        r = await run_load(
+            target,
+            s.router.api_key,
+            bodies,
+            pid=pid,
+            other_pids={"devnet": s.devnet.process.pid},
+            **kwargs,
+        )
+        print_result(r)
+        return r
+
+    return uvloop.run(go())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="shorter runs, 1M rows (a smoke test)")
+    p.add_argument("--only", default="throughput,latency,paced,official,list")
+    args = p.parse_args()
+    only = set(args.only.split(","))
+    scale = 0.25 if args.quick else 1.0
+    rows: list[tuple[str, str, str, str]] = []
+    details: dict[str, Any] = {}
+
+    with postgres() as pg:
+        if "throughput" in only:
+            with stack(pg, FAST_DEVNET, name="bench-tp") as s:
+                r = load(s, clients=64, rate=0, duration=60 * scale, warmup=5, label="throughput")
+            details["throughput"] = r.summary()
+            ok = r.throughput >= 1000 and r.error_rate == 0
+            rows.append(
+                (
+                    "Sustained placement, 60 s, every order persisted before broadcast",
+                    ">= 1,000 orders/s",
+                    f"{r.throughput:,.0f} orders/s, errors {r.error_rate:.2%}",
+                    "met" if ok else "NOT met",
+                )
+            )
+            rows.append(
+                (
+                    "Service RSS under load",
+                    "<= 250 MB",
+                    f"{r.rss_peak_mb:.0f} MB peak",
+                    "met" if r.rss_peak_mb <= 250 else "NOT met",
+                )
+            )
+            cpu = r.summary()["cpu_us_per_order"]
+            rows.append(
+                (
+                    "CPU per order (µs): router / devnet / PostgreSQL / load client",
+                    "(measured)",
+                    " / ".join(str(cpu.get(k)) for k in ("router", "devnet", "postgres", "client")),
+                    "",
+                )
+            )
+        if "latency" in only:
+            with stack(pg, FAST_DEVNET, name="bench-lat") as s:
+                r = load(s, clients=32, rate=200, duration=30 * scale, warmup=3, label="latency")
+            details["latency"] = r.summary()
+            p50, p99 = r.pct(r.router_ms, 0.5), r.pct(r.router_ms, 0.99)
+            rows.append(
+                (
+                    "Router-added latency at 200 orders/s (p50 / p99)",
+                    "<= 5 ms / <= 25 ms",
+                    f"{p50:.2f} ms / {p99:.2f} ms (client-seen p50 {r.pct(r.latencies_ms, 0.5):.2f}"
+                    f" ms, p99 {r.pct(r.latencies_ms, 0.99):.2f} ms, p99.9 "
+                    f"{r.pct(r.latencies_ms, 0.999):.2f} ms)",
+                    "met" if p50 <= 5 and p99 <= 25 else "NOT met",
+                )
+            )
+        if "paced" in only:
+            allowance = PACED_LIMIT / 5  # per block of 1 s
+            with stack(pg, PACED_DEVNET, name="bench-paced") as s:
+                r = load(
+                    s, clients=32, rate=2 * allowance, duration=40 * scale, warmup=3, label="paced"
+                )
+            details["paced"] = r.summary()
+            rejected_5001 = r.rejections.get("clob/5001", 0)
+            throttled = r.statuses.get(429, 0)
+            rows.append(
+                (
+                    f"2x the chain's allowance ({2 * allowance:.0f}/s vs {allowance:.0f}/s)",
+                    "0 clob/5001",
+                    f"{rejected_5001} clob/5001; {r.ok} placed ({r.throughput:.0f}/s), "
+                    f"{throttled} answered 429",
+                    "met" if rejected_5001 == 0 else "NOT met",
+                )
+            )
+        if "official" in only:
+            with stack(pg, FAST_DEVNET, name="bench-off") as s:
+                with official_wrapper(s.devnet, FUNDS_USDC) as url:
+                    theirs = load(
+                        s, url=url, clients=16, rate=0, duration=20 * scale, warmup=3,
+                        label="official client",
+                    )  # fmt: skip
+                ours = load(s, clients=16, rate=0, duration=20 * scale, warmup=3, label="router")
+            details["official"] = {"official": theirs.summary(), "router": ours.summary()}
+            ratio = ours.throughput / theirs.throughput if theirs.throughput else float("inf")
+            rows.append(
+                (
+                    "Router vs official dydx-v4-client behind a thin HTTP wrapper (16 clients)",
+                    ">= 10x",
+                    f"{ours.throughput:,.0f} vs {theirs.throughput:,.0f} orders/s = {ratio:.1f}x "
+                    f"(p50 {ours.pct(ours.latencies_ms, 0.5):.1f} vs "
+                    f"{theirs.pct(theirs.latencies_ms, 0.5):.1f} ms)",
+                    "met" if ratio >= 10 else "NOT met",
+                )
+            )
+        if "list" in only:
+            n = 1_000_000 if args.quick else 10_000_000
+            res = list_orders.run(pg, n)
+            details["list"] = res
+            rows.append(
+                (
+                    f"GET /v1/orders (filters + cursor), {n:,} rows (p50 / p99)",
+                    "p99 <= 20 ms",
+                    f"{res['p50_ms']:.2f} ms / {res['p99_ms']:.2f} ms over {res['requests']} "
+                    "requests",
+                    "met" if res["p99_ms"] <= 20 else "NOT met",
+                )
+            )
+
+    table = render(rows)
+    print()
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(table + "\n")
+    (RESULTS / "latest.json").write_text(json.dumps(details, indent=2, default=str) + "\n")
+    print(f"\nwritten: {RESULTS / 'latest.md'}")
+
+
+def render(rows: list[tuple[str, str, str, str]]) -> str:
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        f"Benchmarks, {when}, this machine (2 cores; PostgreSQL, devnet, router and load client "
+        "on the same box)",
+        "",
+        "| Scenario | Target | Measured | |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()
