@@ -30,6 +30,10 @@ test: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration tests/e2e
 
+## The standard benchmark scenarios; prints the table and writes bench/results/latest.md.
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
 lint: $(STAMP)
 	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/ruff check $(PY_DIRS)
