@@ -175,6 +175,12 @@ def test_metrics_series_move_after_orders(observed: RouterProcess) -> None:
     assert ("dydx_router_indexer_lag_blocks", ()) in after
     assert value(after, "dydx_router_db_pool_connections", state="max") >= 1
     assert ("dydx_router_indexer_ws_reconnects_total", ()) in after
+    breakers = {
+        dict(k[1])["upstream"]: v
+        for k, v in after.items()
+        if k[0] == "dydx_router_circuit_breaker_state"
+    }
+    assert breakers == {"node": 0, "indexer": 0}  # one endpoint each, closed
     wait_until(
         lambda: value(scrape(observed.url), "dydx_router_event_loop_lag_seconds_count") > 0,
         5,
