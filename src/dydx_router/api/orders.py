@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
 from dydx_router.api.errors import ApiError
@@ -37,6 +38,17 @@ IdempotencyKey = Annotated[
         description="Same key + same body returns the same order; a different body is a 409.",
     ),
 ]
+
+
+def _json(model: BaseModel, status_code: int = 200) -> Response:
+    """The model serialised once. Returned as a model, FastAPI would validate it again against
+    ``response_model`` before serialising it: a second pass over every field of every order on
+    the hottest routes. The routes keep ``response_model`` for the OpenAPI schema."""
+    return Response(
+        model.model_dump_json(by_alias=True),
+        status_code=status_code,
+        media_type="application/json",
+    )
 
 
 def _service(request: Request) -> OrderService:
@@ -98,16 +110,17 @@ async def place_order(
             tx_hash=signed.tx_hash,
         )
     result = await service.place(cmd, caller)
+    status_code = 201
     if result.replayed:
-        response.status_code = 200
+        status_code = 200
     elif result.order.status is OrderStatus.UNKNOWN:
-        response.status_code = 202
-    return OrderOut.of(result.order)
+        status_code = 202
+    return _json(OrderOut.of(result.order), status_code)
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="One order with its status history")
-async def get_order(order_id: uuid.UUID, request: Request, caller: ReadCaller) -> OrderOut:
-    return OrderOut.of(await _service(request).get(order_id, caller))
+async def get_order(order_id: uuid.UUID, request: Request, caller: ReadCaller) -> Response:
+    return _json(OrderOut.of(await _service(request).get(order_id, caller)))
 
 
 @router.get("", response_model=OrderPage, summary="Order history, newest first")
@@ -121,7 +134,7 @@ async def list_orders(
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> OrderPage:
+) -> Response:
     orders = await _service(request).search(
         OrderFilter(market=market, status=status, side=side, since=since, until=until),
         caller,
@@ -129,7 +142,8 @@ async def list_orders(
         cursor=_decode_cursor(cursor) if cursor else None,
     )
     out = [OrderOut.of(o, with_history=False) for o in orders]
-    return OrderPage(orders=out, next_cursor=_encode_cursor(out[-1]) if len(out) == limit else None)
+    next_cursor = _encode_cursor(out[-1]) if len(out) == limit else None
+    return _json(OrderPage(orders=out, next_cursor=next_cursor))
 
 
 @router.delete("/{order_id}", response_model=OrderOut, summary="Cancel an order")
