@@ -53,14 +53,22 @@ _CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.TooManyConnectionsError,
 )
 #: Every class :func:`is_connection_error` may say yes to (for exception handler registration).
-DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (*_CONNECTION_ERRORS, asyncpg.InterfaceError)
+DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    *_CONNECTION_ERRORS,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
 
 
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` means the database is unreachable (rather than a bug or a bad query)."""
     if isinstance(exc, _CONNECTION_ERRORS):
         return True
-    # asyncpg reports a connection closed under it, or a pool shut down, as an InterfaceError.
+    # asyncpg reports a connection closed under it, or a pool shut down, as an InterfaceError;
+    # a protocol left mid-operation by a connection the server terminated ("cannot switch to
+    # state ...; another operation is in progress") as an InternalClientError.
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return "another operation" in str(exc)
     return isinstance(exc, asyncpg.InterfaceError) and "clos" in str(exc)
 
 

@@ -279,8 +279,8 @@ async def db(url: str) -> AsyncIterator[asyncpg.Connection]:
 async def order_rows(url: str) -> list[dict[str, Any]]:
     async with db(url) as conn:
         rows = await conn.fetch(
-            "SELECT id, status, client_id, clob_pair_id, order_flags, address, subaccount_number "
-            "FROM orders"
+            "SELECT id, status, client_id, clob_pair_id, order_flags, address, subaccount_number, "
+            "good_til_block, updated_at FROM orders"
         )
     return [dict(r) for r in rows]
 
@@ -296,7 +296,8 @@ async def wait_settled(url: str, within: float) -> tuple[float, dict[str, int]]:
         if all(r["status"] in FINAL for r in rows):
             return time.monotonic() - started, counts
         if time.monotonic() - started > within:
-            raise AssertionError(f"orders not settled after {within} s: {counts}")
+            stuck = [r for r in rows if r["status"] not in FINAL][:3]
+            raise AssertionError(f"orders not settled after {within} s: {counts}; e.g. {stuck}")
         await asyncio.sleep(0.5)
 
 

@@ -96,8 +96,12 @@ async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
     finally:
         done.set()
         await running
-    settle_s, statuses = await wait_settled(outage_db, within=60)
-    stop_process(router)
+    try:
+        settle_s, statuses = await wait_settled(outage_db, within=60)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; devnet height {(await devnet.status())['height']}") from e
+    finally:
+        stop_process(router)
 
     before = [o for o in load.outcomes if o.started + o.seconds < stopped_at]
     # Everything answered while the devnet was frozen, including the calls it froze mid-way.

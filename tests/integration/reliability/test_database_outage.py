@@ -89,8 +89,12 @@ async def test_database_restart_mid_load(
     finally:
         done.set()
         await running
-    settle_s, statuses = await wait_settled(url, within=60)
-    stop_process(router)
+    try:
+        settle_s, statuses = await wait_settled(url, within=60)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; devnet height {(await devnet.status())['height']}") from e
+    finally:
+        stop_process(router)
     log = router.log_tail(2_000_000)
 
     before = [o for o in load.outcomes if o.started + o.seconds < stopped_at]

@@ -22,6 +22,9 @@ RAISED: dict[str, Exception] = {
     "db-raw": ConnectionRefusedError(111, "Connect call failed"),
     "db-driver": asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
     "db-misuse": asyncpg.InterfaceError("cannot perform operation: another operation is running"),
+    "db-cut": asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"
+    ),
     "shutdown": ShuttingDown("the service is shutting down; retry shortly"),
 }
 
@@ -46,6 +49,7 @@ def _app() -> FastAPI:
         ("db-raw", 503, "database_unavailable", "1"),
         ("db-driver", 503, "database_unavailable", "1"),
         ("db-misuse", 500, "internal_error", None),  # a bug, not an outage
+        ("db-cut", 503, "database_unavailable", "1"),  # a connection cut mid-statement
         ("shutdown", 503, "shutting_down", "1"),
     ],
 )
