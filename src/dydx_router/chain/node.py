@@ -441,7 +441,9 @@ class NodeClient:
             )
         except grpc.aio.AioRpcError as e:
             self._pool.failed(index)
-            log.debug("node_probe_failed", endpoint=self._endpoints[index].target, status=e.code())
+            log.debug(
+                "node_probe_failed", endpoint=self._endpoints[index].target, status=e.code().name
+            )
             return None
         height = int(_header(resp).height)
         self._pool.succeeded(index, time.monotonic() - began, height)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import httpx
 import pytest
 
 from dydx_router.chain.errors import (
@@ -11,6 +17,7 @@ from dydx_router.chain.errors import (
     IndexerUnavailable,
     rejection,
 )
+from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.resilience import (
     BreakerPolicy,
     BreakerState,
@@ -219,3 +226,60 @@ async def test_retrying_stops_at_the_budget() -> None:
                 calls += 1
                 raise ChainUnavailable("down")
     assert 2 <= calls < 50
+
+
+# --- the indexer client over a mock transport -----------------------------------------------
+
+
+async def test_indexer_demotes_a_failing_endpoint_and_the_monitor_brings_it_back() -> None:
+    seen: list[str] = []
+    down = {"a"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        if request.url.host in down:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json={"height": "100", "time": "2026-11-24T00:00:00.000Z"})
+
+    async def until(predicate: Callable[[], bool]) -> None:
+        for _ in range(200):
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("condition not reached")
+
+    policy = HealthPolicy(breaker=BreakerPolicy(failure_threshold=2, reset_timeout_s=0.05))
+    async with IndexerClient(
+        ["http://a", "http://b"], transport=httpx.MockTransport(handler), health=policy
+    ) as client:
+        assert (await client.height()).height == 100
+        assert seen == ["a", "b"]  # failed over within the call
+        await client.height()
+        assert seen[2:] == ["b"]  # and demoted at once: no request pays for "a" again
+        breaker = client.pool.health[0].breaker
+        monitor = asyncio.create_task(client.monitor(interval=0.01, probe_timeout=0.5))
+        try:
+            await until(lambda: breaker.state is BreakerState.OPEN)  # the probes open it
+            down.clear()  # "a" recovers: the half-open probe closes it
+            await until(lambda: breaker.closed)
+        finally:
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+
+
+async def test_indexer_fails_fast_while_every_endpoint_is_open() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text="down")
+
+    policy = HealthPolicy(breaker=BreakerPolicy(failure_threshold=1, reset_timeout_s=30))
+    async with IndexerClient(
+        ["http://a"], transport=httpx.MockTransport(handler), health=policy
+    ) as client:
+        with pytest.raises(IndexerUnavailable, match="HTTP 503"):
+            await client.height()
+        started = time.monotonic()
+        with pytest.raises(IndexerUnavailable) as exc:
+            await client.height()
+        assert time.monotonic() - started < 0.01
+        assert exc.value.details["circuit_open"] and exc.value.details["retry_after_s"] > 29
