@@ -190,8 +190,9 @@ class OrderSync:
         In a block with code 0: it is placed (the indexer will show it). In a block with an
         error: REJECTED with that error. In no block: a SUBMITTED order becomes UNKNOWN (accepted
         by CheckTx is not included, PROTOCOL.md §11.3); an UNKNOWN one is re-sent as the
-        identical bytes, which the chain dedupes (sdk/19) or can no longer include (sdk/32: its
-        sequence was used, so it stays UNKNOWN until its good-til-time)."""
+        identical bytes: accepted again → SUBMITTED; sdk/19 (still in the mempool) or sdk/32 (its
+        sequence was used, so it can no longer be included) → it stays UNKNOWN until a block,
+        the indexer or its good-til-time settles it."""
         assert order.tx_hash is not None
         committed = await self.exchange.tx_result(order.tx_hash)
         if committed is None and order.status is OrderStatus.UNKNOWN:
@@ -199,6 +200,8 @@ class OrderSync:
                 return False
             submission = await self.exchange.broadcast(order.signed_tx)
             report.rebroadcast += 1
+            if submission.outcome is Outcome.ALREADY_DONE:
+                return False  # sdk/19: still in the mempool, waiting for a block
             if submission.outcome is Outcome.REJECTED:
                 err = submission.error
                 log.warning(
