@@ -378,8 +378,11 @@ def main() -> None:
     )
     p.add_argument("--json", action="store_true", help="also print the summary as JSON")
     p.add_argument(
-        "--profile", help="write a py-spy flame graph (SVG) of the router under load to this file"
+        "--profile",
+        help="write a py-spy profile of the router under load to this file (.svg flame graph, "
+        ".txt collapsed stacks)",
     )
+    p.add_argument("--profile-devnet", help="the same for the devnet")
     args = p.parse_args()
     import uvloop
 
@@ -389,7 +392,11 @@ def main() -> None:
         return
     with postgres() as pg, stack(pg, args.devnet_args.split()) as s:
         args.devnet_pid = s.devnet.process.pid
-        with profiling(args.profile, s.router.process.pid, args.warmup + args.duration):
+        seconds = args.warmup + args.duration
+        with (
+            profiling(args.profile, s.router.process.pid, seconds),
+            profiling(args.profile_devnet, s.devnet.process.pid, seconds),
+        ):
             uvloop.run(_run_cli(args, s.url, s.router.api_key, s.router.process.pid))
 
 

@@ -69,7 +69,8 @@ def stack(
     """A devnet and a router on a fresh database, torn down on exit."""
     with devnet(devnet_args, name) as d, fresh_database(pg_url, name) as db_url:
         env = {
-            "DYDX_ROUTER_LOG_LEVEL": "WARNING",
+            # INFO, JSON, as in production: the log lines are part of the cost of an order.
+            "DYDX_ROUTER_LOG_LEVEL": "INFO",
             "DYDX_ROUTER_RECONCILE_INTERVAL_S": "2",
             "DYDX_ROUTER_DB_POOL_MAX_SIZE": "32",
             **(router_env or {}),
