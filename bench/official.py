@@ -26,8 +26,8 @@ from official_client_venv import official_python  # noqa: E402
 
 
 @contextlib.contextmanager
-def official_wrapper(devnet: DevnetProcess, funds_usdc: str) -> Iterator[str]:
-    """The wrapper's URL; its process is stopped on exit."""
+def official_wrapper(devnet: DevnetProcess, funds_usdc: str) -> Iterator[tuple[str, int]]:
+    """The wrapper's URL and pid; its process is stopped on exit."""
     python = official_python()
     mnemonic = str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24))
     address = Wallet.from_mnemonic(SecretStr(mnemonic)).address
@@ -57,7 +57,7 @@ def official_wrapper(devnet: DevnetProcess, funds_usdc: str) -> Iterator[str]:
                     url = line.split()[2]
         if url is None:
             raise RuntimeError("the official client wrapper did not start")
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:

@@ -33,7 +33,7 @@ def postgres() -> Iterator[str]:
     if url:
         yield url
         return
-    server = EmbeddedPostgres(ROOT / ".local" / "pgbench")
+    server = EmbeddedPostgres(PG_DATA)
     try:
         yield server.start()
     finally:
@@ -103,15 +103,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+PG_DATA = ROOT / ".local" / "pgbench"
+
+
+def _postmaster() -> int | None:
+    """The benchmark server's postmaster pid (the embedded one), else None."""
+    try:
+        return int((PG_DATA / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def postgres_cpu_seconds() -> float:
-    """CPU time of every PostgreSQL server process on the machine."""
+    """CPU time of the benchmark's PostgreSQL server: its postmaster and its backends (every
+    PostgreSQL process on the machine when the server is an external DATABASE_URL one)."""
+    postmaster = _postmaster()
     total = 0.0
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                comm = (entry / "comm").read_text().strip()
-            except OSError:
-                continue
-            if comm == "postgres":
-                total += cpu_seconds(int(entry.name))
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(stat[1])
+        if comm == "postgres" and (postmaster is None or postmaster in (pid, ppid)):
+            total += cpu_seconds(pid)
     return total
