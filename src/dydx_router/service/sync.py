@@ -25,6 +25,9 @@ log = structlog.get_logger(__name__)
 # Non-final orders whose next status the chain or the indexer has yet to tell: the reconciler
 # checks these on every pass. Resting orders (OPEN, PARTIALLY_FILLED, UNTRIGGERED) change only
 # when the venue reports it, which the live status stream does; full passes sweep them too.
+# The status stream expires short-term orders as blocks arrive; the reconciler's quick passes
+# pick up those still open this many blocks after their good-til-block.
+EXPIRY_BACKSTOP_BLOCKS = 5
 AWAITED = frozenset(
     {
         OrderStatus.PENDING,
@@ -126,17 +129,22 @@ class OrderSync:
         """One pass over every non-final order older than ``settle_after``.
 
         ``full=False`` (the status stream is live) skips resting orders, whose changes the
-        stream reports, and checks only the orders whose outcome is still awaited.
+        stream reports, and checks only the orders whose outcome is still awaited, plus the
+        short-term orders the stream's expiry has left behind well past their good-til-block
+        (a backstop: it needs only the node's height, not the stream's).
         """
         report = ReconcileReport()
         height = self.exchange.latest_height()
         cutoff = self.clock() - self.settle_after
         async with self.uow() as uow:
-            candidates = [
-                o
-                for o in await uow.orders.non_final(limit=5000, statuses=None if full else AWAITED)
-                if o.created_at is None or o.created_at <= cutoff
-            ]
+            found = await uow.orders.non_final(limit=5000, statuses=None if full else AWAITED)
+            if not full:
+                ids = {o.id for o in found}
+                overdue = await uow.orders.non_final(
+                    limit=5000, expired_before_block=height - EXPIRY_BACKSTOP_BLOCKS
+                )
+                found += [o for o in overdue if o.id not in ids]
+            candidates = [o for o in found if o.created_at is None or o.created_at <= cutoff]
         for order in candidates:
             report.checked += 1
             try:

@@ -144,6 +144,8 @@ class StatusStreamWorker:
                 await self._settle(ids)
             except (ChainError, DomainError, OSError) as e:
                 log.warning("status_event_failed", error=str(e))
+            except Exception:
+                log.exception("status_event_failed_unexpectedly")
 
     async def _expire_loop(self) -> None:
         while True:
@@ -153,6 +155,9 @@ class StatusStreamWorker:
                 await self._sync.expire_due(self._height)
             except (ChainError, DomainError, OSError) as e:
                 log.warning("expiry_failed", error=str(e))
+            except Exception:
+                # A helper loop that dies is silent, and expiries would stop for good.
+                log.exception("expiry_failed_unexpectedly")
 
 
 class ReconcilerWorker:
@@ -208,6 +213,8 @@ class ReconcilerWorker:
                     )
             except (ChainError, DomainError, OSError) as e:
                 log.warning("reconcile_failed", error=str(e))
+            except Exception:
+                log.exception("reconcile_failed_unexpectedly")  # keep reconciling regardless
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._now.wait()

@@ -147,3 +147,18 @@ async def test_an_unknown_stateful_order_in_no_block_is_resent_identically(env: 
     assert report.rebroadcast == 1
     assert exchange.broadcasts == [b"stateful", b"stateful"]  # the same bytes again
     assert store.rows[order.id].status is OrderStatus.SUBMITTED
+
+
+async def test_quick_reconcile_passes_expire_what_the_stream_left_behind(env: Any) -> None:
+    store, exchange, service = env
+    order = (await service.place(market_buy(), Caller())).order
+    row = store.rows[order.id]
+    row.status, row.created_at = OrderStatus.OPEN, datetime(2000, 1, 1, tzinfo=UTC)
+    sync = OrderSync(uow=lambda: FakeUnitOfWork(store), exchange=exchange)
+    assert row.good_til_block is not None
+    exchange.height = row.good_til_block + 2  # just past it: the stream's expiry comes first
+    await sync.reconcile(full=False)
+    assert store.rows[order.id].status is OrderStatus.OPEN
+    exchange.height = row.good_til_block + 10  # the stream missed it: the backstop settles it
+    await sync.reconcile(full=False)
+    assert store.rows[order.id].status is OrderStatus.EXPIRED
