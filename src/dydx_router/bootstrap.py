@@ -158,11 +158,14 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             default_subaccount=settings.subaccount_number,
         ),
     )
-    orders.placements = PlacementWriter(pool, uow.client_ids)
+    # One group-commit writer for placements and the status stream's status moves.
+    writer = PlacementWriter(pool, uow.client_ids)
+    orders.placements = writer
     sync = OrderSync(
         uow=uow,
         exchange=exchange,
         confirm_after=timedelta(seconds=settings.stateful_confirm_timeout_s),
+        writes=writer,
     )
     container = Container(
         settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync

@@ -17,7 +17,14 @@ import structlog
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.domain.sync import VenueOrder, is_expired, settle
-from dydx_router.service.ports import Clock, Exchange, Outcome, Submission, UnitOfWorkFactory
+from dydx_router.service.ports import (
+    Clock,
+    Exchange,
+    Outcome,
+    PlacementWrites,
+    Submission,
+    UnitOfWorkFactory,
+)
 from dydx_router.store.orders import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
@@ -61,6 +68,8 @@ class OrderSync:
     settle_after: timedelta = timedelta(seconds=3)
     # A stateful order CheckTx accepted but that no block holds after this long is UNKNOWN.
     confirm_after: timedelta = timedelta(seconds=30)
+    # Grouped compare-and-set status writes for apply_seen (store.batch.PlacementWriter).
+    writes: PlacementWrites | None = None
 
     async def apply(
         self,
@@ -107,6 +116,32 @@ class OrderSync:
                 await uow.orders.update(order, **fields)
             await uow.commit()
             return True
+
+    async def apply_seen(self, order: Order, venue: VenueOrder, height: int | None) -> bool:
+        """``apply`` for an order read moments ago (the status stream's hot path).
+
+        The change is computed on that snapshot and, when it is a plain status move (no fill
+        figures), written as a compare-and-set on the status the snapshot had: one statement,
+        grouped with concurrent writes, no row lock. Anything else, or a status that moved
+        meanwhile, goes through ``apply`` under the row lock.
+        """
+        if self.writes is None or order.status is OrderStatus.PENDING or order.status.is_final:
+            return await self.apply(order.id, venue, height)
+        change = settle(order, venue, height, self.clock())
+        if change is None:
+            return False
+        if (
+            change.status is None
+            or change.filled_size != order.filled_size
+            or change.average_fill_price != order.average_fill_price
+        ):
+            return await self.apply(order.id, venue, height)
+        try:
+            await self.writes.record(order, change.status, reason=change.reason, height=height)
+        except ConcurrentUpdate:
+            return await self.apply(order.id, venue, height)
+        log.info("order_status_synced", order_id=str(order.id), status=change.status.value)
+        return True
 
     async def refresh(self, order: Order, height: int | None, *, recovering: bool = False) -> bool:
         """Ask the indexer about ``order`` and apply the answer."""

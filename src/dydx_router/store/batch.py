@@ -8,6 +8,9 @@ one has committed. There is no timer: a lone request is written at once (no adde
 under load one statement and one commit carry many orders (PostgreSQL's per-statement and
 per-commit costs, and ours, are paid once per batch).
 
+The status stream's plain status moves (``OrderSync.apply_seen``) go through the same
+compare-and-set outcome statement.
+
 Each write still resolves only once *its* rows are committed, so nothing is broadcast before its
 row is durable. Rows are independent inside a batch: an insert that collides with an existing
 order (``ON CONFLICT DO NOTHING``) fails alone with :class:`DuplicateOrder`, and an outcome whose

@@ -126,7 +126,7 @@ class StatusStreamWorker:
             venue = (told or {}).get(order.indexer_order_id)
             try:
                 if venue is not None:
-                    await self._sync.apply(order.id, venue, self._height or None)
+                    await self._sync.apply_seen(order, venue, self._height or None)
                 else:
                     await self._sync.refresh(order, self._height or None)
             except OrderInFlight:
