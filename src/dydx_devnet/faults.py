@@ -9,6 +9,8 @@ servers read them on every request, so a change takes effect immediately.
   (e.g. ``RESOURCE_EXHAUSTED``, the answer of a throttling public node, PROTOCOL.md §11.13).
 - ``grpc_refuse_connections``: the gRPC port is closed (connections are refused, open ones are
   cut) until the switch is turned off again: a node process that is down, not just sick.
+- ``broadcast_unavailable``: BroadcastTx alone fails with UNAVAILABLE, without running CheckTx,
+  while queries keep working (the broadcast path is cut; nothing reaches the mempool).
 - ``broadcast_error``: ``{"codespace", "code", "raw_log", "times"?}``: BroadcastTx answers this
   instead of running CheckTx (a chosen chain rejection, e.g. sdk/32).
 - ``block_stall``: the block loop produces no blocks (height stops advancing).
@@ -58,6 +60,7 @@ class Faults:
     grpc_unavailable: bool = False
     grpc_error: GrpcError | None = None
     grpc_refuse_connections: bool = False
+    broadcast_unavailable: bool = False
     broadcast_error: BroadcastError | None = None
     block_stall: bool = False
     indexer_lag_blocks: int = 0

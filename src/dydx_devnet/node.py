@@ -163,6 +163,8 @@ class TxService(_Base, tx_grpc.ServiceServicer):  # type: ignore[misc]
     ) -> tx_service.BroadcastTxResponse:
         await self.gate(context)
         faults = self.devnet.faults
+        if faults.broadcast_unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "devnet fault: broadcast path down")
         fault = faults.take_broadcast_error() if faults.broadcast_error is not None else None
         engine = self.devnet.engine
         if fault is not None:
