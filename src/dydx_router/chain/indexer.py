@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -52,9 +52,8 @@ from dydx_router.chain.resilience import (
     EndpointPool,
     HealthPolicy,
     RetryPolicy,
+    call_with_retries,
     circuit_open_error,
-    keep_cause,
-    retry_identical,
 )
 
 log = structlog.get_logger(__name__)
@@ -143,24 +142,11 @@ class IndexerClient:
     async def _get(self, path: str, params: Params | None = None) -> Any:
         """GET with failover; then retries (a read may be repeated freely) within the budget."""
         query = tuple(_query(params or {}))
-        started = time.monotonic()
-        try:
-            return await self._attempt(path, query, self._timeout)
-        except IndexerUnavailable as e:
-            if not retry_identical(e):
-                raise
-            first = e
-        budget = self._retry.budget_s
-        async for attempt in self._retry.retrying(
-            retry_identical, budget - (time.monotonic() - started)
-        ):
-            with attempt:
-                left = budget - (time.monotonic() - started)
-                try:
-                    return await self._attempt(path, query, max(0.05, min(self._timeout, left)))
-                except IndexerUnavailable as e:
-                    raise keep_cause(first, e) from e.__cause__
-        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+        def attempt(limit: float) -> Awaitable[Any]:
+            return self._attempt(path, query, limit)
+
+        return await call_with_retries(self._retry, attempt, self._timeout)
 
     async def _attempt(self, path: str, query: tuple[Any, ...], deadline: float) -> Any:
         pool = self._pool

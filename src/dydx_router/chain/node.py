@@ -62,9 +62,8 @@ from dydx_router.chain.resilience import (
     EndpointPool,
     HealthPolicy,
     RetryPolicy,
+    call_with_retries,
     circuit_open_error,
-    keep_cause,
-    retry_identical,
 )
 from dydx_router.chain.tx import SignedTx
 from dydx_router.domain.market import ClobPairStatus, MarketSpec
@@ -340,28 +339,14 @@ class NodeClient:
         The first attempt runs without any retry machinery (the hot path); only after it failed
         with a retryable error does tenacity take over.
         """
-        timeout = self._timeout if deadline is None else deadline
-        started = time.monotonic()
         state = _CallState()
-        try:
-            return await self._attempt(rpc, request, timeout, on_error, check, state)
-        except ChainError as e:
-            if not retry_identical(e):
-                raise
-            first = e
-        budget = self._retry.budget_s
-        async for attempt in self._retry.retrying(
-            retry_identical, budget - (time.monotonic() - started)
-        ):
-            with attempt:
-                left = budget - (time.monotonic() - started)
-                try:
-                    return await self._attempt(
-                        rpc, request, max(0.05, min(timeout, left)), on_error, check, state
-                    )
-                except ChainError as e:
-                    raise keep_cause(first, e) from e.__cause__
-        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+        def attempt(limit: float) -> Awaitable[Any]:
+            return self._attempt(rpc, request, limit, on_error, check, state)
+
+        return await call_with_retries(
+            self._retry, attempt, self._timeout if deadline is None else deadline
+        )
 
     async def _attempt(
         self,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -42,6 +42,7 @@ from tenacity import (
 from dydx_router.chain.errors import ChainError, ChainRejected, ChainUnavailable, IndexerUnavailable
 
 E = TypeVar("E")
+T = TypeVar("T")
 Clock = Callable[[], float]
 log = structlog.get_logger(__name__)
 
@@ -359,6 +360,30 @@ class RetryPolicy:
             retry=retry_if_exception(should_retry),
             reraise=True,
         )
+
+
+async def call_with_retries(
+    policy: RetryPolicy, attempt: Callable[[float], Awaitable[T]], deadline: float
+) -> T:
+    """One logical call: ``attempt(deadline)`` once (the hot path: no retry machinery), then,
+    after an error :func:`retry_identical` allows, more attempts with backoff and jitter, each
+    with the deadline cut to what is left of ``policy.budget_s``."""
+    started = time.monotonic()
+    try:
+        return await attempt(deadline)
+    except ChainError as e:
+        if not retry_identical(e):
+            raise
+        first = e
+    budget = policy.budget_s
+    async for retry in policy.retrying(retry_identical, budget - (time.monotonic() - started)):
+        with retry:
+            left = budget - (time.monotonic() - started)
+            try:
+                return await attempt(max(0.05, min(deadline, left)))
+            except ChainError as e:
+                raise keep_cause(first, e) from e.__cause__
+    raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
 
 
 # (codespace, code) of CheckTx answers where resending the *identical* bytes later is the remedy.

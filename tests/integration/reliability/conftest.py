@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess, start_devnet, stop_devnet
 
 
@@ -23,3 +24,10 @@ def reliability_devnet() -> Iterator[DevnetProcess]:
         stop_devnet(d.process)
         if d.process.returncode == 0:
             d.log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def router_db(pg_server_url: str) -> Iterator[str]:
+    """A fresh database (migrated) for the router a test starts; dropped afterwards."""
+    with fresh_database(pg_server_url, "rel") as url:
+        yield url

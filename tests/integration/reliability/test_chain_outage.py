@@ -15,11 +15,9 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     FINAL,
@@ -54,20 +52,14 @@ ENV = {
 }
 
 
-@pytest.fixture
-def outage_db(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url, "outage") as url:
-        yield url
-
-
 @pytest.mark.timeout(180)
 async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
-    reliability_devnet: DevnetProcess, outage_db: str
+    reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
     mnemonic, address = new_mnemonic()
     await devnet.fund(address, "100000")
-    router = await launch_router(devnet, outage_db, "outage", mnemonic, ENV)
+    router = await launch_router(devnet, router_db, "outage", mnemonic, ENV)
     load = Load(router.url, router.api_key, resting_orders(await market_specs(router)))
     done = asyncio.Event()
     running = asyncio.create_task(load.run(until=done))
@@ -97,7 +89,7 @@ async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
         done.set()
         await running
     try:
-        settle_s, statuses = await wait_settled(outage_db, within=60)
+        settle_s, statuses = await wait_settled(router_db, within=60)
     except AssertionError as e:
         raise AssertionError(f"{e}; devnet height {(await devnet.status())['height']}") from e
     finally:
@@ -111,7 +103,7 @@ async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
     after = load.between(recovered_at, float("inf"))
     fast = [o for o in during if o.status == 503]
     first_503 = min((o.started + o.seconds for o in fast), default=float("nan"))
-    rows = await order_rows(outage_db)
+    rows = await order_rows(router_db)
     accepted = await devnet.accepted_orders(owner=address)
     chain_keys = Counter(chain_order_key(o) for o in accepted)
     answered_2xx = [o for o in load.outcomes if 200 <= o.status < 300]

@@ -13,11 +13,9 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     FINAL,
@@ -40,21 +38,15 @@ ORDERS = 500
 KILL_AFTER = 200  # orders answered before the kill
 
 
-@pytest.fixture
-def crash_db(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url, "crash") as url:
-        yield url
-
-
 @pytest.mark.timeout(240)
 async def test_kill_9_mid_load_then_restart(
-    reliability_devnet: DevnetProcess, crash_db: str
+    reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
     mnemonic, address = new_mnemonic()
     await devnet.fund(address, "100000")
     env = {"DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5"}
-    first = await launch_router(devnet, crash_db, "crash-1", mnemonic, env)
+    first = await launch_router(devnet, router_db, "crash-1", mnemonic, env)
     specs = await market_specs(first)
     # 35 blocks (7 s): orders left in doubt are still valid when the restarted router looks.
     load = Load(
@@ -71,8 +63,8 @@ async def test_kill_9_mid_load_then_restart(
         first.process.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         stop_process(first)
-        rows_at_crash = await order_rows(crash_db)
-        second = await launch_router(devnet, crash_db, "crash-2", mnemonic, env)
+        rows_at_crash = await order_rows(router_db)
+        second = await launch_router(devnet, router_db, "crash-2", mnemonic, env)
         ready_after = time.monotonic() - killed_at
         second_url = second.url
         # The clients were told the new address the way a load balancer would.
@@ -85,13 +77,13 @@ async def test_kill_9_mid_load_then_restart(
         default=float("nan"),
     )
     try:
-        settle_s, statuses = await wait_settled(crash_db, within=90)
+        settle_s, statuses = await wait_settled(router_db, within=90)
     finally:
         stop_process(second)
     log = second.log_tail(1_000_000)
 
     in_doubt = Counter(r["status"] for r in rows_at_crash if r["status"] in ("PENDING", "UNKNOWN"))
-    rows = await order_rows(crash_db)
+    rows = await order_rows(router_db)
     ours = {str(r["id"]): r for r in rows}
     answers = load.answers
     accepted = await devnet.accepted_orders(owner=address)

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     Load,
@@ -33,12 +32,6 @@ from tests.integration.reliability.harness import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def failover_db(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url, "failover") as url:
-        yield url
 
 
 @pytest.fixture
@@ -74,7 +67,7 @@ async def _share(fast: TcpProxy, slow: TcpProxy, seconds: float) -> float:
 @pytest.mark.timeout(180)
 async def test_one_of_two_nodes_killed_orders_keep_succeeding(
     reliability_devnet: DevnetProcess,
-    failover_db: str,
+    router_db: str,
     proxies: tuple[TcpProxy, TcpProxy],
 ) -> None:
     devnet = reliability_devnet
@@ -87,7 +80,7 @@ async def test_one_of_two_nodes_killed_orders_keep_succeeding(
         "DYDX_ROUTER_BREAKER_RESET_TIMEOUT_S": "0.5",
         "DYDX_ROUTER_BREAKER_MAX_RESET_TIMEOUT_S": "1",
     }
-    router = await launch_router(devnet, failover_db, "failover", mnemonic, env)
+    router = await launch_router(devnet, router_db, "failover", mnemonic, env)
     load = Load(router.url, router.api_key, resting_orders(await market_specs(router)))
     done = asyncio.Event()
     running = asyncio.create_task(load.run(until=done))
@@ -113,7 +106,7 @@ async def test_one_of_two_nodes_killed_orders_keep_succeeding(
         await running
     stop_process(router)
 
-    rows = await order_rows(failover_db)
+    rows = await order_rows(router_db)
     accepted = await devnet.accepted_orders(owner=address)
     chain_keys = Counter(chain_order_key(o) for o in accepted)
     around_kill = load.between(killed_at - 0.5, revived_at)

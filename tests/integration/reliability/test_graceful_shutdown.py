@@ -10,12 +10,10 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     Load,
@@ -31,20 +29,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 IN_FLIGHT = 12
 
 
-@pytest.fixture
-def shutdown_db(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url, "shutdown") as url:
-        yield url
-
-
 @pytest.mark.timeout(120)
 async def test_sigterm_finishes_in_flight_broadcasts(
-    reliability_devnet: DevnetProcess, shutdown_db: str
+    reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
     mnemonic, address = new_mnemonic()
     await devnet.fund(address, "100000")
-    router = await launch_router(devnet, shutdown_db, "shutdown", mnemonic)
+    router = await launch_router(devnet, router_db, "shutdown", mnemonic)
     load = Load(
         router.url,
         router.api_key,
@@ -60,7 +52,7 @@ async def test_sigterm_finishes_in_flight_broadcasts(
         pending: list[object] = []
         while len(pending) < IN_FLIGHT and time.monotonic() < deadline:
             # every request committed its row and is waiting on its broadcast
-            rows = await order_rows(shutdown_db)
+            rows = await order_rows(router_db)
             pending = [r for r in rows if r["status"] == "PENDING"]
         signalled = time.monotonic()
         router.process.send_signal(signal.SIGTERM)
@@ -73,7 +65,7 @@ async def test_sigterm_finishes_in_flight_broadcasts(
         exited_after = time.monotonic() - signalled
     finally:
         await devnet.reset_faults()
-    rows = await order_rows(shutdown_db)
+    rows = await order_rows(router_db)
     log = router.log_tail(1_000_000)
     report(
         "graceful_shutdown",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +24,6 @@ from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.wallet import Wallet
 from dydx_router.domain.market import Rounding, Side
 from dydx_router.domain.order import OrderFlags
-from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     chain_order_key,
@@ -37,12 +35,6 @@ from tests.integration.reliability.harness import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHAIN_ID = "localdydxprotocol"
-
-
-@pytest.fixture
-def resync_db(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url, "resync") as url:
-        yield url
 
 
 async def _next_block(devnet: DevnetProcess) -> None:
@@ -67,12 +59,12 @@ def _resting_limit(price: Decimal) -> dict[str, Any]:
 
 @pytest.mark.timeout(120)
 async def test_sdk_32_on_a_stateful_order_resyncs_and_succeeds(
-    reliability_devnet: DevnetProcess, resync_db: str
+    reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
     mnemonic, address = new_mnemonic()
     await devnet.fund(address, "100000")
-    router = await launch_router(devnet, resync_db, "resync", mnemonic)
+    router = await launch_router(devnet, router_db, "resync", mnemonic)
     node = NodeClient([GrpcEndpoint(devnet.grpc)])
     try:
         btc = (await node.market_specs())["BTC-USD"]

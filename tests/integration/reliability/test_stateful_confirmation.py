@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     launch_router,
@@ -24,12 +22,6 @@ from tests.integration.reliability.harness import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def confirm_db(pg_server_url: str) -> Iterator[str]:
-    with fresh_database(pg_server_url, "confirm") as url:
-        yield url
 
 
 async def _until(c: httpx.AsyncClient, order_id: str, status: str, within: float) -> dict[str, Any]:
@@ -44,7 +36,7 @@ async def _until(c: httpx.AsyncClient, order_id: str, status: str, within: float
 
 @pytest.mark.timeout(120)
 async def test_unconfirmed_stateful_order_is_unknown_then_settles(
-    reliability_devnet: DevnetProcess, confirm_db: str
+    reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
     mnemonic, address = new_mnemonic()
@@ -53,7 +45,7 @@ async def test_unconfirmed_stateful_order_is_unknown_then_settles(
         "DYDX_ROUTER_STATEFUL_CONFIRM_TIMEOUT_S": "1.5",
         "DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5",
     }
-    router = await launch_router(devnet, confirm_db, "confirm", mnemonic, env)
+    router = await launch_router(devnet, router_db, "confirm", mnemonic, env)
     try:
         btc = (await market_specs(router))["BTC-USD"]
         price = (Decimal(btc["oracle_price"]) / 2).quantize(Decimal(btc["tick_size"]))
