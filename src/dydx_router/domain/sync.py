@@ -28,6 +28,9 @@ class VenueStatus(StrEnum):
     ERROR = "ERROR"
 
 
+REMOVED_BY_EXPIRY = "ORDER_REMOVAL_REASON_EXPIRED"
+
+
 @dataclass(frozen=True, slots=True)
 class VenueOrder:
     """The venue's view of one order (from the indexer's REST or websocket)."""
@@ -100,7 +103,10 @@ def _target(
     if status is VenueStatus.FILLED:
         return OrderStatus.FILLED
     if status is VenueStatus.CANCELED:
-        if expired and order.status is not OrderStatus.CANCEL_REQUESTED:
+        # The indexer names the cause of a removal (OrderRemovalReason, v4-proto
+        # indexer/off_chain_updates): an expiry is one even before our height shows it.
+        by_expiry = expired or venue.removal_reason == REMOVED_BY_EXPIRY
+        if by_expiry and order.status is not OrderStatus.CANCEL_REQUESTED:
             return OrderStatus.EXPIRED
         return OrderStatus.CANCELED
     if status is VenueStatus.BEST_EFFORT_CANCELED:

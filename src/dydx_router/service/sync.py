@@ -8,9 +8,12 @@ OrderId, PROTOCOL.md §2e), otherwise settled from what the chain and the indexe
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -49,6 +52,25 @@ class OrderInFlight(DomainError):
     """The order is still being placed; its status is the placement's to write."""
 
     code = "order_in_flight"
+
+
+# Orders settled at once (each waits on the indexer and the database, not on the CPU).
+SETTLE_CONCURRENCY = 32
+
+
+async def settle_all(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run independent settlements at most SETTLE_CONCURRENCY at a time; the first error
+    (after every job has ended) propagates, as it would have from a loop."""
+    gate = asyncio.Semaphore(SETTLE_CONCURRENCY)
+
+    async def guarded(job: Coroutine[Any, Any, None]) -> None:
+        async with gate:
+            await job
+
+    results = await asyncio.gather(*(guarded(j) for j in jobs), return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
 
 
 @dataclass
@@ -117,7 +139,7 @@ class OrderSync:
             await uow.commit()
             return True
 
-    async def apply_seen(self, order: Order, venue: VenueOrder, height: int | None) -> bool:
+    async def apply_seen(self, order: Order, venue: VenueOrder | None, height: int | None) -> bool:
         """``apply`` for an order read moments ago (the status stream's hot path).
 
         The change is computed on that snapshot and, when it is a plain status move (no fill
@@ -148,14 +170,21 @@ class OrderSync:
         venue = await self.exchange.venue_order(order)
         return await self.apply(order.id, venue, height, recovering=recovering)
 
-    async def expire_due(self, height: int) -> int:
-        """Settle short-term orders whose good-til-block the chain has passed."""
+    async def expire_due(self, height: int, *, grace_blocks: int = 0) -> int:
+        """Settle short-term orders whose good-til-block the chain passed more than
+        ``grace_blocks`` ago (the indexer says whether anything filled; a plain expiry is
+        written as a grouped compare-and-set).
+
+        The status stream reports the removal of an expired order itself; the grace lets it,
+        so that this pass only catches what the stream did not say (one indexer call and one
+        write per order saved, on every order that expires)."""
         async with self.uow() as uow:
-            due = await uow.orders.non_final(limit=5000, expired_before_block=height)
+            due = await uow.orders.non_final(limit=5000, expired_before_block=height - grace_blocks)
         changed = 0
         for order in due:
             try:
-                changed += await self.refresh(order, height)
+                venue = await self.exchange.venue_order(order)
+                changed += await self.apply_seen(order, venue, height)
             except (ConcurrentUpdate, OrderInFlight):
                 continue
         return changed

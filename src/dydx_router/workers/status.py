@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 
 import structlog
@@ -31,11 +31,16 @@ from dydx_router.chain.stream import (
     SubaccountUpdate,
 )
 from dydx_router.domain.errors import DomainError
-from dydx_router.domain.sync import VenueOrder, VenueStatus
+from dydx_router.domain.order import Order
+from dydx_router.domain.sync import REMOVED_BY_EXPIRY, VenueOrder, VenueStatus
 from dydx_router.service.ports import UnitOfWorkFactory
-from dydx_router.service.sync import OrderInFlight, OrderSync
+from dydx_router.service.sync import OrderInFlight, OrderSync, settle_all
 
 DEFERRED_RETRY_S = 0.3
+# The reader's end of stream.
+_END = object()
+# Blocks the stream gets to report an expired short-term order before the expiry pass asks.
+EXPIRY_GRACE_BLOCKS = 2
 _RESTING = frozenset({VenueStatus.OPEN, VenueStatus.BEST_EFFORT_OPENED, VenueStatus.UNTRIGGERED})
 
 log = structlog.get_logger(__name__)
@@ -67,18 +72,83 @@ class StatusStreamWorker:
             asyncio.create_task(self._expire_loop(), name="expiry"),
             asyncio.create_task(self._deferred_loop(), name="deferred-status"),
         ]
+        # The stream is read by a task of its own into a queue; events that queued up while
+        # the previous ones were being settled are taken together, and consecutive order
+        # updates among them are settled as one (one look-up, grouped writes), in order.
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(queue), name="status-stream-reader")
+        helpers.append(reader)
         try:
-            async for event in self._stream.events():
-                try:
-                    await self._handle(event)
-                except (ChainError, DomainError, OSError) as e:  # OSError: DatabaseUnavailable
-                    log.warning("status_event_failed", error=str(e))
+            while True:
+                batch = [await queue.get()]
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                updates: list[SubaccountUpdate] = []
+                for event in [*batch, None]:
+                    if isinstance(event, SubaccountUpdate):
+                        updates.append(event)
+                        continue
+                    if updates:
+                        await self._guarded(self._settle_updates(updates))
+                        updates = []
+                    if event is _END:
+                        return
+                    if event is not None:
+                        await self._guarded(self._handle(event))
         finally:
             for task in helpers:
                 task.cancel()
             for task in helpers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    async def _read(self, queue: asyncio.Queue[object]) -> None:
+        try:
+            async for event in self._stream.events():
+                queue.put_nowait(event)
+        finally:
+            queue.put_nowait(_END)
+
+    @staticmethod
+    async def _guarded(step: Awaitable[None]) -> None:
+        try:
+            await step
+        except (ChainError, DomainError, OSError) as e:  # OSError: DatabaseUnavailable
+            log.warning("status_event_failed", error=str(e))
+
+    async def _settle_updates(self, updates: Sequence[SubaccountUpdate]) -> None:
+        """Settle the orders of consecutive updates: each order once, from its latest report.
+
+        An order with nothing filled that rests (the common update: it reached the book) or
+        was removed with a stated reason (expired, canceled) is applied as the stream tells it,
+        without asking the indexer's REST API again; an order with fills goes through REST,
+        which answers with its latest state and the fill price.
+        """
+        ids: dict[uuid.UUID, None] = {}
+        # The report and the height the indexer stamped it with (our own height may still be
+        # a block behind the message that carries it).
+        told: dict[uuid.UUID, tuple[VenueOrder, int | None]] = {}
+        via_rest: set[uuid.UUID] = set()
+        for event in updates:
+            contents = event.contents
+            for f in contents.fills:
+                if f.order_id:
+                    ids[f.order_id] = None
+                    via_rest.add(f.order_id)
+            for o in contents.orders:
+                ids[o.id] = None
+                if o.total_filled is None or o.total_filled:
+                    via_rest.add(o.id)
+                elif o.status in _RESTING:
+                    told[o.id] = (VenueOrder(o.status, Decimal(0)), o.updated_at_height)
+                elif o.status is VenueStatus.CANCELED and o.removal_reason:
+                    # Removed (expired, canceled) with nothing filled: said in full.
+                    report = VenueOrder(o.status, Decimal(0), removal_reason=o.removal_reason)
+                    told[o.id] = (report, o.updated_at_height)
+                else:
+                    via_rest.add(o.id)
+        if ids:
+            await self._settle(list(ids), {k: v for k, v in told.items() if k not in via_rest})
 
     async def _handle(self, event: object) -> None:
         if isinstance(event, BlockHeight):
@@ -89,22 +159,7 @@ class StatusStreamWorker:
             # A fresh snapshot after (re)subscribing: anything may have been missed.
             self._reconcile_now.set()
         elif isinstance(event, SubaccountUpdate):
-            contents = event.contents
-            filled = {f.order_id for f in contents.fills if f.order_id}
-            ids = [o.id for o in contents.orders] + list(filled)
-            # An order that rests with nothing filled (the common update: it reached the book)
-            # is applied as the stream tells it, without asking the indexer's REST API again;
-            # fills and removals (which settle() tells apart by what REST says) go through REST.
-            told = {
-                o.id: VenueOrder(o.status, Decimal(0))
-                for o in contents.orders
-                if o.id not in filled
-                and o.status in _RESTING
-                and o.total_filled is not None
-                and not o.total_filled
-            }
-            if ids:
-                await self._settle(ids, told)
+            await self._settle_updates([event])
         elif isinstance(event, StreamConnected):
             self.connected = True
             log.info("indexer_stream_connected", url=event.url)
@@ -116,23 +171,30 @@ class StatusStreamWorker:
     async def _settle(
         self,
         indexer_ids: Sequence[uuid.UUID],
-        told: Mapping[uuid.UUID, VenueOrder] | None = None,
+        told: Mapping[uuid.UUID, tuple[VenueOrder, int | None]] | None = None,
     ) -> None:
         async with self._uow() as uow:
             ours = await uow.orders.find_by_indexer_ids(list(dict.fromkeys(indexer_ids)))
-        for order in ours:
-            if order.status.is_final:
-                continue
-            venue = (told or {}).get(order.indexer_order_id)
+
+        async def one(order: Order) -> None:
+            report = (told or {}).get(order.indexer_order_id)
             try:
-                if venue is not None:
-                    await self._sync.apply_seen(order, venue, self._height or None)
+                if report is not None:
+                    venue, at = report
+                    height = max(self._height, at or 0)
+                    if venue.removal_reason == REMOVED_BY_EXPIRY and order.good_til_block:
+                        # Valid through its good-til-block: expired as of the block after it.
+                        height = max(height, order.good_til_block + 1)
+                    await self._sync.apply_seen(order, venue, height or None)
                 else:
                     await self._sync.refresh(order, self._height or None)
             except OrderInFlight:
                 # The venue is faster than our broadcast bookkeeping: look again shortly.
                 self._deferred.add(order.indexer_order_id)
                 self._retry.set()
+
+        # Distinct orders, settled together (their writes share a statement).
+        await settle_all([one(o) for o in ours if not o.status.is_final])
 
     async def _deferred_loop(self) -> None:
         while True:
@@ -152,7 +214,7 @@ class StatusStreamWorker:
             await self._new_height.wait()
             self._new_height.clear()
             try:
-                await self._sync.expire_due(self._height)
+                await self._sync.expire_due(self._height, grace_blocks=EXPIRY_GRACE_BLOCKS)
             except (ChainError, DomainError, OSError) as e:
                 log.warning("expiry_failed", error=str(e))
             except Exception:

@@ -6,7 +6,7 @@ from typing import Any
 
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import Order, OrderStatus, OrderType, TimeInForce
-from dydx_router.domain.sync import VenueOrder, VenueStatus, settle
+from dydx_router.domain.sync import REMOVED_BY_EXPIRY, VenueOrder, VenueStatus, settle
 
 
 def order(status: OrderStatus = OrderStatus.SUBMITTED, **kw: Any) -> Order:
@@ -35,6 +35,18 @@ def order(status: OrderStatus = OrderStatus.SUBMITTED, **kw: Any) -> Order:
 
 def venue(status: VenueStatus, filled: str = "0", avg: str | None = None) -> VenueOrder:
     return VenueOrder(status, Decimal(filled), None if avg is None else Decimal(avg))
+
+
+def test_a_removal_by_expiry_is_expired_even_before_our_height_shows_it() -> None:
+    removed = VenueOrder(VenueStatus.CANCELED, Decimal(0), removal_reason=REMOVED_BY_EXPIRY)
+    s = settle(order(OrderStatus.OPEN), removed, 99)  # good til block 100
+    assert s is not None and s.status is OrderStatus.EXPIRED
+    by_user = VenueOrder(VenueStatus.CANCELED, Decimal(0), removal_reason="USER_CANCELED")
+    s = settle(order(OrderStatus.OPEN), by_user, 99)
+    assert s is not None and s.status is OrderStatus.CANCELED
+    # A cancel the caller asked for stays a cancel, whatever ended the order first.
+    s = settle(order(OrderStatus.CANCEL_REQUESTED), removed, 99)
+    assert s is not None and s.status is OrderStatus.CANCELED
 
 
 def test_open_then_partial_then_filled_with_average_price() -> None:
