@@ -149,6 +149,9 @@ class PlacementWriter:
         self._outcomes: _Batcher[_Outcome] = _Batcher(self._write_outcomes)
 
     async def next_client_id(self) -> int:
+        taken = self._client_ids.take()
+        if taken is not None:
+            return taken
         async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
             return await self._client_ids.next(conn)
 

@@ -109,6 +109,10 @@ class ClientIds:
         self._block = block
         self._free: list[int] = []
 
+    def take(self) -> int | None:
+        """An id from the current block, or None when it is used up (then ``next``)."""
+        return self._free.pop() if self._free else None
+
     async def next(self, conn: asyncpg.Connection) -> int:
         if not self._free:
             rows = await conn.fetch(
