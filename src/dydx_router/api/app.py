@@ -56,6 +56,9 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             'Errors are `{"error": {"code", "message"}}` with a stable `code`.'
         ),
         lifespan=lifespan,
+        # Spans are ours (tracing.py, off unless configured); FastAPI's built-in OpenTelemetry
+        # would otherwise check the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
