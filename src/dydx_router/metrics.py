@@ -87,6 +87,10 @@ ORDERS_UNRESOLVED = Gauge(
     PREFIX + "orders_unknown",
     "Orders whose broadcast outcome is not known (UNKNOWN, or PENDING left by a crash).",
 )
+STREAM_BACKLOG = Gauge(
+    PREFIX + "status_stream_backlog_events",
+    "Indexer stream events that queued up while the previous ones were being settled.",
+)
 RECONCILE_DURATION = Histogram(
     PREFIX + "reconcile_duration_seconds",
     "Duration of one reconciliation pass.",

@@ -39,6 +39,8 @@ from dydx_router.service.sync import OrderInFlight, OrderSync, settle_all
 DEFERRED_RETRY_S = 0.3
 # The reader's end of stream.
 _END = object()
+# Stream events read ahead of the settling at most.
+STREAM_BACKLOG_MAX = 2048
 # Blocks the stream gets to report an expired short-term order before the expiry pass asks.
 EXPIRY_GRACE_BLOCKS = 2
 _RESTING = frozenset({VenueStatus.OPEN, VenueStatus.BEST_EFFORT_OPENED, VenueStatus.UNTRIGGERED})
@@ -75,7 +77,9 @@ class StatusStreamWorker:
         # The stream is read by a task of its own into a queue; events that queued up while
         # the previous ones were being settled are taken together, and consecutive order
         # updates among them are settled as one (one look-up, grouped writes), in order.
-        queue: asyncio.Queue[object] = asyncio.Queue()
+        # Bounded: when settling falls behind, the reader stops reading and the websocket's own
+        # flow control pushes back, instead of the backlog growing in memory.
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=STREAM_BACKLOG_MAX)
         reader = asyncio.create_task(self._read(queue), name="status-stream-reader")
         helpers.append(reader)
         try:
@@ -83,6 +87,7 @@ class StatusStreamWorker:
                 batch = [await queue.get()]
                 while not queue.empty():
                     batch.append(queue.get_nowait())
+                metrics.STREAM_BACKLOG.set(len(batch))
                 updates: list[SubaccountUpdate] = []
                 for event in [*batch, None]:
                     if isinstance(event, SubaccountUpdate):
@@ -105,8 +110,13 @@ class StatusStreamWorker:
     async def _read(self, queue: asyncio.Queue[object]) -> None:
         try:
             async for event in self._stream.events():
-                queue.put_nowait(event)
+                await queue.put(event)
         finally:
+            # The settling loop ends with the stream (a stream that ended has nothing more to
+            # say; at worst the oldest unsettled event is dropped to make room, and the
+            # reconciler settles what it was about).
+            if queue.full():
+                queue.get_nowait()
             queue.put_nowait(_END)
 
     @staticmethod
