@@ -54,8 +54,10 @@ class OrderInFlight(DomainError):
     code = "order_in_flight"
 
 
-# Orders settled at once (each waits on the indexer and the database, not on the CPU).
-SETTLE_CONCURRENCY = 32
+# Orders settled at once: enough for their writes to share statements, few enough that a burst
+# (a block's expiries) interleaves with placements instead of queueing ahead of them (p99 at
+# 200 orders/s: ~19 ms with 32, ~12 ms with 8; throughput unchanged).
+SETTLE_CONCURRENCY = 8
 
 
 async def settle_all(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
