@@ -93,12 +93,30 @@ class _Batcher(Generic[T]):
             self._running = asyncio.create_task(self._drain())
         await future
 
+    async def _write_isolated(self, items: list[T]) -> list[BaseException | None]:
+        """The batch in one statement; if the statement itself fails (not the connection), each
+        item alone, so that one bad row fails only its own write."""
+        try:
+            return await self._write(items)
+        except Exception as e:
+            if len(items) == 1 or is_connection_error(e):
+                raise
+        results: list[BaseException | None] = []
+        for item in items:
+            try:
+                results += await self._write([item])
+            except Exception as e:
+                if is_connection_error(e):
+                    raise
+                results.append(e)
+        return results
+
     async def _drain(self) -> None:
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
                 try:
-                    results = await self._write([item for item, _ in batch])
+                    results = await self._write_isolated([item for item, _ in batch])
                 except Exception as e:
                     if is_connection_error(e):
                         e = DatabaseUnavailable(f"the database write failed: {type(e).__name__}")
@@ -204,6 +222,29 @@ class PlacementWriter:
         return out
 
     async def _write_outcomes(self, items: list[_Outcome]) -> list[BaseException | None]:
+        # One write per order per statement: a second write of the same order (the status
+        # stream and the expiry pass about the same order) would join the same row twice. It is
+        # answered ConcurrentUpdate, and its caller decides again on the row as it is then.
+        first: dict[Any, _Outcome] = {}
+        for i in items:
+            first.setdefault(i.order.id, i)
+        unique = list(first.values())
+        written = await self._write_unique_outcomes(unique) if unique else {}
+        out: list[BaseException | None] = []
+        for i in items:
+            if first[i.order.id] is i and i.order.id in written:
+                _apply_outcome(i, written[i.order.id])
+                out.append(None)
+            else:
+                out.append(
+                    ConcurrentUpdate(
+                        f"order {i.order.id} is no longer {i.order.status}",
+                        order_id=str(i.order.id),
+                    )
+                )
+        return out
+
+    async def _write_unique_outcomes(self, items: list[_Outcome]) -> dict[Any, datetime]:
         def col(name: str) -> list[Any]:
             return [i.fields.get(name) for i in items]
 
@@ -221,21 +262,7 @@ class PlacementWriter:
                 col("error_code"),
                 col("error_log"),
             )
-        stamps = {r["id"]: r["updated_at"] for r in written}
-        out: list[BaseException | None] = []
-        for i in items:
-            updated = stamps.get(i.order.id)
-            if updated is None:
-                out.append(
-                    ConcurrentUpdate(
-                        f"order {i.order.id} is no longer {i.order.status}",
-                        order_id=str(i.order.id),
-                    )
-                )
-                continue
-            _apply_outcome(i, updated)
-            out.append(None)
-        return out
+        return {r["id"]: r["updated_at"] for r in written}
 
 
 def _apply_outcome(item: _Outcome, updated: datetime) -> None:

@@ -4,6 +4,7 @@ is durable when it returns, and a bad row fails alone."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -161,3 +162,39 @@ async def test_a_lost_connection_fails_the_batch_as_unavailable(clean_db: Any) -
     writer = PlacementWriter(Broken(), ClientIds())
     with pytest.raises(DatabaseUnavailable):
         await writer.insert(make_order(1, size=Decimal("1")), reason="r", height=None)
+
+
+async def test_a_row_the_database_refuses_fails_alone(clean_db: Any) -> None:
+    writer = PlacementWriter(clean_db, ClientIds())
+    bad = make_order(300, filled_size=Decimal("5"))  # more filled than its size: a CHECK
+    good = [make_order(301 + i) for i in range(4)]
+    results = await asyncio.gather(
+        *(writer.insert(o, reason="r", height=None) for o in [*good[:2], bad, *good[2:]]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[2], asyncpg.CheckViolationError)
+    assert results[:2] == [None, None] and results[3:] == [None, None]
+    async with clean_db.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 4
+
+
+async def test_two_writes_of_one_order_in_a_batch_apply_once(clean_db: Any) -> None:
+    writer = PlacementWriter(clean_db, ClientIds())
+    order = make_order(400, order_flags=0)
+    await writer.insert(order, reason="r", height=1)
+    await writer.record(order, OrderStatus.SUBMITTED, reason="ok", height=1)
+    stream_view, expiry_view = replace(order), replace(order)
+    results = await asyncio.gather(
+        writer.record(stream_view, OrderStatus.CANCELED, reason="removed", height=5),
+        writer.record(expiry_view, OrderStatus.EXPIRED, reason="expired", height=5),
+        return_exceptions=True,
+    )
+    assert results[0] is None and isinstance(results[1], ConcurrentUpdate)
+    async with UnitOfWork(clean_db) as uow:
+        got = await uow.orders.get(order.id)
+    assert got.status is OrderStatus.CANCELED
+    assert [h.to_status for h in got.history] == [
+        OrderStatus.PENDING,
+        OrderStatus.SUBMITTED,
+        OrderStatus.CANCELED,
+    ]
