@@ -6,14 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
+from tests.fixtures.db import empty_database
 
 from dydx_router.store.database import asyncpg_dsn
-from dydx_router.store.embedded import EmbeddedPostgres, with_database
+from dydx_router.store.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "dydx_router.cli"]
@@ -24,14 +24,6 @@ def run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     full_env.pop("DATABASE_URL", None)
     full_env.update(env)
     return subprocess.run(CLI + args, env=full_env, capture_output=True, text=True, timeout=120)
-
-
-async def _admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def _tables(url: str) -> set[str]:
@@ -67,12 +59,8 @@ def _migrate_cycle(url: str) -> None:
 
 
 def test_migrate_up_down_up_on_the_test_server(pg_server_url: str) -> None:
-    name = f"dydxr_cli_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(pg_server_url, f'CREATE DATABASE "{name}"'))
-    try:
-        _migrate_cycle(with_database(pg_server_url, name))
-    finally:
-        asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with empty_database(pg_server_url, "cli") as url:
+        _migrate_cycle(url)
 
 
 def test_migrate_up_down_up_on_an_embedded_server(tmp_path: Path) -> None:

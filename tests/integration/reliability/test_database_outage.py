@@ -17,7 +17,7 @@ import pytest
 
 from dydx_router.store import migrate
 from dydx_router.store.embedded import with_database
-from tests.fixtures.db import _admin
+from tests.fixtures.db import admin_sql
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     FINAL,
@@ -46,7 +46,7 @@ def own_db() -> Iterator[tuple[OwnPostgres, str]]:
     server = OwnPostgres("dbout")
     try:
         admin = server.start()
-        asyncio.run(_admin(admin, 'CREATE DATABASE "router"'))
+        asyncio.run(admin_sql(admin, 'CREATE DATABASE "router"'))
         url = with_database(admin, "router")
         migrate.upgrade(url)
         yield server, url

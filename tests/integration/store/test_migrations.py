@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import asyncpg
 import pytest
+from tests.fixtures.db import empty_database
 
 from dydx_router.store import migrate
 from dydx_router.store.database import asyncpg_dsn
-from dydx_router.store.embedded import with_database
 
 pytestmark = pytest.mark.integration
 
@@ -28,19 +27,8 @@ async def _tables(url: str) -> set[str]:
         await conn.close()
 
 
-async def _admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def test_up_down_up(pg_server_url: str) -> None:
-    name = f"dydxr_mig_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(pg_server_url, f'CREATE DATABASE "{name}"'))
-    url = with_database(pg_server_url, name)
-    try:
+    with empty_database(pg_server_url, "mig") as url:
         migrate.upgrade(url)
         tables = asyncio.run(_tables(url))
         assert {
@@ -57,5 +45,3 @@ def test_up_down_up(pg_server_url: str) -> None:
         assert asyncio.run(_tables(url)) == {"alembic_version"}
         migrate.upgrade(url)
         assert asyncio.run(_tables(url)) == tables
-    finally:
-        asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
