@@ -41,6 +41,11 @@ log = structlog.get_logger(__name__)
 
 SUBACCOUNTS = "v4_subaccounts"
 BLOCK_HEIGHT = "v4_block_height"
+# The subscription snapshot lists every open order of the subaccount in one message: ~0.5 KB
+# each, so the websockets default (1 MiB) refused the snapshot of a market maker with ~2,000
+# resting orders, and every reconnect failed the same way. Bounded, still: a frame is held in
+# memory whole.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -142,6 +147,7 @@ class IndexerStream:
                     ping_interval=self._ping_interval,
                     ping_timeout=self._ping_timeout,
                     close_timeout=2,
+                    max_size=MAX_MESSAGE_BYTES,
                 ) as ws:
                     self._ws = ws
                     await self._subscribe_all(ws)

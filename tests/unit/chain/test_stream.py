@@ -80,6 +80,7 @@ class FakeSocks:
         self.connections: list[ServerConnection] = []
         self.refuse_subaccount = False
         self.skip_message_id = False
+        self.extra_open_orders = 0
         self._message_id: dict[int, int] = {}
 
     async def send(self, ws: ServerConnection, message: dict[str, Any]) -> None:
@@ -133,9 +134,18 @@ class FakeSocks:
                         "type": "subscribed",
                         "channel": channel,
                         "id": ident,
-                        "contents": _snapshot(self.height),
+                        "contents": self._snapshot(),
                     },
                 )
+
+    def _snapshot(self) -> dict[str, Any]:
+        snapshot = _snapshot(self.height)
+        (order,) = snapshot["orders"]
+        for n in range(self.extra_open_orders):
+            client_id = 1000 + n
+            other = str(order_uuid(ADDRESS, 0, client_id, 0, 0))
+            snapshot["orders"].append(order | {"id": other, "clientId": str(client_id)})
+        return snapshot
 
     async def push_height(self) -> None:
         self.height += 1
@@ -310,3 +320,16 @@ async def test_close_ends_the_iteration() -> None:
 
         await asyncio.wait_for(consume(), 3)
         assert isinstance(seen[-1], SubaccountSnapshot)
+
+
+async def test_a_snapshot_of_thousands_of_open_orders_is_read() -> None:
+    """~2.6 MB: over the websockets default message limit (1 MiB), which refused it and made
+    every reconnect fail the same way."""
+    async with socks() as (fake, url):
+        fake.extra_open_orders = 5000
+        stream = _stream([url])
+        events = stream.events()
+        snap = await _next(events, SubaccountSnapshot, within=10)
+        assert len(snap.contents.orders) == 5001
+        await stream.close()
+        await events.aclose()
