@@ -217,7 +217,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         status = StatusStreamWorker(stream, sync, heights, uow, reconcile_now)
         container.spawn(status.run(), "status-stream")
         reconciler = ReconcilerWorker(
-            sync, settings.reconcile_interval_s, reconcile_now, lambda: status.connected
+            sync, settings.reconcile_interval_s, reconcile_now, status.settled_through
         )
         container.spawn(reconciler.run(), "reconciler")
     # Pool usage and websocket reconnects are read when Prometheus scrapes.

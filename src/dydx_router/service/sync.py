@@ -60,10 +60,12 @@ class OrderInFlight(DomainError):
 SETTLE_CONCURRENCY = 8
 
 
-async def settle_all(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
-    """Run independent settlements at most SETTLE_CONCURRENCY at a time; the first error
+async def settle_all(
+    jobs: Sequence[Coroutine[Any, Any, None]], concurrency: int = SETTLE_CONCURRENCY
+) -> None:
+    """Run independent settlements at most ``concurrency`` at a time; the first error
     (after every job has ended) propagates, as it would have from a loop."""
-    gate = asyncio.Semaphore(SETTLE_CONCURRENCY)
+    gate = asyncio.Semaphore(concurrency)
 
     async def guarded(job: Coroutine[Any, Any, None]) -> None:
         async with gate:
@@ -191,17 +193,23 @@ class OrderSync:
                 continue
         return changed
 
-    async def reconcile(self, *, full: bool = True) -> ReconcileReport:
+    async def reconcile(
+        self, *, full: bool = True, seen_through: datetime | None = None
+    ) -> ReconcileReport:
         """One pass over every non-final order older than ``settle_after``.
 
         ``full=False`` (the status stream is live) skips resting orders, whose changes the
         stream reports, and checks only the orders whose outcome is still awaited, plus the
         short-term orders the stream's expiry has left behind well past their good-til-block
         (a backstop: it needs only the node's height, not the stream's).
+
+        ``seen_through``: the status stream has settled everything it delivered before this
+        time, so ``settle_after`` is counted from there rather than from now (a stream that
+        runs behind under load has the reports of recent orders queued, not missing).
         """
         report = ReconcileReport()
         height = self.exchange.latest_height()
-        cutoff = self.clock() - self.settle_after
+        cutoff = min(self.clock(), seen_through or self.clock()) - self.settle_after
         async with self.uow() as uow:
             found = await uow.orders.non_final(limit=5000, statuses=None if full else AWAITED)
             if not full:

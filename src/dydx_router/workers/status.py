@@ -15,6 +15,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
@@ -34,7 +35,7 @@ from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order
 from dydx_router.domain.sync import REMOVED_BY_EXPIRY, VenueOrder, VenueStatus
 from dydx_router.service.ports import UnitOfWorkFactory
-from dydx_router.service.sync import OrderInFlight, OrderSync, settle_all
+from dydx_router.service.sync import SETTLE_CONCURRENCY, OrderInFlight, OrderSync, settle_all
 
 DEFERRED_RETRY_S = 0.3
 # The reader's end of stream.
@@ -43,6 +44,13 @@ _END = object()
 STREAM_BACKLOG_MAX = 2048
 # Blocks the stream gets to report an expired short-term order before the expiry pass asks.
 EXPIRY_GRACE_BLOCKS = 2
+# A stream that runs this far behind (its oldest unsettled event is older) settles this many
+# orders at a time rather than SETTLE_CONCURRENCY: their writes then share larger statements.
+# With 8 at a time the settling is bound by write round trips (~8 per group commit), and under
+# sustained load it fell further behind every second until the websocket's flow control stalled
+# the connection and its pings timed out.
+CATCH_UP_AFTER_S = 0.5
+CATCH_UP_CONCURRENCY = 128
 _RESTING = frozenset({VenueStatus.OPEN, VenueStatus.BEST_EFFORT_OPENED, VenueStatus.UNTRIGGERED})
 
 log = structlog.get_logger(__name__)
@@ -64,10 +72,23 @@ class StatusStreamWorker:
         self._reconcile_now = reconcile_now
         self._new_height = asyncio.Event()
         self._height = 0
-        self._deferred: set[uuid.UUID] = set()
+        # Orders the venue reported before our broadcast bookkeeping finished, with the report
+        # the stream gave (None: ask the indexer), settled again shortly.
+        self._deferred: dict[uuid.UUID, tuple[VenueOrder, int | None] | None] = {}
         self._retry = asyncio.Event()
         self.reconnects = 0
         self.connected = False
+        # When the oldest event received but not yet settled arrived (None: nothing pending).
+        self._behind_since: datetime | None = None
+
+    def settled_through(self) -> datetime | None:
+        """Every event the stream delivered before this time has been settled; None while the
+        stream is down. Under load the settling runs behind the socket: the reconciler counts
+        an order as overdue only from here, not from the wall clock, instead of asking the
+        indexer's REST API about orders whose reports are already queued here."""
+        if not self.connected:
+            return None
+        return self._behind_since or datetime.now(UTC)
 
     async def run(self) -> None:
         helpers = [
@@ -79,14 +100,17 @@ class StatusStreamWorker:
         # updates among them are settled as one (one look-up, grouped writes), in order.
         # Bounded: when settling falls behind, the reader stops reading and the websocket's own
         # flow control pushes back, instead of the backlog growing in memory.
-        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=STREAM_BACKLOG_MAX)
+        queue: asyncio.Queue[tuple[datetime, object]] = asyncio.Queue(maxsize=STREAM_BACKLOG_MAX)
         reader = asyncio.create_task(self._read(queue), name="status-stream-reader")
         helpers.append(reader)
         try:
             while True:
-                batch = [await queue.get()]
+                self._behind_since = None
+                received, first = await queue.get()
+                self._behind_since = received
+                batch = [first]
                 while not queue.empty():
-                    batch.append(queue.get_nowait())
+                    batch.append(queue.get_nowait()[1])
                 metrics.STREAM_BACKLOG.set(len(batch))
                 updates: list[SubaccountUpdate] = []
                 for event in [*batch, None]:
@@ -107,17 +131,20 @@ class StatusStreamWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _read(self, queue: asyncio.Queue[object]) -> None:
+    async def _read(self, queue: asyncio.Queue[tuple[datetime, object]]) -> None:
         try:
             async for event in self._stream.events():
-                await queue.put(event)
+                if self._behind_since is None and queue.empty():
+                    # Pending from now: the settling loop has not picked this event up yet.
+                    self._behind_since = datetime.now(UTC)
+                await queue.put((datetime.now(UTC), event))
         finally:
             # The settling loop ends with the stream (a stream that ended has nothing more to
             # say; at worst the oldest unsettled event is dropped to make room, and the
             # reconciler settles what it was about).
             if queue.full():
                 queue.get_nowait()
-            queue.put_nowait(_END)
+            queue.put_nowait((datetime.now(UTC), _END))
 
     @staticmethod
     async def _guarded(step: Awaitable[None]) -> None:
@@ -198,22 +225,33 @@ class StatusStreamWorker:
                     await self._sync.apply_seen(order, venue, height or None)
                 else:
                     await self._sync.refresh(order, self._height or None)
+                # A later report settled: an earlier deferred one must not be applied after it.
+                self._deferred.pop(order.indexer_order_id, None)
             except OrderInFlight:
-                # The venue is faster than our broadcast bookkeeping: look again shortly.
-                self._deferred.add(order.indexer_order_id)
+                # The venue is faster than our broadcast bookkeeping: settle again shortly,
+                # from the same report (the common case under load: no REST call for it).
+                self._deferred[order.indexer_order_id] = report
                 self._retry.set()
 
         # Distinct orders, settled together (their writes share a statement).
-        await settle_all([one(o) for o in ours if not o.status.is_final])
+        behind = self._behind_since
+        catching_up = (
+            behind is not None and (datetime.now(UTC) - behind).total_seconds() > CATCH_UP_AFTER_S
+        )
+        await settle_all(
+            [one(o) for o in ours if not o.status.is_final],
+            CATCH_UP_CONCURRENCY if catching_up else SETTLE_CONCURRENCY,
+        )
 
     async def _deferred_loop(self) -> None:
         while True:
             await self._retry.wait()
             self._retry.clear()
             await asyncio.sleep(DEFERRED_RETRY_S)
-            ids, self._deferred = list(self._deferred), set()
+            deferred, self._deferred = self._deferred, {}
+            told = {k: v for k, v in deferred.items() if v is not None}
             try:
-                await self._settle(ids)
+                await self._settle(list(deferred), told)
             except (ChainError, DomainError, OSError) as e:
                 log.warning("status_event_failed", error=str(e))
             except Exception:
@@ -235,10 +273,12 @@ class StatusStreamWorker:
 class ReconcilerWorker:
     """Reconciles every ``interval`` seconds (or at once when ``reconcile_now`` is set).
 
-    While the status stream is live (``stream_live()``), a pass checks only the orders whose
-    outcome is awaited; resting orders, which the stream reports, are swept by a full pass at
-    start-up, after every (re)subscription, every ``full_every`` seconds, and on every pass
-    while the stream is down (then this is the REST polling fallback).
+    While the status stream is live (``stream_settled_through()`` is a time, not None), a pass
+    checks only the orders whose outcome is awaited, and only those the stream has had
+    ``settle_after`` of settled time to report; resting orders, which the stream reports, are
+    swept by a full pass at start-up, after every (re)subscription, every ``full_every``
+    seconds, and on every pass while the stream is down (then this is the REST polling
+    fallback).
     """
 
     def __init__(
@@ -246,7 +286,7 @@ class ReconcilerWorker:
         sync: OrderSync,
         interval: float,
         reconcile_now: asyncio.Event,
-        stream_live: Callable[[], bool] | None = None,
+        stream_settled_through: Callable[[], datetime | None] | None = None,
         # The stream resubscribes (and so triggers a full pass) on any gap it detects; the
         # periodic sweep is a backstop, and costs one indexer call per resting order.
         full_every: float = 300.0,
@@ -254,7 +294,7 @@ class ReconcilerWorker:
         self._sync = sync
         self._interval = interval
         self._now = reconcile_now
-        self._stream_live = stream_live or (lambda: False)
+        self._stream_settled_through = stream_settled_through or (lambda: None)
         self._full_every = full_every
         self.last_backlog = 0
 
@@ -264,11 +304,12 @@ class ReconcilerWorker:
         while True:
             try:
                 start = time.perf_counter()
-                if not self._stream_live() or (
+                settled = self._stream_settled_through()
+                if settled is None or (
                     last_full is not None and start - last_full >= self._full_every
                 ):
                     full = True
-                report = await self._sync.reconcile(full=full)
+                report = await self._sync.reconcile(full=full, seen_through=settled)
                 if full:
                     last_full, full = start, False
                 metrics.RECONCILE_DURATION.observe(time.perf_counter() - start)

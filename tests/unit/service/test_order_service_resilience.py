@@ -162,3 +162,17 @@ async def test_quick_reconcile_passes_expire_what_the_stream_left_behind(env: An
     exchange.height = row.good_til_block + 10  # the stream missed it: the backstop settles it
     await sync.reconcile(full=False)
     assert store.rows[order.id].status is OrderStatus.EXPIRED
+
+
+async def test_quick_passes_count_the_wait_from_what_the_stream_has_settled(env: Any) -> None:
+    """A submitted order 10 s old is overdue for a live stream that is caught up, but not for
+    one that has settled only the events it received up to 8 s ago (its report may be queued)."""
+    store, exchange, service = env
+    order = (await service.place(market_buy(), Caller())).order
+    now = datetime.now(UTC)
+    store.rows[order.id].created_at = now - timedelta(seconds=10)
+    sync = OrderSync(uow=lambda: FakeUnitOfWork(store), exchange=exchange, clock=lambda: now)
+    behind = await sync.reconcile(full=False, seen_through=now - timedelta(seconds=8))
+    assert behind.checked == 0
+    caught_up = await sync.reconcile(full=False, seen_through=now)
+    assert caught_up.checked == 1
