@@ -15,6 +15,7 @@ from dydx_router import __version__, tracing
 from dydx_router.api import admin, health, orders, positions
 from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.errors import install_error_handlers
+from dydx_router.api.fastpath import PlaceOrderFastPath
 from dydx_router.api.middleware import ObservabilityMiddleware
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
@@ -61,6 +62,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    # Innermost: inside the request id, metrics, access log and body limit like any route.
+    app.add_middleware(PlaceOrderFastPath, api=app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     app.include_router(health.router)

@@ -59,48 +59,67 @@ def _unauthenticated(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else None (as ``HTTPBearer``
+    with ``auto_error=False`` reads it)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+async def authenticate(request: Request, token: str | None, scope: str) -> Caller:
+    """The caller behind ``token``, or the 401/403/429 ``ApiError`` the request gets."""
+    if token is None:
+        raise _unauthenticated(
+            "unauthenticated", "an API key is required: Authorization: Bearer <key>"
+        )
+    container = request.app.state.container
+    limiter = container.rate_limiter
+    client = request.client.host if request.client else "unknown"
+    if limiter.would_wait(client, AUTH_FAILURES) and not container.key_cache.cached(token):
+        raise ApiError(
+            429,
+            "too_many_auth_failures",
+            "too many requests with invalid API keys from this address; retry later",
+            headers={"Retry-After": retry_after(limiter.take(client, AUTH_FAILURES))},
+        )
+    key = await container.key_cache.lookup(container.pool, token)
+    if key is None:
+        limiter.take(client, AUTH_FAILURES)
+        raise _unauthenticated("invalid_api_key", "the API key is unknown or revoked")
+    if scope not in key.scopes:
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"this API key lacks the '{scope}' scope",
+            required_scope=scope,
+        )
+    wait = limiter.take(key.id, scope)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"this API key is over its '{scope}' request rate; retry later",
+            headers={"Retry-After": retry_after(wait)},
+            route_class=scope,
+        )
+    request.state.api_key = key
+    return Caller(api_key_id=key.id, subaccounts=key.subaccounts)
+
+
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Caller:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _unauthenticated(
-                "unauthenticated", "an API key is required: Authorization: Bearer <key>"
-            )
-        container = request.app.state.container
-        limiter = container.rate_limiter
-        client = request.client.host if request.client else "unknown"
-        token = credentials.credentials
-        if limiter.would_wait(client, AUTH_FAILURES) and not container.key_cache.cached(token):
-            raise ApiError(
-                429,
-                "too_many_auth_failures",
-                "too many requests with invalid API keys from this address; retry later",
-                headers={"Retry-After": retry_after(limiter.take(client, AUTH_FAILURES))},
-            )
-        key = await container.key_cache.lookup(container.pool, token)
-        if key is None:
-            limiter.take(client, AUTH_FAILURES)
-            raise _unauthenticated("invalid_api_key", "the API key is unknown or revoked")
-        if scope not in key.scopes:
-            raise ApiError(
-                403,
-                "insufficient_scope",
-                f"this API key lacks the '{scope}' scope",
-                required_scope=scope,
-            )
-        wait = limiter.take(key.id, scope)
-        if wait > 0:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"this API key is over its '{scope}' request rate; retry later",
-                headers={"Retry-After": retry_after(wait)},
-                route_class=scope,
-            )
-        request.state.api_key = key
-        return Caller(api_key_id=key.id, subaccounts=key.subaccounts)
+        token = None
+        if credentials is not None and credentials.scheme.lower() == "bearer":
+            token = credentials.credentials
+        return await authenticate(request, token, scope)
 
     return dependency
 

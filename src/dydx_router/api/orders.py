@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
@@ -29,12 +29,14 @@ from dydx_router.service.orders import OrderService, PlaceOrder
 from dydx_router.store.orders import Cursor, OrderFilter
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
+IDEMPOTENCY_KEY_MAX = 128
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Same key + same body returns the same order; a different body is a 409.",
     ),
 ]
@@ -86,13 +88,13 @@ def _decode_cursor(text: str) -> Cursor:
 async def place_order(
     body: PlaceOrderBody,
     request: Request,
-    response: Response,
     caller: TradeCaller,
     idempotency_key: IdempotencyKey = None,
     dry_run: Annotated[
         bool, Query(description="Quantize and sign only: nothing is stored or sent.")
     ] = False,
-) -> Any:
+) -> Response:
+    # Also called by api/fastpath.py, which binds these arguments itself: keep the signature.
     service = _service(request)
     sub = body.subaccount if body.subaccount is not None else service.config.default_subaccount
     cmd = PlaceOrder(
@@ -103,12 +105,12 @@ async def place_order(
     )
     if dry_run:
         order, signed = await service.dry_run(cmd, caller)
-        response.status_code = 200
-        return DryRunOut(
+        dry = DryRunOut(
             order=OrderOut.of(order),
             tx_base64=base64.b64encode(signed.signed_tx).decode(),
             tx_hash=signed.tx_hash,
         )
+        return _json(dry, 200)
     result = await service.place(cmd, caller)
     status_code = 201
     if result.replayed:
