@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 from dydx_router import tracing
@@ -22,6 +25,15 @@ def add_trace_ids(
     return event_dict
 
 
+def _dumps(obj: Any, **kw: Any) -> str:
+    """orjson (about a third of a line's cost with the standard library's encoder); what it
+    refuses (an integer past 64 bits) goes through ``json``, so logging never raises."""
+    try:
+        return orjson.dumps(obj, default=kw.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(obj, **kw)
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -30,7 +42,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
@@ -38,7 +50,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         # Redaction runs last before rendering, after tracebacks are text (redact.py).
         processors=[*shared, structlog.processors.format_exc_info, redact_event, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     # Route stdlib logging (uvicorn, asyncpg, alembic) through the same renderer.

@@ -42,9 +42,16 @@ def _bip39_words() -> frozenset[str]:
     return frozenset(words.GetWordAtIdx(i) for i in range(words.Length()))
 
 
+# A string holds none of the patterns above without one of these (compared case-folded): the
+# regular expression runs only when one is present. Log lines are mostly ids, hashes and
+# numbers, and running the expression on each of their values was most of a line's cost.
+_TRIGGERS = ("dxr_", "bearer", "://")
+
+
 class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._ordered: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._pattern = self._compile()
 
@@ -60,6 +67,7 @@ class Redactor:
             if forms <= self._secrets:
                 return
             self._secrets |= forms
+            self._ordered = tuple(sorted(self._secrets, key=len, reverse=True))
             self._pattern = self._compile()
 
     def register_bytes(self, secret: bytes) -> None:
@@ -70,10 +78,21 @@ class Redactor:
         self.register(base64.urlsafe_b64encode(secret).decode())
         self.register(repr(secret))
 
+    def _may_match(self, value: str) -> bool:
+        folded = value.lower()
+        return any(t in folded for t in _TRIGGERS) or any(s in value for s in self._ordered)
+
+    def may_hold_secret(self, value: str) -> bool:
+        """False only when ``text`` would return ``value`` unchanged (a cheap test)."""
+        if self._may_match(value):
+            return True
+        return len(value) >= 12 * 4 and _WORD_RUN.search(value) is not None
+
     def text(self, value: str) -> str:
         if len(value) < MIN_SECRET_LENGTH:
             return value  # shorter than any secret or pattern: the common case, made cheap
-        value = self._pattern.sub(REDACTED, value)
+        if self._may_match(value):
+            value = self._pattern.sub(REDACTED, value)
         if len(value) >= 12 * 4 and _WORD_RUN.search(value):
             value = _WORD_RUN.sub(_redact_word_run, value)
         return value
@@ -119,6 +138,23 @@ def register_secret_bytes(secret: bytes) -> None:
     REDACTOR.register_bytes(secret)
 
 
+_SCALARS = (int, float, bool, type(None))
+
+
 def redact_event(logger: object, method: str, event_dict: Any) -> Any:
-    """structlog processor: redact every value (place it after ``format_exc_info``)."""
+    """structlog processor: redact every value (place it after ``format_exc_info``).
+
+    The common line holds only strings and numbers, none of them secret: their strings are
+    tested together once (newline-joined: no pattern matches across a line break, and the
+    word-run test may only err towards the full pass), and the line is passed on as it is.
+    """
+    texts: list[str] = []
+    for v in event_dict.values():
+        if isinstance(v, str):
+            texts.append(v)
+        elif not isinstance(v, _SCALARS):
+            break  # a container or an object: the full pass
+    else:
+        if not REDACTOR.may_hold_secret("\n".join(texts)):
+            return event_dict
     return {k: REDACTOR.value(v) for k, v in event_dict.items()}

@@ -204,8 +204,10 @@ class OrderService:
 
     async def _place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
         caller.check_subaccount(cmd.subaccount_number)
-        fingerprint = cmd.fingerprint()
+        # Only a request with a key can be replayed, so only its body is worth a hash.
+        fingerprint = None
         if cmd.idempotency_key is not None:
+            fingerprint = cmd.fingerprint()
             existing = await self._replay(caller, cmd.idempotency_key, fingerprint)
             if existing is not None:
                 return PlaceResult(existing, replayed=True)
@@ -244,6 +246,7 @@ class OrderService:
             if not isinstance(exc, DuplicateOrder) or cmd.idempotency_key is None:
                 raise
             # A concurrent duplicate won the race: answer as a replay of it.
+            assert fingerprint is not None
             replay = await self._replay(caller, cmd.idempotency_key, fingerprint)
             if replay is None:
                 raise
@@ -273,7 +276,7 @@ class OrderService:
             # A real id from the shared sequence, so the signed bytes are the ones a placement
             # could send; taking one stores nothing.
             client_id = await uow.orders.next_client_id()
-        order = self._new_order(cmd, caller, plan, client_id, cmd.fingerprint())
+        order = self._new_order(cmd, caller, plan, client_id, None)
         signed = await self.exchange.sign_preview(order, plan)
         order.tx_hash = signed.tx_hash
         return order, signed
@@ -306,7 +309,12 @@ class OrderService:
             return existing
 
     def _new_order(
-        self, cmd: PlaceOrder, caller: Caller, plan: OrderPlan, client_id: int, fingerprint: str
+        self,
+        cmd: PlaceOrder,
+        caller: Caller,
+        plan: OrderPlan,
+        client_id: int,
+        fingerprint: str | None,
     ) -> Order:
         req = cmd.request
         spec = self.exchange.market(req.market)
