@@ -28,6 +28,7 @@ def subaccount_uuid(address: str, subaccount_number: int) -> str:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536)
 def order_uuid(
     address: str, subaccount_number: int, client_id: int, clob_pair_id: int, order_flags: int
 ) -> str:

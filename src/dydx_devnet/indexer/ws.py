@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -61,7 +62,7 @@ _RECENT_CANCEL_BLOCKS = 20
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+    return orjson.dumps(obj).decode()  # compact, as socks' JSON.stringify
 
 
 @dataclass(eq=False)
@@ -97,7 +98,11 @@ class SocksServer:
 
     # ---- server lifecycle ------------------------------------------------------------------
     async def start(self, host: str, port: int) -> int:
-        self._server = await serve(self._handle, host, port, process_request=self._process_request)
+        # No permessage-deflate: socks' `ws` server is created without it, and `ws` servers
+        # default to off (indexer/services/socks/src/helpers/wss.ts).
+        self._server = await serve(
+            self._handle, host, port, process_request=self._process_request, compression=None
+        )
         bound: int = next(iter(self._server.sockets)).getsockname()[1]
         return bound
 
