@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
 import websockets
 from pydantic import ValidationError
@@ -195,7 +196,7 @@ class IndexerStream:
             except TimeoutError:
                 raise _Resync(f"no message for {self._idle_timeout:g} s") from None
             try:
-                message = json.loads(raw)
+                message = orjson.loads(raw)  # a third of json.loads' time per message
                 if not isinstance(message, dict):
                     raise TypeError("not an object")
             except (ValueError, TypeError) as e:
