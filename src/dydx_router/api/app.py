@@ -21,6 +21,7 @@ from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
 
 log = structlog.get_logger(__name__)
+GC_THRESHOLDS = (50_000, 50, 100)
 
 
 def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
@@ -40,6 +41,11 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         # sight, so that full collections stay short (GC pauses were a ~27 ms p99, ~8 ms after).
         gc.collect()
         gc.freeze()
+        # A young generation of 50,000 objects instead of 700: a request allocates hundreds of
+        # short-lived containers, most freed by reference counting before any collection sees
+        # them, so collections become rare instead of several per request. Measured at
+        # saturation: ~8-10% less CPU per order, the same RSS (docs/performance.md).
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield {}
         finally:
