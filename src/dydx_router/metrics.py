@@ -57,6 +57,11 @@ ORDERS_PLACED = Counter(
     "(submitted, rejected, unknown, replayed, failed).",
     ["market", "type", "outcome"],
 )
+ORDER_STATUS_SYNCED = Counter(
+    PREFIX + "order_status_synced_total",
+    "Order status changes applied from the venue (status stream, reconciler), by new status.",
+    ["status"],
+)
 ORDER_PLACE_DURATION = Histogram(
     PREFIX + "order_place_duration_seconds",
     "Time the service spends placing one order, broadcast included.",

@@ -170,6 +170,17 @@ def test_metrics_series_move_after_orders(observed: RouterProcess) -> None:
     assert rejections, "the post-only rejection is counted by its clob code"
     moved("dydx_router_broadcast_duration_seconds_count", 1, kind="stateful")
     moved("dydx_router_sequence_resyncs_total", 1)
+    # The status stream reports the resting orders: routine changes are counted, not logged.
+    synced = "dydx_router_order_status_synced_total"
+    wait_until(
+        lambda: (
+            value(scrape(observed.url), synced, status="OPEN")
+            - value(before, synced, status="OPEN")
+            >= 3
+        ),
+        10,
+        "three orders reported resting",
+    )
     assert value(after, "dydx_router_chain_height_blocks") > 0
     assert value(after, "dydx_router_indexer_height_blocks") > 0
     assert ("dydx_router_indexer_lag_blocks", ()) in after
@@ -226,12 +237,13 @@ def test_request_id_and_trace_id_reach_logs_and_collector(
 
     wait_until(lambda: any(e["event"] == "request_completed" for e in lines()), 10, "access log")
     mine = lines()
-    submitted = next(e for e in mine if e["event"] == "order_submitted")
-    assert submitted["order_id"] == order_id and submitted["market"] == "BTC-USD"
-    assert re.fullmatch(r"[0-9A-F]{64}", submitted["tx_hash"])
+    # One INFO line per placement: the access line names the order and its outcome.
     access = next(e for e in mine if e["event"] == "request_completed")
     assert access["route"] == "/v1/orders" and access["status"] == 201
-    trace_id = submitted["trace_id"]
+    assert access["order_id"] == order_id and access["market"] == "BTC-USD"
+    assert access["order_status"] == "SUBMITTED"
+    assert re.fullmatch(r"[0-9A-F]{64}", access["tx_hash"])
+    trace_id = access["trace_id"]
     assert all(e["trace_id"] == trace_id for e in mine)
 
     def trace() -> dict[str, Any]:

@@ -97,7 +97,7 @@ def test_no_secret_in_logs_or_responses(leaky: RouterProcess) -> None:
             assert secret not in r.text, f"a secret reached a {r.status_code} response"
     stop_router(leaky)  # flush and close the log
     log = leaky.log_path.read_text()
-    assert "wallet_loaded" in log and "order_submitted" in log
+    assert "wallet_loaded" in log and "order_status" in log and "SUBMITTED" in log
     leaks = [i for i, secret in enumerate(forbidden(issued)) if secret in log]
     assert not leaks, f"secrets #{leaks} reached the log"
 
