@@ -122,8 +122,22 @@ READY = Gauge(PREFIX + "ready", "1 when the readiness probe passes, else 0.")
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)``, remembered. The client library validates the values and
+    takes a lock on every call, and a placement makes half a dozen; label values are bounded
+    by design (route templates, markets of the chain, outcomes), and so is this cache."""
+    key = (id(metric), values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
+
+
 def record_checktx(codespace: str, code: int | str) -> None:
-    CHECKTX_RESULTS.labels(codespace or "", str(code)).inc()
+    labelled(CHECKTX_RESULTS, codespace or "", str(code)).inc()
 
 
 class RequestTiming:
@@ -141,16 +155,16 @@ REQUEST_TIMING: ContextVar[RequestTiming | None] = ContextVar("request_timing", 
 
 def observe_broadcast(kind: str, seconds: float) -> None:
     """One BroadcastTx round trip: the histogram, and the current request's chain time."""
-    BROADCAST_DURATION.labels(kind).observe(seconds)
+    labelled(BROADCAST_DURATION, kind).observe(seconds)
     timing = REQUEST_TIMING.get()
     if timing is not None:
         timing.chain_s += seconds
 
 
 def record_order(market: str, order_type: str, outcome: str, seconds: float | None) -> None:
-    ORDERS_PLACED.labels(market, order_type, outcome).inc()
+    labelled(ORDERS_PLACED, market, order_type, outcome).inc()
     if seconds is not None:
-        ORDER_PLACE_DURATION.labels(outcome).observe(seconds)
+        labelled(ORDER_PLACE_DURATION, outcome).observe(seconds)
 
 
 class ContainerCollector(Collector):

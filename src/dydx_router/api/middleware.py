@@ -96,8 +96,8 @@ class ObservabilityMiddleware:
                 elapsed = time.perf_counter() - start
                 route = route_template(scope)
                 code = str(status)
-                metrics.HTTP_REQUESTS.labels(method, route, code).inc()
-                metrics.HTTP_DURATION.labels(method, route, code).observe(elapsed)
+                metrics.labelled(metrics.HTTP_REQUESTS, method, route, code).inc()
+                metrics.labelled(metrics.HTTP_DURATION, method, route, code).observe(elapsed)
                 span.set_attribute("http.route", route)
                 span.set_attribute("http.response.status_code", status)
                 if self.access_log:

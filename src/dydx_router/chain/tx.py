@@ -296,6 +296,28 @@ def _signer_public_key(public_key: bytes) -> Any:
 _MODE_DIRECT = ModeInfo(single=ModeInfo.Single(mode=SignMode.SIGN_MODE_DIRECT))
 
 
+@lru_cache(maxsize=64)
+def _auth_info_bytes(
+    public_key: bytes, sequence: int, gas_limit: int, fee: tuple[tuple[str, int], ...]
+) -> bytes:
+    """The signer's AuthInfo, serialised. It depends only on these, and short-term orders all
+    carry the same sequence (PROTOCOL.md §3b): built once instead of for every order."""
+    auth_info: bytes = AuthInfo(
+        signer_infos=[
+            SignerInfo(
+                public_key=_signer_public_key(public_key),
+                mode_info=_MODE_DIRECT,
+                sequence=sequence,
+            )
+        ],
+        fee=Fee(
+            amount=[Coin(denom=denom, amount=str(amount)) for denom, amount in fee],
+            gas_limit=gas_limit,
+        ),
+    ).SerializeToString()
+    return auth_info
+
+
 def sign_tx(
     signer: Signer,
     messages: Sequence[Any],
@@ -321,19 +343,7 @@ def sign_tx(
         ],
         memo=memo,
     ).SerializeToString()
-    auth_info_bytes = AuthInfo(
-        signer_infos=[
-            SignerInfo(
-                public_key=_signer_public_key(signer.public_key),
-                mode_info=_MODE_DIRECT,
-                sequence=sequence,
-            )
-        ],
-        fee=Fee(
-            amount=[Coin(denom=denom, amount=str(amount)) for denom, amount in fee],
-            gas_limit=gas_limit,
-        ),
-    ).SerializeToString()
+    auth_info_bytes = _auth_info_bytes(signer.public_key, sequence, gas_limit, tuple(fee))
     sign_doc = SignDoc(
         body_bytes=body_bytes,
         auth_info_bytes=auth_info_bytes,
