@@ -136,6 +136,10 @@ def labelled(metric: Any, *values: str) -> Any:
     return child
 
 
+def record_status_synced(status: str) -> None:
+    labelled(ORDER_STATUS_SYNCED, status).inc()
+
+
 def record_checktx(codespace: str, code: int | str) -> None:
     labelled(CHECKTX_RESULTS, codespace or "", str(code)).inc()
 

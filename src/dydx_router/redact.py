@@ -56,7 +56,7 @@ class Redactor:
         self._pattern = self._compile()
 
     def _compile(self) -> re.Pattern[str]:
-        exact = [re.escape(s) for s in sorted(self._secrets, key=len, reverse=True)]
+        exact = [re.escape(s) for s in self._ordered]  # longest first
         return re.compile("|".join([*exact, _API_KEY, _BEARER, _URL_CREDENTIALS]))
 
     def register(self, secret: str) -> None:

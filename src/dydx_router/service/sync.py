@@ -55,11 +55,10 @@ AWAITED = frozenset(
 # order_status_history table, GET /v1/orders/{id}) and counted in
 # dydx_router_order_status_synced_total; fills, cancels, rejections and unknown outcomes stay INFO.
 ROUTINE_CHANGES = frozenset({OrderStatus.OPEN, OrderStatus.EXPIRED})
-_SYNCED = {s: metrics.ORDER_STATUS_SYNCED.labels(s.value) for s in OrderStatus}
 
 
 def log_status_synced(order_id: uuid.UUID, status: OrderStatus) -> None:
-    _SYNCED[status].inc()
+    metrics.record_status_synced(status.value)
     write = log.debug if status in ROUTINE_CHANGES else log.info
     write("order_status_synced", order_id=str(order_id), status=status.value)
 

@@ -134,9 +134,6 @@ class StatusStreamWorker:
     async def _read(self, queue: asyncio.Queue[tuple[datetime, object]]) -> None:
         try:
             async for event in self._stream.events():
-                if self._behind_since is None and queue.empty():
-                    # Pending from now: the settling loop has not picked this event up yet.
-                    self._behind_since = datetime.now(UTC)
                 await queue.put((datetime.now(UTC), event))
         finally:
             # The settling loop ends with the stream (a stream that ended has nothing more to
