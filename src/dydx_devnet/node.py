@@ -1,4 +1,4 @@
-"""The devnet's node: the gRPC services the official clients and the router call (grpc.aio).
+"""The devnet's node: the gRPC services the official clients and the router call.
 
 Served (request/response types are the official `v4_proto` ones):
 
@@ -18,7 +18,8 @@ Served (request/response types are the official `v4_proto` ones):
   PROTOCOL.md §7; an unknown subaccount reads as empty, as on the chain);
 - `dydxprotocol.feetiers.Query`: PerpetualFeeParams, UserFeeTier.
 
-Every method first consults the fault switches (`dydx_devnet.faults`).
+Every method first consults the fault switches (`dydx_devnet.faults`). The transport is
+`dydx_devnet.grpc_server` (gRPC over HTTP/2); the servicers are written as for grpc.aio.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ from v4_proto.tendermint.types import block_pb2, types_pb2
 from v4_proto.tendermint.version import types_pb2 as version_types
 
 from dydx_devnet.errors import TxError
+from dydx_devnet.grpc_server import GrpcServer
 from dydx_devnet.model import Market, Subaccount
 
 if TYPE_CHECKING:
@@ -557,20 +559,17 @@ _SERVICES: list[tuple[type[_Base], Callable[[Any, Any], None]]] = [
 
 
 class NodeServer:
-    """The grpc.aio server with every servicer above."""
+    """The gRPC server with every servicer above."""
 
     def __init__(self, devnet: Devnet) -> None:
         self.devnet = devnet
-        self._server: grpc.aio.Server | None = None
+        self._server: GrpcServer | None = None
 
     async def start(self, host: str, port: int) -> int:
-        server = grpc.aio.server()
+        server = GrpcServer()
         for cls, add in _SERVICES:
             add(cls(self.devnet), server)
-        bound: int = server.add_insecure_port(f"{host}:{port}")
-        if bound == 0:
-            raise OSError(f"cannot bind gRPC to {host}:{port}")
-        await server.start()
+        bound = await server.start(host, port)
         self._server = server
         return bound
 
