@@ -213,6 +213,8 @@ def test_rejected_requests_persist_nothing(secured: RouterProcess) -> None:
         (good | {"market": "BTC-USD; DROP TABLE orders"}, "invalid_request"),
         (good | {"size": "0.0001234"}, "invalid_size_step"),  # off the step: a domain code
         (good | {"market": "NOPE-USD"}, "unknown_market"),
+        # PostgreSQL text cannot hold a NUL: refused up front, not a 500 from the database
+        (good | {"client_order_id": "a\x00b"}, "invalid_request"),
     ]
     before_db, before_chain = order_count(secured), chain_orders(secured)
     with secured.client(new_key(secured, ["read", "trade"])) as c:
@@ -367,6 +369,7 @@ def test_admin_bodies_are_strict(secured: RouterProcess) -> None:
             {"state": "halted"},
             {"state": "HALTED", "extra": 1},
             {"state": "PAUSED"},
+            {"state": "HALTED", "reason": "nul \x00 inside"},  # found by the fuzz: was a 500
         ):
             resp = admin.post("/v1/admin/trading-state", json=body)
             assert resp.status_code == 422, resp.text

@@ -59,8 +59,11 @@ def test_no_server_error_for_any_generated_request(fuzzed: RouterProcess, tmp_pa
             "60",
             "--seed",
             "20261124",
+            # One worker: with two, CPython 3.11's ast module, used by schemathesis from both
+            # threads, now and then fails with "SystemError: AST constructor recursion depth
+            # mismatch" (CPython gh-106905), a runtime error of the tool and not of the API.
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "30",
             "--continue-on-failure",

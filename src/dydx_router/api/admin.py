@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 
 from dydx_router.api.auth import AdminCaller
 from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import DecimalOut, PositiveDecimal, Strict, SubaccountNumber, Ticker
+from dydx_router.api.schemas import (
+    DecimalOut,
+    PositiveDecimal,
+    StoredText,
+    Strict,
+    SubaccountNumber,
+    Ticker,
+)
 from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.store.api_keys import ApiKey
@@ -199,7 +206,7 @@ async def delete_market_limits(
 # --- trading state ------------------------------------------------------------------------------
 class TradingStateBody(Strict):
     state: TradingState
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[StoredText, Field(max_length=500)] = ""
     cancel_open_orders: bool = Field(
         default=False, description="Also cancel every open order (best effort, after the change)."
     )

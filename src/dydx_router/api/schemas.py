@@ -59,6 +59,10 @@ PositiveDecimal = Annotated[
 ]
 DecimalOut = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", examples=["BTC-USD"])]
+# Free text that is stored: PostgreSQL's text type cannot hold U+0000, so a NUL is refused here
+# (422) instead of failing at the database.
+StoredText = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+ClientOrderId = Annotated[StoredText, Field(min_length=1, max_length=64)]
 SubaccountNumber = Annotated[int, Field(ge=0, le=128_000)]
 SlippageBps = Annotated[int, Field(ge=1, le=5_000)]
 
@@ -99,7 +103,7 @@ class PlaceOrderBody(Strict):
     reduce_only: bool = False
     post_only: bool = False
     max_slippage_bps: SlippageBps | None = None
-    client_order_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    client_order_id: ClientOrderId | None = None
     subaccount: SubaccountNumber | None = None
 
     def to_request(self) -> OrderRequest:
@@ -131,7 +135,7 @@ class ClosePositionBody(Strict):
     size: PositiveDecimal | None = None
     max_slippage_bps: SlippageBps | None = None
     subaccount: SubaccountNumber | None = None
-    client_order_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    client_order_id: ClientOrderId | None = None
 
 
 class StatusChangeOut(BaseModel):
