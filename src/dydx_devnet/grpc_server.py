@@ -7,9 +7,9 @@ percent-encoded), or in the headers alone when there is no message ("Trailers-On
 
 Why not grpc.aio's server: measured on a 2-core machine at ~900 unary calls/s with a grpcio client,
 grpc.aio spent ~300-350 µs of CPU per call (its call path on the event loop plus the core's event
-engine threads, woken for every call) against ~230-270 µs here, responses of one loop turn going
-out in one write; the node is on the same cores as the
-router in every benchmark, so this is CPU the system under test gets back.
+engine threads, woken for every call) against ~230-270 µs here (responses of one loop turn go
+out in one write). The node shares the cores with the router in every benchmark, so this is CPU
+the system under test gets back.
 
 Servicers are added exactly as to a grpc server (``add_XServicer_to_server(servicer, server)``),
 and each call gets a context with the `grpc.aio.ServicerContext` methods servicers use (``abort``,
