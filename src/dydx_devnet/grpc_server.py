@@ -464,7 +464,7 @@ class _Connection(asyncio.Protocol):
     def _flush(self) -> None:
         self._flush_pending = False
         out = self._h2.data_to_send()
-        if out and self._transport is not None:
+        if out and self._transport is not None and not self._transport.is_closing():
             self._transport.write(out)
 
     def _flush_soon(self) -> None:
