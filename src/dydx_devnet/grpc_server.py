@@ -219,7 +219,7 @@ class _Connection(asyncio.Protocol):
         self._last_stream = 0
         self._tasks: dict[int, asyncio.Task[None]] = {}
         # Response bodies waiting for the client's flow-control window, by stream.
-        self._blocked: dict[int, bytes] = {}
+        self._blocked: dict[int, memoryview] = {}
         self._flush_pending = False
 
     def in_flight(self) -> list[asyncio.Task[None]]:
@@ -376,11 +376,10 @@ class _Connection(asyncio.Protocol):
             result = await pending
         except Exception as e:
             self._fail(sid, e, context)
-            self._flush_soon()
-            return
+        else:
+            self._complete(sid, method, result, context)
         finally:
             self._tasks.pop(sid, None)
-        self._complete(sid, method, result, context)
         self._flush_soon()
 
     def _complete(self, sid: int, method: _Method, result: Any, context: ServicerContext) -> None:
@@ -415,7 +414,7 @@ class _Connection(asyncio.Protocol):
     def _respond(self, sid: int, payload: bytes) -> None:
         if not self._send_headers(sid, _OK_HEADERS):
             return
-        self._send_body(sid, b"\x00" + len(payload).to_bytes(4, "big") + payload)
+        self._send_body(sid, memoryview(b"\x00" + len(payload).to_bytes(4, "big") + payload))
 
     def _status(self, sid: int, code: grpc.StatusCode, details: str) -> None:
         """A Trailers-Only response: the status in the only HEADERS frame."""
@@ -439,9 +438,10 @@ class _Connection(asyncio.Protocol):
             return False  # the client reset or gave up on the call meanwhile
         return True
 
-    def _send_body(self, sid: int, data: bytes) -> None:
+    def _send_body(self, sid: int, data: memoryview) -> None:
         """As much of ``data`` as the flow-control windows allow, then the trailers; the rest
-        waits in ``_blocked`` for a WINDOW_UPDATE."""
+        waits in ``_blocked`` for a WINDOW_UPDATE. A view, so that sending a large body frame by
+        frame copies each byte once."""
         h = self._h2
         try:
             while data:
@@ -449,7 +449,7 @@ class _Connection(asyncio.Protocol):
                 if n <= 0:
                     self._blocked[sid] = data
                     return
-                h.send_data(sid, data[:n])
+                h.send_data(sid, bytes(data[:n]))
                 data = data[n:]
             h.send_headers(sid, _OK_TRAILERS, end_stream=True)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):

@@ -74,7 +74,7 @@ from v4_proto.tendermint.types import block_pb2, types_pb2
 from v4_proto.tendermint.version import types_pb2 as version_types
 
 from dydx_devnet.errors import TxError
-from dydx_devnet.grpc_server import GrpcServer
+from dydx_devnet.grpc_server import GrpcServer, ServicerContext
 from dydx_devnet.model import Market, Subaccount
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class _Base:
     def state(self) -> Any:
         return self.devnet.state
 
-    async def gate(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def gate(self, context: ServicerContext) -> None:
         f = self.devnet.faults
         if f.grpc_latency_s > 0:
             await asyncio.sleep(f.grpc_latency_s)
