@@ -83,6 +83,14 @@ class Memclob:
         self.taker_fee_ppm = fee_tier.taker_fee_ppm
         self.maker_fee_ppm = fee_tier.maker_fee_ppm
 
+    def load_from(self, other: Memclob) -> None:
+        """Take ``other``'s cancels and fill amounts (this memclob's state was reset from the
+        committed one: the proposer's memclob is the truth)."""
+        self.cancels = dict(other.cancels)
+        self.fills = {oid: list(f) for oid, f in other.fills.items()}
+        self.matched = dict(other.matched)
+        self.next_fill_id = other.next_fill_id
+
     # ---- helpers -------------------------------------------------------------------------
     def filled(self, order_id: OrderId) -> int:
         f = self.fills.get(order_id)
