@@ -37,6 +37,7 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from dydx_devnet.faults import NODE_SWITCHES
 from dydx_devnet.model import ClobPairStatus
 
 if TYPE_CHECKING:
@@ -160,8 +161,13 @@ def build_admin_router(devnet: Devnet) -> APIRouter:
         return {"clobPairId": clob_pair_id, "status": f"STATUS_{name}"}
 
     def faults_of(validator: int | None) -> dict[str, Any]:
-        f = devnet.faults if validator is None else devnet.node_faults[validator]
-        return f.as_dict()
+        if validator is not None:
+            return devnet.node_faults[validator].as_dict()
+        # every validator's switches were set alike: show validator 0's, as they count down
+        out = devnet.faults.as_dict()
+        node = devnet.node_faults[0].as_dict()
+        out.update({k: node[k] for k in NODE_SWITCHES})
+        return out
 
     def bad_validator(validator: int | None) -> JSONResponse | None:
         if validator is not None and not 0 <= validator < len(devnet.node_faults):
