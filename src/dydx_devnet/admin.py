@@ -13,8 +13,12 @@ mount them in another app.
 - ``POST /devnet/oracle`` ``{"ticker", "price"}`` (a decimal string): publish that oracle price in
   the next block.
 - ``POST /devnet/clob-pairs/{id}/status`` ``{"status": "ACTIVE" | "FINAL_SETTLEMENT" | ...}``.
-- ``GET/POST/DELETE /devnet/faults``: read, set (JSON object of switches) or reset the fault
-  switches (`dydx_devnet.faults.Faults`).
+- ``GET/POST/DELETE /devnet/faults[?validator=i]``: read, set (JSON object of switches) or reset
+  the fault switches (`dydx_devnet.faults.Faults`) of validator i, or of every validator (and the
+  chain's and indexer's own switches) without ``validator``.
+- ``GET  /devnet/validators``: each validator's gRPC address, mempool (tx hashes) and cache size.
+- ``GET  /devnet/blocks/{height}``: a kept block's proposer, delivered txs and the short-term txs
+  its proposer's memclob held (its operations).
 
 Errors are ``{"errors": [{"msg": ...}]}`` with status 400/404, like the indexer's.
 """
@@ -33,6 +37,7 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from dydx_devnet.faults import NODE_SWITCHES
 from dydx_devnet.model import ClobPairStatus
 
 if TYPE_CHECKING:
@@ -69,6 +74,8 @@ def build_admin_router(devnet: Devnet) -> APIRouter:
             "height": st.height,
             "time": st.block_time.isoformat().replace("+00:00", "Z"),
             "grpc": devnet.grpc_target,
+            "validators": devnet.grpc_targets,
+            "gossipDelay": devnet.config.gossip_delay,
             "indexer": devnet.indexer_url,
             "ws": devnet.ws_url,
             "marketMaker": devnet.engine.market_maker,
@@ -115,6 +122,7 @@ def build_admin_router(devnet: Devnet) -> APIRouter:
                 "subticks": str(a.subticks),
                 "txHash": a.tx_hash,
                 "height": a.height,
+                "validator": a.validator,
             }
             for a in devnet.engine.accepted_orders
             if owner is None or a.order_id.subaccount_id.owner == owner
@@ -152,26 +160,74 @@ def build_admin_router(devnet: Devnet) -> APIRouter:
             return _error(404, f"unknown clob pair {clob_pair_id}")
         return {"clobPairId": clob_pair_id, "status": f"STATUS_{name}"}
 
-    @router.get("/faults")
-    async def get_faults() -> dict[str, Any]:
-        return devnet.faults.as_dict()
+    def faults_of(validator: int | None) -> dict[str, Any]:
+        if validator is not None:
+            return devnet.node_faults[validator].as_dict()
+        # every validator's switches were set alike: show validator 0's, as they count down
+        out = devnet.faults.as_dict()
+        node = devnet.node_faults[0].as_dict()
+        out.update({k: node[k] for k in NODE_SWITCHES})
+        return out
+
+    def bad_validator(validator: int | None) -> JSONResponse | None:
+        if validator is not None and not 0 <= validator < len(devnet.node_faults):
+            return _error(404, f"no validator {validator}")
+        return None
+
+    @router.get("/faults", response_model=None)
+    async def get_faults(validator: int | None = None) -> dict[str, Any] | JSONResponse:
+        return bad_validator(validator) or faults_of(validator)
 
     @router.post("/faults", response_model=None)
-    async def set_faults(values: dict[str, Any]) -> dict[str, Any] | JSONResponse:
+    async def set_faults(
+        values: dict[str, Any], validator: int | None = None
+    ) -> dict[str, Any] | JSONResponse:
+        bad = bad_validator(validator)
+        if bad is not None:
+            return bad
         try:
-            devnet.faults.update(values)
+            devnet.set_faults(values, validator)
         except KeyError as e:
             return _error(400, f"unknown fault switch {e.args[0]}")
         except (TypeError, ValueError) as e:
             return _error(400, str(e))
         await devnet.apply_faults()
-        return devnet.faults.as_dict()
+        return faults_of(validator)
 
-    @router.delete("/faults")
-    async def reset_faults() -> dict[str, Any]:
-        devnet.faults.reset()
+    @router.delete("/faults", response_model=None)
+    async def reset_faults(validator: int | None = None) -> dict[str, Any] | JSONResponse:
+        bad = bad_validator(validator)
+        if bad is not None:
+            return bad
+        devnet.reset_faults(validator)
         await devnet.apply_faults()
-        return devnet.faults.as_dict()
+        return faults_of(validator)
+
+    @router.get("/validators")
+    async def validators() -> dict[str, Any]:
+        return {
+            "validators": [
+                {
+                    "index": v.index,
+                    "grpc": devnet.grpc_targets[v.index],
+                    "mempool": [t.hash for t in v.mempool],
+                    "cacheSize": len(v.mempool_cache),
+                }
+                for v in devnet.engine.validators
+            ]
+        }
+
+    @router.get("/blocks/{height}", response_model=None)
+    async def block(height: int) -> dict[str, Any] | JSONResponse:
+        b = devnet.engine.blocks.get(height)
+        if b is None:
+            return _error(404, f"block {height} not kept")
+        return {
+            "height": b.height,
+            "proposer": b.proposer,
+            "txs": list(b.txs),
+            "operations": list(b.operations),
+        }
 
     return router
 

@@ -3,6 +3,8 @@
 ``Devnet(config)`` builds the chain state (from genesis), the engine (CheckTx, matching, blocks),
 the event bus, the fault switches, the gRPC node and the admin HTTP server. ``await start()``
 binds the sockets (port 0 = a free port) and starts the block loop; ``await stop()`` undoes it.
+With ``validators=N`` validator i serves gRPC on ``grpc_port + i``; txs a validator accepts
+reach the others after ``gossip_delay`` seconds (`dydx_devnet.engine`).
 
 Other servers attach to it (the indexer's REST and websocket servers do) by implementing
 `Attachment` and calling ``devnet.attach(obj)`` *before* ``start()``::
@@ -25,14 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from dydx_devnet.admin import AdminServer
 from dydx_devnet.engine import Engine
 from dydx_devnet.events import EventBus
-from dydx_devnet.faults import Faults
+from dydx_devnet.faults import NODE_SWITCHES, Faults
 from dydx_devnet.genesis import default_genesis
 from dydx_devnet.node import NodeServer
 from dydx_devnet.state import ChainState
@@ -51,6 +54,8 @@ class DevnetConfig:
     short_term_limit: int = 2000
     market_makers: bool = True
     oracle_walk: bool = True
+    validators: int = 1  # validator i serves gRPC on grpc_port + i (0: free ports)
+    gossip_delay: float = 0.2  # seconds before a tx accepted by one validator reaches the others
 
 
 class Attachment(Protocol):
@@ -65,22 +70,31 @@ class Devnet:
         genesis = default_genesis(short_term_limit=self.config.short_term_limit)
         self.state = ChainState(genesis, genesis_time_ms=int(time.time() * 1000))
         self.bus = EventBus()
+        n = self.config.validators
+        if n < 1:
+            raise ValueError("validators must be >= 1")
+        if self.config.gossip_delay < 0:
+            raise ValueError("gossip_delay must be >= 0")
+        # `faults`: the switches as set for every validator, and the chain's and indexer's own;
+        # `node_faults[i]`: validator i's node switches.
         self.faults = Faults()
+        self.node_faults = [Faults() for _ in range(n)]
         self.engine = Engine(
             self.state,
             self.bus,
             seed=self.config.seed,
             market_makers=self.config.market_makers,
             oracle_walk=self.config.oracle_walk,
+            validators=n,
         )
         for address, usdc in self.config.fund:
             self.engine.fund(address, 0, usdc)
         self._attachments: list[Attachment] = []
         self._block_task: asyncio.Task[None] | None = None
-        self._grpc: NodeServer | None = None
-        self._grpc_port = 0
+        self._grpc: list[NodeServer | None] = [None] * n
+        self._grpc_ports = [0] * n
         self._admin: AdminServer | None = None
-        self.grpc_target = ""
+        self.grpc_targets: list[str] = [""] * n
         self.admin_url = ""
         self.indexer_url = ""
         self.ws_url = ""
@@ -88,12 +102,27 @@ class Devnet:
     def attach(self, attachment: Attachment) -> None:
         self._attachments.append(attachment)
 
+    @property
+    def grpc_target(self) -> str:
+        """Validator 0's gRPC address."""
+        return self.grpc_targets[0]
+
     async def start(self) -> None:
-        grpc_server = NodeServer(self)
-        port = await grpc_server.start(self.config.host, self.config.grpc_port)
-        self._grpc = grpc_server
-        self._grpc_port = port
-        self.grpc_target = f"{self.config.host}:{port}"
+        delay = self.config.gossip_delay
+        if delay > 0:
+            loop = asyncio.get_running_loop()
+
+            def schedule(gossip: Callable[[], None]) -> None:
+                loop.call_later(delay, gossip)
+
+            self.engine.schedule = schedule
+        base = self.config.grpc_port
+        for i in range(self.config.validators):
+            grpc_server = NodeServer(self, i)
+            port = await grpc_server.start(self.config.host, base + i if base else 0)
+            self._grpc[i] = grpc_server
+            self._grpc_ports[i] = port
+            self.grpc_targets[i] = f"{self.config.host}:{port}"
         admin = AdminServer(self)
         admin_port = await admin.start(self.config.host, self.config.admin_port)
         self._admin = admin
@@ -116,17 +145,46 @@ class Devnet:
             if not self.faults.block_stall:
                 self.engine.commit_block()
 
+    def set_faults(self, values: dict[str, Any], validator: int | None = None) -> None:
+        """Set switches for one validator, or for every validator (and the chain's and indexer's
+        own switches) when ``validator`` is None. Raises KeyError, TypeError, ValueError."""
+        if validator is None:
+            self.faults.update(values)
+            node = {k: v for k, v in values.items() if k in NODE_SWITCHES}
+            for f in self.node_faults:
+                f.update(node)
+            return
+        if not 0 <= validator < len(self.node_faults):
+            raise ValueError(f"no validator {validator} (validators: {len(self.node_faults)})")
+        other = sorted(set(values) - NODE_SWITCHES)
+        if other:
+            if other[0] not in Faults.__dataclass_fields__:
+                raise KeyError(other[0])
+            raise ValueError(f"{other[0]} is not a validator's switch: set it without ?validator")
+        self.node_faults[validator].update(values)
+
+    def reset_faults(self, validator: int | None = None) -> None:
+        if validator is None:
+            self.faults.reset()
+            for f in self.node_faults:
+                f.reset()
+        else:
+            self.node_faults[validator].reset()
+
     async def apply_faults(self) -> None:
-        """Act on switches that need more than a flag read per request: open or close the gRPC
-        port for ``grpc_refuse_connections`` (same port, so clients reconnect by themselves)."""
-        refuse = self.faults.grpc_refuse_connections
-        if refuse and self._grpc is not None:
-            server, self._grpc = self._grpc, None
-            await server.stop(grace=0)
-        elif not refuse and self._grpc is None and self._grpc_port:
-            server = NodeServer(self)
-            await server.start(self.config.host, self._grpc_port)
-            self._grpc = server
+        """Act on switches that need more than a flag read per request: open or close a
+        validator's gRPC port for ``grpc_refuse_connections`` (same port, so clients reconnect by
+        themselves)."""
+        for i, faults in enumerate(self.node_faults):
+            refuse = faults.grpc_refuse_connections
+            server = self._grpc[i]
+            if refuse and server is not None:
+                self._grpc[i] = None
+                await server.stop(grace=0)
+            elif not refuse and server is None and self._grpc_ports[i]:
+                server = NodeServer(self, i)
+                await server.start(self.config.host, self._grpc_ports[i])
+                self._grpc[i] = server
 
     def step_blocks(self, n: int = 1) -> int:
         """Commit ``n`` blocks now (whatever the block time); returns the new height."""
@@ -136,7 +194,7 @@ class Devnet:
 
     def ready_line(self) -> str:
         return (
-            f"DEVNET READY grpc={self.grpc_target} indexer={self.indexer_url} "
+            f"DEVNET READY grpc={','.join(self.grpc_targets)} indexer={self.indexer_url} "
             f"ws={self.ws_url} admin={self.admin_url}"
         )
 
@@ -151,8 +209,9 @@ class Devnet:
         if self._admin is not None:
             await self._admin.stop()
             self._admin = None
-        self._grpc_port = 0  # stopped for good: apply_faults must not reopen it
-        if self._grpc is not None:
-            await self._grpc.stop()
-            self._grpc = None
+        self._grpc_ports = [0] * len(self._grpc_ports)  # stopped for good: never reopened
+        for i, server in enumerate(self._grpc):
+            if server is not None:
+                await server.stop()
+                self._grpc[i] = None
         self.bus.close()

@@ -40,6 +40,16 @@ class RestingOrder:
     def remaining(self) -> int:
         return self.order.quantums - self.filled
 
+    def copy(self) -> RestingOrder:
+        return RestingOrder(
+            self.order,
+            placed_height=self.placed_height,
+            tx_hash=self.tx_hash,
+            placed_at_ms=self.placed_at_ms,
+            filled=self.filled,
+            triggered=self.triggered,
+        )
+
     def snapshot(self) -> OpenOrder:
         return OpenOrder(
             order=self.order,
@@ -137,6 +147,17 @@ class OrderBook:
 
     def get(self, order_id: OrderId) -> RestingOrder | None:
         return self.orders.get(order_id)
+
+    def copy(self) -> OrderBook:
+        """An independent copy with the same price-time priority (levels keep their FIFO)."""
+        out = OrderBook(self.clob_pair_id)
+        for side, mine in ((out.bids, self.bids), (out.asks, self.asks)):
+            for p in mine.prices:
+                for r in mine.levels[p].values():
+                    c = r.copy()
+                    out.orders[c.order.order_id] = c
+                    side.add(c)
+        return out
 
     def best_bid(self) -> int | None:
         return self.bids.best_price()

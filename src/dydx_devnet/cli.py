@@ -2,10 +2,11 @@
 
 On start-up it prints one line to stdout (flushed) that launchers wait for::
 
-    DEVNET READY grpc=127.0.0.1:P indexer=http://127.0.0.1:P ws=ws://127.0.0.1:P/v4/ws admin=http://127.0.0.1:P
+    DEVNET READY grpc=127.0.0.1:P[,...] indexer=http://127.0.0.1:P ws=ws://.../v4/ws admin=U
 
-Port 0 picks a free port. ``--block-time 0`` produces blocks only when stepped through the admin
-API (``POST /devnet/blocks?n=1``).
+``grpc`` lists every validator's address, comma-separated (``--validators N``: validator i on
+``--grpc-port`` + i). Port 0 picks a free port. ``--block-time 0`` produces blocks only when
+stepped through the admin API (``POST /devnet/blocks?n=1``).
 """
 
 from __future__ import annotations
@@ -63,12 +64,22 @@ def run(
     market_makers: Annotated[bool, typer.Option(help="Run the synthetic market makers.")] = True,
     oracle_walk: Annotated[bool, typer.Option(help="Move oracle prices randomly.")] = True,
     indexer: Annotated[bool, typer.Option(help="Serve the indexer REST/websocket.")] = True,
+    validators: Annotated[
+        int, typer.Option(help="Validators; validator i serves gRPC on --grpc-port + i.")
+    ] = 1,
+    gossip_delay: Annotated[
+        float, typer.Option(help="Seconds before a tx accepted by one validator reaches the rest.")
+    ] = 0.2,
 ) -> None:
     """Run the devnet until interrupted."""
     if block_time < 0:
         raise typer.BadParameter("--block-time must be >= 0")
     if short_term_limit < 1:
         raise typer.BadParameter("--short-term-limit must be >= 1")
+    if not 1 <= validators <= 64:
+        raise typer.BadParameter("--validators must be between 1 and 64")
+    if gossip_delay < 0:
+        raise typer.BadParameter("--gossip-delay must be >= 0")
     config = DevnetConfig(
         host=host,
         grpc_port=grpc_port,
@@ -81,6 +92,8 @@ def run(
         short_term_limit=short_term_limit,
         market_makers=market_makers,
         oracle_walk=oracle_walk,
+        validators=validators,
+        gossip_delay=gossip_delay,
     )
     import uvloop
 

@@ -13,9 +13,16 @@ servers read them on every request, so a change takes effect immediately.
   while queries keep working (the broadcast path is cut; nothing reaches the mempool).
 - ``broadcast_error``: ``{"codespace", "code", "raw_log", "times"?}``: BroadcastTx answers this
   instead of running CheckTx (a chosen chain rejection, e.g. sdk/32).
+- ``broadcast_reply_lost``: ``true`` or ``{"times": n}``: BroadcastTx runs CheckTx and the
+  validator keeps the tx (mempool, gossip, the next block), but the caller gets UNAVAILABLE, as
+  when the reply is lost on the network.
 - ``block_stall``: the block loop produces no blocks (height stops advancing).
 - ``indexer_lag_blocks``: for the indexer, how many blocks it should lag behind the chain.
 - ``indexer_latency_s`` / ``indexer_unavailable``: for the indexer's HTTP/websocket servers.
+
+Node switches (``grpc_*``, ``broadcast_*``) are per validator: the devnet keeps one `Faults` per
+validator and one for the rest (``block_stall``, ``indexer_*``); ``POST /devnet/faults`` sets a
+validator's (``?validator=i``) or every validator's.
 
 ``times`` (default 0 = until cleared) makes an error switch fire for that many calls and then
 turn itself off, so a test can inject one failure and watch the client recover from it.
@@ -35,6 +42,28 @@ class BroadcastError:
     code: int
     raw_log: str
     times: int = 0
+
+
+@dataclass(slots=True)
+class Times:
+    times: int = 0
+
+    def __post_init__(self) -> None:
+        if self.times < 0:
+            raise ValueError("times must be >= 0")
+
+
+NODE_SWITCHES = frozenset(
+    {
+        "grpc_latency_s",
+        "grpc_unavailable",
+        "grpc_error",
+        "grpc_refuse_connections",
+        "broadcast_unavailable",
+        "broadcast_error",
+        "broadcast_reply_lost",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -62,6 +91,7 @@ class Faults:
     grpc_refuse_connections: bool = False
     broadcast_unavailable: bool = False
     broadcast_error: BroadcastError | None = None
+    broadcast_reply_lost: Times | None = None
     block_stall: bool = False
     indexer_lag_blocks: int = 0
     indexer_latency_s: float = 0.0
@@ -79,6 +109,8 @@ class Faults:
             current = getattr(self, key)
             if key == "broadcast_error":
                 setattr(self, key, None if value is None else BroadcastError(**value))
+            elif key == "broadcast_reply_lost":
+                setattr(self, key, _times(value))
             elif key == "grpc_error":
                 setattr(self, key, None if value is None else GrpcError(**value))
             elif isinstance(current, bool):
@@ -99,6 +131,17 @@ class Faults:
                 self.broadcast_error = None
         return fault
 
+    def take_reply_lost(self) -> bool:
+        """Whether this call's reply is lost, counting it down if it is limited."""
+        fault = self.broadcast_reply_lost
+        if fault is None:
+            return False
+        if fault.times:
+            fault.times -= 1
+            if fault.times == 0:
+                self.broadcast_reply_lost = None
+        return True
+
     def take_grpc_error(self) -> GrpcError | None:
         """The gRPC error for this call, counting it down if it is limited."""
         fault = self.grpc_error
@@ -111,3 +154,14 @@ class Faults:
     def reset(self) -> None:
         for f in fields(self):
             setattr(self, f.name, Faults.__dataclass_fields__[f.name].default)
+
+
+def _times(value: Any) -> Times | None:
+    """``true`` (until cleared), ``false``/``null`` (off) or ``{"times": n}``."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Times()
+    if isinstance(value, dict):
+        return Times(**value)
+    raise TypeError('expected true, false or {"times": n}')

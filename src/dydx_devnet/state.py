@@ -53,6 +53,11 @@ class SubaccountRecord:
         p = self.positions.get(perpetual_id)
         return p[0] if p else 0
 
+    def copy(self) -> SubaccountRecord:
+        out = SubaccountRecord(self.id, self.usdc)
+        out.positions = {pid: list(p) for pid, p in self.positions.items()}
+        return out
+
     def snapshot(self) -> Subaccount:
         return Subaccount(
             id=self.id,
@@ -71,6 +76,12 @@ class AccountRecord:
         self.account_number = account_number
         self.sequence = 0
         self.pub_key: bytes | None = None
+
+    def copy(self) -> AccountRecord:
+        out = AccountRecord(self.address, self.account_number)
+        out.sequence = self.sequence
+        out.pub_key = self.pub_key
+        return out
 
     def snapshot(self) -> Account:
         return Account(self.address, self.account_number, self.sequence, self.pub_key)
@@ -106,6 +117,23 @@ class ChainState:
         self.books: dict[int, OrderBook] = {cid: OrderBook(cid) for cid in self._markets}
         # Untriggered conditional orders, by OrderId (they are in no book until triggered).
         self.untriggered: dict[OrderId, RestingOrder] = {}
+
+    def load_from(self, other: ChainState) -> None:
+        """Become a copy of ``other``, sharing nothing mutable: a validator's check state reset
+        to the committed state, or the committed state taken from the block's proposer."""
+        self.height = other.height
+        self.block_time_ms = other.block_time_ms
+        self._markets = dict(other._markets)
+        self._by_ticker = dict(other._by_ticker)
+        self._by_perpetual = dict(other._by_perpetual)
+        self._by_market_id = dict(other._by_market_id)
+        self.prices = dict(other.prices)
+        self.funding_indices = dict(other.funding_indices)
+        self.accounts = {a: r.copy() for a, r in other.accounts.items()}
+        self.next_account_number = other.next_account_number
+        self.subaccount_records = {s: r.copy() for s, r in other.subaccount_records.items()}
+        self.books = {cid: b.copy() for cid, b in other.books.items()}
+        self.untriggered = {oid: r.copy() for oid, r in other.untriggered.items()}
 
     # ---- chain ---------------------------------------------------------------------------
     @property

@@ -244,7 +244,7 @@ def local_run() -> None:
                 "DATABASE_URL": db.url,
                 "DYDX_ROUTER_MNEMONIC": mnemonic,
                 "DYDX_ROUTER_NETWORK": os.environ.get("DYDX_ROUTER_NETWORK", "devnet"),
-                "DYDX_ROUTER_NODE_ENDPOINTS": devnet.grpc,
+                "DYDX_ROUTER_NODE_ENDPOINTS": devnet.node_endpoints,
                 "DYDX_ROUTER_INDEXER_URLS": devnet.indexer,
                 "DYDX_ROUTER_INDEXER_WS_URLS": devnet.ws,
             }
@@ -253,7 +253,10 @@ def local_run() -> None:
         api_key = asyncio.run(localdev.ensure_demo_api_key(db.url))
 
         def announce(url: str) -> None:
-            print(f"Devnet: grpc={devnet.grpc} indexer={devnet.indexer} (log: {devnet.log_path})")
+            print(
+                f"Devnet: grpc={devnet.node_endpoints} indexer={devnet.indexer} "
+                f"(log: {devnet.log_path})"
+            )
             print(f"Wallet: {address}")
             print("Place a market order on the devnet:")
             print(
@@ -325,7 +328,7 @@ def local_up() -> None:
     state.devnet_pid = devnet.process.pid
     state.env.update(
         {
-            "DYDX_ROUTER_NODE_ENDPOINTS": devnet.grpc,
+            "DYDX_ROUTER_NODE_ENDPOINTS": devnet.node_endpoints,
             "DYDX_ROUTER_INDEXER_URLS": devnet.indexer,
             "DYDX_ROUTER_INDEXER_WS_URLS": devnet.ws,
         }

@@ -86,11 +86,17 @@ def demo_mnemonic() -> str:
 @dataclass
 class Devnet:
     process: subprocess.Popen[bytes]
-    grpc: str
+    grpc: str  # validator 0
     indexer: str
     ws: str
     admin: str
     log_path: Path
+    grpcs: tuple[str, ...] = ()  # every validator (``--validators N``), validator 0 first
+
+    @property
+    def node_endpoints(self) -> str:
+        """Every validator's gRPC address, comma-separated (``DYDX_ROUTER_NODE_ENDPOINTS``)."""
+        return ",".join(self.grpcs or (self.grpc,))
 
     def stop(self) -> None:
         stop_pid(self.process.pid)
@@ -145,13 +151,15 @@ def start_devnet(
         for line in log_path.read_text(errors="replace").splitlines():
             ready = parse_ready_line(line)
             if ready:
+                grpcs = tuple(t for t in ready["grpc"].split(",") if t)
                 return Devnet(
                     process,
-                    ready["grpc"],
+                    grpcs[0],
                     ready["indexer"],
                     ready["ws"],
                     ready.get("admin", ""),
                     log_path,
+                    grpcs,
                 )
     stop_pid(process.pid)
     raise RuntimeError(f"the devnet did not become ready within {timeout:.0f}s; see {log_path}")

@@ -60,11 +60,13 @@ def test_identical_bytes_resent_hit_the_mempool_cache(chain: Chain) -> None:
     assert again.raw_log == ""
 
 
-def test_a_rejected_tx_is_not_cached(chain: Chain) -> None:
+def test_a_rejected_tx_stays_in_the_cache(chain: Chain) -> None:
+    # dYdX validators run with KeepInvalidTxsInCache = true
+    # (protocol/cmd/dydxprotocold/cmd/config.go): the same bytes again meet the cache, not CheckTx.
     w = chain.funded(1)
     tx = chain.tx(w, order(order_id(w, 1), gtb=chain.height + 100))
     assert codes(chain.engine.check_tx(tx)) == ("clob", 11)
-    assert codes(chain.engine.check_tx(tx)) == ("clob", 11)
+    assert codes(chain.engine.check_tx(tx)) == ("sdk", 19)
 
 
 def test_flipped_signature_byte_is_unauthorized(chain: Chain) -> None:
@@ -225,7 +227,8 @@ def test_a_rejected_stateful_tx_does_not_consume_the_sequence(chain: Chain) -> N
     assert codes(chain.send(w, _stateful(chain, w, 2), sequence=1)) == ("clob", 5001)
     chain.commit()
     assert chain.sequence(w) == 1
-    assert chain.send(w, _stateful(chain, w, 2), sequence=1).ok
+    # other bytes (a memo): the rejected ones stay in the tx cache (sdk/19)
+    assert chain.send(w, _stateful(chain, w, 2), sequence=1, memo="again").ok
 
 
 def test_timestamp_nonce(chain: Chain) -> None:
@@ -283,4 +286,5 @@ def test_stateful_rate_limit_two_per_block(chain: Chain) -> None:
     r = chain.send(w, _stateful(chain, w, 3))
     assert codes(r) == ("clob", 5001)
     chain.commit()
-    assert chain.send(w, _stateful(chain, w, 3)).ok
+    # other bytes (a memo): the rejected ones stay in the tx cache (sdk/19)
+    assert chain.send(w, _stateful(chain, w, 3), memo="again").ok

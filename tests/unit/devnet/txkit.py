@@ -169,10 +169,18 @@ class Chain:
         market_makers: bool = False,
         oracle_walk: bool = False,
         short_term_limit: int = 2000,
+        validators: int = 1,
     ) -> Chain:
         state = ChainState(default_genesis(short_term_limit), int(time.time() * 1000))
         bus = EventBus()
-        engine = Engine(state, bus, seed=seed, market_makers=market_makers, oracle_walk=oracle_walk)
+        engine = Engine(
+            state,
+            bus,
+            seed=seed,
+            market_makers=market_makers,
+            oracle_walk=oracle_walk,
+            validators=validators,
+        )
         chain = cls(state, engine, bus)
         chain.commit()
         return chain
