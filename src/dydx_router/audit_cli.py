@@ -16,7 +16,7 @@ from rich.table import Table
 
 from dydx_router.bootstrap import open_audit
 from dydx_router.config import Settings
-from dydx_router.domain.audit import AuditRules
+from dydx_router.domain.audit import DEFAULT_RULES, AuditRules
 from dydx_router.domain.market import format_decimal
 from dydx_router.service.audit import AuditedOrder, AuditReport
 
@@ -78,10 +78,10 @@ def print_report(
     )
 
 
-def main(settings: Settings, since_text: str, grace_s: float, show_undecided: bool) -> int:
+def main(settings: Settings, since_text: str, grace_s: float | None, show_undecided: bool) -> int:
     """Audit, print, and return the exit status (an error reading either side propagates)."""
     since = parse_since(since_text, datetime.now(UTC))
-    rules = AuditRules(grace=timedelta(seconds=grace_s))
+    rules = DEFAULT_RULES if grace_s is None else AuditRules(grace=timedelta(seconds=grace_s))
 
     async def audit() -> AuditReport:
         async with open_audit(settings, rules) as auditor:

@@ -223,8 +223,9 @@ def audit(
         str, typer.Option(help="'all', a duration back from now (15m, 2h, 7d) or an ISO time.")
     ] = "24h",
     grace: Annotated[
-        float, typer.Option(help="Seconds within which a changed order is not yet judged.")
-    ] = 10.0,
+        float | None,
+        typer.Option(help="Seconds within which a changed order is not judged yet [10]."),
+    ] = None,
     show_undecided: Annotated[
         bool, typer.Option(help="Also list orders the chain cannot decide yet.")
     ] = False,

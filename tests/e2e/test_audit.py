@@ -10,16 +10,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
 
+from dydx_router.domain.audit import AuditRules
 from dydx_router.store.database import asyncpg_dsn
 from dydx_router.store.readonly import ReadOnlyOrders
 from tests.e2e.test_orders import oracle, order_of, place, wait_for
+from tests.fixtures.audit import chain_disagreements
 from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.router import RouterProcess, start_router, stop_router
@@ -118,6 +120,10 @@ def test_audit_agrees_then_reports_corrupted_statuses(audited: RouterProcess) ->
     assert "2 disagree" in out
     assert "FILLED 0.001" in out  # what the chain shows of the order stored EXPIRED
     assert snapshot(audited) == before  # the audit wrote nothing
+    # The same comparison as a function, for tests that end a scenario with it.
+    rules = AuditRules(grace=timedelta(seconds=1))
+    found_in_process = asyncio.run(chain_disagreements(audited, rules=rules))
+    assert {str(a.order.id) for a in found_in_process} == {filled, resting}
 
     # --since: only orders created at or after that time.
     after_filled = created_at(audited, resting).isoformat()
