@@ -246,17 +246,19 @@ async def open_audit(settings: Settings, rules: AuditRules) -> AsyncIterator[Ord
     password = urlsplit(database_url).password
     if password:
         redact.register_secret(password)
-    stored = await ReadOnlyOrders.connect(database_url, connect_timeout=settings.db_timeout_s)
     retry = RetryPolicy(budget_s=settings.chain_retry_budget_s)
     chain = ChainReader(
         NodeClient(settings.nodes, timeout=float(settings.node_timeout_s), retry=retry),
         IndexerClient(settings.indexers, timeout=float(settings.indexer_timeout_s), retry=retry),
     )
     try:
-        yield OrderAudit(stored, chain, rules=rules)
+        stored = await ReadOnlyOrders.connect(database_url, connect_timeout=settings.db_timeout_s)
+        try:
+            yield OrderAudit(stored, chain, rules=rules)
+        finally:
+            await stored.aclose()
     finally:
         await chain.aclose()
-        await stored.aclose()
 
 
 def _register_secrets(settings: Settings, database_url: str) -> None:

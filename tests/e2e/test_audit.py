@@ -24,7 +24,7 @@ from tests.e2e.test_orders import oracle, order_of, place, wait_for
 from tests.fixtures.audit import chain_disagreements
 from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
-from tests.fixtures.router import RouterProcess, start_router, stop_router
+from tests.fixtures.router import RouterProcess, free_port, start_router, stop_router
 
 pytestmark = pytest.mark.e2e
 
@@ -146,3 +146,18 @@ async def test_the_audit_connection_cannot_write(audited: RouterProcess) -> None
             await stored.conn.execute("DELETE FROM order_status_history")
     finally:
         await stored.aclose()
+
+
+def test_no_verdict_when_the_database_cannot_be_read() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX_ROUTER_")}
+    env.update(
+        {
+            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/none",
+            "DYDX_ROUTER_NETWORK": "devnet",
+        }
+    )
+    cmd = [sys.executable, "-m", "dydx_router.cli", "audit"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: audit not completed: "), result.stderr
+    assert "disagree" not in result.stdout
