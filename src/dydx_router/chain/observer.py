@@ -22,8 +22,9 @@ class ChainReader:
         return ChainHeights(node_height, indexed.height, indexed.time)
 
     async def venue_order(self, order: Order) -> VenueOrder | None:
-        # An unfilled short-term order is 404 once cancelled or expired (comlink serves it from
-        # Redis only while it rests; PROTOCOL.md §0.6): domain.audit reads None accordingly.
+        # An unfilled short-term order is 404 once cancelled or expired: comlink serves it from
+        # Redis only while it rests (indexer/services/vulcan/src/handlers/
+        # order-remove-handler.ts); domain.audit reads None accordingly.
         try:
             seen = await self.indexer.order(order.indexer_order_id)
         except IndexerNotFound:

@@ -2,11 +2,12 @@
 
 The chain's view of an order is what the indexer reports for it (status and total filled size),
 read after the node's and the indexer's heights, so the heights bound what the report can miss.
-The rules (PROTOCOL.md §0.6, §6, §11.6-7; the indexer: dydxprotocol/v4-chain
-``indexer/services/comlink``, ``vulcan``, ``roundtable``):
+The rules (dydxprotocol/v4-chain ``indexer/services/``):
 
-- An unfilled short-term order never reaches the indexer's Postgres: once cancelled or expired it
-  is absent (404); a filled one stays. Stateful orders stay once placed.
+- An unfilled short-term order never reaches the indexer's Postgres (vulcan only updates rows
+  that exist, ``vulcan/src/handlers/order-remove-handler.ts``; comlink merges Redis and Postgres,
+  ``comlink/src/request-helpers/request-transformer.ts``): once cancelled or expired it is absent
+  (404); a filled one stays. Stateful orders stay once placed (ender writes them from blocks).
 - ``BEST_EFFORT_OPENED`` / ``BEST_EFFORT_CANCELED`` are optimistic: a short-term order's outcome is
   final only once the chain is past its good-til-block (a cancel is best effort until then, and
   the indexer never finalizes a ``BEST_EFFORT_CANCELED`` row).
