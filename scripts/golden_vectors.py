@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-GENESIS = ROOT.parent / "shared" / "dydx" / "mainnet-genesis-markets.json"
+# Mainnet genesis markets (dydxopsdao/networks), written by scripts/upstream_fixtures.py.
+GENESIS = ROOT / "tests" / "fixtures" / "data" / "mainnet_markets.json"
 FIXTURE = ROOT / "tests" / "fixtures" / "golden_txs.json"
 
 # BIP39 reference test vector (trezor/python-mnemonic vectors.json), a key nobody funds.
@@ -224,19 +225,16 @@ QUANTIZER_CASES = [
 
 def _markets() -> dict[str, dict[str, Any]]:
     """Indexer-shaped market dicts (what the official ``Market`` takes) from mainnet genesis."""
-    genesis = json.loads(GENESIS.read_text())
-    perps = {p["params"]["id"]: p["params"] for p in genesis["perpetuals"]}
     out: dict[str, dict[str, Any]] = {}
-    for pair in genesis["clob_pairs"]:
-        perp = perps[pair["perpetual_clob_metadata"]["perpetual_id"]]
-        if perp["ticker"] in TICKERS:
-            out[perp["ticker"]] = {
-                "ticker": perp["ticker"],
-                "clobPairId": str(pair["id"]),
-                "atomicResolution": perp["atomic_resolution"],
-                "quantumConversionExponent": pair["quantum_conversion_exponent"],
-                "stepBaseQuantums": pair["step_base_quantums"],
-                "subticksPerTick": pair["subticks_per_tick"],
+    for m in json.loads(GENESIS.read_text())["markets"]:
+        if m["ticker"] in TICKERS:
+            out[m["ticker"]] = {
+                "ticker": m["ticker"],
+                "clobPairId": str(m["clob_pair_id"]),
+                "atomicResolution": m["atomic_resolution"],
+                "quantumConversionExponent": m["quantum_conversion_exponent"],
+                "stepBaseQuantums": m["step_base_quantums"],
+                "subticksPerTick": m["subticks_per_tick"],
             }
     return out
 

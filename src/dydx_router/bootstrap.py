@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,12 +20,15 @@ from dydx_router.chain.gateway import DydxExchange
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
+from dydx_router.chain.observer import ChainReader
 from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy, RetryPolicy
 from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
+from dydx_router.domain.audit import AuditRules
 from dydx_router.service.admin import AdminService
+from dydx_router.service.audit import OrderAudit
 from dydx_router.service.orders import OrderService, OrderServiceConfig
 from dydx_router.service.risk import ExposureBook, PreTradeGate, RiskControls, controls_loader
 from dydx_router.service.sync import OrderSync
@@ -33,6 +36,7 @@ from dydx_router.service.throttle import ChainLimits, ChainThrottle
 from dydx_router.store import notify
 from dydx_router.store.batch import PlacementWriter
 from dydx_router.store.database import create_pool
+from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
 from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
@@ -233,6 +237,28 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
 
     container._closers.append(unregister)
     return container
+
+
+@contextlib.asynccontextmanager
+async def open_audit(settings: Settings, rules: AuditRules) -> AsyncIterator[OrderAudit]:
+    """The audit's wiring: a read-only database connection and chain queries, no trading key."""
+    database_url = settings.require_database_url()
+    password = urlsplit(database_url).password
+    if password:
+        redact.register_secret(password)
+    retry = RetryPolicy(budget_s=settings.chain_retry_budget_s)
+    chain = ChainReader(
+        NodeClient(settings.nodes, timeout=float(settings.node_timeout_s), retry=retry),
+        IndexerClient(settings.indexers, timeout=float(settings.indexer_timeout_s), retry=retry),
+    )
+    try:
+        stored = await ReadOnlyOrders.connect(database_url, connect_timeout=settings.db_timeout_s)
+        try:
+            yield OrderAudit(stored, chain, rules=rules)
+        finally:
+            await stored.aclose()
+    finally:
+        await chain.aclose()
 
 
 def _register_secrets(settings: Settings, database_url: str) -> None:

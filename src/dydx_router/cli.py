@@ -216,6 +216,34 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) ->
     typer.echo(f"revoked {ident}")
 
 
+@app.command()
+@config_errors
+def audit(
+    since: Annotated[
+        str, typer.Option(help="'all', a duration back from now (15m, 2h, 7d) or an ISO time.")
+    ] = "24h",
+    grace: Annotated[
+        float | None,
+        typer.Option(help="Seconds within which a changed order is not judged yet [10]."),
+    ] = None,
+    show_undecided: Annotated[
+        bool, typer.Option(help="Also list orders the chain cannot decide yet.")
+    ] = False,
+) -> None:
+    """Print every order whose stored status disagrees with the chain; exit 1 if any does.
+
+    Read only (the database connection refuses writes); exit 2 when it could not run.
+    """
+    from dydx_router import audit_cli
+
+    try:
+        raise typer.Exit(audit_cli.main(_settings(), since, grace, show_undecided))
+    except (ConfigError, typer.Exit):
+        raise
+    except Exception as exc:  # a bad --since, or the database or the chain could not be read
+        _fail(f"audit not completed: {exc or type(exc).__name__}")
+
+
 # --- local development (make run / dev-up / dev-down) -------------------------------------------
 
 

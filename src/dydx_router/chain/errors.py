@@ -9,8 +9,10 @@ only look alike by number. Each rejection carries a :class:`Disposition` telling
 it may do next; a write whose outcome is unknown (:class:`ChainTimeout`) may only be resent with
 the same bytes or the same persisted ``OrderId``, never with new identifiers.
 
-Sources: ``protocol/x/clob/types/errors.go`` (clob codes, also ``../shared/dydx/clob-errors.tsv``),
-cosmos-sdk ``types/errors/errors.go`` (sdk codes), PROTOCOL.md §2, §3 and §11.
+Sources: dydxprotocol/v4-chain ``protocol/x/clob/types/errors.go`` (clob codes; the tests check
+against its registry in ``tests/fixtures/data/clob_errors.json``, see
+``scripts/upstream_fixtures.py``), cosmos-sdk ``types/errors/errors.go`` (sdk codes),
+PROTOCOL.md §2, §3 and §11.
 """
 
 from __future__ import annotations

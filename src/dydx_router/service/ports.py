@@ -7,7 +7,7 @@ tests use hand-written fakes of these ports.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -130,6 +130,29 @@ class Exchange(Protocol):
         """The indexer's view of ``order`` (None if it does not know it), with the average fill
         price when something was filled."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHeights:
+    node_height: int
+    indexer_height: int
+    indexer_time: datetime
+
+
+class ChainObserver(Protocol):
+    """What the chain shows, read only and without the trading key (the audit's view)."""
+
+    async def heights(self) -> ChainHeights: ...
+
+    async def venue_order(self, order: Order) -> VenueOrder | None:
+        """The indexer's status and total filled size of ``order`` (None: it does not know it)."""
+        ...
+
+
+class StoredOrders(Protocol):
+    """The stored orders, read only: pages of those created since ``since`` (all if None)."""
+
+    def pages(self, since: datetime | None, page_size: int) -> AsyncIterator[Sequence[Order]]: ...
 
 
 class OrderRepo(Protocol):

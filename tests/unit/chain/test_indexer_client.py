@@ -1,8 +1,9 @@
 """IndexerClient and its models, behind httpx's transport seam.
 
 Every payload served here is first validated against the indexer's own OpenAPI spec
-(``../shared/dydx/indexer-swagger.json``, via the ``indexer_swagger`` fixture), so the models are
-tested against the real shapes, including the documented divergences (PROTOCOL.md §0.7, §6).
+(comlink's ``public/swagger.json`` in dydxprotocol/v4-chain, via the ``indexer_swagger``
+fixture), so the models are tested against the real shapes, including the documented
+divergences (PROTOCOL.md §0.7, §6).
 The end-to-end path over real sockets is in tests/integration/chain/.
 """
 

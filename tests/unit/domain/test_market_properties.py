@@ -30,27 +30,24 @@ from dydx_router.domain.market import (
     format_decimal,
 )
 
-GENESIS = Path(__file__).resolve().parents[4] / "shared" / "dydx" / "mainnet-genesis-markets.json"
+# The clob pairs of the original mainnet genesis (dydxopsdao/networks
+# ``dydx-mainnet-1/genesis.json``), written by ``scripts/upstream_fixtures.py``.
+GENESIS = Path(__file__).resolve().parents[2] / "fixtures" / "data" / "mainnet_markets.json"
 
 
 def _genesis_markets() -> list[MarketSpec]:
-    data = json.loads(GENESIS.read_text())
-    perps = {p["params"]["id"]: p["params"] for p in data["perpetuals"]}
-    markets = []
-    for pair in data["clob_pairs"]:
-        perp = perps[pair["perpetual_clob_metadata"]["perpetual_id"]]
-        markets.append(
-            MarketSpec(
-                ticker=perp["ticker"],
-                clob_pair_id=pair["id"],
-                atomic_resolution=perp["atomic_resolution"],
-                quantum_conversion_exponent=pair["quantum_conversion_exponent"],
-                step_base_quantums=pair["step_base_quantums"],
-                subticks_per_tick=pair["subticks_per_tick"],
-                status=ClobPairStatus(pair["status"].removeprefix("STATUS_")),
-            )
+    return [
+        MarketSpec(
+            ticker=m["ticker"],
+            clob_pair_id=m["clob_pair_id"],
+            atomic_resolution=m["atomic_resolution"],
+            quantum_conversion_exponent=m["quantum_conversion_exponent"],
+            step_base_quantums=m["step_base_quantums"],
+            subticks_per_tick=m["subticks_per_tick"],
+            status=ClobPairStatus(m["status"].removeprefix("STATUS_")),
         )
-    return markets
+        for m in json.loads(GENESIS.read_text())["markets"]
+    ]
 
 
 MARKETS = _genesis_markets()
