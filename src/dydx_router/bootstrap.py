@@ -25,6 +25,7 @@ from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
+from dydx_router.domain.risk import TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.service.orders import OrderService, OrderServiceConfig
 from dydx_router.service.risk import ExposureBook, PreTradeGate, RiskControls, controls_loader
@@ -166,6 +167,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         exchange=exchange,
         confirm_after=timedelta(seconds=settings.stateful_confirm_timeout_s),
         writes=writer,
+        in_flight=orders.placing.__contains__,
     )
     container = Container(
         settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync
@@ -286,6 +288,8 @@ async def _wire_security(
     )
     with contextlib.suppress(ChainError):
         throttle.configure(ChainLimits.of(await node.block_rate_limits()))
+    # The kill switch stops the reconciler's re-sends too (service/recovery.py).
+    container.sync.halted = lambda: controls.state is TradingState.HALTED
     gate = PreTradeGate(controls, exposure, exchange.oracle_price, throttle)
     container.gate = container.orders.gate = gate
     container.admin = AdminService(
