@@ -158,6 +158,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             default_slippage_bps=settings.default_slippage_bps,
             default_subaccount=settings.subaccount_number,
         ),
+        hold_before_broadcast_s=settings.fault_hold_before_broadcast_s,
     )
     # One group-commit writer for placements and the status stream's status moves.
     writer = PlacementWriter(pool, uow.client_ids)

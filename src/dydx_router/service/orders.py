@@ -7,6 +7,7 @@ write whose outcome is unknown is never retried with new identifiers (STYLE.md, 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -182,6 +183,8 @@ class OrderService:
     # Orders between their PENDING row and their recorded outcome in this process: the
     # reconciler leaves these to their placement.
     placing: set[uuid.UUID] = field(default_factory=set)
+    # Fault injection for crash tests (settings.fault_hold_before_broadcast_s; 0 in production).
+    hold_before_broadcast_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.placements is None:
@@ -276,6 +279,8 @@ class OrderService:
         try:
             if plan.is_short_term:
                 assert order.signed_tx is not None
+                if self.hold_before_broadcast_s:
+                    await asyncio.sleep(self.hold_before_broadcast_s)
                 submission = await self.exchange.broadcast(order.signed_tx)
             else:
                 try:
@@ -308,6 +313,8 @@ class OrderService:
                     f"order {order.id} was cancelled before its broadcast"
                 )
             structlog.contextvars.bind_contextvars(tx_hash=signed.tx_hash)
+            if self.hold_before_broadcast_s:
+                await asyncio.sleep(self.hold_before_broadcast_s)
 
         return store
 
