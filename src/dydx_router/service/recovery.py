@@ -121,7 +121,9 @@ class RecoveryMixin:
             height,
         )
 
-    async def _record_rebroadcast(self, order: Order, submission: Submission, height: int) -> bool:
+    async def _record_rebroadcast(
+        self, order: Order, submission: Submission, height: int, *, how: str = "re-sent"
+    ) -> bool:
         outcome, err = submission.outcome, submission.error
         fields: dict[str, object] = (
             {"error_codespace": err.codespace, "error_code": err.code, "error_log": err.log}
@@ -132,14 +134,14 @@ class RecoveryMixin:
             fields |= {"tx_hash": submission.tx_hash, "signed_tx": submission.signed_tx}
         code = f": {err.codespace}/{err.code}" if err else ""
         if outcome is Outcome.ACCEPTED:
-            target, reason = _S.SUBMITTED, "re-sent; accepted"
+            target, reason = _S.SUBMITTED, f"{how}; accepted"
         elif outcome is Outcome.ALREADY_DONE:
             # The earlier send landed (chain/answers.py): the indexer tells what became of it.
-            target, reason = _S.SUBMITTED, "re-sent; already with the chain" + code
+            target, reason = _S.SUBMITTED, f"{how}; already with the chain" + code
         elif outcome is Outcome.REJECTED:
-            target, reason = _S.REJECTED, "re-sent; rejected" + code
+            target, reason = _S.REJECTED, f"{how}; rejected" + code
         else:
-            target, reason = _S.UNKNOWN, "re-sent; outcome unknown" + code
+            target, reason = _S.UNKNOWN, f"{how}; outcome unknown" + code
         log.info(
             "order_rebroadcast",
             order_id=str(order.id),
@@ -261,4 +263,7 @@ class RecoveryMixin:
         report.rebroadcast += 1
         async with self.uow() as uow:
             fresh = await uow.orders.get(order.id, with_history=False)
-        return await self._record_rebroadcast(fresh, submission, height)
+        how = "placed again under its OrderId (its earlier tx can never be included)"
+        if order.signed_tx is None:
+            how = "placed under its OrderId (never broadcast before)"
+        return await self._record_rebroadcast(fresh, submission, height, how=how)

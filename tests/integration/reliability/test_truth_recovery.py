@@ -150,6 +150,8 @@ async def test_a_stateful_order_cut_before_its_broadcast_is_placed_once_after_re
     assert row["status"] == "PENDING" and row["has_tx"]  # the tx was stored before broadcasting
     assert accepted[row_key(row)] == 1  # the OrderId placed exactly once
     assert "REJECTED" not in history(final)
+    reasons = [h["reason"] for h in final["status_history"]]
+    assert any("placed again under its OrderId" in r for r in reasons), reasons
 
 
 @pytest.mark.timeout(150)
