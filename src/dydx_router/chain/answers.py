@@ -25,9 +25,11 @@ cancelled through the API, so a cancel, a resting order or a fill under that Ord
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from typing import Any
 
+from dydx_router import metrics
 from dydx_router.chain.errors import ChainError, ChainRejected, ChainUnavailable, Disposition
 from dydx_router.domain.order import ChainError as RecordedError
 from dydx_router.service.ports import Outcome, Submission
@@ -98,15 +100,23 @@ def _recorded(err: ChainRejected) -> RecordedError:
 
 
 def submission_of(
-    err: ChainError, signed: Any = None, *, placement: bool = False, resend: bool = False
+    err: ChainError,
+    signed: Any = None,
+    *,
+    placement: bool = False,
+    resend: bool = False,
+    cancel: bool = False,
 ) -> Submission:
     """The outcome a chain error means for a write (``signed``: the ``chain.tx.SignedTx`` it is
-    about). A placement's refusal is read with the table above, as a re-send when the caller
-    says so (the reconciler) or when an earlier attempt of the same call may have reached a node
-    (``err.resent``: a lost reply, then a failover)."""
+    about; ``cancel``: the write is a single cancel). A placement's refusal is read with the
+    table above, as a re-send when the caller says so (the reconciler) or when an earlier attempt
+    of the same call may have reached a node (``err.resent``: a lost reply, then a failover)."""
     tx_hash = signed.tx_hash if signed else getattr(err, "tx_hash", None)
     raw = signed.tx_bytes if signed else None
     if isinstance(err, ChainRejected):
+        if cancel and err.disposition is Disposition.BENIGN_FOR_CANCEL:
+            # For a cancel: the order is gone, or a cancel is already there (chain/errors.py).
+            return Submission(Outcome.ALREADY_DONE, error=_recorded(err))
         meaning = (
             placement_answer(err.codespace, err.chain_code, resend=resend or err.resent)
             if placement
@@ -140,3 +150,15 @@ def submission_of(
         signed_tx=raw,
         error=RecordedError("router", 0, f"{err.code}: {err.message}"),
     )
+
+
+def observe_answer(kind: str, start: float, result: Submission) -> None:
+    """Broadcast latency and the CheckTx answer (code 0 = accepted; "router" = no answer)."""
+    metrics.observe_broadcast(kind, time.perf_counter() - start)
+    err = result.error
+    if result.outcome is Outcome.ACCEPTED:
+        metrics.record_checktx("", 0)
+    elif result.outcome is Outcome.UNKNOWN:
+        metrics.record_checktx("router", "no_answer")
+    elif err is not None:
+        metrics.record_checktx(err.codespace, err.code)

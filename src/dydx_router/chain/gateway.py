@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from dydx_router import metrics, tracing
+from dydx_router import tracing
 from dydx_router.chain import tx as txb
-from dydx_router.chain.answers import submission_of
+from dydx_router.chain.answers import observe_answer, submission_of
 from dydx_router.chain.errors import (
     ChainError,
     ChainUnavailable,
-    Disposition,
     IndexerError,
     IndexerNotFound,
     TxNotFound,
-    classify,
 )
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
@@ -44,6 +42,7 @@ from dydx_router.domain.planning import OrderPlan, plan_of
 from dydx_router.domain.sync import VenueOrder
 from dydx_router.service.ports import (
     AccountSnapshot,
+    BeforeBroadcast,
     MarketView,
     Outcome,
     Position,
@@ -52,7 +51,6 @@ from dydx_router.service.ports import (
 )
 
 log = structlog.get_logger(__name__)
-BeforeBroadcast = Callable[[SignedOrder], Awaitable[None]]
 USDC_ASSET_ID = 0
 # ShortBlockWindow (protocol/x/clob/types/constants.go).
 SHORT_BLOCK_WINDOW = 40
@@ -234,7 +232,7 @@ class DydxExchange:
                 result = submission_of(e, signed, placement=True, resend=resend)
             else:
                 result = Submission(Outcome.ACCEPTED, tx_hash=tx_hash, signed_tx=signed_tx)
-        _observe("short_term", start, result)
+        observe_answer("short_term", start, result)
         return result
 
     async def _send(
@@ -255,12 +253,14 @@ class DydxExchange:
             try:
                 sent = await self.sequencer.send(messages, hook)
             except ChainError as e:
-                result = submission_of(e, e.signed, placement=kind == "stateful")
+                result = submission_of(
+                    e, e.signed, placement=kind == "stateful", cancel=kind == "cancel"
+                )
             else:
                 result = Submission(
                     Outcome.ACCEPTED, tx_hash=sent.tx_hash, signed_tx=sent.tx.tx_bytes
                 )
-        _observe(kind, start, result)
+        observe_answer(kind, start, result)
         return result
 
     async def place_stateful(
@@ -299,12 +299,8 @@ class DydxExchange:
             assert gtbt is not None
             # A stateful cancel needs GTBT >= the order's (clob/29).
             msg = txb.cancel_order(oid, good_til_block_time=int(gtbt.timestamp()))
-        result = await self._send([msg], "cancel")
-        if result.outcome is Outcome.REJECTED and result.error is not None:
-            name = (result.error.codespace, result.error.code)
-            if _benign_for_cancel(name):
-                return Submission(Outcome.ALREADY_DONE, error=result.error)
-        return result
+        # A refusal that means the order is gone or a cancel is already there: done.
+        return await self._send([msg], "cancel")
 
     async def batch_cancel_short_term(
         self, subaccount_number: int, client_ids: Mapping[int, Sequence[int]], good_til_block: int
@@ -398,19 +394,3 @@ class DydxExchange:
         if spec is not None:
             return value.quantize(spec.tick_size / 10)
         return value
-
-
-def _observe(kind: str, start: float, result: Submission) -> None:
-    """Broadcast latency and the CheckTx answer (code 0 = accepted; "router" = no answer)."""
-    metrics.observe_broadcast(kind, time.perf_counter() - start)
-    err = result.error
-    if result.outcome is Outcome.ACCEPTED:
-        metrics.record_checktx("", 0)
-    elif result.outcome is Outcome.UNKNOWN:
-        metrics.record_checktx("router", "no_answer")
-    elif err is not None:
-        metrics.record_checktx(err.codespace, err.code)
-
-
-def _benign_for_cancel(key: tuple[str, int]) -> bool:
-    return classify(*key)[1] is Disposition.BENIGN_FOR_CANCEL
