@@ -15,9 +15,16 @@ import time
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 
+from dydx_router.chain.answers import submission_of
+from dydx_router.chain.errors import ChainRejected
+from dydx_router.chain.node import GrpcEndpoint, NodeClient
+from dydx_router.chain.tx import SignedTx, tx_hash_of
+from dydx_router.service.ports import Outcome
 from tests.fixtures.devnet import DevnetProcess
+from tests.fixtures.router import free_port
 from tests.integration.reliability.harness import (
     chain_order_key,
     launch_router,
@@ -187,8 +194,6 @@ async def test_fills_survive_an_indexer_that_lags_past_the_expiry_backstop(
 
 
 async def _indexer_height(devnet: DevnetProcess) -> str:
-    import httpx
-
     async with httpx.AsyncClient(base_url=devnet.indexer, timeout=10) as c:
         height: str = (await c.get("/v4/height")).json()["height"]
     return height
@@ -238,3 +243,26 @@ async def test_a_lost_cancel_is_sent_again_while_the_order_rests(
     )
     assert on_chain is not None and on_chain["status"] == "CANCELED"
     assert log.count('"order_cancel_resent"') >= 1
+
+
+@pytest.mark.timeout(60)
+async def test_a_failover_after_a_lost_attempt_reads_the_next_answer_as_a_resend(
+    reliability_devnet: DevnetProcess,
+) -> None:
+    """The node client's own failover is a re-send: the first endpoint failed in transport (the
+    bytes may have reached it), the second answers from its memclob (clob/20: the order rests)."""
+    devnet = reliability_devnet
+    gone = f"127.0.0.1:{free_port()}"  # nothing listens: UNAVAILABLE, outcome unknown
+    node = NodeClient([GrpcEndpoint(gone), GrpcEndpoint(devnet.grpc)])
+    raw = b"\x0a\x00"
+    await devnet.set_faults(
+        broadcast_error={"codespace": "clob", "code": 20, "raw_log": "replacement", "times": 1}
+    )
+    try:
+        with pytest.raises(ChainRejected) as exc:
+            await node.broadcast(SignedTx(raw, tx_hash_of(raw)))
+    finally:
+        await devnet.reset_faults()
+        await node.close()
+    assert exc.value.key == ("clob", 20) and exc.value.resent
+    assert submission_of(exc.value, placement=True).outcome is Outcome.ALREADY_DONE
