@@ -27,6 +27,7 @@ from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
 from dydx_router.domain.audit import AuditRules
+from dydx_router.domain.risk import TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.service.audit import OrderAudit
 from dydx_router.service.orders import OrderService, OrderServiceConfig
@@ -161,6 +162,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             default_slippage_bps=settings.default_slippage_bps,
             default_subaccount=settings.subaccount_number,
         ),
+        hold_before_broadcast_s=settings.fault_hold_before_broadcast_s,
     )
     # One group-commit writer for placements and the status stream's status moves.
     writer = PlacementWriter(pool, uow.client_ids)
@@ -170,6 +172,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         exchange=exchange,
         confirm_after=timedelta(seconds=settings.stateful_confirm_timeout_s),
         writes=writer,
+        in_flight=orders.placing.__contains__,
     )
     container = Container(
         settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync
@@ -312,6 +315,8 @@ async def _wire_security(
     )
     with contextlib.suppress(ChainError):
         throttle.configure(ChainLimits.of(await node.block_rate_limits()))
+    # The kill switch stops the reconciler's re-sends too (service/recovery.py).
+    container.sync.halted = lambda: controls.state is TradingState.HALTED
     gate = PreTradeGate(controls, exposure, exchange.oracle_price, throttle)
     container.gate = container.orders.gate = gate
     container.admin = AdminService(

@@ -191,6 +191,10 @@ class Settings(BaseSettings):
     db_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # On SIGTERM: how long in-flight requests (broadcasts and their DB writes) may take to finish.
     shutdown_grace_s: float = Field(default=30.0, ge=0, le=600)
+    # Fault injection for the crash tests only (default 0: off): a placement waits this long
+    # after its row and tx are stored and before it broadcasts, so that a kill -9 can land
+    # exactly between the two (tests/integration/reliability/test_truth_recovery.py).
+    fault_hold_before_broadcast_s: float = Field(default=0.0, ge=0, le=60)
 
     # --- observability (docs/observability.md) ---
     # /ready fails when the node's height has not advanced for this long...

@@ -22,6 +22,7 @@ from dydx_router.api.schemas import (
     OrderPage,
     PlaceOrderBody,
     Ticker,
+    UnrecordedOutcomeOut,
 )
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderStatus
@@ -80,7 +81,10 @@ def _decode_cursor(text: str) -> Cursor:
         200: {"description": "Idempotent replay: the order placed earlier with this key"},
         201: {"description": "Placed: CheckTx accepted (SUBMITTED) or refused (REJECTED)"},
         # ?dry_run=true answers 200 with DryRunOut: the quantized order and the signed tx.
-        202: {"description": "Persisted, but the broadcast outcome is unknown (UNKNOWN)"},
+        202: {
+            "description": "Persisted, but the broadcast outcome is unknown (UNKNOWN), or "
+            "known but not yet stored (`unrecorded_outcome`)"
+        },
         409: {"description": "Idempotency-Key reused with a different body"},
     },
     summary="Place an order",
@@ -115,9 +119,16 @@ async def place_order(
     status_code = 201
     if result.replayed:
         status_code = 200
-    elif result.order.status is OrderStatus.UNKNOWN:
+    elif result.order.status is OrderStatus.UNKNOWN or result.unrecorded is not None:
         status_code = 202
-    return _json(OrderOut.of(result.order), status_code)
+    out = OrderOut.of(result.order)
+    if result.unrecorded is not None:
+        out.unrecorded_outcome = UnrecordedOutcomeOut(
+            status=result.unrecorded,
+            reason="the chain answered but the database could not store the answer; "
+            "the reconciler records it",
+        )
+    return _json(out, status_code)
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="One order with its status history")

@@ -167,6 +167,11 @@ class ChainErrorOut(BaseModel):
     log: str
 
 
+class UnrecordedOutcomeOut(BaseModel):
+    status: OrderStatus = Field(description="The status the broadcast's answer means.")
+    reason: str
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     status: OrderStatus
@@ -190,6 +195,12 @@ class OrderOut(BaseModel):
     updated_at: datetime | None
     status_history: list[StatusChangeOut] | None = Field(
         description="Every status change, oldest first (only on single-order responses)."
+    )
+    unrecorded_outcome: UnrecordedOutcomeOut | None = Field(
+        default=None,
+        description="Set (with HTTP 202) when the chain answered the broadcast but the answer "
+        "could not be stored: `status` is what the stored row says, this is what the chain "
+        "said. The reconciler records the truth; read the order again, never place it again.",
     )
 
     @classmethod

@@ -43,6 +43,9 @@ class ChainError(Exception):
     #: The signed tx (``chain.tx.SignedTx``) this error is about, when the sequencer signed it
     #: here: for an unknown outcome it is what may be checked (GetTx) or re-sent identically.
     signed: Any = None
+    #: An earlier attempt of the same call (the identical bytes, or the same OrderId re-signed)
+    #: may have reached a node: this answer is to a re-send (``chain/answers.py``).
+    resent: bool = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)

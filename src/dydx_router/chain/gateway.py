@@ -12,37 +12,37 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from dydx_router import metrics, tracing
+from dydx_router import tracing
 from dydx_router.chain import tx as txb
+from dydx_router.chain.answers import observe_answer, submission_of
 from dydx_router.chain.errors import (
     ChainError,
-    ChainRejected,
     ChainUnavailable,
-    Disposition,
     IndexerError,
     IndexerNotFound,
     TxNotFound,
-    classify,
 )
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.resilience import circuit_open_error
-from dydx_router.chain.sequencer import Sequencer
+from dydx_router.chain.sequencer import TIMESTAMP_NONCE_MIN, Sequencer
 from dydx_router.chain.wallet import Wallet
 from dydx_router.domain.errors import UnknownMarket
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
 from dydx_router.domain.order import Order, OrderFlags
-from dydx_router.domain.planning import OrderPlan
+from dydx_router.domain.planning import OrderPlan, plan_of
 from dydx_router.domain.sync import VenueOrder
 from dydx_router.service.ports import (
     AccountSnapshot,
+    BeforeBroadcast,
     MarketView,
     Outcome,
     Position,
@@ -54,43 +54,6 @@ log = structlog.get_logger(__name__)
 USDC_ASSET_ID = 0
 # ShortBlockWindow (protocol/x/clob/types/constants.go).
 SHORT_BLOCK_WINDOW = 40
-
-
-def _recorded(err: ChainRejected) -> RecordedError:
-    return RecordedError(err.codespace, err.chain_code, err.log)
-
-
-def submission_of(err: ChainError, signed: txb.SignedTx | None = None) -> Submission:
-    """The outcome a chain error means for a write."""
-    tx_hash = signed.tx_hash if signed else getattr(err, "tx_hash", None)
-    raw = signed.tx_bytes if signed else None
-    if isinstance(err, ChainRejected):
-        if err.disposition is Disposition.ALREADY_SUBMITTED:
-            outcome = Outcome.ALREADY_DONE
-        else:
-            outcome = Outcome.REJECTED
-        return Submission(
-            outcome,
-            tx_hash=tx_hash,
-            signed_tx=raw,
-            error=_recorded(err),
-            retryable=err.disposition is Disposition.RETRYABLE,
-        )
-    if isinstance(err, ChainUnavailable):
-        # The bytes may or may not have reached a node: outcome unknown, resend identically only.
-        return Submission(
-            Outcome.UNKNOWN,
-            tx_hash=tx_hash,
-            signed_tx=raw,
-            error=RecordedError("router", 0, f"{err.code}: {err.message}"),
-            retryable=True,
-        )
-    return Submission(
-        Outcome.REJECTED,
-        tx_hash=tx_hash,
-        signed_tx=raw,
-        error=RecordedError("router", 0, f"{err.code}: {err.message}"),
-    )
 
 
 class DydxExchange:
@@ -259,35 +222,70 @@ class DydxExchange:
         signed = await self._sign([self._place_msg(order, plan)], sequence)
         return SignedOrder(signed.tx_hash, signed.tx_bytes)
 
-    async def broadcast(self, signed_tx: bytes) -> Submission:
+    async def broadcast(self, signed_tx: bytes, *, resend: bool = False) -> Submission:
         signed = txb.SignedTx(signed_tx, txb.tx_hash_of(signed_tx))
         start = time.perf_counter()
         with tracing.span("chain.broadcast", **{"tx.hash": signed.tx_hash}):
             try:
                 tx_hash = await self.node.broadcast(signed)
             except ChainError as e:
-                result = submission_of(e, signed)
+                result = submission_of(e, signed, placement=True, resend=resend)
             else:
                 result = Submission(Outcome.ACCEPTED, tx_hash=tx_hash, signed_tx=signed_tx)
-        _observe("short_term", start, result)
+        observe_answer("short_term", start, result)
         return result
 
-    async def _send(self, messages: Sequence[Any], kind: str = "stateful") -> Submission:
+    async def _send(
+        self,
+        messages: Sequence[Any],
+        kind: str = "stateful",
+        before_broadcast: BeforeBroadcast | None = None,
+    ) -> Submission:
         start = time.perf_counter()
+        hook = None
+        if before_broadcast is not None:
+            store = before_broadcast
+
+            async def hook(signed: txb.SignedTx) -> None:
+                await store(SignedOrder(signed.tx_hash, signed.tx_bytes))
+
         with tracing.span("chain.sign_and_broadcast", kind=kind):
             try:
-                sent = await self.sequencer.send(messages)
+                sent = await self.sequencer.send(messages, hook)
             except ChainError as e:
-                result = submission_of(e, e.signed)
+                result = submission_of(
+                    e, e.signed, placement=kind == "stateful", cancel=kind == "cancel"
+                )
             else:
                 result = Submission(
                     Outcome.ACCEPTED, tx_hash=sent.tx_hash, signed_tx=sent.tx.tx_bytes
                 )
-        _observe(kind, start, result)
+        observe_answer(kind, start, result)
         return result
 
-    async def place_stateful(self, order: Order, plan: OrderPlan) -> Submission:
-        return await self._send([self._place_msg(order, plan)])
+    async def place_stateful(
+        self, order: Order, plan: OrderPlan, *, before_broadcast: BeforeBroadcast | None = None
+    ) -> Submission:
+        return await self._send([self._place_msg(order, plan)], before_broadcast=before_broadcast)
+
+    async def replace_stateful(
+        self, order: Order, *, before_broadcast: BeforeBroadcast | None = None
+    ) -> Submission:
+        plan = plan_of(order, self.latest_height())
+        return await self._send([self._place_msg(order, plan)], before_broadcast=before_broadcast)
+
+    async def sequence_consumed(self, signed_tx: bytes) -> bool:
+        """Whether the account's committed sequence is past the sequence ``signed_tx`` was signed
+        with: then that tx can never be included (cosmos-sdk x/auth/ante/sigverify.go
+        IncrementSequenceDecorator). False for a timestamp nonce, which says nothing of it."""
+        sequence = txb.sequence_of(signed_tx)
+        if sequence is None or sequence >= TIMESTAMP_NONCE_MIN:
+            return False
+        return (await self.node.account(self.address)).sequence > sequence
+
+    async def indexer_height(self) -> tuple[int, datetime | None]:
+        h = await self.indexer.height()
+        return h.height, h.time
 
     async def cancel(self, order: Order, height: int) -> Submission:
         oid = self._order_id(order)
@@ -301,12 +299,8 @@ class DydxExchange:
             assert gtbt is not None
             # A stateful cancel needs GTBT >= the order's (clob/29).
             msg = txb.cancel_order(oid, good_til_block_time=int(gtbt.timestamp()))
-        result = await self._send([msg], "cancel")
-        if result.outcome is Outcome.REJECTED and result.error is not None:
-            name = (result.error.codespace, result.error.code)
-            if _benign_for_cancel(name):
-                return Submission(Outcome.ALREADY_DONE, error=result.error)
-        return result
+        # A refusal that means the order is gone or a cancel is already there: done.
+        return await self._send([msg], "cancel")
 
     async def batch_cancel_short_term(
         self, subaccount_number: int, client_ids: Mapping[int, Sequence[int]], good_til_block: int
@@ -400,19 +394,3 @@ class DydxExchange:
         if spec is not None:
             return value.quantize(spec.tick_size / 10)
         return value
-
-
-def _observe(kind: str, start: float, result: Submission) -> None:
-    """Broadcast latency and the CheckTx answer (code 0 = accepted; "router" = no answer)."""
-    metrics.observe_broadcast(kind, time.perf_counter() - start)
-    err = result.error
-    if result.outcome is Outcome.ACCEPTED:
-        metrics.record_checktx("", 0)
-    elif result.outcome is Outcome.UNKNOWN:
-        metrics.record_checktx("router", "no_answer")
-    elif err is not None:
-        metrics.record_checktx(err.codespace, err.code)
-
-
-def _benign_for_cancel(key: tuple[str, int]) -> bool:
-    return classify(*key)[1] is Disposition.BENIGN_FOR_CANCEL

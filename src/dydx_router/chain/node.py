@@ -610,7 +610,10 @@ class NodeClient:
             tx_hash = r.txhash or tx.tx_hash
             if r.code != 0 and not (state.maybe_sent and (r.codespace, r.code) == _TX_IN_CACHE):
                 # sdk/19 after an attempt whose outcome was unknown: that attempt got through.
-                raise rejection(r.codespace, r.code, r.raw_log, tx_hash=tx_hash)
+                # Any other refusal then answers a re-send, which chain/answers.py reads apart.
+                err = rejection(r.codespace, r.code, r.raw_log, tx_hash=tx_hash)
+                err.resent = state.maybe_sent
+                raise err
             return str(tx_hash).upper()
 
         result: str = await self._call(

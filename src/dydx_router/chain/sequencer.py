@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -43,6 +43,11 @@ log = structlog.get_logger(__name__)
 # above it are unix-ms timestamps) and MaxTimeInPastMs / MaxTimeInFutureMs around the block time.
 TIMESTAMP_NONCE_MIN = 1 << 40
 TIMESTAMP_NONCE_WINDOW_MS = 30_000
+
+
+# Called with a signed stateful tx before it is broadcast (the write-ahead of its bytes); an
+# exception stops the broadcast.
+BeforeBroadcast = Callable[[SignedTx], Awaitable[None]]
 
 
 class SequenceMode(StrEnum):
@@ -136,13 +141,19 @@ class Sequencer:
             gas_limit=CLOB_GAS_LIMIT,
         )
 
-    async def send(self, messages: Sequence[Any]) -> Submitted:
-        """Sign and broadcast; short-term or stateful handling is chosen from the messages."""
+    async def send(
+        self, messages: Sequence[Any], before_broadcast: BeforeBroadcast | None = None
+    ) -> Submitted:
+        """Sign and broadcast; short-term or stateful handling is chosen from the messages.
+
+        ``before_broadcast`` is awaited with every signed stateful tx before it goes out (each
+        re-signing after sdk/32 is a new tx): the caller stores the bytes first, so that a
+        process that dies mid-broadcast leaves the exact tx behind to look up or re-send."""
         if not messages:
             raise InvalidTxInput("a tx needs at least one message")
         if all(is_short_term_message(m) for m in messages):
             return await self.send_short_term(messages)
-        return await self.send_stateful(messages)
+        return await self.send_stateful(messages, before_broadcast)
 
     async def send_short_term(self, messages: Sequence[Any]) -> Submitted:
         if len(messages) != 1:
@@ -154,23 +165,33 @@ class Sequencer:
         signed = self._sign(messages, account_number, sequence)
         return Submitted(await self._node.broadcast(signed), sequence, signed)
 
-    async def send_stateful(self, messages: Sequence[Any]) -> Submitted:
+    async def send_stateful(
+        self, messages: Sequence[Any], before_broadcast: BeforeBroadcast | None = None
+    ) -> Submitted:
         if self._mode is SequenceMode.TIMESTAMP_NONCE:
-            return await self._send_with_nonce(messages)
+            return await self._send_with_nonce(messages, before_broadcast)
         async with self._lock:
-            return await self._send_in_sequence(messages)
+            return await self._send_in_sequence(messages, before_broadcast)
 
-    async def _send_in_sequence(self, messages: Sequence[Any]) -> Submitted:
+    async def _send_in_sequence(
+        self, messages: Sequence[Any], before_broadcast: BeforeBroadcast | None
+    ) -> Submitted:
         attempts = 0
+        # Once an attempt may have reached a node, every later answer is to a re-send of the
+        # same OrderId (chain/answers.py): a lost reply followed by sdk/32 and clob/3005.
+        resent = False
         while True:
             if self._sequence is None or self._account_number is None:
                 await self._resync()
             assert self._sequence is not None and self._account_number is not None
             sequence = self._sequence
             signed = self._sign(messages, self._account_number, sequence)
+            if before_broadcast is not None:
+                await before_broadcast(signed)
             try:
                 tx_hash = await self._node.broadcast(signed)
             except SequenceMismatch as e:
+                resent = resent or e.resent
                 attempts += 1
                 log.warning(
                     "sequence_mismatch",
@@ -184,11 +205,13 @@ class Sequencer:
                 self._sequence = e.expected
                 if attempts > self._sequence_retries:
                     self._sequence = None
+                    e.signed, e.resent = signed, resent
                     raise
                 continue
             except ChainError as e:
                 self._sequence = None  # unknown or refused: resync before the next stateful tx
                 e.signed = signed
+                e.resent = e.resent or resent
                 raise
             self._sequence = sequence + 1
             return Submitted(tx_hash, sequence, signed)
@@ -203,12 +226,16 @@ class Sequencer:
         self._last_nonce = nonce
         return nonce
 
-    async def _send_with_nonce(self, messages: Sequence[Any]) -> Submitted:
+    async def _send_with_nonce(
+        self, messages: Sequence[Any], before_broadcast: BeforeBroadcast | None = None
+    ) -> Submitted:
         account_number = await self._account_number_or_fetch()
         attempts = 0
         while True:
             nonce = self._next_nonce()  # synchronous: unique even with concurrent senders
             signed = self._sign(messages, account_number, nonce)
+            if before_broadcast is not None:
+                await before_broadcast(signed)
             try:
                 return Submitted(await self._node.broadcast(signed), nonce, signed)
             except ChainError as e:

@@ -361,3 +361,14 @@ def sign_tx(
 def tx_hash_of(tx_bytes: bytes) -> str:
     """The hash CometBFT and ``GetTx`` use: uppercase hex sha256 of the raw tx bytes."""
     return hashlib.sha256(tx_bytes).hexdigest().upper()
+
+
+def sequence_of(tx_bytes: bytes) -> int | None:
+    """The sequence (or timestamp nonce) a signed tx carries; None if the bytes do not parse."""
+    try:
+        auth_info = AuthInfo.FromString(TxRaw.FromString(tx_bytes).auth_info_bytes)
+    except Exception:  # protobuf's DecodeError: not a tx we signed
+        return None
+    if not auth_info.signer_infos:
+        return None
+    return int(auth_info.signer_infos[0].sequence)

@@ -73,15 +73,21 @@ _LIVE = frozenset(
 )
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    _S.PENDING: frozenset({_S.SUBMITTED, _S.REJECTED, _S.UNKNOWN}),
+    # CANCELED only when provably never broadcast; CANCEL_REQUESTED: a cancel-all reached the
+    # order while its placement was in flight, or left by a crash (service/orders.py).
+    _S.PENDING: frozenset(
+        {_S.SUBMITTED, _S.REJECTED, _S.UNKNOWN, _S.CANCEL_REQUESTED, _S.CANCELED}
+    ),
     _S.SUBMITTED: _LIVE | {_S.UNTRIGGERED, _S.UNKNOWN},
     _S.UNTRIGGERED: _LIVE,
     _S.OPEN: _LIVE - {_S.OPEN},
     _S.PARTIALLY_FILLED: _LIVE - {_S.OPEN, _S.PARTIALLY_FILLED},
     # A cancel is best effort (PROTOCOL.md §11.7): the order may still fill, expire, or the cancel
     # may be refused and the order stays live.
+    # REJECTED: the placement of an order a cancel-all reached while PENDING was refused.
     _S.CANCEL_REQUESTED: frozenset(
         {
+            _S.REJECTED,
             _S.SUBMITTED,
             _S.OPEN,
             _S.UNTRIGGERED,

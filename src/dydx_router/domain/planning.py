@@ -24,7 +24,7 @@ from enum import IntEnum
 
 from dydx_router.domain.errors import InvalidOrder
 from dydx_router.domain.market import MarketSpec, Rounding, Side
-from dydx_router.domain.order import OrderFlags, OrderType, TimeInForce
+from dydx_router.domain.order import Order, OrderFlags, OrderType, TimeInForce
 
 BPS = Decimal(10_000)
 # ShortBlockWindow (protocol/x/clob/types/constants.go): GTB in [H+1, H+1+40].
@@ -55,6 +55,11 @@ _CONDITIONAL = {
     OrderType.STOP_MARKET: ConditionType.STOP_LOSS,
     OrderType.TAKE_PROFIT_LIMIT: ConditionType.TAKE_PROFIT,
     OrderType.TAKE_PROFIT_MARKET: ConditionType.TAKE_PROFIT,
+}
+_CHAIN_TIF = {
+    TimeInForce.GTT: ChainTimeInForce.UNSPECIFIED,
+    TimeInForce.IOC: ChainTimeInForce.IOC,
+    TimeInForce.POST_ONLY: ChainTimeInForce.POST_ONLY,
 }
 _MARKET_LIKE = {OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
 
@@ -242,11 +247,7 @@ def plan_order(req: OrderRequest, ctx: PlanningContext) -> OrderPlan:
         assert req.price is not None
         subticks = spec.to_subticks(req.price)
 
-    chain_tif = {
-        TimeInForce.GTT: ChainTimeInForce.UNSPECIFIED,
-        TimeInForce.IOC: ChainTimeInForce.IOC,
-        TimeInForce.POST_ONLY: ChainTimeInForce.POST_ONLY,
-    }[tif]
+    chain_tif = _CHAIN_TIF[tif]
     return OrderPlan(
         time_in_force=tif,
         chain_time_in_force=chain_tif,
@@ -260,4 +261,24 @@ def plan_order(req: OrderRequest, ctx: PlanningContext) -> OrderPlan:
         good_til_block_time=good_til_block_time,
         slippage_bps=slippage,
         height=ctx.height,
+    )
+
+
+def plan_of(order: Order, height: int) -> OrderPlan:
+    """The plan a stored order was placed with: its chain fields as recorded, so that the same
+    OrderId can be placed again with the very same order (a stateful order whose tx can no
+    longer be included, ``service/sync.py``)."""
+    return OrderPlan(
+        time_in_force=order.time_in_force,
+        chain_time_in_force=_CHAIN_TIF[order.time_in_force],
+        order_flags=order.order_flags,
+        quantums=order.quantums,
+        subticks=order.subticks,
+        price=order.price if order.price is not None else Decimal(0),
+        condition_type=_CONDITIONAL.get(order.type, ConditionType.UNSPECIFIED),
+        trigger_subticks=order.trigger_subticks or 0,
+        good_til_block=order.good_til_block,
+        good_til_block_time=order.good_til_block_time,
+        slippage_bps=order.slippage_bps,
+        height=height,
     )

@@ -7,6 +7,7 @@ write whose outcome is unknown is never retried with new identifiers (STYLE.md, 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -37,6 +38,7 @@ from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext
 from dydx_router.service.lifecycle import WriteGate
 from dydx_router.service.ports import (
     AccountSnapshot,
+    BeforeBroadcast,
     Clock,
     Exchange,
     MarketView,
@@ -58,6 +60,8 @@ log = structlog.get_logger(__name__)
 # MsgBatchCancel carries at most 100 cancels (MaxMsgBatchCancelBatchSize,
 # protocol/x/clob/types/constants.go).
 MAX_BATCH_CANCELS = 100
+# Orders read per page by a cancel-all.
+CANCEL_PAGE = 1000
 SHORT_BLOCK_WINDOW = 40
 
 
@@ -67,6 +71,12 @@ class IdempotencyConflict(DomainError):
 
 class OrderNotCancelable(DomainError):
     code = "order_not_cancelable"
+
+
+class WithdrawnBeforeBroadcast(DomainError):
+    """A cancel-all took a stateful order while it waited for the sequencer: never sent."""
+
+    code = "order_withdrawn"
 
 
 class NoPosition(DomainError):
@@ -115,6 +125,9 @@ class PlaceOrder:
 class PlaceResult:
     order: Order
     replayed: bool = False
+    # The broadcast's outcome when it could not be stored (the database failed after the
+    # broadcast): ``order.status`` is what the stored row says; the reconciler records the truth.
+    unrecorded: OrderStatus | None = None
 
 
 @dataclass
@@ -167,6 +180,11 @@ class OrderService:
     # Where placements write their PENDING row and outcome (store.batch.PlacementWriter groups
     # concurrent ones into one commit); default: a unit of work per write.
     placements: PlacementWrites | None = None
+    # Orders between their PENDING row and their recorded outcome in this process: the
+    # reconciler leaves these to their placement.
+    placing: set[uuid.UUID] = field(default_factory=set)
+    # Fault injection for crash tests (settings.fault_hold_before_broadcast_s; 0 in production).
+    hold_before_broadcast_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.placements is None:
@@ -257,14 +275,65 @@ class OrderService:
         structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
         if order.tx_hash is not None:
             structlog.contextvars.bind_contextvars(tx_hash=order.tx_hash)
-        if plan.is_short_term:
-            assert order.signed_tx is not None
-            submission = await self.exchange.broadcast(order.signed_tx)
-        else:
-            submission = await self.exchange.place_stateful(order, plan)
-        with tracing.span("db.record_outcome"):
-            await self._record_submission(writes, order, submission, height)
+        self.placing.add(order.id)
+        try:
+            if plan.is_short_term:
+                assert order.signed_tx is not None
+                if self.hold_before_broadcast_s:
+                    await asyncio.sleep(self.hold_before_broadcast_s)
+                submission = await self.exchange.broadcast(order.signed_tx)
+            else:
+                try:
+                    submission = await self.exchange.place_stateful(
+                        order, plan, before_broadcast=self._write_ahead(order)
+                    )
+                except WithdrawnBeforeBroadcast:
+                    return PlaceResult(await self.get(order.id, caller))
+            with tracing.span("db.record_outcome"):
+                try:
+                    await self._record_submission(writes, order, submission, height)
+                except OSError as exc:  # DatabaseUnavailable, a pool acquire timing out
+                    return self._unrecorded(order, submission, exc)
+        finally:
+            self.placing.discard(order.id)
         return PlaceResult(order)
+
+    def _write_ahead(self, order: Order) -> BeforeBroadcast:
+        """Store each signed stateful tx before it is broadcast (as short-term bytes are with
+        the row): a process that dies mid-broadcast leaves the exact tx to look up (GetTx) or
+        re-send; an order with no stored tx was provably never broadcast."""
+
+        async def store(signed: SignedOrder) -> None:
+            async with self.uow() as uow:
+                stored = await uow.orders.store_signed(order, signed.signed_tx, signed.tx_hash)
+                await uow.commit()
+            if not stored:
+                # A cancel-all took the order while it waited for the sequencer: not sent.
+                raise WithdrawnBeforeBroadcast(
+                    f"order {order.id} was cancelled before its broadcast"
+                )
+            structlog.contextvars.bind_contextvars(tx_hash=signed.tx_hash)
+            if self.hold_before_broadcast_s:
+                await asyncio.sleep(self.hold_before_broadcast_s)
+
+        return store
+
+    def _unrecorded(self, order: Order, submission: Submission, exc: BaseException) -> PlaceResult:
+        """The chain answered but the answer could not be stored. The client still gets the
+        order's id (202: never a 5xx that invites a second placement); the row says PENDING
+        with the tx stored before the broadcast, which the reconciler settles from the chain
+        (a re-send of the same bytes is answered "already there")."""
+        outcome = {
+            Outcome.ACCEPTED: OrderStatus.SUBMITTED,
+            Outcome.ALREADY_DONE: OrderStatus.SUBMITTED,
+            Outcome.REJECTED: OrderStatus.REJECTED,
+        }.get(submission.outcome, OrderStatus.UNKNOWN)
+        log.warning(
+            "order_outcome_not_stored",
+            outcome=outcome.value,
+            error=type(exc).__name__,
+        )
+        return PlaceResult(order, unrecorded=outcome)
 
     async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, SignedOrder]:
         """Everything placement does up to signing; nothing is stored or sent."""
@@ -399,7 +468,16 @@ class OrderService:
             # under the row lock of a transaction of its own.
             async with self.uow() as locked:
                 fresh = await locked.orders.get_for_update(order.id)
-                if target in TRANSITIONS[fresh.status]:
+                keep = fresh.status is OrderStatus.CANCEL_REQUESTED and target in (
+                    OrderStatus.SUBMITTED,
+                    OrderStatus.UNKNOWN,
+                )
+                if keep:
+                    # A cancel-all reached it while it was being placed: the cancel stands (the
+                    # reconciler sends it if the order rests).
+                    if fields:
+                        await locked.orders.update(fresh, **fields)
+                elif target in TRANSITIONS[fresh.status]:
                     await locked.orders.transition(
                         fresh, target, reason=reason, height=height, **fields
                     )
@@ -467,17 +545,23 @@ class OrderService:
                 raise OrderNotCancelable(
                     f"order {order_id} is already {order.status}", status=str(order.status)
                 )
-            if order.status is OrderStatus.PENDING:
-                raise OrderNotCancelable(
-                    f"order {order_id} has not reached the chain yet; retry shortly",
-                    status=str(order.status),
-                )
             before = order.status
             if before is not OrderStatus.CANCEL_REQUESTED:
+                reason = "cancel requested"
+                if before is OrderStatus.PENDING:
+                    reason += " before the placement's outcome was known"
                 await uow.orders.transition(
-                    order, OrderStatus.CANCEL_REQUESTED, reason="cancel requested", height=height
+                    order, OrderStatus.CANCEL_REQUESTED, reason=reason, height=height
                 )
             await uow.commit()
+            if before is OrderStatus.PENDING and not order.is_short_term:
+                # A stateful cancel needs the order in state (clob/3006). Its placement sees the
+                # request before it broadcasts (write-ahead) and withdraws; if it was sent
+                # already, the reconciler sends the cancel once the venue shows the order.
+                order.history = await uow.orders.history(order.id)
+                return order
+            # A short-term cancel of an OrderId the chain does not hold yet succeeds and keeps
+            # the placement off the book (memclob.go CancelOrder, validateNewOrder: clob/7).
             submission = await self.exchange.cancel(order, height)
             await self._record_cancel(uow, order, before, submission, height)
             await uow.commit()
@@ -493,7 +577,10 @@ class OrderService:
         height: int,
     ) -> None:
         orders = uow.orders
-        if submission.outcome is Outcome.REJECTED and before is not OrderStatus.CANCEL_REQUESTED:
+        if submission.outcome is Outcome.REJECTED and before not in (
+            OrderStatus.CANCEL_REQUESTED,
+            OrderStatus.PENDING,  # the request stands; the reconciler retries it
+        ):
             err: ChainError | None = submission.error
             reason = f"cancel rejected: {err.codespace}/{err.code}" if err else "cancel rejected"
             back = (
@@ -530,15 +617,14 @@ class OrderService:
         else:
             if market is not None:
                 self.exchange.market(market)  # UnknownMarket for a typo
-            async with self.uow() as uow:
-                targets = [
-                    o
-                    for o in await uow.orders.non_final(limit=10_000)
-                    if (market is None or o.market == market)
-                    and o.status is not OrderStatus.PENDING
-                    and (caller.subaccounts is None or o.subaccount_number in caller.subaccounts)
-                ]
-        live = [o for o in targets if not o.status.is_final and o.status is not OrderStatus.PENDING]
+            targets = [
+                o
+                for o in await self._every_non_final()
+                if (market is None or o.market == market)
+                and (caller.subaccounts is None or o.subaccount_number in caller.subaccounts)
+            ]
+        # PENDING orders too: one being placed now, or left by a crash, may reach the chain.
+        live = [o for o in targets if not o.status.is_final]
         if live:
             self.exchange.ensure_writable()
         height = self.exchange.latest_height()
@@ -561,6 +647,18 @@ class OrderService:
                 done.append(await self.get(o.id, caller))
         return done
 
+    async def _every_non_final(self) -> list[Order]:
+        """Every non-final order, a page at a time (no cap: a kill switch covers them all)."""
+        found: list[Order] = []
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            async with self.uow() as uow:
+                page = await uow.orders.non_final(limit=CANCEL_PAGE, after=after)
+            found += page
+            if len(page) < CANCEL_PAGE or page[-1].created_at is None:
+                return found
+            after = (page[-1].created_at, page[-1].id)
+
     async def _batch_cancel_chunk(
         self, subaccount: int, chunk: list[Order], height: int
     ) -> list[Order]:
@@ -578,9 +676,11 @@ class OrderService:
             marked: list[Order] = []
             for o in chunk:
                 fresh = await uow.orders.get_for_update(o.id)
-                if fresh.status.is_final or fresh.status is OrderStatus.PENDING:
+                if fresh.status.is_final:
                     continue
                 if fresh.status is not OrderStatus.CANCEL_REQUESTED:
+                    # A PENDING one is covered too: the cancel keeps its placement off the book
+                    # (clob/7) or removes it.
                     await uow.orders.transition(
                         fresh, OrderStatus.CANCEL_REQUESTED, reason="batch cancel", height=height
                     )

@@ -7,7 +7,7 @@ tests use hand-written fakes of these ports.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -70,6 +70,10 @@ class MarketView:
     oracle_price: Decimal | None
 
 
+# Called with a signed order's bytes before they are broadcast (the write-ahead of its tx).
+BeforeBroadcast = Callable[[SignedOrder], Awaitable[None]]
+
+
 class Exchange(Protocol):
     """The dYdX network as the use cases see it (implemented by ``chain.gateway``)."""
 
@@ -105,12 +109,33 @@ class Exchange(Protocol):
         account's next sequence as of now."""
         ...
 
-    async def broadcast(self, signed_tx: bytes) -> Submission:
-        """Send signed bytes as they are (placements and identical re-broadcasts)."""
+    async def broadcast(self, signed_tx: bytes, *, resend: bool = False) -> Submission:
+        """Send signed bytes as they are (placements and identical re-broadcasts). ``resend``:
+        an earlier send of these bytes may have landed, so a refusal that says "already
+        there" is read as such (``chain/answers.py``)."""
         ...
 
-    async def place_stateful(self, order: Order, plan: OrderPlan) -> Submission:
-        """Sign with the account's sequence and broadcast, through the one writer per account."""
+    async def place_stateful(
+        self, order: Order, plan: OrderPlan, *, before_broadcast: BeforeBroadcast | None = None
+    ) -> Submission:
+        """Sign with the account's sequence and broadcast, through the one writer per account;
+        ``before_broadcast`` is awaited with each signed tx before it goes out (write-ahead)."""
+        ...
+
+    async def replace_stateful(
+        self, order: Order, *, before_broadcast: BeforeBroadcast | None = None
+    ) -> Submission:
+        """Place a stored stateful order again under its OrderId, re-signed with a fresh
+        sequence (only when its earlier tx provably never landed)."""
+        ...
+
+    async def sequence_consumed(self, signed_tx: bytes) -> bool:
+        """Whether the account's committed sequence is past the one ``signed_tx`` carries (so
+        it can never be included)."""
+        ...
+
+    async def indexer_height(self) -> tuple[int, datetime | None]:
+        """The height (and its block time) the indexer has processed."""
         ...
 
     async def cancel(self, order: Order, height: int) -> Submission: ...
@@ -184,6 +209,11 @@ class OrderRepo(Protocol):
 
     async def update(self, order: Order, **fields: Any) -> None: ...
 
+    async def store_signed(self, order: Order, signed_tx: bytes, tx_hash: str) -> bool:
+        """Store the tx about to be broadcast, if the order is still in the status
+        ``order.status`` (False: it moved, e.g. a cancel-all took it: do not broadcast)."""
+        ...
+
     async def search(
         self, filters: OrderFilter, *, limit: int = ..., cursor: Cursor | None = ...
     ) -> list[Order]: ...
@@ -194,6 +224,7 @@ class OrderRepo(Protocol):
         limit: int = ...,
         statuses: Collection[OrderStatus] | None = ...,
         expired_before_block: int | None = ...,
+        after: tuple[datetime, uuid.UUID] | None = ...,
     ) -> list[Order]: ...
 
 

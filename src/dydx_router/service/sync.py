@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,15 +20,14 @@ import structlog
 from dydx_router import metrics
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order, OrderStatus
-from dydx_router.domain.sync import VenueOrder, is_expired, settle
+from dydx_router.domain.sync import VenueOrder, VenueStatus, is_expired, settle
 from dydx_router.service.ports import (
     Clock,
     Exchange,
-    Outcome,
     PlacementWrites,
-    Submission,
     UnitOfWorkFactory,
 )
+from dydx_router.service.recovery import RecoveryMixin
 from dydx_router.store.orders import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
@@ -55,6 +54,8 @@ AWAITED = frozenset(
 # order_status_history table, GET /v1/orders/{id}) and counted in
 # dydx_router_order_status_synced_total; fills, cancels, rejections and unknown outcomes stay INFO.
 ROUTINE_CHANGES = frozenset({OrderStatus.OPEN, OrderStatus.EXPIRED})
+# What the venue reports of an order that rests on the book (a cancel has yet to reach it).
+RESTING = frozenset({VenueStatus.OPEN, VenueStatus.BEST_EFFORT_OPENED, VenueStatus.UNTRIGGERED})
 
 
 def log_status_synced(order_id: uuid.UUID, status: OrderStatus) -> None:
@@ -100,8 +101,18 @@ class ReconcileReport:
     unresolved: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _At:
+    """Where a reconcile pass stands: the node's height (for what may still be sent), and the
+    indexer's height and block time (for what the indexer's silence proves)."""
+
+    height: int
+    venue_height: int
+    now: datetime
+
+
 @dataclass
-class OrderSync:
+class OrderSync(RecoveryMixin):
     uow: UnitOfWorkFactory
     exchange: Exchange
     clock: Clock = field(default=lambda: datetime.now(UTC))
@@ -111,6 +122,11 @@ class OrderSync:
     confirm_after: timedelta = timedelta(seconds=30)
     # Grouped compare-and-set status writes for apply_seen (store.batch.PlacementWriter).
     writes: PlacementWrites | None = None
+    # The kill switch: HALTED stops every (re-)placement by recovery (service/recovery.py).
+    halted: Callable[[], bool] = field(default=lambda: False)
+    # Orders whose placement is running in this process (OrderService.placing).
+    in_flight: Callable[[uuid.UUID], bool] = field(default=lambda _id: False)
+    _cancels_resent: dict[uuid.UUID, datetime] = field(default_factory=dict)
 
     async def apply(
         self,
@@ -119,8 +135,10 @@ class OrderSync:
         height: int | None,
         *,
         recovering: bool = False,
+        now: datetime | None = None,
     ) -> bool:
-        """Write what ``venue`` implies for the order; True if anything changed.
+        """Write what ``venue`` implies for the order at ``height`` and time ``now`` (default:
+        the clock); True if anything changed.
 
         A PENDING order belongs to the placement still broadcasting it; only the reconciler
         (``recovering``) settles one, once it is old enough to mean a crash.
@@ -136,10 +154,12 @@ class OrderSync:
                 await uow.orders.transition(
                     order,
                     OrderStatus.UNKNOWN,
-                    reason="seen on the venue while pending",
+                    reason="seen on the venue while pending"
+                    if venue is not None
+                    else "recovered after a restart",
                     height=height,
                 )
-            change = settle(order, venue, height, self.clock())
+            change = settle(order, venue, height, now or self.clock())
             if change is None:
                 await uow.commit()
                 return order.status is OrderStatus.UNKNOWN
@@ -216,7 +236,12 @@ class OrderSync:
         ``full=False`` (the status stream is live) skips resting orders, whose changes the
         stream reports, and checks only the orders whose outcome is still awaited, plus the
         short-term orders the stream's expiry has left behind well past their good-til-block
-        (a backstop: it needs only the node's height, not the stream's).
+        (a backstop).
+
+        Expiry is judged on the indexer's own height (and block time), read before any order
+        is looked up: an order the indexer does not show is expired only once the indexer has
+        processed the blocks past its good-til-block, so a fill it has yet to index is never
+        written over with EXPIRED. Sending is judged on the node's height.
 
         ``seen_through``: the status stream has settled everything it delivered before this
         time, so ``settle_after`` is counted from there rather than from now (a stream that
@@ -224,20 +249,23 @@ class OrderSync:
         """
         report = ReconcileReport()
         height = self.exchange.latest_height()
-        cutoff = min(self.clock(), seen_through or self.clock()) - self.settle_after
+        venue_height, venue_time = await self.exchange.indexer_height()
+        now = self.clock()
+        at = _At(height, venue_height, now if venue_time is None else min(now, venue_time))
+        cutoff = min(now, seen_through or now) - self.settle_after
         async with self.uow() as uow:
             found = await uow.orders.non_final(limit=5000, statuses=None if full else AWAITED)
             if not full:
                 ids = {o.id for o in found}
                 overdue = await uow.orders.non_final(
-                    limit=5000, expired_before_block=height - EXPIRY_BACKSTOP_BLOCKS
+                    limit=5000, expired_before_block=venue_height - EXPIRY_BACKSTOP_BLOCKS
                 )
                 found += [o for o in overdue if o.id not in ids]
             candidates = [o for o in found if o.created_at is None or o.created_at <= cutoff]
         for order in candidates:
             report.checked += 1
             try:
-                changed = await self._reconcile_one(order, height, report)
+                changed = await self._reconcile_one(order, at, report)
             except ConcurrentUpdate:
                 continue
             report.changed += changed
@@ -247,132 +275,40 @@ class OrderSync:
                     limit=5000, statuses=(OrderStatus.UNKNOWN, OrderStatus.PENDING)
                 )
             )
+        for gone in set(self._cancels_resent) - {o.id for o in candidates}:
+            del self._cancels_resent[gone]
         return report
 
-    async def _reconcile_one(self, order: Order, height: int, report: ReconcileReport) -> bool:
+    async def _reconcile_one(self, order: Order, at: _At, report: ReconcileReport) -> bool:
+        if order.status is OrderStatus.PENDING and self.in_flight(order.id):
+            return False  # its placement, in this process, records the outcome
         venue = await self.exchange.venue_order(order)
-        if venue is None and self._unconfirmed_stateful(order, height):
-            return await self._confirm_stateful(order, height, report)
-        if venue is not None or order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
-            return await self.apply(order.id, venue, height, recovering=True)
-        # Not on the indexer and its broadcast outcome is unknown (or it was never sent).
-        if is_expired(order, height, self.clock()):
-            return await self.apply(order.id, None, height, recovering=True)
-        if order.is_short_term and order.signed_tx is not None:
-            # Still valid: re-send the identical bytes; the chain dedupes by OrderId.
-            submission = await self.exchange.broadcast(order.signed_tx)
-            report.rebroadcast += 1
-            return await self._record_rebroadcast(order, submission, height)
-        # A stateful order not indexed yet: it appears once committed, or expires by time.
-        return False
+        if venue is not None:
+            if order.status is OrderStatus.CANCEL_REQUESTED and venue.status in RESTING:
+                await self._resend_cancel(order, at.height)
+            return await self.apply(order.id, venue, at.venue_height, recovering=True, now=at.now)
+        # Not on the indexer (as of at.venue_height, read before the order was asked about).
+        if not order.is_short_term and not is_expired(order, at.venue_height, at.now):
+            recovering = (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.CANCEL_REQUESTED)
+            if order.status in recovering or self._unconfirmed(order):
+                return await self._recover_stateful(order, at.height, report)
+            return False
+        if (
+            order.is_short_term
+            and order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
+            and order.signed_tx is not None
+            and not is_expired(order, at.height, self.clock())
+        ):
+            # Still valid on the chain: re-send the identical bytes (or, halted, cancel them).
+            return await self._resend_short_term(order, at.height, report)
+        # Expiry is decided on the indexer's height: a fill it has yet to index is not lost.
+        return await self.apply(order.id, None, at.venue_height, recovering=True, now=at.now)
 
-    def _unconfirmed_stateful(self, order: Order, height: int) -> bool:
-        """A stateful tx we can look up (its hash is known) that the indexer does not show:
-        UNKNOWN, or SUBMITTED for longer than the confirmation timeout."""
-        if order.is_short_term or order.tx_hash is None:
-            return False
-        if is_expired(order, height, self.clock()):
-            return False
-        if order.status is OrderStatus.UNKNOWN:
-            return True
+    def _unconfirmed(self, order: Order) -> bool:
+        """SUBMITTED (CheckTx accepted it) for longer than the confirmation timeout."""
         return (
             order.status is OrderStatus.SUBMITTED
+            and order.tx_hash is not None
             and order.created_at is not None
             and self.clock() - order.created_at >= self.confirm_after
         )
-
-    async def _confirm_stateful(self, order: Order, height: int, report: ReconcileReport) -> bool:
-        """Settle a stateful order from the block that holds its tx (GetTx), never by guess.
-
-        In a block with code 0: it is placed (the indexer will show it). In a block with an
-        error: REJECTED with that error. In no block: a SUBMITTED order becomes UNKNOWN (accepted
-        by CheckTx is not included, PROTOCOL.md §11.3); an UNKNOWN one is re-sent as the
-        identical bytes: accepted again → SUBMITTED; sdk/19 (still in the mempool) or sdk/32 (its
-        sequence was used, so it can no longer be included) → it stays UNKNOWN until a block,
-        the indexer or its good-til-time settles it."""
-        assert order.tx_hash is not None
-        committed = await self.exchange.tx_result(order.tx_hash)
-        if committed is None and order.status is OrderStatus.UNKNOWN:
-            if order.signed_tx is None:
-                return False
-            submission = await self.exchange.broadcast(order.signed_tx)
-            report.rebroadcast += 1
-            if submission.outcome is Outcome.ALREADY_DONE:
-                return False  # sdk/19: still in the mempool, waiting for a block
-            if submission.outcome is Outcome.REJECTED:
-                err = submission.error
-                log.warning(
-                    "stateful_resend_refused",
-                    order_id=str(order.id),
-                    codespace=err and err.codespace,
-                    code=err and err.code,
-                )
-                return False
-            return await self._record_rebroadcast(order, submission, height)
-        async with self.uow() as uow:
-            fresh = await uow.orders.get_for_update(order.id)
-            if fresh.status is not order.status:
-                return False  # the stream or a placement got there first
-            if committed is None:
-                target = OrderStatus.UNKNOWN
-                reason = (
-                    f"in no block {self.confirm_after.total_seconds():g} s after CheckTx "
-                    "accepted it; outcome unknown"
-                )
-                fields: dict[str, object] = {}
-            elif committed.outcome is Outcome.ACCEPTED:
-                if fresh.status is OrderStatus.SUBMITTED:
-                    return False  # committed; the indexer has not caught up yet
-                target, reason, fields = OrderStatus.SUBMITTED, "committed in a block", {}
-            else:
-                err = committed.error
-                target = OrderStatus.REJECTED
-                reason = f"failed in its block: {err.codespace}/{err.code}" if err else "failed"
-                fields = (
-                    {"error_codespace": err.codespace, "error_code": err.code, "error_log": err.log}
-                    if err
-                    else {}
-                )
-            await uow.orders.transition(fresh, target, reason=reason, height=height, **fields)
-            await uow.commit()
-        log.info("stateful_order_confirmed", order_id=str(order.id), status=target.value)
-        return True
-
-    async def _record_rebroadcast(self, order: Order, submission: Submission, height: int) -> bool:
-        outcome, err = submission.outcome, submission.error
-        async with self.uow() as uow:
-            fresh = await uow.orders.get_for_update(order.id)
-            if fresh.status is OrderStatus.PENDING:
-                await uow.orders.transition(
-                    fresh, OrderStatus.UNKNOWN, reason="recovered after a restart", height=height
-                )
-            if outcome in (Outcome.ACCEPTED, Outcome.ALREADY_DONE):
-                await uow.orders.transition(
-                    fresh,
-                    OrderStatus.SUBMITTED,
-                    reason="re-sent identically; accepted",
-                    height=height,
-                )
-            elif outcome is Outcome.REJECTED:
-                fields: dict[str, object] = (
-                    {"error_codespace": err.codespace, "error_code": err.code, "error_log": err.log}
-                    if err
-                    else {}
-                )
-                await uow.orders.transition(
-                    fresh,
-                    OrderStatus.REJECTED,
-                    reason="re-sent identically; rejected"
-                    + (f": {err.codespace}/{err.code}" if err else ""),
-                    height=height,
-                    **fields,
-                )
-            await uow.commit()
-        log.info(
-            "order_rebroadcast",
-            order_id=str(order.id),
-            outcome=outcome.value,
-            codespace=err and err.codespace,
-            code=err and err.code,
-        )
-        return outcome is not Outcome.UNKNOWN

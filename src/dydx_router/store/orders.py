@@ -359,6 +359,20 @@ class OrderRepository:
         )
         _apply_fields(order, fields)
 
+    async def store_signed(self, order: Order, signed_tx: bytes, tx_hash: str) -> bool:
+        """Store the tx about to be broadcast while the order is still ``order.status``."""
+        done = await self._conn.fetchval(
+            "UPDATE orders SET signed_tx = $2, tx_hash = $3, updated_at = now() "
+            "WHERE id = $1 AND status = $4 RETURNING true",
+            order.id,
+            signed_tx,
+            tx_hash,
+            order.status.value,
+        )
+        if done:
+            order.signed_tx, order.tx_hash = signed_tx, tx_hash
+        return bool(done)
+
     async def search(
         self, filters: OrderFilter, *, limit: int = 50, cursor: Cursor | None = None
     ) -> list[Order]:
@@ -401,12 +415,14 @@ class OrderRepository:
         limit: int = 1000,
         statuses: Collection[OrderStatus] | None = None,
         expired_before_block: int | None = None,
+        after: tuple[datetime, uuid.UUID] | None = None,
     ) -> list[Order]:
         """Orders whose outcome is still open, oldest first (for the reconciler and status sync).
 
         ``statuses``: only these; ``expired_before_block``: only short-term orders (not PENDING)
         whose good-til-block is below it. Filtering here, not in Python, matters with thousands
-        of resting orders: they would be read and decoded on every block.
+        of resting orders: they would be read and decoded on every block. ``after``: the
+        (created_at, id) of the last order of the previous page (keyset paging).
         """
         where = [f"status NOT IN ({_FINAL_SQL})"]
         args: list[Any] = [limit]
@@ -418,9 +434,12 @@ class OrderRepository:
             where.append(
                 f"order_flags = 0 AND status <> 'PENDING' AND good_til_block < ${len(args)}"
             )
+        if after is not None:
+            args += [after[0], after[1]]
+            where.append(f"(created_at, id) > (${len(args) - 1}, ${len(args)})")
         rows = await self._conn.fetch(
             f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
-            f"WHERE {' AND '.join(where)} ORDER BY created_at LIMIT $1",
+            f"WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT $1",
             *args,
         )
         return [order_from_row(r) for r in rows]

@@ -188,3 +188,41 @@ async def test_history_is_newest_first_with_keyset_cursor_and_filters(clean_db: 
     expected = [100 + i for i in reversed(range(25)) if i % 5 != 0]
     assert seen == expected
     assert [o.client_id for o in sells] == [115, 105]
+
+
+async def test_a_tx_is_stored_only_while_the_order_keeps_its_status(clean_db: Any) -> None:
+    """The write-ahead of a stateful tx: a cancel-all that took the order first wins."""
+    kept, taken = make_order(31), make_order(32)
+    async with UnitOfWork(clean_db) as uow:
+        for o in (kept, taken):
+            await uow.orders.add(o)
+        await uow.commit()
+    async with UnitOfWork(clean_db) as uow:
+        moved = await uow.orders.get_for_update(taken.id)
+        await uow.orders.transition(moved, OrderStatus.CANCEL_REQUESTED, reason="cancel-all")
+        await uow.commit()
+    async with UnitOfWork(clean_db) as uow:
+        assert await uow.orders.store_signed(kept, b"tx-31", "AA" * 32)
+        assert not await uow.orders.store_signed(taken, b"tx-32", "BB" * 32)  # still PENDING here
+        await uow.commit()
+    async with UnitOfWork(clean_db) as uow:
+        assert (await uow.orders.get(kept.id)).signed_tx == b"tx-31"
+        assert (await uow.orders.get(taken.id)).signed_tx is None
+
+
+async def test_non_final_orders_page_by_creation_without_a_cap(clean_db: Any) -> None:
+    async with UnitOfWork(clean_db) as uow:
+        for i in range(25):
+            await uow.orders.add(make_order(100 + i))
+        await uow.commit()
+    seen: list[uuid.UUID] = []
+    after = None
+    async with UnitOfWork(clean_db) as uow:
+        while True:
+            page = await uow.orders.non_final(limit=10, after=after)
+            seen += [o.id for o in page]
+            if len(page) < 10:
+                break
+            assert page[-1].created_at is not None
+            after = (page[-1].created_at, page[-1].id)
+    assert len(seen) == len(set(seen)) == 25

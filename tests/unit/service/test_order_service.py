@@ -45,6 +45,7 @@ from dydx_router.service.ports import (
 from dydx_router.service.sync import OrderInFlight, OrderSync
 from dydx_router.store.orders import ConcurrentUpdate, Cursor, DuplicateOrder, OrderFilter
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BTC = MarketSpec("BTC-USD", 0, -10, -9, 1_000_000, 100_000)
 
 
@@ -127,6 +128,14 @@ class FakeOrders:
             setattr(stored, k, v)
         self.pending[order.id] = stored
 
+    async def store_signed(self, order: Order, signed_tx: bytes, tx_hash: str) -> bool:
+        stored = self.pending.get(order.id) or self.s.rows[order.id]
+        if stored.status is not order.status:
+            return False
+        await self.update(order, signed_tx=signed_tx, tx_hash=tx_hash)
+        order.signed_tx, order.tx_hash = signed_tx, tx_hash
+        return True
+
     async def search(
         self, filters: OrderFilter, *, limit: int = 50, cursor: Cursor | None = None
     ) -> list[Order]:
@@ -138,11 +147,14 @@ class FakeOrders:
         limit: int = 1000,
         statuses: Collection[OrderStatus] | None = None,
         expired_before_block: int | None = None,
+        after: tuple[datetime, uuid.UUID] | None = None,
     ) -> list[Order]:
+        rows = sorted(self.s.rows.values(), key=lambda o: o.created_at or _EPOCH)
         return [
             _copy(o)
-            for o in self.s.rows.values()
+            for o in rows
             if not o.status.is_final
+            and (after is None or (o.created_at or _EPOCH, o.id) > after)
             and (statuses is None or o.status in statuses)
             and (
                 expired_before_block is None
@@ -212,6 +224,11 @@ class FakeExchange:
     chain_down: bool = False
     # GetTx: what blocks hold, by tx hash (absent: in no block).
     committed: dict[str, Submission] = field(default_factory=dict)
+    resends: list[bool] = field(default_factory=list)
+    # Stored txs whose sequence the account's committed sequence is past.
+    consumed: set[bytes] = field(default_factory=set)
+    # The indexer's height (None: the node's).
+    indexer_at: int | None = None
 
     @property
     def address(self) -> str:
@@ -255,13 +272,31 @@ class FakeExchange:
             return Submission(Outcome.UNKNOWN, "AB" * 32, raw, ChainError("router", 0, "down"))
         return Submission(self.outcome, "AB" * 32, raw)
 
-    async def broadcast(self, signed_tx: bytes) -> Submission:
+    async def broadcast(self, signed_tx: bytes, *, resend: bool = False) -> Submission:
         self.broadcasts.append(signed_tx)
+        self.resends.append(resend)
         return self._result(signed_tx)
 
-    async def place_stateful(self, order: Order, plan: OrderPlan) -> Submission:
+    async def place_stateful(
+        self, order: Order, plan: OrderPlan, *, before_broadcast: Any = None
+    ) -> Submission:
+        if before_broadcast is not None:
+            await before_broadcast(SignedOrder("CD" * 32, b"stateful"))
         self.broadcasts.append(b"stateful")
         return self._result(b"stateful")
+
+    async def replace_stateful(self, order: Order, *, before_broadcast: Any = None) -> Submission:
+        signed = SignedOrder("EF" * 32, b"stateful-again")
+        if before_broadcast is not None:
+            await before_broadcast(signed)
+        self.broadcasts.append(signed.signed_tx)
+        return self._result(signed.signed_tx)
+
+    async def sequence_consumed(self, signed_tx: bytes) -> bool:
+        return signed_tx in self.consumed
+
+    async def indexer_height(self) -> tuple[int, datetime | None]:
+        return (self.height if self.indexer_at is None else self.indexer_at), None
 
     async def cancel(self, order: Order, height: int) -> Submission:
         self.cancels.append(order.id)
