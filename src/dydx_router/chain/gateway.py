@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from dydx_router.chain.errors import (
     Disposition,
     IndexerError,
     IndexerNotFound,
+    PriceStale,
     TxNotFound,
     classify,
 )
@@ -106,6 +107,8 @@ class DydxExchange:
         memo: str = "",
         order_router_address: str = "",
         prices_interval: float = 2.0,
+        max_price_age_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.node = node
         self.indexer = indexer
@@ -121,27 +124,26 @@ class DydxExchange:
         self._market_ids: dict[str, int] = {}
         self._perp_to_ticker: dict[int, str] = {}
         self._oracle: dict[str, Decimal] = {}
+        # When the oracle prices were last read from the node (monotonic; None: never).
+        self._prices_at: float | None = None
+        self._max_price_age = max_price_age_s
+        self._clock = clock
         self._account_no: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Load markets and start the background refreshers; tolerate a node that is down."""
+        """Load markets and heights; tolerate a node that is down. The refreshers that keep them
+        fresh are :meth:`background`, run by the caller's supervisor (workers/supervisor.py)."""
         with contextlib.suppress(ChainError):
             await self.refresh_markets()
         with contextlib.suppress(ChainError):
             await self.heights.refresh()
-        self._tasks = [
-            asyncio.create_task(self.heights.run(), name="height-cache"),
-            asyncio.create_task(self._prices_loop(), name="oracle-prices"),
-        ]
+
+    def background(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The loops that keep the caches fresh, by worker name."""
+        return {"height-cache": self.heights.run, "oracle-prices": self._prices_loop}
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await self.indexer.aclose()
         await self.node.close()
 
@@ -159,6 +161,7 @@ class DydxExchange:
         self._oracle = {
             ticker: prices[mid] for ticker, mid in self._market_ids.items() if mid in prices
         }
+        self._prices_at = self._clock()
 
     async def _prices_loop(self) -> None:
         while True:
@@ -194,7 +197,30 @@ class DydxExchange:
         return [MarketView(s, self._oracle.get(t)) for t, s in sorted(self._specs.items())]
 
     def oracle_price(self, ticker: str) -> Decimal | None:
-        return self._oracle.get(ticker)
+        """The market's oracle price; ``PriceStale`` when it was read longer ago than allowed
+        (the node or the price loop is failing): refused rather than trusted."""
+        price = self._oracle.get(ticker)
+        age = self.price_age()
+        if price is not None and age is not None and age > self._max_price_age:
+            metrics.labelled(metrics.PRICE_REFUSALS, ticker).inc()
+            raise PriceStale(
+                f"the {ticker} oracle price was read {age:.1f} s ago "
+                f"(limit {self._max_price_age:g} s); retry when the node answers again",
+                market=ticker,
+                age_s=round(age, 1),
+            )
+        return price
+
+    def price_age(self) -> float | None:
+        """Seconds since the oracle prices were last read (None: never read)."""
+        return None if self._prices_at is None else self._clock() - self._prices_at
+
+    def prices_problem(self) -> str | None:
+        """For ``/ready``: prices older than the limit (never read counts as markets not loaded)."""
+        age = self.price_age()
+        if age is not None and age > self._max_price_age:
+            return f"the oracle prices were read {age:.1f} s ago (limit {self._max_price_age:g} s)"
+        return None
 
     # --- writes -----------------------------------------------------------------------------
     def ensure_writable(self) -> None:
