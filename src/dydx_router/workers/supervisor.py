@@ -94,7 +94,7 @@ class Supervisor:
         """Run ``factory()`` as the worker ``name``, for as long as the supervisor lives."""
         if name in self.workers:
             raise ValueError(f"worker {name!r} already exists")
-        worker = Worker(name, factory, heartbeat, stale_after_s)
+        worker = Worker(name, factory, heartbeat, stale_after_s, running=True)
         self.workers[name] = worker
         worker.task = asyncio.create_task(self._keep(worker), name=f"supervise-{name}")
         return worker
