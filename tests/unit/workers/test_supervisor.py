@@ -5,7 +5,9 @@ ends says it is down, so the reconciler stops counting on it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +16,8 @@ from prometheus_client import REGISTRY
 
 from dydx_router.chain.errors import IndexerBadRequest
 from dydx_router.chain.height import HeightCache
-from dydx_router.chain.stream import StreamConnected
+from dydx_router.chain.indexer_models import SubaccountUpdateContents
+from dydx_router.chain.stream import StreamConnected, SubaccountUpdate
 from dydx_router.workers.status import StatusStreamWorker
 from dydx_router.workers.supervisor import Supervisor
 
@@ -119,3 +122,64 @@ async def test_a_status_stream_that_dies_says_so_and_raises_for_the_supervisor()
     assert worker.settled_through() is None
     assert worker.behind_s() == 0.0
     assert worker.problem(max_behind_s=10, max_down_s=0) is not None
+
+
+class SlowStore:
+    """A unit of work whose look-up waits until released: the stream's settling falls behind."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    def __call__(self) -> SlowStore:
+        return self
+
+    async def __aenter__(self) -> SlowStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    @property
+    def orders(self) -> SlowStore:
+        return self
+
+    async def find_by_indexer_ids(self, ids: list[Any]) -> list[Any]:
+        await self.release.wait()
+        return []
+
+
+class UpdatingStream:
+    async def events(self) -> AsyncIterator[object]:
+        yield StreamConnected(url="ws://test", connection_id="c1")
+        for n in range(3):
+            contents = SubaccountUpdateContents.model_validate(
+                {"orders": [{"id": str(uuid.uuid4()), "status": "OPEN", "orderFlags": "0"}]}
+            )
+            yield SubaccountUpdate("dydx1me", 0, contents, str(n))
+        await asyncio.Event().wait()
+
+
+async def test_a_stream_whose_settling_lags_is_reported_behind() -> None:
+    async def no_height() -> int:
+        raise AssertionError("not called")
+
+    store = SlowStore()
+    worker = StatusStreamWorker(
+        UpdatingStream(),  # type: ignore[arg-type]
+        sync=None,  # type: ignore[arg-type]
+        heights=HeightCache(no_height),
+        uow=store,  # type: ignore[arg-type]
+        reconcile_now=asyncio.Event(),
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await _until(lambda: worker.behind_s() > 0.3)
+        problem = worker.problem(max_behind_s=0.3, max_down_s=60)
+        assert problem is not None and "behind the indexer" in problem
+        store.release.set()
+        await _until(lambda: worker.behind_s() == 0.0)
+        assert worker.problem(max_behind_s=0.3, max_down_s=60) is None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
