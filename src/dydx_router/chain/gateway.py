@@ -26,13 +26,13 @@ from dydx_router.chain.errors import (
     Disposition,
     IndexerError,
     IndexerNotFound,
-    PriceStale,
     TxNotFound,
     classify,
 )
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
+from dydx_router.chain.prices import OraclePrices
 from dydx_router.chain.resilience import circuit_open_error
 from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.wallet import Wallet
@@ -123,11 +123,7 @@ class DydxExchange:
         self._by_clob_pair: dict[int, MarketSpec] = {}
         self._market_ids: dict[str, int] = {}
         self._perp_to_ticker: dict[int, str] = {}
-        self._oracle: dict[str, Decimal] = {}
-        # When the oracle prices were last read from the node (monotonic; None: never).
-        self._prices_at: float | None = None
-        self._max_price_age = max_price_age_s
-        self._clock = clock
+        self._oracle = OraclePrices(max_price_age_s, clock)
         self._account_no: int | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -158,10 +154,9 @@ class DydxExchange:
 
     async def refresh_prices(self) -> None:
         prices = {p.market_id: p.human for p in await self.node.market_prices()}
-        self._oracle = {
-            ticker: prices[mid] for ticker, mid in self._market_ids.items() if mid in prices
-        }
-        self._prices_at = self._clock()
+        self._oracle.replace(
+            {ticker: prices[mid] for ticker, mid in self._market_ids.items() if mid in prices}
+        )
 
     async def _prices_loop(self) -> None:
         while True:
@@ -194,33 +189,17 @@ class DydxExchange:
         return spec
 
     def markets(self) -> Sequence[MarketView]:
-        return [MarketView(s, self._oracle.get(t)) for t, s in sorted(self._specs.items())]
+        return [MarketView(s, self._oracle.last(t)) for t, s in sorted(self._specs.items())]
 
     def oracle_price(self, ticker: str) -> Decimal | None:
-        """The market's oracle price; ``PriceStale`` when it was read longer ago than allowed
-        (the node or the price loop is failing): refused rather than trusted."""
-        price = self._oracle.get(ticker)
-        age = self.price_age()
-        if price is not None and age is not None and age > self._max_price_age:
-            metrics.labelled(metrics.PRICE_REFUSALS, ticker).inc()
-            raise PriceStale(
-                f"the {ticker} oracle price was read {age:.1f} s ago "
-                f"(limit {self._max_price_age:g} s); retry when the node answers again",
-                market=ticker,
-                age_s=round(age, 1),
-            )
-        return price
+        """The market's oracle price; ``PriceStale`` when it is too old (chain/prices.py)."""
+        return self._oracle.fresh(ticker)
 
     def price_age(self) -> float | None:
-        """Seconds since the oracle prices were last read (None: never read)."""
-        return None if self._prices_at is None else self._clock() - self._prices_at
+        return self._oracle.age()
 
     def prices_problem(self) -> str | None:
-        """For ``/ready``: prices older than the limit (never read counts as markets not loaded)."""
-        age = self.price_age()
-        if age is not None and age > self._max_price_age:
-            return f"the oracle prices were read {age:.1f} s ago (limit {self._max_price_age:g} s)"
-        return None
+        return self._oracle.problem()
 
     # --- writes -----------------------------------------------------------------------------
     def ensure_writable(self) -> None:
@@ -390,7 +369,7 @@ class DydxExchange:
                 continue
             size = self._specs[ticker].size_of(abs(p.quantums)) * (1 if p.quantums > 0 else -1)
             positions.append(Position(ticker, size, None, None))
-            oracle = self._oracle.get(ticker)
+            oracle = self._oracle.last(ticker)
             # quote_balance is the position's USDC leg (negative for a long bought on credit).
             if equity is not None and oracle is not None:
                 equity += size * oracle + Decimal(p.quote_balance).scaleb(-6)
