@@ -19,6 +19,10 @@ servers read them on every request, so a change takes effect immediately.
 - ``block_stall``: the block loop produces no blocks (height stops advancing).
 - ``indexer_lag_blocks``: for the indexer, how many blocks it should lag behind the chain.
 - ``indexer_latency_s`` / ``indexer_unavailable``: for the indexer's HTTP/websocket servers.
+- ``indexer_ws_subscribe_error``: the next n ``v4_subaccounts`` subscriptions (n < 0: all, until
+  cleared) are answered with socks' ``error`` message (``Internal error, could not fetch data for
+  subscription: v4_subaccounts.``, with the channel and id) instead of their snapshot, as socks
+  answers when its initial fetch from comlink fails (``socks/src/lib/subscription.ts``).
 
 Node switches (``grpc_*``, ``broadcast_*``) are per validator: the devnet keeps one `Faults` per
 validator and one for the rest (``block_stall``, ``indexer_*``); ``POST /devnet/faults`` sets a
@@ -96,6 +100,7 @@ class Faults:
     indexer_lag_blocks: int = 0
     indexer_latency_s: float = 0.0
     indexer_unavailable: bool = False
+    indexer_ws_subscribe_error: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,6 +155,13 @@ class Faults:
             if fault.times == 0:
                 self.grpc_error = None
         return fault
+
+    def take_ws_subscribe_error(self) -> bool:
+        """Whether this v4_subaccounts subscription is refused, counting the switch down."""
+        left = self.indexer_ws_subscribe_error
+        if left > 0:
+            self.indexer_ws_subscribe_error = left - 1
+        return left != 0
 
     def reset(self) -> None:
         for f in fields(self):

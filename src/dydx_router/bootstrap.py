@@ -39,8 +39,10 @@ from dydx_router.store.batch import PlacementWriter
 from dydx_router.store.database import create_pool
 from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
+from dydx_router.workers.follow import SubaccountFollower
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
 from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
+from dydx_router.workers.supervisor import Heartbeat, Supervisor
 
 log = structlog.get_logger(__name__)
 
@@ -58,14 +60,16 @@ class Container:
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
     admin: AdminService | None = None
     gate: PreTradeGate | None = None
-    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # Every background worker, restarted when it dies (workers/supervisor.py).
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    status: StatusStreamWorker | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
             async with asyncio.timeout(2):
-                async with self.pool.acquire() as conn:
+                async with self.pool.acquire(timeout=2) as conn:
                     await conn.fetchval("SELECT 1")
             checks["database"] = "ok"
         except (OSError, TimeoutError, Exception) as exc:
@@ -78,10 +82,28 @@ class Container:
             except ChainError as exc:
                 checks["chain"] = exc.message
         checks["markets"] = "ok" if self.exchange.markets() else "not loaded"
+        checks["prices"] = self.exchange.prices_problem() or "ok"
+        checks["workers"] = "; ".join(self.supervisor.problems()) or "ok"
+        if self.status is not None:
+            s = self.settings
+            checks["status_stream"] = (
+                self.status.problem(
+                    max_behind_s=s.ready_max_stream_behind_s, max_down_s=s.ready_max_block_age_s
+                )
+                or "ok"
+            )
         return checks
 
-    def spawn(self, coro: Awaitable[Any], name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+    def spawn(
+        self,
+        factory: Callable[[], Awaitable[Any]],
+        name: str,
+        *,
+        heartbeat: Heartbeat | None = None,
+        stale_after_s: float | None = None,
+    ) -> None:
+        """Run ``factory()`` as a supervised worker (restarted if it dies)."""
+        self.supervisor.spawn(name, factory, heartbeat=heartbeat, stale_after_s=stale_after_s)
 
     async def aclose(self) -> None:
         """Graceful shutdown: refuse new writes, let those in flight finish their broadcast and
@@ -94,11 +116,7 @@ class Container:
         if left:
             # Cut anyway: their rows are PENDING or UNKNOWN, which the reconciler settles.
             log.warning("shutdown_writes_abandoned", writes_in_flight=left)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.aclose()
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await close()
@@ -151,6 +169,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         chain_id=settings.effective_chain_id,
         memo=settings.memo,
         order_router_address=settings.order_router_address or "",
+        max_price_age_s=settings.oracle_max_age_s,
     )
     uow = UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
     orders = OrderService(
@@ -175,15 +194,23 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         in_flight=orders.placing.__contains__,
     )
     container = Container(
-        settings=settings, pool=pool, uow=uow, exchange=exchange, orders=orders, sync=sync
+        settings=settings,
+        pool=pool,
+        uow=uow,
+        exchange=exchange,
+        orders=orders,
+        sync=sync,
+        key_cache=KeyCache(acquire_timeout=settings.db_timeout_s),
     )
     container._closers.append(exchange.aclose)
     await exchange.start()
+    for name, loop in exchange.background().items():
+        container.spawn(loop, name)
     # Background probes of every endpoint: breakers' half-open probes, latency and height lag
     # (chain/resilience.py); the node's best height also keeps the height cache fresh.
     probe_timeout = min(settings.health_check_timeout_s, float(settings.node_timeout_s))
     container.spawn(
-        node.monitor(
+        lambda: node.monitor(
             interval=settings.health_check_interval_s,
             probe_timeout=probe_timeout,
             on_height=heights.observe,
@@ -191,7 +218,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         "node-health",
     )
     container.spawn(
-        indexer.monitor(
+        lambda: indexer.monitor(
             interval=max(settings.health_check_interval_s, 1.0),
             probe_timeout=min(settings.health_check_timeout_s, float(settings.indexer_timeout_s)),
             chain_height=lambda: node.pool.best_height,
@@ -213,25 +240,19 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     )
     await monitor.sample()
     container.monitor = monitor
-    container.spawn(monitor.run(), "health-monitor")
+    container.spawn(monitor.run, "health-monitor")
     log.info("wallet_loaded", address=wallet.address, chain_id=settings.effective_chain_id)
     if workers:
-        reconcile_now = asyncio.Event()
-        stream = IndexerStream(
-            settings.indexer_websockets, subaccounts=[(wallet.address, settings.subaccount_number)]
-        )
-        container._closers.append(stream.close)
-        status = StatusStreamWorker(stream, sync, heights, uow, reconcile_now)
-        container.spawn(status.run(), "status-stream")
-        reconciler = ReconcilerWorker(
-            sync, settings.reconcile_interval_s, reconcile_now, status.settled_through
-        )
-        container.spawn(reconciler.run(), "reconciler")
-    # Pool usage and websocket reconnects are read when Prometheus scrapes.
+        await _start_status_workers(container, heights, wallet.address)
+    status = container.status
+    # Pool usage, websocket reconnects and the workers are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(
         pool,
-        (lambda: status.reconnects) if workers else None,
+        (lambda: status.reconnects) if status is not None else None,
         {"node": node.pool.snapshot, "indexer": indexer.pool.snapshot},
+        workers=container.supervisor.up,
+        stream_behind=status.behind_s if status is not None else None,
+        price_age=exchange.price_age,
     )
     metrics.register_collector(collector)
 
@@ -262,6 +283,34 @@ async def open_audit(settings: Settings, rules: AuditRules) -> AsyncIterator[Ord
             await stored.aclose()
     finally:
         await chain.aclose()
+
+
+async def _start_status_workers(container: Container, heights: HeightCache, address: str) -> None:
+    """The status stream (following every subaccount with open orders), the reconciler."""
+    settings, uow, sync = container.settings, container.uow, container.sync
+    reconcile_now = asyncio.Event()
+    stream = IndexerStream(settings.indexer_websockets)
+    container._closers.append(stream.close)
+
+    async def open_subaccounts() -> list[int]:
+        async with uow() as tx:
+            return await tx.risk.open_subaccounts(address)
+
+    follower = SubaccountFollower(stream, address, settings.subaccount_number, open_subaccounts)
+    await follower.load()
+    container.orders.follow = follower.follow
+    status = StatusStreamWorker(stream, sync, heights, uow, reconcile_now)
+    container.status = status
+    container.spawn(status.run, "status-stream")
+    container.spawn(follower.run, "subaccount-follower")
+    beat = container.supervisor.heartbeat()
+    reconciler = ReconcilerWorker(
+        sync, settings.reconcile_interval_s, reconcile_now, status.settled_through, heartbeat=beat
+    )
+    # A pass checks every awaited order against the indexer (each call under its timeout):
+    # one that has not begun for this long is stuck.
+    stale_after = max(120.0, 20 * settings.reconcile_interval_s)
+    container.spawn(reconciler.run, "reconciler", heartbeat=beat, stale_after_s=stale_after)
 
 
 def _register_secrets(settings: Settings, database_url: str) -> None:
@@ -326,7 +375,7 @@ async def _wire_security(
     listener.subscribe(notify.TOPIC_RISK, controls.changed)
     listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
     listener.subscribe(notify.TOPIC_API_KEYS, container.key_cache.clear)
-    container.spawn(listener.run(), "controls-listener")
-    container.spawn(controls.run(), "risk-controls")
-    container.spawn(exposure.run(gate.needs_exposure), "exposure")
-    container.spawn(throttle.run(node.block_rate_limits), "chain-rate-limits")
+    container.spawn(listener.run, "controls-listener")
+    container.spawn(controls.run, "risk-controls")
+    container.spawn(lambda: exposure.run(gate.needs_exposure), "exposure")
+    container.spawn(lambda: throttle.run(node.block_rate_limits), "chain-rate-limits")

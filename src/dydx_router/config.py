@@ -187,8 +187,12 @@ class Settings(BaseSettings):
     # A stateful order CheckTx accepted but not seen in a block (GetTx) or on the indexer after
     # this long becomes UNKNOWN for the reconciler (never FAILED by guess).
     stateful_confirm_timeout_s: float = Field(default=30.0, gt=0, le=3600)
-    # Connect and pool-acquire timeout of PostgreSQL (503 database_unavailable past it).
+    # Connect and pool-acquire timeout of PostgreSQL (503 database_unavailable past it); every
+    # acquire from the pool waits at most this long.
     db_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # Oracle prices older than this (the node or the price loop failing) are not used: market
+    # orders and risk checks that need one answer 503 price_stale.
+    oracle_max_age_s: float = Field(default=10.0, gt=0, le=3600)
     # On SIGTERM: how long in-flight requests (broadcasts and their DB writes) may take to finish.
     shutdown_grace_s: float = Field(default=30.0, ge=0, le=600)
     # Fault injection for the crash tests only (default 0: off): a placement waits this long
@@ -201,6 +205,9 @@ class Settings(BaseSettings):
     ready_max_block_age_s: float = Field(default=15.0, gt=0, le=3600)
     # ...or when the indexer trails the node by more than this many blocks.
     ready_max_indexer_lag_blocks: int = Field(default=10, ge=0, le=1_000_000)
+    # ...or when the status stream settles events more than this many seconds after they
+    # arrived (it has fallen behind: statuses are that far out of date).
+    ready_max_stream_behind_s: float = Field(default=10.0, gt=0, le=3600)
     # OTLP/gRPC collector for traces (e.g. http://127.0.0.1:4317); unset: tracing is off.
     otlp_endpoint: str | None = None
     otel_service_name: str = Field(default="dydx-router", min_length=1, max_length=100)

@@ -116,6 +116,16 @@ EVENT_LOOP_LAG = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 READY = Gauge(PREFIX + "ready", "1 when the readiness probe passes, else 0.")
+WORKER_RESTARTS = Counter(
+    PREFIX + "worker_restarts_total",
+    "Background workers restarted by the supervisor after they died, by worker.",
+    ["worker"],
+)
+PRICE_REFUSALS = Counter(
+    PREFIX + "oracle_price_stale_total",
+    "Orders refused because the oracle price was older than the limit, by market.",
+    ["market"],
+)
 
 
 # Circuit breaker states as gauge values (chain/resilience.py BreakerState names).
@@ -186,10 +196,17 @@ class ContainerCollector(Collector):
         pool: Any,
         reconnects: Callable[[], int] | None = None,
         upstreams: dict[str, Callable[[], list[dict[str, object]]]] | None = None,
+        *,
+        workers: Callable[[], dict[str, bool]] | None = None,
+        stream_behind: Callable[[], float | None] | None = None,
+        price_age: Callable[[], float | None] | None = None,
     ) -> None:
         self._pool = pool
         self._reconnects = reconnects
         self._upstreams = upstreams or {}
+        self._workers = workers
+        self._stream_behind = stream_behind
+        self._price_age = price_age
 
     def collect(self) -> Iterator[Any]:
         size = self._pool.get_size()
@@ -219,6 +236,29 @@ class ContainerCollector(Collector):
                 "Times the indexer websocket was lost and reconnected.",
                 value=self._reconnects(),
             )
+        if self._workers is not None:
+            up = GaugeMetricFamily(
+                PREFIX + "worker_up",
+                "1 while a background worker runs, 0 while it is down (waiting to restart).",
+                labels=["worker"],
+            )
+            for name, running in sorted(self._workers().items()):
+                up.add_metric([name], 1 if running else 0)
+            yield up
+        if self._stream_behind is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "status_stream_behind_seconds",
+                "Age of the oldest indexer stream event received but not yet settled (0: none).",
+                value=self._stream_behind() or 0.0,
+            )
+        if self._price_age is not None:
+            age = self._price_age()
+            if age is not None:
+                yield GaugeMetricFamily(
+                    PREFIX + "oracle_price_age_seconds",
+                    "Seconds since the oracle prices were last read from the node.",
+                    value=age,
+                )
 
 
 def register_collector(collector: Collector, registry: CollectorRegistry = REGISTRY) -> None:

@@ -38,7 +38,14 @@ def exported() -> set[str]:
                 names |= {f"{base}_bucket", f"{base}_count", f"{base}_sum"}
     registry = CollectorRegistry()
     registry.register(
-        metrics.ContainerCollector(Pool(), lambda: 0, {"node": lambda: [{"endpoint": "e"}]})
+        metrics.ContainerCollector(
+            Pool(),
+            lambda: 0,
+            {"node": lambda: [{"endpoint": "e"}]},
+            workers=lambda: {"reconciler": True},
+            stream_behind=lambda: 0.0,
+            price_age=lambda: 1.0,
+        )
     )
     for family in text_string_to_metric_families(generate_latest(registry).decode()):
         names |= {s.name for s in family.samples}

@@ -218,6 +218,11 @@ class SocksServer:
             )
             return
         contents = self._initial_contents(channel, sub_id)
+        # The fault switch indexer_ws_subscribe_error (dydx_devnet.faults): as if comlink had
+        # failed the initial fetch.
+        refuse = getattr(self.faults, "take_ws_subscribe_error", None)
+        if channel == "v4_subaccounts" and refuse is not None and refuse():
+            contents = None
         if contents is None:
             self._error(
                 conn,

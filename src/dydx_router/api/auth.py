@@ -22,6 +22,8 @@ from dydx_router.api.errors import ApiError
 from dydx_router.api.ratelimit import retry_after
 from dydx_router.service.orders import Caller
 from dydx_router.store.api_keys import ApiKey, ApiKeyRepository, hash_key
+from dydx_router.store.database import DatabaseUnavailable
+from dydx_router.store.uow import DEFAULT_ACQUIRE_TIMEOUT_S
 
 CACHE_TTL_S = 1.0
 # The rate-limiter class of failed authentications, counted per client address.
@@ -30,8 +32,10 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 class KeyCache:
-    def __init__(self) -> None:
+    def __init__(self, acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
         self._entries: dict[bytes, tuple[float, ApiKey | None]] = {}
+        # How long a look-up waits for a pooled connection (DYDX_ROUTER_DB_TIMEOUT_S).
+        self.acquire_timeout = acquire_timeout
 
     async def lookup(self, pool: object, key: str) -> ApiKey | None:
         digest = hash_key(key)
@@ -39,8 +43,18 @@ class KeyCache:
         hit = self._entries.get(digest)
         if hit is not None and now - hit[0] < CACHE_TTL_S:
             return hit[1]
-        async with pool.acquire() as conn:  # type: ignore[attr-defined]
+        try:
+            conn = await pool.acquire(timeout=self.acquire_timeout)  # type: ignore[attr-defined]
+        except TimeoutError as e:
+            # Every connection busy (or the server slow to accept): 503 database_unavailable,
+            # as a unit of work answers, rather than a request that waits forever.
+            raise DatabaseUnavailable(
+                f"no database connection within {self.acquire_timeout:g} s"
+            ) from e
+        try:
             found = await ApiKeyRepository(conn).authenticate(key)
+        finally:
+            await pool.release(conn)  # type: ignore[attr-defined]
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[digest] = (now, found)

@@ -15,11 +15,11 @@ from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain import risk
 from dydx_router.redact import REDACTOR
+from dydx_router.service.cancels import OrderNotCancelable
 from dydx_router.service.lifecycle import ShuttingDown
 from dydx_router.service.orders import (
     IdempotencyConflict,
     NoPosition,
-    OrderNotCancelable,
     SubaccountForbidden,
 )
 from dydx_router.service.sync import OrderInFlight
@@ -80,6 +80,7 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (chain.ChainTimeout, 504),
     (chain.ChainUnavailable, 503),
     (chain.HeightUnknown, 503),
+    (chain.PriceStale, 503),
     (chain.IndexerUnavailable, 503),
     (chain.InvalidTxInput, 400),
     (chain.ChainError, 502),

@@ -164,7 +164,14 @@ async def cancel_order(order_id: uuid.UUID, request: Request, caller: TradeCalle
     return OrderOut.of(await _service(request).cancel(order_id, caller))
 
 
-@router.post("/cancel", response_model=CancelResult, summary="Cancel many orders")
+@router.post(
+    "/cancel",
+    response_model=CancelResult,
+    summary="Cancel many orders",
+    description="A cancel was sent for every order of `orders` not listed in `failed`; "
+    "`failed` names the orders the chain refused the cancel for (back to their earlier status) "
+    "or whose cancel's outcome is unknown (still CANCEL_REQUESTED).",
+)
 async def cancel_orders(
     body: CancelOrdersBody, request: Request, caller: TradeCaller
 ) -> CancelResult:
@@ -173,5 +180,5 @@ async def cancel_orders(
         raise ApiError(
             400, "invalid_cancel_selector", "give exactly one of ids, market, or all: true"
         )
-    orders = await _service(request).cancel_many(caller, order_ids=body.ids, market=body.market)
-    return CancelResult(orders=[OrderOut.of(o) for o in orders])
+    report = await _service(request).cancel_many(caller, order_ids=body.ids, market=body.market)
+    return CancelResult.of(report)

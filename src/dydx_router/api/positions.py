@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
 from dydx_router.api.schemas import (
@@ -16,6 +16,7 @@ from dydx_router.api.schemas import (
     SubaccountNumber,
     Ticker,
 )
+from dydx_router.domain.order import OrderStatus
 from dydx_router.service.orders import OrderService
 
 router = APIRouter(prefix="/v1", tags=["positions"])
@@ -41,11 +42,16 @@ async def positions(
     "/positions/{market}/close",
     response_model=OrderOut,
     status_code=201,
+    responses={
+        200: {"description": "Idempotent replay: the close placed earlier with this key"},
+        202: {"description": "Persisted, but the broadcast outcome is unknown (UNKNOWN)"},
+    },
     summary="Close a position with a reduce-only IOC order",
 )
 async def close_position(
     market: Ticker,
     request: Request,
+    response: Response,
     caller: TradeCaller,
     body: ClosePositionBody | None = None,
     idempotency_key: Annotated[
@@ -62,6 +68,12 @@ async def close_position(
         idempotency_key=idempotency_key,
         client_order_id=body.client_order_id,
     )
+    status_code = 201
+    if result.replayed:
+        status_code = 200
+    elif result.order.status is OrderStatus.UNKNOWN:
+        status_code = 202
+    response.status_code = status_code
     return OrderOut.of(result.order)
 
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from dydx_router.domain.market import Side, format_decimal
 from dydx_router.domain.order import Order, OrderStatus, OrderType, TimeInForce
 from dydx_router.domain.planning import OrderRequest
+from dydx_router.service.cancels import CancelReport
 from dydx_router.service.ports import AccountSnapshot, MarketView
 
 MAX_DIGITS = 30
@@ -264,8 +265,35 @@ class OrderPage(BaseModel):
     )
 
 
+class CancelFailureOut(BaseModel):
+    order_id: uuid.UUID
+    code: str = Field(
+        description="`order_not_cancelable` (the chain refused the cancel, or the order is "
+        "final), or `cancel_outcome_unknown` (no answer: it stays CANCEL_REQUESTED)"
+    )
+    message: str
+    details: dict[str, Any] | None = None
+
+
 class CancelResult(BaseModel):
-    orders: list[OrderOut]
+    orders: list[OrderOut] = Field(description="Every order the request selected, as stored now")
+    failed: list[CancelFailureOut] = Field(
+        default_factory=list,
+        description="Orders whose cancel did not, or may not have, reached the chain; a cancel "
+        "was sent for every other order",
+    )
+
+    @classmethod
+    def of(cls, report: CancelReport) -> CancelResult:
+        return cls(
+            orders=[OrderOut.of(o) for o in report.orders],
+            failed=[
+                CancelFailureOut(
+                    order_id=f.order_id, code=f.code, message=f.message, details=f.details or None
+                )
+                for f in report.failed
+            ],
+        )
 
 
 class DryRunOut(BaseModel):

@@ -86,6 +86,14 @@ class HeightUnknown(ChainError):
     disposition = Disposition.RETRYABLE
 
 
+class PriceStale(ChainError):
+    """The oracle price was last read from the node longer ago than allowed: a market order's
+    worst price or a risk limit would rest on a price the market may have left."""
+
+    code = "price_stale"
+    disposition = Disposition.RETRYABLE
+
+
 # --- transport ------------------------------------------------------------------------------
 
 

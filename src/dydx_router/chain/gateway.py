@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -31,6 +31,7 @@ from dydx_router.chain.errors import (
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
+from dydx_router.chain.prices import OraclePrices
 from dydx_router.chain.resilience import circuit_open_error
 from dydx_router.chain.sequencer import TIMESTAMP_NONCE_MIN, Sequencer
 from dydx_router.chain.wallet import Wallet
@@ -69,6 +70,8 @@ class DydxExchange:
         memo: str = "",
         order_router_address: str = "",
         prices_interval: float = 2.0,
+        max_price_age_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.node = node
         self.indexer = indexer
@@ -83,28 +86,23 @@ class DydxExchange:
         self._by_clob_pair: dict[int, MarketSpec] = {}
         self._market_ids: dict[str, int] = {}
         self._perp_to_ticker: dict[int, str] = {}
-        self._oracle: dict[str, Decimal] = {}
+        self._oracle = OraclePrices(max_price_age_s, clock)
         self._account_no: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Load markets and start the background refreshers; tolerate a node that is down."""
+        """Load markets and heights; tolerate a node that is down. The refreshers that keep them
+        fresh are :meth:`background`, run by the caller's supervisor (workers/supervisor.py)."""
         with contextlib.suppress(ChainError):
             await self.refresh_markets()
         with contextlib.suppress(ChainError):
             await self.heights.refresh()
-        self._tasks = [
-            asyncio.create_task(self.heights.run(), name="height-cache"),
-            asyncio.create_task(self._prices_loop(), name="oracle-prices"),
-        ]
+
+    def background(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The loops that keep the caches fresh, by worker name."""
+        return {"height-cache": self.heights.run, "oracle-prices": self._prices_loop}
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await self.indexer.aclose()
         await self.node.close()
 
@@ -119,9 +117,9 @@ class DydxExchange:
 
     async def refresh_prices(self) -> None:
         prices = {p.market_id: p.human for p in await self.node.market_prices()}
-        self._oracle = {
-            ticker: prices[mid] for ticker, mid in self._market_ids.items() if mid in prices
-        }
+        self._oracle.replace(
+            {ticker: prices[mid] for ticker, mid in self._market_ids.items() if mid in prices}
+        )
 
     async def _prices_loop(self) -> None:
         while True:
@@ -154,10 +152,17 @@ class DydxExchange:
         return spec
 
     def markets(self) -> Sequence[MarketView]:
-        return [MarketView(s, self._oracle.get(t)) for t, s in sorted(self._specs.items())]
+        return [MarketView(s, self._oracle.last(t)) for t, s in sorted(self._specs.items())]
 
     def oracle_price(self, ticker: str) -> Decimal | None:
-        return self._oracle.get(ticker)
+        """The market's oracle price; ``PriceStale`` when it is too old (chain/prices.py)."""
+        return self._oracle.fresh(ticker)
+
+    def price_age(self) -> float | None:
+        return self._oracle.age()
+
+    def prices_problem(self) -> str | None:
+        return self._oracle.problem()
 
     # --- writes -----------------------------------------------------------------------------
     def ensure_writable(self) -> None:
@@ -358,7 +363,7 @@ class DydxExchange:
                 continue
             size = self._specs[ticker].size_of(abs(p.quantums)) * (1 if p.quantums > 0 else -1)
             positions.append(Position(ticker, size, None, None))
-            oracle = self._oracle.get(ticker)
+            oracle = self._oracle.last(ticker)
             # quote_balance is the position's USDC leg (negative for a long bought on credit).
             if equity is not None and oracle is not None:
                 equity += size * oracle + Decimal(p.quote_balance).scaleb(-6)

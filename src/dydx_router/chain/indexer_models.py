@@ -362,10 +362,15 @@ class WsAssetPosition(_Model):
 
 
 class SubaccountSnapshotContents(_Model):
-    """``subscribed`` contents of v4_subaccounts: REST subaccount + open orders + height."""
+    """``subscribed`` contents of v4_subaccounts: REST subaccount + open orders + height.
 
-    subaccount: Subaccount
-    orders: list[IndexerOrder]
+    A subaccount the indexer does not know yet (its REST call 404s) is answered with empty
+    contents ``{}``, and its updates still arrive on the subscription once it is indexed
+    (socks ``getInitialResponseForSubaccountSubscription``, ``EMPTY_INITIAL_RESPONSE``): the
+    subaccount is then None."""
+
+    subaccount: Subaccount | None = None
+    orders: list[IndexerOrder] = []
     block_height: int | None = None
 
 

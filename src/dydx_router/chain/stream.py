@@ -9,7 +9,10 @@ Websockets are fragile (PROTOCOL.md §11.14), so this client:
   and closes silent peers, ``socks/src/websocket/index.ts``) and an idle watchdog that reconnects
   when no message at all arrived for ``idle_timeout`` seconds (block heights come every block);
 * detects a gap in ``message_id`` (socks numbers every message of a connection) and resyncs by
-  resubscribing the subaccount channels.
+  resubscribing the subaccount channels;
+* follows a set of subaccounts that may change while connected (:meth:`IndexerStream.follow`,
+  :meth:`IndexerStream.unfollow`): a new one is subscribed on the live connection at once, and
+  every (re)connection subscribes the whole set.
 
 Message shapes: ``indexer/services/socks/src/types.ts`` and comlink's
 ``public/websocket-documentation.md``; they are parsed into ``chain/indexer_models.py`` types.
@@ -18,8 +21,9 @@ Message shapes: ``indexer/services/socks/src/types.ts`` and comlink's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -130,6 +134,45 @@ class IndexerStream:
         self._index = 0
         self._closed = False
         self._ws: ClientConnection | None = None
+        # The subaccount channels subscribed on the current connection, and the sends that
+        # (un)subscribe on it for follow()/unfollow() (kept so they are not collected).
+        self._subscribed: set[str] = set()
+        self._sends: set[asyncio.Task[None]] = set()
+
+    @property
+    def following(self) -> list[tuple[str, int]]:
+        return [_subaccount_key(c) for c in self._subaccounts]
+
+    def follow(self, address: str, number: int) -> bool:
+        """Follow ``address/number`` from now on (subscribed at once when connected); False if
+        it is followed already."""
+        channel_id = f"{address}/{number}"
+        if channel_id in self._subaccounts:
+            return False
+        self._subaccounts.append(channel_id)
+        if self._ws is not None:
+            self._spawn_send(self._subscribe(self._ws, channel_id))
+        return True
+
+    def unfollow(self, address: str, number: int) -> None:
+        channel_id = f"{address}/{number}"
+        if channel_id not in self._subaccounts:
+            return
+        self._subaccounts.remove(channel_id)
+        if self._ws is not None and channel_id in self._subscribed:
+            self._subscribed.discard(channel_id)
+            message = {"type": "unsubscribe", "channel": SUBACCOUNTS, "id": channel_id}
+            self._spawn_send(self._ws.send(json.dumps(message)))
+
+    def _spawn_send(self, send: Coroutine[Any, Any, None]) -> None:
+        async def guarded() -> None:
+            # A connection lost meanwhile: the next one subscribes the whole set.
+            with contextlib.suppress(OSError, WebSocketException):
+                await send
+
+        task = asyncio.create_task(guarded())
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     async def close(self) -> None:
         self._closed = True
@@ -171,20 +214,26 @@ class IndexerStream:
             await asyncio.sleep(delay)
 
     async def _subscribe_all(self, ws: ClientConnection) -> None:
+        self._subscribed = set()
         if self._block_height:
             await ws.send(json.dumps({"type": "subscribe", "channel": BLOCK_HEIGHT}))
-        for channel_id in self._subaccounts:
+        for channel_id in list(self._subaccounts):
             await self._subscribe(ws, channel_id)
 
-    @staticmethod
-    async def _subscribe(ws: ClientConnection, channel_id: str) -> None:
+    async def _subscribe(self, ws: ClientConnection, channel_id: str) -> None:
+        # Marked before the send: a follow() during it must not subscribe twice (socks answers
+        # a second subscription with an error).
+        if channel_id in self._subscribed or ws is not self._ws:
+            return
+        self._subscribed.add(channel_id)
         await ws.send(json.dumps({"type": "subscribe", "channel": SUBACCOUNTS, "id": channel_id}))
 
     async def _resubscribe_subaccounts(self, ws: ClientConnection) -> None:
-        for channel_id in self._subaccounts:
+        for channel_id in list(self._subaccounts):
             await ws.send(
                 json.dumps({"type": "unsubscribe", "channel": SUBACCOUNTS, "id": channel_id})
             )
+            self._subscribed.discard(channel_id)
             await self._subscribe(ws, channel_id)
 
     async def _read(self, ws: ClientConnection, url: str) -> AsyncIterator[StreamEvent]:
@@ -225,6 +274,8 @@ class IndexerStream:
         if kind == "error":
             text = str(message.get("message", ""))
             if channel == SUBACCOUNTS and message.get("id") in self._subaccounts:
+                if "already subscribed" in text:
+                    return []  # a follow() raced a resubscription: it is subscribed
                 raise IndexerBadRequest(f"indexer refused the subscription: {text}")
             log.warning("indexer_stream_error", message=text, channel=channel)
             return []

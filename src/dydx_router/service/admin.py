@@ -164,10 +164,16 @@ class AdminService:
         log.warning("trading_state_set", state=state.value, actor=actor.name)
         canceled: list[Order] = []
         if cancel_open_orders:
-            canceled = await self.orders.cancel_many(Caller())
+            report = await self.orders.cancel_many(Caller())
+            failed = {f.order_id for f in report.failed}
+            canceled = [o for o in report.orders if o.id not in failed]
             async with self.uow() as uow:
                 await uow.audit.record(
-                    actor, "open_orders_canceled", state.value, count=len(canceled)
+                    actor,
+                    "open_orders_canceled",
+                    state.value,
+                    count=len(canceled),
+                    failed=len(failed),
                 )
                 await uow.commit()
         return TradingStateChange(record, canceled)

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as fields_of
 from datetime import UTC, datetime
@@ -28,13 +28,18 @@ from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import (
     TRANSITIONS,
-    ChainError,
     Order,
     OrderStatus,
     OrderType,
     TimeInForce,
 )
 from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext, plan_order
+from dydx_router.service.cancels import (
+    CancelFailure,
+    CancelReport,
+    OrderNotCancelable,
+    record_cancel_outcome,
+)
 from dydx_router.service.lifecycle import WriteGate
 from dydx_router.service.ports import (
     AccountSnapshot,
@@ -46,7 +51,6 @@ from dydx_router.service.ports import (
     PlacementWrites,
     SignedOrder,
     Submission,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
 from dydx_router.service.throttle import BATCH_CANCEL_WEIGHT
@@ -67,10 +71,6 @@ SHORT_BLOCK_WINDOW = 40
 
 class IdempotencyConflict(DomainError):
     code = "idempotency_key_reused"
-
-
-class OrderNotCancelable(DomainError):
-    code = "order_not_cancelable"
 
 
 class WithdrawnBeforeBroadcast(DomainError):
@@ -109,10 +109,15 @@ class PlaceOrder:
     subaccount_number: int
     client_order_id: str | None = None
     idempotency_key: str | None = None
+    # The fingerprint of what the caller asked when the order was derived from it (a close:
+    # its size comes from the position, which the close itself changes).
+    asked: str | None = None
 
     def fingerprint(self) -> str:
         """Stable hash of what was asked, so a reused idempotency key with a different body is
         told apart from a replay."""
+        if self.asked is not None:
+            return self.asked
         body = asdict(self.request) | {
             "subaccount_number": self.subaccount_number,
             "client_order_id": self.client_order_id,
@@ -185,6 +190,9 @@ class OrderService:
     placing: set[uuid.UUID] = field(default_factory=set)
     # Fault injection for crash tests (settings.fault_hold_before_broadcast_s; 0 in production).
     hold_before_broadcast_s: float = 0.0
+    # Called with the subaccount of every order about to be broadcast, so that the status
+    # stream follows it (workers/follow.py); must not block.
+    follow: Callable[[int], None] | None = None
 
     def __post_init__(self) -> None:
         if self.placements is None:
@@ -271,6 +279,8 @@ class OrderService:
             return PlaceResult(replay, replayed=True)
         if admission is not None:
             admission.committed()
+        if self.follow is not None:
+            self.follow(order.subaccount_number)
 
         structlog.contextvars.bind_contextvars(order_id=str(order.id), market=order.market)
         if order.tx_hash is not None:
@@ -360,7 +370,11 @@ class OrderService:
                 good_til_block_offset=self.config.good_til_block_offset,
                 default_good_til_seconds=self.config.default_good_til_seconds,
                 default_slippage_bps=self.config.default_slippage_bps,
-                reference_price=self.exchange.oracle_price(req.market),
+                # Only a market order is priced from the oracle (a conditional one from its
+                # trigger): a stale price (PriceStale, 503) must not refuse a limit order.
+                reference_price=(
+                    self.exchange.oracle_price(req.market) if req.type is OrderType.MARKET else None
+                ),
             ),
         )
 
@@ -527,9 +541,12 @@ class OrderService:
     # --- cancel -----------------------------------------------------------------------------
     async def cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
         with self.writes.enter():
-            return await self._cancel(order_id, caller)
+            order, _ = await self._cancel(order_id, caller)
+            return order
 
-    async def _cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
+    async def _cancel(self, order_id: uuid.UUID, caller: Caller) -> tuple[Order, CancelReport]:
+        """Cancel one order; OrderNotCancelable when it is final, not sent yet, or the chain
+        refused the cancel (then it is back to its earlier status)."""
         order = await self.get(order_id, caller)
         if order.status.is_final:
             raise OrderNotCancelable(
@@ -554,55 +571,23 @@ class OrderService:
                     order, OrderStatus.CANCEL_REQUESTED, reason=reason, height=height
                 )
             await uow.commit()
-            if before is OrderStatus.PENDING and not order.is_short_term:
-                # A stateful cancel needs the order in state (clob/3006). Its placement sees the
-                # request before it broadcasts (write-ahead) and withdraws; if it was sent
-                # already, the reconciler sends the cancel once the venue shows the order.
-                order.history = await uow.orders.history(order.id)
-                return order
-            # A short-term cancel of an OrderId the chain does not hold yet succeeds and keeps
-            # the placement off the book (memclob.go CancelOrder, validateNewOrder: clob/7).
-            submission = await self.exchange.cancel(order, height)
-            await self._record_cancel(uow, order, before, submission, height)
-            await uow.commit()
             order.history = await uow.orders.history(order.id)
-        return order
-
-    async def _record_cancel(
-        self,
-        uow: UnitOfWork,
-        order: Order,
-        before: OrderStatus,
-        submission: Submission,
-        height: int,
-    ) -> None:
-        orders = uow.orders
-        if submission.outcome is Outcome.REJECTED and before not in (
-            OrderStatus.CANCEL_REQUESTED,
-            OrderStatus.PENDING,  # the request stands; the reconciler retries it
-        ):
-            err: ChainError | None = submission.error
-            reason = f"cancel rejected: {err.codespace}/{err.code}" if err else "cancel rejected"
-            back = (
-                before
-                if before
-                in {
-                    OrderStatus.OPEN,
-                    OrderStatus.PARTIALLY_FILLED,
-                    OrderStatus.UNTRIGGERED,
-                    OrderStatus.SUBMITTED,
-                }
-                else (OrderStatus.OPEN)
-            )
-            await orders.transition(order, back, reason=reason, height=height)
-            raise OrderNotCancelable(
-                f"the chain refused the cancel: {err.log if err else 'rejected'}",
-                codespace=err.codespace if err else None,
-                chain_code=err.code if err else None,
-            )
-        # Accepted, already done or unknown: the cancel stands requested; the status sync or the
-        # reconciler settles it (cancels are best effort until the order's expiry, PROTOCOL §11.7).
+        if before is OrderStatus.PENDING and not order.is_short_term:
+            # A stateful cancel needs the order in state (clob/3006). Its placement sees the
+            # request before it broadcasts (write-ahead) and withdraws; if it was sent
+            # already, the reconciler sends the cancel once the venue shows the order.
+            return order, CancelReport(orders=[order])
+        # The connection is back in the pool before the chain call: a slow node must not hold
+        # one pooled connection per cancel in flight (and starve placements and reads).
+        # A short-term cancel of an OrderId the chain does not hold yet succeeds and keeps
+        # the placement off the book (memclob.go CancelOrder, validateNewOrder: clob/7).
+        submission = await self.exchange.cancel(order, height)
+        report = await record_cancel_outcome(self.uow, [(order, before)], submission, height)
         log.info("order_cancel_sent", outcome=submission.outcome.value)
+        if submission.outcome is Outcome.REJECTED and report.failed:
+            failure = report.failed[0]
+            raise OrderNotCancelable(failure.message, **failure.details)
+        return order, report
 
     async def cancel_many(
         self,
@@ -610,8 +595,9 @@ class OrderService:
         *,
         order_ids: Sequence[uuid.UUID] | None = None,
         market: str | None = None,
-    ) -> list[Order]:
-        """Cancel the given orders, or every open order (optionally of one market)."""
+    ) -> CancelReport:
+        """Cancel the given orders, or every open order (optionally of one market): the orders
+        as stored afterwards, and those the cancel failed for (service/cancels.py)."""
         if order_ids:
             targets = [await self.get(oid, caller) for oid in order_ids]
         else:
@@ -630,7 +616,7 @@ class OrderService:
         height = self.exchange.latest_height()
         short = [o for o in live if o.is_short_term]
         stateful = [o for o in live if not o.is_short_term]
-        done: list[Order] = []
+        done = CancelReport()
         # Short-term: MsgBatchCancel per subaccount, at most 100 cancels per message.
         by_sub: dict[int, list[Order]] = defaultdict(list)
         for o in short:
@@ -639,12 +625,14 @@ class OrderService:
             for i in range(0, len(orders), MAX_BATCH_CANCELS):
                 chunk = orders[i : i + MAX_BATCH_CANCELS]
                 with self.writes.enter():
-                    done += await self._batch_cancel_chunk(sub, chunk, height)
+                    done.add(await self._batch_cancel_chunk(sub, chunk, height))
         for o in stateful:
             try:
-                done.append(await self.cancel(o.id, caller))
-            except OrderNotCancelable:
-                done.append(await self.get(o.id, caller))
+                with self.writes.enter():
+                    done.add((await self._cancel(o.id, caller))[1])
+            except OrderNotCancelable as e:
+                done.orders.append(await self.get(o.id, caller))
+                done.failed.append(CancelFailure(o.id, e.code, e.message, e.details))
         return done
 
     async def _every_non_final(self) -> list[Order]:
@@ -661,37 +649,40 @@ class OrderService:
 
     async def _batch_cancel_chunk(
         self, subaccount: int, chunk: list[Order], height: int
-    ) -> list[Order]:
-        ids: dict[int, list[int]] = defaultdict(list)
-        for o in chunk:
-            ids[o.clob_pair_id].append(o.client_id)
-        # The cancel must outlive every order it cancels, within the short block window.
-        gtb = min(
-            max([o.good_til_block or 0 for o in chunk] + [height + 1]),
-            height + SHORT_BLOCK_WINDOW,
-        )
+    ) -> CancelReport:
         if self.gate is not None:
             await self.gate.admit_cancel(short_term=True, weight=BATCH_CANCEL_WEIGHT)
         async with self.uow() as uow:
-            marked: list[Order] = []
+            marked: list[tuple[Order, OrderStatus]] = []
             for o in chunk:
                 fresh = await uow.orders.get_for_update(o.id)
                 if fresh.status.is_final:
                     continue
-                if fresh.status is not OrderStatus.CANCEL_REQUESTED:
+                before = fresh.status
+                if before is not OrderStatus.CANCEL_REQUESTED:
                     # A PENDING one is covered too: the cancel keeps its placement off the book
                     # (clob/7) or removes it.
                     await uow.orders.transition(
                         fresh, OrderStatus.CANCEL_REQUESTED, reason="batch cancel", height=height
                     )
-                marked.append(fresh)
+                marked.append((fresh, before))
             await uow.commit()
-            if marked:
-                submission = await self.exchange.batch_cancel_short_term(subaccount, ids, gtb)
-                log.info(
-                    "orders_batch_cancel_sent", count=len(marked), outcome=submission.outcome.value
-                )
-            return marked
+        if not marked:
+            return CancelReport()
+        ids: dict[int, list[int]] = defaultdict(list)
+        for o, _ in marked:
+            ids[o.clob_pair_id].append(o.client_id)
+        # The cancel must outlive every order it cancels, within the short block window.
+        gtb = min(
+            max([o.good_til_block or 0 for o, _ in marked] + [height + 1]),
+            height + SHORT_BLOCK_WINDOW,
+        )
+        # Sent with no pooled connection held (see _cancel).
+        submission = await self.exchange.batch_cancel_short_term(subaccount, ids, gtb)
+        log.info("orders_batch_cancel_sent", count=len(marked), outcome=submission.outcome.value)
+        return await record_cancel_outcome(
+            self.uow, marked, submission, height, what="batch cancel"
+        )
 
     # --- positions --------------------------------------------------------------------------
     async def close_position(
@@ -705,10 +696,20 @@ class OrderService:
         idempotency_key: str | None = None,
         client_order_id: str | None = None,
     ) -> PlaceResult:
-        """A reduce-only IOC market order on the opposite side (PROTOCOL.md §11.10)."""
+        """A reduce-only IOC market order on the opposite side (PROTOCOL.md §11.10).
+
+        With an ``idempotency_key``, a retry answers the close placed the first time, found by
+        the key and the close's own parameters before the position is read: once the first
+        close filled, the position it was sized from is gone (or smaller)."""
         sub = self.config.default_subaccount if subaccount_number is None else subaccount_number
         caller.check_subaccount(sub)
         self.exchange.market(market)
+        asked = None
+        if idempotency_key is not None:
+            asked = _close_fingerprint(market, sub, size, max_slippage_bps, client_order_id)
+            existing = await self._replay(caller, idempotency_key, asked)
+            if existing is not None:
+                return PlaceResult(existing, replayed=True)
         account = await self.exchange.account(sub)
         position = next((p for p in account.positions if p.market == market and p.size), None)
         if position is None:
@@ -741,6 +742,20 @@ class OrderService:
                 subaccount_number=sub,
                 client_order_id=client_order_id,
                 idempotency_key=idempotency_key,
+                asked=asked,
             ),
             caller,
         )
+
+
+def _close_fingerprint(
+    market: str, sub: int, size: Decimal | None, slippage: int | None, client_order_id: str | None
+) -> str:
+    body = {
+        "close": market,
+        "subaccount_number": sub,
+        "size": None if size is None else str(size),
+        "max_slippage_bps": slippage,
+        "client_order_id": client_order_id,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

@@ -63,6 +63,16 @@ class RiskRepository:
         await notify(self._conn, TOPIC_RISK)
         return deleted is not None
 
+    async def open_subaccounts(self, address: str) -> list[int]:
+        """The subaccounts of ``address`` with a non-final order (the status stream follows
+        them, workers/follow.py)."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT subaccount_number FROM orders "
+            f"WHERE address = $1 AND status NOT IN ({_FINAL_SQL})",
+            address,
+        )
+        return [int(r["subaccount_number"]) for r in rows]
+
     async def open_orders(self, address: str) -> list[OpenOrder]:
         """Every non-final order of ``address`` (served by the partial index ``ix_orders_open``)."""
         rows = await self._conn.fetch(

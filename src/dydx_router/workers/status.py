@@ -36,6 +36,7 @@ from dydx_router.domain.order import Order
 from dydx_router.domain.sync import REMOVED_BY_EXPIRY, VenueOrder, VenueStatus
 from dydx_router.service.ports import UnitOfWorkFactory
 from dydx_router.service.sync import SETTLE_CONCURRENCY, OrderInFlight, OrderSync, settle_all
+from dydx_router.workers.supervisor import Heartbeat
 
 DEFERRED_RETRY_S = 0.3
 # The reader's end of stream.
@@ -78,8 +79,32 @@ class StatusStreamWorker:
         self._retry = asyncio.Event()
         self.reconnects = 0
         self.connected = False
+        # Since when the stream has been down (monotonic; None while connected).
+        self.down_since: float | None = time.monotonic()
         # When the oldest event received but not yet settled arrived (None: nothing pending).
         self._behind_since: datetime | None = None
+
+    def behind_s(self) -> float:
+        """Age of the oldest event received but not yet settled (0: none is waiting)."""
+        behind = self._behind_since
+        return 0.0 if behind is None else (datetime.now(UTC) - behind).total_seconds()
+
+    def problem(self, *, max_behind_s: float, max_down_s: float) -> str | None:
+        """For ``/ready``: down for longer than ``max_down_s``, or settling more than
+        ``max_behind_s`` behind what the indexer sent (statuses that far out of date)."""
+        down = self.down_since
+        if down is not None and time.monotonic() - down > max_down_s:
+            return (
+                f"the indexer stream has been down for {time.monotonic() - down:.1f} s "
+                f"(limit {max_down_s:g} s); statuses come from the reconciler's polling"
+            )
+        behind = self.behind_s()
+        if behind > max_behind_s:
+            return (
+                f"the status stream is {behind:.1f} s behind the indexer "
+                f"(limit {max_behind_s:g} s): reported statuses are that far out of date"
+            )
+        return None
 
     def settled_through(self) -> datetime | None:
         """Every event the stream delivered before this time has been settled; None while the
@@ -125,11 +150,23 @@ class StatusStreamWorker:
                     if event is not None:
                         await self._guarded(self._handle(event))
         finally:
+            # Whatever ended the run (the stream's end, an error, a cancel), nothing is being
+            # settled any more: the reconciler must not count on it (settled_through() None).
+            self._mark_down()
             for task in helpers:
                 task.cancel()
             for task in helpers:
+                # The reader's own error (e.g. an indexer error message) is raised from here,
+                # for the supervisor to log and restart the worker.
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    def _mark_down(self) -> None:
+        if self.connected or self.down_since is None:
+            self.down_since = time.monotonic()
+        self.connected = False
+        self._behind_since = None
+        metrics.STREAM_BACKLOG.set(0)
 
     async def _read(self, queue: asyncio.Queue[tuple[datetime, object]]) -> None:
         try:
@@ -196,8 +233,11 @@ class StatusStreamWorker:
             await self._settle_updates([event])
         elif isinstance(event, StreamConnected):
             self.connected = True
+            self.down_since = None
             log.info("indexer_stream_connected", url=event.url)
         elif isinstance(event, StreamDisconnected):
+            if self.connected:
+                self.down_since = time.monotonic()
             self.connected = False
             self.reconnects += 1
             log.warning("indexer_stream_disconnected", url=event.url, reason=event.reason)
@@ -287,7 +327,9 @@ class ReconcilerWorker:
         # The stream resubscribes (and so triggers a full pass) on any gap it detects; the
         # periodic sweep is a backstop, and costs one indexer call per resting order.
         full_every: float = 300.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
+        self._heartbeat = heartbeat
         self._sync = sync
         self._interval = interval
         self._now = reconcile_now
@@ -299,6 +341,8 @@ class ReconcilerWorker:
         last_full: float | None = None
         full = True
         while True:
+            if self._heartbeat is not None:
+                self._heartbeat.beat()
             try:
                 start = time.perf_counter()
                 settled = self._stream_settled_through()

@@ -6,9 +6,11 @@ test here trades from its own fresh wallet and funds it through the devnet's adm
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import httpx
 import pytest
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.chain.helpers import wallet_for
@@ -20,8 +22,16 @@ from dydx_router.chain.wallet import Wallet
 
 @pytest.fixture
 async def funded(devnet: DevnetProcess, request: pytest.FixtureRequest) -> Wallet:
+    """A fresh wallet, funded and already indexed: a subscription to a subaccount the indexer
+    does not know yet is answered with empty contents (socks' EMPTY_INITIAL_RESPONSE)."""
     wallet = wallet_for(request.node.nodeid)
     await devnet.fund(wallet.address, Decimal("100000"))
+    path = f"/v4/addresses/{wallet.address}/subaccountNumber/0"
+    async with httpx.AsyncClient(base_url=devnet.indexer, timeout=5) as client:
+        for _ in range(100):
+            if (await client.get(path)).status_code == 200:
+                break
+            await asyncio.sleep(0.05)
     return wallet
 
 

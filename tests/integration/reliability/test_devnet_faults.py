@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+from typing import Any
 
 import grpc
 import httpx
 import pytest
+import websockets
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tm_query
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tm_grpc
 from v4_proto.cosmos.tx.v1beta1 import service_pb2 as tx_service
@@ -88,5 +91,34 @@ async def test_broadcast_error_with_times_counts_down(reliability_devnet: Devnet
         )
         assert [await broadcast() for _ in range(2)] == [("sdk", 32), ("sdk", 32)]
         assert await broadcast() == ("sdk", 2)  # CheckTx again: the bytes do not decode
+    finally:
+        await d.reset_faults()
+
+
+async def test_subaccount_subscriptions_refused_a_number_of_times(
+    reliability_devnet: DevnetProcess,
+) -> None:
+    d = reliability_devnet
+    channel_id = "dydx1nobody0000000000000000000000000000000/0"
+
+    async def subscribe(ws: Any) -> dict[str, Any]:
+        await ws.send(
+            json.dumps({"type": "subscribe", "channel": "v4_subaccounts", "id": channel_id})
+        )
+        answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 3))
+        return answer
+
+    try:
+        state = await d.set_faults(indexer_ws_subscribe_error=2)
+        assert state["indexer_ws_subscribe_error"] == 2
+        async with websockets.connect(d.ws) as ws:
+            assert json.loads(await ws.recv())["type"] == "connected"
+            answers = [await subscribe(ws) for _ in range(3)]
+        assert [a["type"] for a in answers] == ["error", "error", "subscribed"]
+        assert answers[0]["message"] == (
+            "Internal error, could not fetch data for subscription: v4_subaccounts."
+        )
+        assert (answers[0]["channel"], answers[0]["id"]) == ("v4_subaccounts", channel_id)
+        assert (await d._call("GET", "/devnet/faults"))["indexer_ws_subscribe_error"] == 0
     finally:
         await d.reset_faults()

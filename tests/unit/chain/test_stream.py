@@ -81,6 +81,8 @@ class FakeSocks:
         self.refuse_subaccount = False
         self.skip_message_id = False
         self.extra_open_orders = 0
+        # Subscription ids the indexer does not know yet: socks answers `{}` (the REST 404).
+        self.unknown: set[str] = set()
         self._message_id: dict[int, int] = {}
 
     async def send(self, ws: ServerConnection, message: dict[str, Any]) -> None:
@@ -134,7 +136,7 @@ class FakeSocks:
                         "type": "subscribed",
                         "channel": channel,
                         "id": ident,
-                        "contents": self._snapshot(),
+                        "contents": {} if ident in self.unknown else self._snapshot(),
                     },
                 )
 
@@ -331,5 +333,37 @@ async def test_a_snapshot_of_thousands_of_open_orders_is_read() -> None:
         events = stream.events()
         snap = await _next(events, SubaccountSnapshot, within=10)
         assert len(snap.contents.orders) == 5001
+        await stream.close()
+        await events.aclose()
+
+
+async def test_subaccounts_followed_and_unfollowed_on_the_live_connection() -> None:
+    """Issue 13, item 7: a subaccount followed while connected is subscribed at once (once),
+    one not indexed yet (socks' `{}` snapshot) is followed without a reconnection, and every
+    followed one is subscribed again after a reconnection."""
+    other = f"{ADDRESS}/1"
+    async with socks() as (fake, url):
+        fake.unknown.add(other)
+        stream = _stream([url])
+        events = stream.events()
+        await _next(events, SubaccountSnapshot)
+        assert stream.follow(ADDRESS, 1) is True
+        assert stream.follow(ADDRESS, 1) is False
+        empty = await _next(events, SubaccountSnapshot)
+        assert (empty.subaccount_number, empty.contents.subaccount) == (1, None)
+        assert fake.subscriptions.count(("v4_subaccounts", other)) == 1
+        await fake.connections[0].close(code=1012, reason="service restart")
+        await _next(events, StreamDisconnected)
+        await _next(events, SubaccountSnapshot)
+        await _next(events, SubaccountSnapshot)
+        assert fake.subscriptions.count(("v4_subaccounts", other)) == 2
+        assert len(fake.connections) == 2
+        stream.unfollow(ADDRESS, 1)
+        for _ in range(300):  # sent in the background
+            if fake.unsubscriptions:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.unsubscriptions == [("v4_subaccounts", other)]
+        assert stream.following == [(ADDRESS, 0)]
         await stream.close()
         await events.aclose()
