@@ -158,7 +158,9 @@ def _csv(text: str | None) -> list[str]:
 @config_errors
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: read,trade,admin.")] = "read",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: read,trade,admin,orders:all.")
+    ] = "read",
     subaccounts: Annotated[
         str | None, typer.Option(help="Comma-separated subaccount numbers (default: all).")
     ] = None,

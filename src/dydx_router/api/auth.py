@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from dydx_router.api.errors import ApiError
 from dydx_router.api.ratelimit import retry_after
 from dydx_router.service.orders import Caller
-from dydx_router.store.api_keys import ApiKey, ApiKeyRepository, hash_key
+from dydx_router.store.api_keys import ORDERS_ALL, ApiKey, ApiKeyRepository, hash_key
 
 CACHE_TTL_S = 1.0
 # The rate-limiter class of failed authentications, counted per client address.
@@ -108,7 +108,14 @@ async def authenticate(request: Request, token: str | None, scope: str) -> Calle
             route_class=scope,
         )
     request.state.api_key = key
-    return Caller(api_key_id=key.id, subaccounts=key.subaccounts)
+    return caller_of(key)
+
+
+def caller_of(key: ApiKey) -> Caller:
+    """What a key reaches: its subaccounts, and every order in them only with ``orders:all``
+    or as an unrestricted admin; otherwise the orders it placed itself."""
+    everything = ORDERS_ALL in key.scopes or ("admin" in key.scopes and key.subaccounts is None)
+    return Caller(api_key_id=key.id, subaccounts=key.subaccounts, all_orders=everything)
 
 
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:

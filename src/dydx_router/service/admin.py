@@ -10,15 +10,41 @@ from typing import Any
 
 import structlog
 
+from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order
 from dydx_router.domain.risk import LIMIT_NAMES, RiskLimits, RiskPolicy, TradingState
 from dydx_router.service.orders import Caller, OrderService, SubaccountForbidden
 from dydx_router.service.risk import ControlsSnapshot, RiskControls
-from dydx_router.store.api_keys import ApiKey
+from dydx_router.store.api_keys import ApiKey, ApiKeyNotFound
 from dydx_router.store.audit import Actor, AuditEntry
 from dydx_router.store.trading_state import TradingStateRecord
 
 log = structlog.get_logger(__name__)
+
+
+class AdminScopeRestricted(DomainError):
+    """A subaccount-restricted admin key tried an action that reaches beyond its subaccounts."""
+
+    code = "admin_scope_restricted"
+
+
+def require_global_admin(caller: Caller, action: str) -> None:
+    """Global actions (risk limits, the kill switch, the audit log) need an unrestricted key: a
+    key restricted to some subaccounts acts only inside them."""
+    if caller.subaccounts is not None:
+        raise AdminScopeRestricted(
+            f"{action} acts on every subaccount: it needs an admin key without a subaccount "
+            "restriction",
+            allowed=sorted(caller.subaccounts),
+        )
+
+
+def within(caller: Caller, key: ApiKey) -> bool:
+    """Whether ``key`` lies inside what ``caller`` may administer: everything for an
+    unrestricted admin, else only keys restricted to a subset of the caller's subaccounts."""
+    if caller.subaccounts is None:
+        return True
+    return key.subaccounts is not None and key.subaccounts <= caller.subaccounts
 
 
 def _limits_details(limits: RiskLimits) -> dict[str, Any]:
@@ -90,13 +116,18 @@ class AdminService:
         log.info("api_key_created", key_id=str(key.id), actor=actor.name)
         return key, secret
 
-    async def list_keys(self) -> list[ApiKey]:
+    async def list_keys(self, caller: Caller) -> list[ApiKey]:
         async with self.uow() as uow:
             keys: list[ApiKey] = await uow.api_keys.list_all()
-        return keys
+        return [k for k in keys if within(caller, k)]
 
-    async def revoke_key(self, actor: Actor, key_id: uuid.UUID) -> ApiKey:
+    async def revoke_key(self, actor: Actor, caller: Caller, key_id: uuid.UUID) -> ApiKey:
         async with self.uow() as uow:
+            if caller.subaccounts is not None:
+                # A key outside the caller's reach is not revealed to exist (404, as unknown).
+                visible = [k for k in await uow.api_keys.list_all() if within(caller, k)]
+                if key_id not in {k.id for k in visible}:
+                    raise ApiKeyNotFound(f"api key {key_id} not found", key_id=str(key_id))
             key = await revoke_api_key(uow, actor, key_id)
             await uow.commit()
         self.on_keys_changed()  # this replica at once; the others on the notification
@@ -164,7 +195,7 @@ class AdminService:
         log.warning("trading_state_set", state=state.value, actor=actor.name)
         canceled: list[Order] = []
         if cancel_open_orders:
-            canceled = await self.orders.cancel_many(Caller())
+            canceled = await self.orders.cancel_many(Caller.system())
             async with self.uow() as uow:
                 await uow.audit.record(
                     actor, "open_orders_canceled", state.value, count=len(canceled)

@@ -40,9 +40,9 @@ from dydx_router.service.ports import (
     Clock,
     Exchange,
     MarketView,
+    OrderPreview,
     Outcome,
     PlacementWrites,
-    SignedOrder,
     Submission,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -79,10 +79,24 @@ class SubaccountForbidden(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: the API key and the subaccounts it may use (None: all)."""
+    """Who is asking: the API key, the subaccounts it may use (None: all), and whether it sees
+    every order of those subaccounts (scope ``orders:all``, or an unrestricted admin) or only
+    the orders it placed itself. Orders placed without a key (before keys were recorded, or by
+    the service itself) are seen only by callers that see every order."""
 
     api_key_id: uuid.UUID | None = None
     subaccounts: frozenset[int] | None = None
+    all_orders: bool = False
+
+    @classmethod
+    def system(cls) -> Caller:
+        """The service itself (the kill switch): every order of every subaccount."""
+        return cls(all_orders=True)
+
+    def sees(self, order: Order) -> bool:
+        if self.subaccounts is not None and order.subaccount_number not in self.subaccounts:
+            return False
+        return self.all_orders or order.api_key_id == self.api_key_id
 
     def check_subaccount(self, number: int) -> None:
         if self.subaccounts is not None and number not in self.subaccounts:
@@ -266,7 +280,7 @@ class OrderService:
             await self._record_submission(writes, order, submission, height)
         return PlaceResult(order)
 
-    async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, SignedOrder]:
+    async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, OrderPreview]:
         """Everything placement does up to signing; nothing is stored or sent."""
         caller.check_subaccount(cmd.subaccount_number)
         plan = self._plan(cmd.request)
@@ -277,9 +291,7 @@ class OrderService:
             # could send; taking one stores nothing.
             client_id = await uow.orders.next_client_id()
         order = self._new_order(cmd, caller, plan, client_id, None)
-        signed = await self.exchange.sign_preview(order, plan)
-        order.tx_hash = signed.tx_hash
-        return order, signed
+        return order, await self.exchange.sign_preview(order, plan)
 
     def _plan(self, req: OrderRequest) -> OrderPlan:
         return plan_order(
@@ -414,7 +426,7 @@ class OrderService:
     async def get(self, order_id: uuid.UUID, caller: Caller) -> Order:
         async with self.uow() as uow:
             order = await uow.orders.get(order_id)
-        if caller.subaccounts is not None and order.subaccount_number not in caller.subaccounts:
+        if not caller.sees(order):  # 404: another key's order is not revealed to exist
             raise OrderNotFound(f"order {order_id} not found", order_id=str(order_id))
         return order
 
@@ -426,8 +438,12 @@ class OrderService:
         limit: int,
         cursor: Cursor | None,
     ) -> list[Order]:
-        if caller.subaccounts is not None:
-            allowed = tuple((self.exchange.address, n) for n in sorted(caller.subaccounts))
+        if caller.subaccounts is not None or not caller.all_orders:
+            allowed = (
+                None
+                if caller.subaccounts is None
+                else tuple((self.exchange.address, n) for n in sorted(caller.subaccounts))
+            )
             filters = OrderFilter(
                 market=filters.market,
                 status=filters.status,
@@ -435,6 +451,7 @@ class OrderService:
                 since=filters.since,
                 until=filters.until,
                 subaccounts=allowed,
+                placed_by=None if caller.all_orders else (caller.api_key_id,),
             )
         async with self.uow() as uow:
             return await uow.orders.search(filters, limit=limit, cursor=cursor)
@@ -536,7 +553,7 @@ class OrderService:
                     for o in await uow.orders.non_final(limit=10_000)
                     if (market is None or o.market == market)
                     and o.status is not OrderStatus.PENDING
-                    and (caller.subaccounts is None or o.subaccount_number in caller.subaccounts)
+                    and caller.sees(o)
                 ]
         live = [o for o in targets if not o.status.is_final and o.status is not OrderStatus.PENDING]
         if live:
