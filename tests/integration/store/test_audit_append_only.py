@@ -19,7 +19,8 @@ def test_audit_entries_cannot_be_changed_or_deleted(pg_server_url: str) -> None:
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             await conn.execute(
-                "INSERT INTO audit_log (actor, action, target) VALUES ('cli', 'api_key_created', 'k')"
+                "INSERT INTO audit_log (actor, action, target) "
+                "VALUES ('cli', 'api_key_created', 'k')"
             )
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
                 await conn.execute("UPDATE audit_log SET actor = 'someone else'")
