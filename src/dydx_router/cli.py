@@ -82,6 +82,14 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
     from dydx_router.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
+    if not settings.allow_core_dumps:
+        from dydx_router.custody import disable_core_dumps
+
+        # Before the key is read (in the lifespan): a core file would hold it.
+        if not disable_core_dumps():
+            import structlog
+
+            structlog.get_logger(__name__).warning("core_dumps_not_disabled")
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -92,6 +100,15 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
         # On SIGTERM uvicorn stops accepting, then waits this long for requests in flight
         # (broadcasts and their DB writes) before the lifespan closes the rest (bootstrap.py).
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
+        # Past this many connections and requests at once uvicorn answers 503 at once instead
+        # of queueing without bound (docs/security.md).
+        limit_concurrency=settings.max_concurrency,
+        # X-Forwarded-For/-Proto are believed only from the listed proxies (none by default:
+        # uvicorn would otherwise trust 127.0.0.1). The client address they give is what the
+        # auth-failure limit counts (api/auth.py).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips) or "",
+        server_header=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

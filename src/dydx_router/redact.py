@@ -6,8 +6,11 @@ so tracebacks are covered too. It replaces:
 - secrets registered at start-up (the mnemonic, the private key in hex and base64, the database
   password): exact matches anywhere in any string;
 - API keys (``dxr_`` + 43 URL-safe characters) and ``Bearer`` credentials;
-- any run of 12 or more BIP39 English words (any mnemonic, not only ours);
+- any run of 12 or more BIP39 English words (any mnemonic, not only ours), also when numbered
+  ("1. abandon 2. ability ...") or split across the fields, list items or keys of one line;
 - the password of any ``scheme://user:password@host`` URL.
+
+Dictionary keys are redacted like values.
 
 Secrets are kept in a private set, never rendered; registering is idempotent.
 """
@@ -27,7 +30,9 @@ MIN_SECRET_LENGTH = 8
 _API_KEY = r"dxr_[A-Za-z0-9_\-]{16,}"
 _BEARER = r"(?i:bearer)\s+[A-Za-z0-9_\-\.=~+/]{8,}"
 _URL_CREDENTIALS = r"(?<=[a-z0-9+.\-]://)[^\s:/@]*:[^\s@/]+(?=@)"
-_SEPARATOR = r"[\s,'\"\[\]]+"  # spaces, or the quotes and commas of a printed list of words
+# Spaces, the quotes and commas of a printed list of words, and the numbers, dots, parentheses
+# and dashes of a numbered list ("1. abandon 2) ability - able").
+_SEPARATOR = r"[\s,'\"\[\]0-9.():;#\-]+"
 _WORD_RUN = re.compile(rf"\b[a-z]{{3,8}}(?:{_SEPARATOR}[a-z]{{3,8}}){{11,}}\b")
 _MNEMONIC_MIN_WORDS = 12
 _WORD = re.compile(r"[a-z]+")
@@ -101,7 +106,7 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {k: self.value(v) for k, v in value.items()}
+            return {self.value(k): self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         if isinstance(value, BaseException):
@@ -155,6 +160,64 @@ def redact_event(logger: object, method: str, event_dict: Any) -> Any:
         elif not isinstance(v, _SCALARS):
             break  # a container or an object: the full pass
     else:
+        texts += [k for k in event_dict if isinstance(k, str)]
         if not REDACTOR.may_hold_secret("\n".join(texts)):
             return event_dict
-    return {k: REDACTOR.value(v) for k, v in event_dict.items()}
+    redacted = {REDACTOR.value(k): REDACTOR.value(v) for k, v in event_dict.items()}
+    return _redact_split_mnemonics(redacted)
+
+
+_WORDY = re.compile(
+    rf"(?:{_SEPARATOR})?[a-z]{{3,8}}(?:(?:{_SEPARATOR})[a-z]{{3,8}})*(?:{_SEPARATOR})?"
+)
+
+
+def _leaves(value: Any, out: list[str]) -> None:
+    """Every string value of ``value`` in order (a key holding a whole mnemonic is redacted on
+    its own; keys are names like ``part_1`` that would only break a run)."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            _leaves(v, out)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _leaves(v, out)
+
+
+def _marked(leaves: list[str]) -> set[str]:
+    """The strings that together form a run of 12+ BIP39 words: consecutive strings made only of
+    BIP39 words (and list separators), e.g. a mnemonic split over fields or list items."""
+    known = _bip39_words()
+    marked: set[str] = set()
+    run: list[str] = []
+    count = 0
+    for text in [*leaves, ""]:
+        words = _WORD.findall(text) if _WORDY.fullmatch(text) else []
+        if words and all(w in known for w in words):
+            run.append(text)
+            count += len(words)
+            continue
+        if count >= _MNEMONIC_MIN_WORDS:
+            marked.update(run)
+        run, count = [], 0
+    return marked
+
+
+def _replace(value: Any, marked: set[str]) -> Any:
+    if isinstance(value, str):
+        return REDACTED if value in marked else value
+    if isinstance(value, Mapping):
+        return {_replace(k, marked): _replace(v, marked) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace(v, marked) for v in value]
+    return value
+
+
+def _redact_split_mnemonics(event: dict[Any, Any]) -> dict[Any, Any]:
+    leaves: list[str] = []
+    _leaves(event, leaves)
+    if sum(len(t) for t in leaves) < _MNEMONIC_MIN_WORDS * 3:
+        return event
+    marked = _marked(leaves)
+    return _replace(event, marked) if marked else event

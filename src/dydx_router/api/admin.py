@@ -147,8 +147,16 @@ class RiskPolicyOut(BaseModel):
     markets: dict[str, RiskLimitsOut] = Field(
         description="Per-market overrides (null fields inherit the global limit)."
     )
+    defaults: RiskLimitsOut = Field(
+        description="The service's safe defaults (settings): in force wherever no limit is set."
+    )
+    configured: bool = Field(
+        description="Whether the global limits were ever set (testnet and mainnet trade "
+        "REDUCE_ONLY until they are)."
+    )
     effective: dict[str, RiskLimitsOut] = Field(
-        description="The limits in force for each market that has overrides."
+        description="The limits in force: `*` for every market without overrides, and each "
+        "market that has overrides."
     )
 
     @classmethod
@@ -157,7 +165,12 @@ class RiskPolicyOut(BaseModel):
             {
                 "global": RiskLimitsOut.of(policy.global_limits),
                 "markets": {m: RiskLimitsOut.of(lim) for m, lim in policy.markets},
-                "effective": {m: RiskLimitsOut.of(policy.limits_for(m)) for m, _ in policy.markets},
+                "defaults": RiskLimitsOut.of(policy.defaults),
+                "configured": policy.configured,
+                "effective": {
+                    GLOBAL: RiskLimitsOut.of(policy.global_limits.over(policy.defaults)),
+                    **{m: RiskLimitsOut.of(policy.limits_for(m)) for m, _ in policy.markets},
+                },
             }
         )
 

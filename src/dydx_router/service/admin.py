@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -136,9 +136,10 @@ class AdminService:
 
     # --- risk limits ------------------------------------------------------------------------
     async def policy(self) -> RiskPolicy:
+        """The stored limits over the safe defaults."""
         async with self.uow() as uow:
             policy: RiskPolicy = await uow.risk.policy()
-        return policy
+        return replace(policy, defaults=self.controls.defaults)
 
     async def set_limits(self, actor: Actor, scope: str, limits: RiskLimits) -> RiskPolicy:
         """Replace the limits of ``scope`` (``*`` or a market)."""
@@ -150,7 +151,7 @@ class AdminService:
             await uow.commit()
         self.controls.apply(ControlsSnapshot(policy, state.state, state.reason))
         log.info("risk_limits_set", scope=scope, actor=actor.name)
-        return policy
+        return replace(policy, defaults=self.controls.defaults)
 
     async def delete_limits(self, actor: Actor, scope: str) -> bool:
         async with self.uow() as uow:
@@ -167,6 +168,13 @@ class AdminService:
     async def trading_state(self) -> TradingStateRecord:
         async with self.uow() as uow:
             record: TradingStateRecord = await uow.trading_state.get()
+        return self._enforced(record)
+
+    def _enforced(self, record: TradingStateRecord) -> TradingStateRecord:
+        """The state as enforced: REDUCE_ONLY while required risk limits are not set."""
+        current = self.controls.current
+        if record.state is TradingState.ACTIVE and current.state is not record.state:
+            return replace(record, state=current.state, reason=current.reason)
         return record
 
     async def set_trading_state(
@@ -193,6 +201,7 @@ class AdminService:
         # This replica refuses orders from now on; the others when notified (milliseconds).
         self.controls.apply(ControlsSnapshot(policy, record.state, record.reason))
         log.warning("trading_state_set", state=state.value, actor=actor.name)
+        record = self._enforced(record)
         canceled: list[Order] = []
         if cancel_open_orders:
             canceled = await self.orders.cancel_many(Caller.system())
