@@ -269,19 +269,30 @@ def local_run() -> None:
             }
         )
         settings = load_settings()
-        api_key = asyncio.run(localdev.ensure_demo_api_key(db.url))
+        api_key = (
+            asyncio.run(localdev.ensure_demo_api_key(db.url))
+            if localdev.may_mint_demo_key(db, settings.network.value)
+            else None
+        )
 
         def announce(url: str) -> None:
             print(f"Devnet: grpc={devnet.grpc} indexer={devnet.indexer} (log: {devnet.log_path})")
             print(f"Wallet: {address}")
             print("Place a market order on the devnet:")
             print(
-                f"  curl -s -X POST {url}/v1/orders -H 'Authorization: Bearer {api_key}' "
+                f"  curl -s -X POST {url}/v1/orders -H 'Authorization: Bearer {api_key or 'KEY'}' "
                 "-H 'Content-Type: application/json' "
                 '-d \'{"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"}\''
             )
             print(f"API URL: {url}")
-            print(f"API key: {api_key}", flush=True)
+            if api_key is None:
+                print(
+                    "API key: none minted (only on the devnet with the embedded database); "
+                    "create one: dydx-router api-keys create --name bot --scopes read,trade",
+                    flush=True,
+                )
+            else:
+                print(f"API key: {api_key}", flush=True)
 
         _run(_serve(settings, announce))
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.api.fastpath import PlaceOrderFastPath
 from dydx_router.api.headers import SecurityHeaders
+from dydx_router.api.openapi import install_openapi
 from dydx_router.api.middleware import ObservabilityMiddleware
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         openapi_url="/openapi.json" if settings.api_docs else None,
     )
     install_error_handlers(app)
+    install_openapi(app)
     # Innermost: inside the request id, metrics, access log and body limit like any route.
     app.add_middleware(PlaceOrderFastPath, api=app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

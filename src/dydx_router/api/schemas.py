@@ -73,7 +73,13 @@ PositiveDecimal = Annotated[
     Decimal,
     BeforeValidator(_decimal_string),
     AfterValidator(_bounded_positive),
-    Field(json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "0.001"}),
+    Field(
+        json_schema_extra={
+            "type": "string",
+            "pattern": r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$",
+            "example": "0.001",
+        }
+    ),
 ]
 DecimalOut = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", examples=["BTC-USD"])]

@@ -204,7 +204,18 @@ class AdminService:
         record = self._enforced(record)
         canceled: list[Order] = []
         if cancel_open_orders:
-            canceled = await self.orders.cancel_many(Caller.system())
+
+            async def audit(uow: Any, orders: Sequence[Order]) -> None:
+                # In the transaction that marks them CANCEL_REQUESTED: no order is canceled by
+                # the kill switch without its audit entry, nor audited without being canceled.
+                await uow.audit.record(
+                    actor,
+                    "orders_cancel_requested",
+                    state.value,
+                    order_ids=[str(o.id) for o in orders],
+                )
+
+            canceled = await self.orders.cancel_many(Caller.system(), audit=audit)
             async with self.uow() as uow:
                 await uow.audit.record(
                     actor, "open_orders_canceled", state.value, count=len(canceled)

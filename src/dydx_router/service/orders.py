@@ -12,12 +12,12 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as fields_of
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import structlog
 
@@ -103,6 +103,10 @@ class Caller:
             raise SubaccountForbidden(
                 f"this API key may not use subaccount {number}", subaccount=number
             )
+
+
+# Writes the audit entry of cancels in the unit of work that marks them CANCEL_REQUESTED.
+CancelAudit: TypeAlias = Callable[[Any, Sequence[Order]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,11 +468,15 @@ class OrderService:
         return await self.exchange.account(subaccount_number)
 
     # --- cancel -----------------------------------------------------------------------------
-    async def cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
+    async def cancel(
+        self, order_id: uuid.UUID, caller: Caller, *, audit: CancelAudit | None = None
+    ) -> Order:
         with self.writes.enter():
-            return await self._cancel(order_id, caller)
+            return await self._cancel(order_id, caller, audit)
 
-    async def _cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
+    async def _cancel(
+        self, order_id: uuid.UUID, caller: Caller, audit: CancelAudit | None = None
+    ) -> Order:
         order = await self.get(order_id, caller)
         if order.status.is_final:
             raise OrderNotCancelable(
@@ -494,6 +502,8 @@ class OrderService:
                 await uow.orders.transition(
                     order, OrderStatus.CANCEL_REQUESTED, reason="cancel requested", height=height
                 )
+            if audit is not None:
+                await audit(uow, [order])
             await uow.commit()
             submission = await self.exchange.cancel(order, height)
             await self._record_cancel(uow, order, before, submission, height)
@@ -540,8 +550,10 @@ class OrderService:
         *,
         order_ids: Sequence[uuid.UUID] | None = None,
         market: str | None = None,
+        audit: CancelAudit | None = None,
     ) -> list[Order]:
-        """Cancel the given orders, or every open order (optionally of one market)."""
+        """Cancel the given orders, or every open order (optionally of one market). ``audit``
+        writes the audit entry of each cancel in the transaction that marks it requested."""
         if order_ids:
             targets = [await self.get(oid, caller) for oid in order_ids]
         else:
@@ -570,16 +582,16 @@ class OrderService:
             for i in range(0, len(orders), MAX_BATCH_CANCELS):
                 chunk = orders[i : i + MAX_BATCH_CANCELS]
                 with self.writes.enter():
-                    done += await self._batch_cancel_chunk(sub, chunk, height)
+                    done += await self._batch_cancel_chunk(sub, chunk, height, audit)
         for o in stateful:
             try:
-                done.append(await self.cancel(o.id, caller))
+                done.append(await self.cancel(o.id, caller, audit=audit))
             except OrderNotCancelable:
                 done.append(await self.get(o.id, caller))
         return done
 
     async def _batch_cancel_chunk(
-        self, subaccount: int, chunk: list[Order], height: int
+        self, subaccount: int, chunk: list[Order], height: int, audit: CancelAudit | None = None
     ) -> list[Order]:
         ids: dict[int, list[int]] = defaultdict(list)
         for o in chunk:
@@ -602,6 +614,8 @@ class OrderService:
                         fresh, OrderStatus.CANCEL_REQUESTED, reason="batch cancel", height=height
                     )
                 marked.append(fresh)
+            if audit is not None and marked:
+                await audit(uow, marked)
             await uow.commit()
             if marked:
                 submission = await self.exchange.batch_cancel_short_term(subaccount, ids, gtb)
