@@ -17,8 +17,8 @@ from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.api.fastpath import PlaceOrderFastPath
 from dydx_router.api.headers import SecurityHeaders
-from dydx_router.api.openapi import install_openapi
 from dydx_router.api.middleware import ObservabilityMiddleware
+from dydx_router.api.openapi import install_openapi
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
 
