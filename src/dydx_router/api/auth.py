@@ -47,8 +47,10 @@ class KeyCache:
         return found
 
     def cached(self, key: str) -> bool:
+        """Whether ``key`` is known good (a cached failed look-up does not count: an address
+        over its auth-failure allowance must not keep guessing with one repeated key)."""
         hit = self._entries.get(hash_key(key))
-        return hit is not None and time.monotonic() - hit[0] < CACHE_TTL_S
+        return hit is not None and hit[1] is not None and time.monotonic() - hit[0] < CACHE_TTL_S
 
     def clear(self) -> None:
         """Forget every look-up (a key was revoked here or on another replica)."""
