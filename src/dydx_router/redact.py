@@ -219,5 +219,8 @@ def _redact_split_mnemonics(event: dict[Any, Any]) -> dict[Any, Any]:
     _leaves(event, leaves)
     if sum(len(t) for t in leaves) < _MNEMONIC_MIN_WORDS * 3:
         return event
+    # No 12 short words in a row, even across strings: nothing to look for (the common case).
+    if not _WORD_RUN.search("\n".join(leaves)):
+        return event
     marked = _marked(leaves)
     return _replace(event, marked) if marked else event

@@ -81,6 +81,7 @@ class RiskControls:
         # mainnet: a fresh install must not trade without limits someone chose).
         self.defaults = defaults or RiskLimits()
         self.require_configured = require_configured
+        self._limits: dict[str, tuple[ControlsSnapshot, RiskLimits, str | dict[str, str]]] = {}
         self._wake = asyncio.Event()
         # Fail closed until the first load: no order passes before the state is known.
         self.current = ControlsSnapshot(RiskPolicy(), TradingState.HALTED, "not loaded yet")
@@ -91,12 +92,20 @@ class RiskControls:
         return self.current.state
 
     def limits_for(self, market: str) -> tuple[RiskLimits, str | dict[str, str]]:
+        # Per market, until the controls change: the order path pays no merging of limits.
+        hit = self._limits.get(market)
+        if hit is not None and hit[0] is self.current:
+            return hit[1], hit[2]
         policy = self.current.policy
-        scope = market if any(name == market for name, _ in policy.markets) else GLOBAL
+        scope: str | dict[str, str] = (
+            market if any(name == market for name, _ in policy.markets) else GLOBAL
+        )
         defaulted = policy.defaulted(market)
         if defaulted:
-            return policy.limits_for(market), {"": scope} | dict.fromkeys(defaulted, DEFAULT)
-        return policy.limits_for(market), scope
+            scope = {"": str(scope)} | dict.fromkeys(defaulted, DEFAULT)
+        limits = policy.limits_for(market)
+        self._limits[market] = (self.current, limits, scope)
+        return limits, scope
 
     def effective(self, snapshot: ControlsSnapshot) -> ControlsSnapshot:
         """The stored controls as enforced: over the defaults, and REDUCE_ONLY while limits
