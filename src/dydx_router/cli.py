@@ -85,11 +85,7 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
     if not settings.allow_core_dumps:
         from dydx_router.custody import disable_core_dumps
 
-        # Before the key is read (in the lifespan): a core file would hold it.
-        if not disable_core_dumps():
-            import structlog
-
-            structlog.get_logger(__name__).warning("core_dumps_not_disabled")
+        disable_core_dumps()  # before the lifespan reads the key: a core file would hold it
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,

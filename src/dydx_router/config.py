@@ -349,34 +349,9 @@ class Settings(BaseSettings):
 
     def trading_key(self) -> tuple[str, SecretStr]:
         """(``mnemonic`` | ``private_key_hex``, the secret) from the one source that is set."""
-        from dydx_router.custody import read_secret_file
+        from dydx_router.custody import trading_key
 
-        sources = {
-            "DYDX_ROUTER_MNEMONIC": self.mnemonic
-            if self.mnemonic is not None and self.mnemonic.get_secret_value().strip()
-            else None,
-            "DYDX_ROUTER_MNEMONIC_FILE": self.mnemonic_file,
-            "DYDX_ROUTER_PRIVATE_KEY_HEX": self.private_key_hex
-            if self.private_key_hex is not None and self.private_key_hex.get_secret_value()
-            else None,
-            "DYDX_ROUTER_PRIVATE_KEY_HEX_FILE": self.private_key_hex_file,
-        }
-        given = [name for name, value in sources.items() if value is not None]
-        if not given:
-            raise ConfigError(
-                "DYDX_ROUTER_MNEMONIC: required (the trading key: set DYDX_ROUTER_MNEMONIC, "
-                "DYDX_ROUTER_MNEMONIC_FILE, DYDX_ROUTER_PRIVATE_KEY_HEX or "
-                "DYDX_ROUTER_PRIVATE_KEY_HEX_FILE)"
-            )
-        if len(given) > 1:
-            raise ConfigError(f"{given[0]}: set only one trading key source, not {given}")
-        name = given[0]
-        value = sources[name]
-        kind = "mnemonic" if "MNEMONIC" in name else "private_key_hex"
-        if isinstance(value, Path):
-            return kind, read_secret_file(value, name)
-        assert isinstance(value, SecretStr)
-        return kind, value
+        return trading_key(self)
 
 
 class ConfigError(Exception):

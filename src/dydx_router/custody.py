@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from dydx_router.config import ConfigError
+from dydx_router.config import ConfigError, Settings
 
 SECRET_VARIABLES = ("DYDX_ROUTER_MNEMONIC", "DYDX_ROUTER_PRIVATE_KEY_HEX")
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -90,3 +90,33 @@ def is_dumpable() -> bool | None:
         return None
     libc = ctypes.CDLL(None, use_errno=True)
     return bool(libc.prctl(3, 0, 0, 0, 0))  # PR_GET_DUMPABLE
+
+
+def trading_key(settings: Settings) -> tuple[str, SecretStr]:
+    """(``mnemonic`` | ``private_key_hex``, the secret) from the one source that is set."""
+    sources = {
+        "DYDX_ROUTER_MNEMONIC": settings.mnemonic
+        if settings.mnemonic is not None and settings.mnemonic.get_secret_value().strip()
+        else None,
+        "DYDX_ROUTER_MNEMONIC_FILE": settings.mnemonic_file,
+        "DYDX_ROUTER_PRIVATE_KEY_HEX": settings.private_key_hex
+        if settings.private_key_hex is not None and settings.private_key_hex.get_secret_value()
+        else None,
+        "DYDX_ROUTER_PRIVATE_KEY_HEX_FILE": settings.private_key_hex_file,
+    }
+    given = [name for name, value in sources.items() if value is not None]
+    if not given:
+        raise ConfigError(
+            "DYDX_ROUTER_MNEMONIC: required (the trading key: set DYDX_ROUTER_MNEMONIC, "
+            "DYDX_ROUTER_MNEMONIC_FILE, DYDX_ROUTER_PRIVATE_KEY_HEX or "
+            "DYDX_ROUTER_PRIVATE_KEY_HEX_FILE)"
+        )
+    if len(given) > 1:
+        raise ConfigError(f"{given[0]}: set only one trading key source, not {given}")
+    name = given[0]
+    value = sources[name]
+    kind = "mnemonic" if "MNEMONIC" in name else "private_key_hex"
+    if isinstance(value, Path):
+        return kind, read_secret_file(value, name)
+    assert isinstance(value, SecretStr)
+    return kind, value
