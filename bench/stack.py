@@ -77,6 +77,9 @@ def stack(
             # the benchmarks measure what the router can do, so one key may go past it.
             "DYDX_ROUTER_RATE_LIMIT_TRADE_PER_S": "100000",
             "DYDX_ROUTER_RATE_LIMIT_TRADE_BURST": "100000",
+            # The quotes rest at half the oracle price: outside the default 10% price band, so
+            # the band is widened as an operator placing such orders would (docs/security.md).
+            "DYDX_ROUTER_DEFAULT_PRICE_BAND_BPS": "10000",
             **(router_env or {}),
         }
         r = start_router(d, db_url, name, env)

@@ -26,12 +26,19 @@ from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
+from dydx_router.custody import private_key_from_hex
 from dydx_router.domain.audit import AuditRules
-from dydx_router.domain.risk import TradingState
+from dydx_router.domain.risk import RiskLimits, TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.service.audit import OrderAudit
 from dydx_router.service.orders import OrderService, OrderServiceConfig
-from dydx_router.service.risk import ExposureBook, PreTradeGate, RiskControls, controls_loader
+from dydx_router.service.risk import (
+    UNCONFIGURED,
+    ExposureBook,
+    PreTradeGate,
+    RiskControls,
+    controls_loader,
+)
 from dydx_router.service.sync import OrderSync
 from dydx_router.service.throttle import ChainLimits, ChainThrottle
 from dydx_router.store import notify
@@ -129,8 +136,7 @@ class Container:
 async def build_container(settings: Settings, *, workers: bool = True) -> Container:
     """Build and start everything the API needs; the caller owns ``aclose()``."""
     database_url = settings.require_database_url()
-    _register_secrets(settings, database_url)
-    wallet = Wallet.from_mnemonic(settings.require_mnemonic())
+    wallet = Wallet(_trading_key(settings, database_url))
     pool = await create_pool(
         database_url,
         min_size=settings.db_pool_min_size,
@@ -313,15 +319,22 @@ async def _start_status_workers(container: Container, heights: HeightCache, addr
     container.spawn(reconciler.run, "reconciler", heartbeat=beat, stale_after_s=stale_after)
 
 
-def _register_secrets(settings: Settings, database_url: str) -> None:
-    """Teach the log redactor our secrets before anything could log them (redact.py)."""
-    mnemonic = settings.require_mnemonic().get_secret_value()
-    redact.register_secret(mnemonic)
-    with contextlib.suppress(ChainError):  # a bad mnemonic fails in Wallet, without echoing it
-        redact.register_secret_bytes(_private_key_from_mnemonic(mnemonic))
+def _trading_key(settings: Settings, database_url: str) -> bytes:
+    """The trading key's 32 bytes, from its one source (custody.py); the log redactor learns
+    every secret before anything could log them (redact.py)."""
     password = urlsplit(database_url).password
     if password:
         redact.register_secret(password)
+    kind, secret = settings.trading_key()
+    text = secret.get_secret_value()
+    redact.register_secret(text)
+    if kind == "mnemonic":
+        # A bad mnemonic raises InvalidMnemonic, which never echoes it.
+        key = _private_key_from_mnemonic(text)
+    else:
+        key = private_key_from_hex(secret, "DYDX_ROUTER_PRIVATE_KEY_HEX")
+    redact.register_secret_bytes(key)
+    return key
 
 
 def _rates(settings: Settings) -> dict[str, Rate]:
@@ -343,8 +356,19 @@ async def _wire_security(
     """Rate limits, the kill switch, the risk limits and the chain's rate (docs/security.md)."""
     uow, exchange = container.uow, container.exchange
     container.rate_limiter = RateLimiter(_rates(settings))
-    controls = RiskControls(controls_loader(uow), refresh_s=settings.risk_refresh_s)
+    controls = RiskControls(
+        controls_loader(uow),
+        refresh_s=settings.risk_refresh_s,
+        defaults=RiskLimits(
+            price_band_bps=settings.default_price_band_bps or None,
+            max_slippage_bps=settings.default_max_slippage_bps or None,
+            max_order_notional=settings.default_max_order_notional or None,
+        ),
+        require_configured=settings.risk_limits_required,
+    )
     await controls.reload()  # fail at start rather than trade without knowing the state
+    if controls.current.reason == UNCONFIGURED:
+        log.warning("risk_limits_not_set", network=settings.network.value, state="REDUCE_ONLY")
 
     async def open_orders() -> Any:
         async with uow() as tx:

@@ -82,6 +82,10 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
     from dydx_router.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
+    if not settings.allow_core_dumps:
+        from dydx_router.custody import disable_core_dumps
+
+        disable_core_dumps()  # before the lifespan reads the key: a core file would hold it
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -92,6 +96,15 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
         # On SIGTERM uvicorn stops accepting, then waits this long for requests in flight
         # (broadcasts and their DB writes) before the lifespan closes the rest (bootstrap.py).
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
+        # Past this many connections and requests at once uvicorn answers 503 at once instead
+        # of queueing without bound (docs/security.md).
+        limit_concurrency=settings.max_concurrency,
+        # X-Forwarded-For/-Proto are believed only from the listed proxies (none by default:
+        # uvicorn would otherwise trust 127.0.0.1). The client address they give is what the
+        # auth-failure limit counts (api/auth.py).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips) or "",
+        server_header=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -158,7 +171,9 @@ def _csv(text: str | None) -> list[str]:
 @config_errors
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: read,trade,admin.")] = "read",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: read,trade,admin,orders:all.")
+    ] = "read",
     subaccounts: Annotated[
         str | None, typer.Option(help="Comma-separated subaccount numbers (default: all).")
     ] = None,
@@ -278,7 +293,11 @@ def local_run() -> None:
             }
         )
         settings = load_settings()
-        api_key = asyncio.run(localdev.ensure_demo_api_key(db.url))
+        api_key = (
+            asyncio.run(localdev.ensure_demo_api_key(db.url))
+            if localdev.may_mint_demo_key(db, settings.network.value)
+            else None
+        )
 
         def announce(url: str) -> None:
             print(
@@ -288,12 +307,19 @@ def local_run() -> None:
             print(f"Wallet: {address}")
             print("Place a market order on the devnet:")
             print(
-                f"  curl -s -X POST {url}/v1/orders -H 'Authorization: Bearer {api_key}' "
+                f"  curl -s -X POST {url}/v1/orders -H 'Authorization: Bearer {api_key or 'KEY'}' "
                 "-H 'Content-Type: application/json' "
                 '-d \'{"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"}\''
             )
             print(f"API URL: {url}")
-            print(f"API key: {api_key}", flush=True)
+            if api_key is None:
+                print(
+                    "API key: none minted (only on the devnet with the embedded database); "
+                    "create one: dydx-router api-keys create --name bot --scopes read,trade",
+                    flush=True,
+                )
+            else:
+                print(f"API key: {api_key}", flush=True)
 
         _run(_serve(settings, announce))
     except KeyboardInterrupt:

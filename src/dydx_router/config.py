@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -137,8 +138,15 @@ class Settings(BaseSettings):
     )
 
     network: Network = Network.DEVNET
-    # The trading key. SecretStr keeps it out of reprs, logs and tracebacks.
+    # The trading key, from exactly one of: a BIP39 mnemonic, or the raw secp256k1 key in hex,
+    # each directly or from a file (Docker/Kubernetes secrets). SecretStr keeps it out of
+    # reprs, logs and tracebacks; the variables are removed from the environment once read.
     mnemonic: SecretStr | None = None
+    mnemonic_file: Path | None = None
+    private_key_hex: SecretStr | None = None
+    private_key_hex_file: Path | None = None
+    # Core dumps off (RLIMIT_CORE 0, PR_SET_DUMPABLE 0): a dump would hold the key.
+    allow_core_dumps: bool = False
 
     database_url: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "DYDX_ROUTER_DATABASE_URL")
@@ -227,6 +235,15 @@ class Settings(BaseSettings):
     # Requests with an invalid key, per client address (per second and burst).
     auth_failures_per_s: float = Field(default=10, gt=0, le=1_000_000)
     auth_failures_burst: int = Field(default=100, ge=1, le=1_000_000)
+    # HTTP hardening: /docs, /redoc and /openapi.json on or off; the HSTS max-age sent on
+    # requests that came over TLS (0: none); at most this many connections and requests at
+    # once (uvicorn answers 503 past it); proxies whose X-Forwarded-For/-Proto are believed
+    # (uvicorn's forwarded_allow_ips: addresses or CIDRs, comma-separated; empty: none, the
+    # peer's address is the client's).
+    api_docs: bool = True
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0, le=10 * 31_536_000)
+    max_concurrency: int = Field(default=2048, ge=16, le=1_000_000)
+    forwarded_allow_ips: StrList = Field(default_factory=list)
     # Largest request body accepted (413 payload_too_large above).
     max_body_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
     # Share of the chain's per-account block rate limits this replica may use (1/N for N).
@@ -241,8 +258,18 @@ class Settings(BaseSettings):
     # which the order path reloads them itself (failing closed if it cannot).
     exposure_refresh_s: float = Field(default=1.0, gt=0, le=60)
     exposure_max_age_s: float = Field(default=10.0, gt=0, le=600)
+    # Safe defaults under the stored risk limits (0: no default). A limit set by an admin
+    # (PUT /v1/admin/risk-limits/...) replaces its default, wider or narrower.
+    default_price_band_bps: int = Field(default=1000, ge=0, le=10_000)
+    default_max_slippage_bps: int = Field(default=500, ge=0, le=10_000)
+    default_max_order_notional: Decimal = Field(default=Decimal(100_000), ge=0, le=10**12)
+    # Trade only reduce-only orders until an admin has set the global risk limits explicitly.
+    # Unset: on for testnet and mainnet, off for the devnet.
+    require_risk_limits: bool | None = None
 
-    @field_validator("node_endpoints", "indexer_urls", "indexer_ws_urls", mode="before")
+    @field_validator(
+        "node_endpoints", "indexer_urls", "indexer_ws_urls", "forwarded_allow_ips", mode="before"
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
@@ -261,6 +288,20 @@ class Settings(BaseSettings):
     @classmethod
     def _indexer_ws_urls(cls, value: list[str]) -> list[str]:
         return _check_http_urls(value, {"ws", "wss"}, "indexer websocket URL")
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -300,15 +341,28 @@ class Settings(BaseSettings):
     def indexer_websockets(self) -> list[str]:
         return list(self.indexer_ws_urls or self.preset.indexer_ws_urls)
 
+    @property
+    def risk_limits_required(self) -> bool:
+        if self.require_risk_limits is not None:
+            return self.require_risk_limits
+        return self.network is not Network.DEVNET
+
     def require_database_url(self) -> str:
         if self.database_url is None:
             raise ConfigError("DATABASE_URL: required (postgresql://user@host:port/db)")
         return self.database_url.get_secret_value()
 
     def require_mnemonic(self) -> SecretStr:
-        if self.mnemonic is None or not self.mnemonic.get_secret_value().strip():
+        kind, secret = self.trading_key()
+        if kind != "mnemonic":
             raise ConfigError("DYDX_ROUTER_MNEMONIC: required (the trading key's BIP39 mnemonic)")
-        return self.mnemonic
+        return secret
+
+    def trading_key(self) -> tuple[str, SecretStr]:
+        """(``mnemonic`` | ``private_key_hex``, the secret) from the one source that is set."""
+        from dydx_router.custody import trading_key
+
+        return trading_key(self)
 
 
 class ConfigError(Exception):
@@ -321,10 +375,16 @@ _ENV_NAMES = {"database_url": "DATABASE_URL"}
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings from the environment, turning validation failures into one clear line."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = str(first["loc"][0]).lower() if first["loc"] else ""
         name = _ENV_NAMES.get(loc, "DYDX_ROUTER_" + loc.upper()) if loc else "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name}: {message}") from None
+    # Read once: the key no longer sits in the environment (child processes, /proc/PID/environ
+    # of anything exec'd later, crash reporters that dump it).
+    from dydx_router.custody import scrub_environment
+
+    scrub_environment()
+    return settings

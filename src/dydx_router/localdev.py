@@ -5,7 +5,8 @@
 - The devnet: ``python -m dydx_devnet`` on its default ports, funding the router's wallet.
 - The trading key: ``DYDX_ROUTER_MNEMONIC`` when set, otherwise a demo mnemonic generated once and
   kept in ``.local/demo-mnemonic`` (mode 0600; devnet only).
-- A demo API key with every scope, created on first run and kept in ``.local/demo-api-key``.
+- A demo API key with every scope, created on first run and kept in ``.local/demo-api-key``
+  (mode 0600 from creation), only on the devnet with the embedded database.
 
 Everything started is recorded in ``.local/dev-up.json`` so ``dev-down`` stops exactly that.
 """
@@ -188,9 +189,31 @@ async def ensure_demo_api_key(database_url: str) -> str:
         _, key = await repo.create("demo", {"read", "trade", "admin"})
     finally:
         await conn.close()
-    path.write_text(key + "\n")
-    path.chmod(0o600)
+    write_private(path, key + "\n")
     return key
+
+
+def may_mint_demo_key(database: Database, network: str) -> bool:
+    """The all-scopes demo key is minted only on the devnet with the embedded database: never
+    in a database someone else's ``DATABASE_URL`` points at, and never for a real network."""
+    return database.embedded is not None and network == "devnet"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only, from the first byte: the file is
+    created 0600 under a temporary name, then renamed over ``path`` (atomic)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
 
 
 @dataclass

@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -181,6 +182,20 @@ def record_order(market: str, order_type: str, outcome: str, seconds: float | No
         labelled(ORDER_PLACE_DURATION, outcome).observe(seconds)
 
 
+def endpoint_label(url: str) -> str:
+    """An endpoint as a label: scheme, host, port and path only. Credentials (``user:pass@``)
+    and the query (``?apikey=``) of a configured URL never reach /metrics."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return url.rsplit("@", 1)[-1].split("?", 1)[0]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 class ContainerCollector(Collector):
     """Values read at scrape time from live objects: the DB pool, the status stream and the
     upstream endpoint pools (their circuit breakers).
@@ -228,7 +243,7 @@ class ContainerCollector(Collector):
         for upstream, snapshot in self._upstreams.items():
             for entry in snapshot():
                 state = BREAKER_VALUES.get(str(entry.get("state")), 2)
-                breakers.add_metric([upstream, str(entry.get("endpoint"))], state)
+                breakers.add_metric([upstream, endpoint_label(str(entry.get("endpoint")))], state)
         yield breakers
         if self._reconnects is not None:
             yield CounterMetricFamily(

@@ -6,8 +6,11 @@ so tracebacks are covered too. It replaces:
 - secrets registered at start-up (the mnemonic, the private key in hex and base64, the database
   password): exact matches anywhere in any string;
 - API keys (``dxr_`` + 43 URL-safe characters) and ``Bearer`` credentials;
-- any run of 12 or more BIP39 English words (any mnemonic, not only ours);
+- any run of 12 or more BIP39 English words (any mnemonic, not only ours), also when numbered
+  ("1. abandon 2. ability ...") or split across the fields, list items or keys of one line;
 - the password of any ``scheme://user:password@host`` URL.
+
+Dictionary keys are redacted like values.
 
 Secrets are kept in a private set, never rendered; registering is idempotent.
 """
@@ -29,6 +32,11 @@ _BEARER = r"(?i:bearer)\s+[A-Za-z0-9_\-\.=~+/]{8,}"
 _URL_CREDENTIALS = r"(?<=[a-z0-9+.\-]://)[^\s:/@]*:[^\s@/]+(?=@)"
 _SEPARATOR = r"[\s,'\"\[\]]+"  # spaces, or the quotes and commas of a printed list of words
 _WORD_RUN = re.compile(rf"\b[a-z]{{3,8}}(?:{_SEPARATOR}[a-z]{{3,8}}){{11,}}\b")
+# Numbered lists ("1. abandon 2) ability 3 - able"): numbers and list punctuation count as spaces.
+# The text is translated character for character (same offsets), then searched for word runs.
+_LIST_PUNCTUATION = str.maketrans(dict.fromkeys("0123456789.():;#-", " "))
+# The strings of a list split over several values: words with list punctuation around them.
+_LIST_SEPARATOR = r"[\s,'\"\[\]0-9.():;#\-]+"
 _MNEMONIC_MIN_WORDS = 12
 _WORD = re.compile(r"[a-z]+")
 
@@ -86,22 +94,24 @@ class Redactor:
         """False only when ``text`` would return ``value`` unchanged (a cheap test)."""
         if self._may_match(value):
             return True
-        return len(value) >= 12 * 4 and _WORD_RUN.search(value) is not None
+        return len(value) >= 12 * 4 and _has_word_run(value)
 
     def text(self, value: str) -> str:
         if len(value) < MIN_SECRET_LENGTH:
             return value  # shorter than any secret or pattern: the common case, made cheap
         if self._may_match(value):
             value = self._pattern.sub(REDACTED, value)
-        if len(value) >= 12 * 4 and _WORD_RUN.search(value):
-            value = _WORD_RUN.sub(_redact_word_run, value)
+        if len(value) >= 12 * 4:
+            spans = _mnemonic_spans(value)
+            for start, end in reversed(spans):
+                value = value[:start] + REDACTED + value[end:]
         return value
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {k: self.value(v) for k, v in value.items()}
+            return {self.value(k): self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         if isinstance(value, BaseException):
@@ -109,22 +119,44 @@ class Redactor:
         return value
 
 
-def _redact_word_run(match: re.Match[str]) -> str:
-    """Redact every stretch of 12+ consecutive BIP39 words inside a run of short words."""
-    text = match.group(0)
+def _numbered_candidate(text: str) -> bool:
+    """A numbered list of 12+ words ("1. abandon 2. ability ...") has at least 11 spaces; most
+    log values (ids, hashes, timestamps) have few, and skip the costlier translated search."""
+    return text.count(" ") >= _MNEMONIC_MIN_WORDS - 1
+
+
+def _has_word_run(text: str) -> bool:
+    if _WORD_RUN.search(text) is not None:
+        return True
+    return _numbered_candidate(text) and (
+        _WORD_RUN.search(text.translate(_LIST_PUNCTUATION)) is not None
+    )
+
+
+def _mnemonic_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds 12+ consecutive BIP39 words (numbering and list punctuation
+    between them allowed): (start, end) offsets, in order."""
+    spans = _spans(text)
+    if not spans and _numbered_candidate(text):
+        # Translated character for character: the offsets are the original's.
+        spans = _spans(text.translate(_LIST_PUNCTUATION))
+    return spans
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
     known = _bip39_words()
-    words = list(_WORD.finditer(text))
-    out, last, i = [], 0, 0
-    while i < len(words):
-        j = i
-        while j < len(words) and words[j].group(0) in known:
-            j += 1
-        if j - i >= _MNEMONIC_MIN_WORDS:
-            out += [text[last : words[i].start()], REDACTED]
-            last = words[j - 1].end()
-        i = max(j, i + 1)
-    out.append(text[last:])
-    return "".join(out)
+    spans: list[tuple[int, int]] = []
+    for run in _WORD_RUN.finditer(text):
+        words = list(_WORD.finditer(text, run.start(), run.end()))
+        i = 0
+        while i < len(words):
+            j = i
+            while j < len(words) and words[j].group(0) in known:
+                j += 1
+            if j - i >= _MNEMONIC_MIN_WORDS:
+                spans.append((words[i].start(), words[j - 1].end()))
+            i = max(j, i + 1)
+    return spans
 
 
 REDACTOR = Redactor()
@@ -155,6 +187,68 @@ def redact_event(logger: object, method: str, event_dict: Any) -> Any:
         elif not isinstance(v, _SCALARS):
             break  # a container or an object: the full pass
     else:
+        # Keys are identifiers; only one with spaces in it could be a pasted secret.
+        texts += [k for k in event_dict if isinstance(k, str) and " " in k]
         if not REDACTOR.may_hold_secret("\n".join(texts)):
             return event_dict
-    return {k: REDACTOR.value(v) for k, v in event_dict.items()}
+    redacted = {REDACTOR.value(k): REDACTOR.value(v) for k, v in event_dict.items()}
+    return _redact_split_mnemonics(redacted)
+
+
+_WORDY = re.compile(
+    rf"(?:{_LIST_SEPARATOR})?[a-z]{{3,8}}(?:(?:{_LIST_SEPARATOR})[a-z]{{3,8}})*(?:{_LIST_SEPARATOR})?"
+)
+
+
+def _leaves(value: Any, out: list[str]) -> None:
+    """Every string value of ``value`` in order (a key holding a whole mnemonic is redacted on
+    its own; keys are names like ``part_1`` that would only break a run)."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            _leaves(v, out)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _leaves(v, out)
+
+
+def _marked(leaves: list[str]) -> set[str]:
+    """The strings that together form a run of 12+ BIP39 words: consecutive strings made only of
+    BIP39 words (and list separators), e.g. a mnemonic split over fields or list items."""
+    known = _bip39_words()
+    marked: set[str] = set()
+    run: list[str] = []
+    count = 0
+    for text in [*leaves, ""]:
+        words = _WORD.findall(text) if _WORDY.fullmatch(text) else []
+        if words and all(w in known for w in words):
+            run.append(text)
+            count += len(words)
+            continue
+        if count >= _MNEMONIC_MIN_WORDS:
+            marked.update(run)
+        run, count = [], 0
+    return marked
+
+
+def _replace(value: Any, marked: set[str]) -> Any:
+    if isinstance(value, str):
+        return REDACTED if value in marked else value
+    if isinstance(value, Mapping):
+        return {_replace(k, marked): _replace(v, marked) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace(v, marked) for v in value]
+    return value
+
+
+def _redact_split_mnemonics(event: dict[Any, Any]) -> dict[Any, Any]:
+    leaves: list[str] = []
+    _leaves(event, leaves)
+    if sum(len(t) for t in leaves) < _MNEMONIC_MIN_WORDS * 3:
+        return event
+    # No 12 short words in a row, even across strings: nothing to look for (the common case).
+    if not _has_word_run("\n".join(leaves)):
+        return event
+    marked = _marked(leaves)
+    return _replace(event, marked) if marked else event

@@ -107,7 +107,42 @@ def span(name: str, **attributes: Any) -> Any:
     """A child span of the current one, as a context manager (the no-op one while off)."""
     if not _enabled:
         return NO_SPAN
-    return _tracer.start_as_current_span(name, attributes=_clean(attributes))
+    return _redacting_span(name, attributes=_clean(attributes))
+
+
+@contextmanager
+def _redacting_span(name: str, **kwargs: Any) -> Iterator[Any]:
+    """A span that records an exception through the log redactor: OpenTelemetry's own
+    recording would export the exception's message and traceback as they are, and those can
+    quote a secret (a key in a URL, a mnemonic in a malformed input)."""
+    with _tracer.start_as_current_span(
+        name, record_exception=False, set_status_on_exception=False, **kwargs
+    ) as s:
+        try:
+            yield s
+        except Exception as exc:
+            record_exception(s, exc)
+            raise
+
+
+def record_exception(s: Any, exc: BaseException) -> None:
+    """Mark ``s`` failed with ``exc``, its message and traceback redacted (redact.py)."""
+    import traceback
+
+    from opentelemetry.trace import Status, StatusCode
+
+    from dydx_router.redact import REDACTOR
+
+    message = REDACTOR.text(str(exc))
+    s.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+    s.add_event(
+        "exception",
+        {
+            "exception.type": type(exc).__qualname__,
+            "exception.message": message,
+            "exception.stacktrace": REDACTOR.text("".join(traceback.format_exception(exc))),
+        },
+    )
 
 
 @contextmanager
@@ -117,9 +152,7 @@ def _server_span(name: str, headers: list[tuple[bytes, bytes]], attributes: Any)
 
     carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
     parent = extract(carrier) if carrier else None
-    with _tracer.start_as_current_span(
-        name, context=parent, kind=SpanKind.SERVER, attributes=attributes
-    ) as s:
+    with _redacting_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes) as s:
         yield s
 
 

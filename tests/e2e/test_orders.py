@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 import uuid
 from collections.abc import Callable
@@ -277,7 +276,7 @@ def test_concurrent_duplicates_make_exactly_one_order(router: RouterProcess) -> 
     assert sum(r.status_code == 201 for r in responses) == 1
 
 
-def test_dry_run_signs_without_storing_or_sending(router: RouterProcess) -> None:
+def test_dry_run_previews_without_signing_storing_or_sending(router: RouterProcess) -> None:
     with router.client() as c:
         before = c.get("/v1/orders", params={"limit": 500}).json()["orders"]
         resp = c.post(
@@ -287,8 +286,13 @@ def test_dry_run_signs_without_storing_or_sending(router: RouterProcess) -> None
         )
         assert resp.status_code == 200, resp.text
         body = resp.json()
-        assert body["dry_run"] is True and len(body["tx_hash"]) == 64
-        assert len(base64.b64decode(body["tx_base64"])) > 100
+        assert body["dry_run"] is True and len(body["sign_doc_sha256"]) == 64
+        # A preview, never a transaction: no signature or signed bytes anywhere in it.
+        assert "tx_base64" not in body and body["order"]["chain"]["tx_hash"] is None
+        order_id = body["order_id"]
+        assert order_id["subaccount_id"] == {"owner": router.address, "number": 0}
+        assert order_id["client_id"] == body["order"]["chain"]["client_id"]
+        assert order_id["clob_pair_id"] == body["order"]["chain"]["clob_pair_id"]
         after = c.get("/v1/orders", params={"limit": 500}).json()["orders"]
         assert [o["id"] for o in after] == [o["id"] for o in before]
     accepted = asyncio.run(router.devnet.accepted_orders(router.address))

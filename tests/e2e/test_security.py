@@ -360,6 +360,14 @@ def test_kill_switch_halts_cancels_and_reduces(secured: RouterProcess) -> None:
         states = [e["target"] for e in entries if e["action"] == "trading_state_set"]
         assert states[:3] == ["ACTIVE", "REDUCE_ONLY", "HALTED"]  # newest first
         assert any(e["action"] == "open_orders_canceled" for e in entries)
+        # Each kill-switch cancel is audited in the transaction that marked it requested.
+        requested = [
+            i
+            for e in entries
+            if e["action"] == "orders_cancel_requested"
+            for i in e["details"]["order_ids"]
+        ]
+        assert rid in requested
         assert all(e["actor_key_id"] is not None for e in entries[:3])
 
 

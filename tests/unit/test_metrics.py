@@ -65,3 +65,23 @@ def test_every_series_carries_the_prefix() -> None:
         if hasattr(v, "describe") and hasattr(v, "_name")
     ]
     assert names and all(n.startswith("dydx_router_") for n in names)
+
+
+def test_endpoint_labels_never_carry_url_credentials() -> None:
+    breakers = [
+        {"endpoint": "https://user:s3cret-pw@indexer.example/v4?apikey=k3y-in-query", "state": "x"},
+        {"endpoint": "wss://u:pw2-secret@[::1]:3003/v4/ws", "state": "closed"},
+        {"endpoint": "grpcs://node.example:443", "state": "closed"},
+        {"endpoint": "10.0.0.1:9090", "state": "closed"},
+    ]
+    registry = CollectorRegistry()
+    registry.register(metrics.ContainerCollector(FakePool(), upstreams={"x": lambda: breakers}))
+    text = generate_latest(registry).decode()
+    assert "s3cret-pw" not in text and "k3y-in-query" not in text and "pw2-secret" not in text
+    for label in (
+        "https://indexer.example/v4",
+        "wss://[::1]:3003/v4/ws",
+        "grpcs://node.example:443",
+        "10.0.0.1:9090",
+    ):
+        assert f'endpoint="{label}"' in text

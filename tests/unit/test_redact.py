@@ -123,3 +123,41 @@ def test_a_plain_line_passes_untouched_and_a_secret_among_plain_values_is_caught
     ):
         out = redact_event(None, "info", leaky)
         assert out is not leaky and REDACTED in "".join(str(v) for v in out.values())
+
+
+def _phrase() -> list[str]:
+    return str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24)).split()
+
+
+def test_a_mnemonic_split_numbered_or_used_as_a_key_is_caught() -> None:
+    from dydx_router.redact import redact_event
+
+    words = _phrase()
+    numbered = " ".join(f"{i}. {w}" for i, w in enumerate(words, 1))
+    cases = [
+        # split over the fields of one line
+        {"event": "x", "part_1": " ".join(words[:12]), "part_2": " ".join(words[12:])},
+        {"event": "x", "a": " ".join(words[:8]), "b": " ".join(words[8:16]), "c": words[16]},
+        # a numbered list, in one string and as list items
+        {"event": "x", "backup": numbered},
+        {"event": "x", "backup": [f"{i}) {w}" for i, w in enumerate(words, 1)]},
+        {"event": "x", "backup": "\n".join(f"{i} - {w}" for i, w in enumerate(words, 1))},
+        # in a dictionary key, at the top or nested
+        {"event": "x", " ".join(words): 1},
+        {"event": "x", "nested": {" ".join(words): "value"}},
+    ]
+    for event in cases:
+        out = redact_event(None, "info", dict(event))
+        assert REDACTED in json.dumps(out), event
+        flat = json.dumps(out)
+        assert not any(" ".join(words[i : i + 4]) in flat for i in range(20)), out
+        assert sum(f'"{w}"' in flat or f" {w}" in flat for w in words[:16]) < 4, out
+
+
+def test_numbered_prose_and_ordinary_fields_are_left_alone() -> None:
+    from dydx_router.redact import redact_event
+
+    text = "1. place the order 2. wait for the fill 3. cancel the rest at 10:30"
+    assert Redactor().text(text) == text
+    line = {"event": "order_submitted", "market": "BTC-USD", "side": "BUY", "status": "OPEN"}
+    assert redact_event(None, "info", dict(line)) == line

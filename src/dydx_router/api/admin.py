@@ -20,14 +20,14 @@ from dydx_router.api.schemas import (
     Ticker,
 )
 from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState
-from dydx_router.service.admin import AdminService
+from dydx_router.service.admin import AdminService, require_global_admin
 from dydx_router.store.api_keys import ApiKey
 from dydx_router.store.audit import Actor
 from dydx_router.store.trading_state import TradingStateRecord
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
-Scope = Literal["read", "trade", "admin"]
+Scope = Literal["read", "trade", "admin", "orders:all"]
 Bps = Annotated[int, Field(ge=1, le=10_000)]
 
 
@@ -46,7 +46,7 @@ class ApiKeyCreateBody(Strict):
     name: Annotated[
         str, Field(min_length=1, max_length=100, pattern=r"^[\x20-\x7e]*\S[\x20-\x7e]*$")
     ]
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=4)]
     subaccounts: Annotated[list[SubaccountNumber], Field(min_length=1, max_length=1000)] | None = (
         None
     )
@@ -98,12 +98,13 @@ async def create_api_key(
 
 @router.get("/api-keys", response_model=ApiKeysOut, summary="Every key (never the keys)")
 async def list_api_keys(request: Request, caller: AdminCaller) -> ApiKeysOut:
-    return ApiKeysOut(api_keys=[ApiKeyOut.of(k) for k in await _service(request).list_keys()])
+    keys = await _service(request).list_keys(caller)
+    return ApiKeysOut(api_keys=[ApiKeyOut.of(k) for k in keys])
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke a key")
 async def revoke_api_key(key_id: uuid.UUID, request: Request, caller: AdminCaller) -> ApiKeyOut:
-    return ApiKeyOut.of(await _service(request).revoke_key(_actor(request), key_id))
+    return ApiKeyOut.of(await _service(request).revoke_key(_actor(request), caller, key_id))
 
 
 # --- risk limits --------------------------------------------------------------------------------
@@ -146,8 +147,16 @@ class RiskPolicyOut(BaseModel):
     markets: dict[str, RiskLimitsOut] = Field(
         description="Per-market overrides (null fields inherit the global limit)."
     )
+    defaults: RiskLimitsOut = Field(
+        description="The service's safe defaults (settings): in force wherever no limit is set."
+    )
+    configured: bool = Field(
+        description="Whether the global limits were ever set (testnet and mainnet trade "
+        "REDUCE_ONLY until they are)."
+    )
     effective: dict[str, RiskLimitsOut] = Field(
-        description="The limits in force for each market that has overrides."
+        description="The limits in force: `*` for every market without overrides, and each "
+        "market that has overrides."
     )
 
     @classmethod
@@ -156,7 +165,12 @@ class RiskPolicyOut(BaseModel):
             {
                 "global": RiskLimitsOut.of(policy.global_limits),
                 "markets": {m: RiskLimitsOut.of(lim) for m, lim in policy.markets},
-                "effective": {m: RiskLimitsOut.of(policy.limits_for(m)) for m, _ in policy.markets},
+                "defaults": RiskLimitsOut.of(policy.defaults),
+                "configured": policy.configured,
+                "effective": {
+                    GLOBAL: RiskLimitsOut.of(policy.global_limits.over(policy.defaults)),
+                    **{m: RiskLimitsOut.of(policy.limits_for(m)) for m, _ in policy.markets},
+                },
             }
         )
 
@@ -172,6 +186,7 @@ async def get_risk_limits(request: Request, caller: AdminCaller) -> RiskPolicyOu
 async def put_global_limits(
     body: RiskLimitsBody, request: Request, caller: AdminCaller
 ) -> RiskPolicyOut:
+    require_global_admin(caller, "setting risk limits")
     policy = await _service(request).set_limits(_actor(request), GLOBAL, body.to_limits())
     return RiskPolicyOut.of(policy)
 
@@ -184,6 +199,7 @@ async def put_global_limits(
 async def put_market_limits(
     market: Ticker, body: RiskLimitsBody, request: Request, caller: AdminCaller
 ) -> RiskPolicyOut:
+    require_global_admin(caller, "setting risk limits")
     request.app.state.container.exchange.market(market)  # UnknownMarket (400) for a typo
     policy = await _service(request).set_limits(_actor(request), market, body.to_limits())
     return RiskPolicyOut.of(policy)
@@ -197,6 +213,7 @@ async def put_market_limits(
 async def delete_market_limits(
     market: Ticker, request: Request, caller: AdminCaller
 ) -> RiskPolicyOut:
+    require_global_admin(caller, "deleting risk limits")
     service = _service(request)
     if not await service.delete_limits(_actor(request), market):
         raise ApiError(404, "risk_limits_not_found", f"{market} has no limit overrides")
@@ -243,6 +260,7 @@ async def get_trading_state(request: Request, caller: AdminCaller) -> TradingSta
 async def set_trading_state(
     body: TradingStateBody, request: Request, caller: AdminCaller
 ) -> TradingStateOut:
+    require_global_admin(caller, "the kill switch")
     change = await _service(request).set_trading_state(
         _actor(request), body.state, body.reason, cancel_open_orders=body.cancel_open_orders
     )
@@ -272,6 +290,7 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> AuditOut:
+    require_global_admin(caller, "the audit log")
     entries = await _service(request).audit(limit=limit, before_id=before_id)
     return AuditOut(
         entries=[AuditEntryOut.model_validate(e, from_attributes=True) for e in entries]

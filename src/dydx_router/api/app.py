@@ -16,7 +16,9 @@ from dydx_router.api import admin, health, orders, positions
 from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.api.fastpath import PlaceOrderFastPath
+from dydx_router.api.headers import SecurityHeaders
 from dydx_router.api.middleware import ObservabilityMiddleware
+from dydx_router.api.openapi import install_openapi
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
 
@@ -66,12 +68,19 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         # Spans are ours (tracing.py, off unless configured); FastAPI's built-in OpenTelemetry
         # would otherwise check the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # The API's description can be switched off (DYDX_ROUTER_API_DOCS=false) where it
+        # should not be public; it holds no data either way.
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     install_error_handlers(app)
+    install_openapi(app)
     # Innermost: inside the request id, metrics, access log and body limit like any route.
     app.add_middleware(PlaceOrderFastPath, api=app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
+    app.add_middleware(SecurityHeaders, hsts_max_age_s=settings.hsts_max_age_s)
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(positions.router)

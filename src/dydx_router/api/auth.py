@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from dydx_router.api.errors import ApiError
 from dydx_router.api.ratelimit import retry_after
 from dydx_router.service.orders import Caller
-from dydx_router.store.api_keys import ApiKey, ApiKeyRepository, hash_key
+from dydx_router.store.api_keys import ORDERS_ALL, ApiKey, ApiKeyRepository, hash_key
 from dydx_router.store.database import DatabaseUnavailable
 from dydx_router.store.uow import DEFAULT_ACQUIRE_TIMEOUT_S
 
@@ -61,8 +61,10 @@ class KeyCache:
         return found
 
     def cached(self, key: str) -> bool:
+        """Whether ``key`` is known good (a cached failed look-up does not count: an address
+        over its auth-failure allowance must not keep guessing with one repeated key)."""
         hit = self._entries.get(hash_key(key))
-        return hit is not None and time.monotonic() - hit[0] < CACHE_TTL_S
+        return hit is not None and hit[1] is not None and time.monotonic() - hit[0] < CACHE_TTL_S
 
     def clear(self) -> None:
         """Forget every look-up (a key was revoked here or on another replica)."""
@@ -122,7 +124,14 @@ async def authenticate(request: Request, token: str | None, scope: str) -> Calle
             route_class=scope,
         )
     request.state.api_key = key
-    return Caller(api_key_id=key.id, subaccounts=key.subaccounts)
+    return caller_of(key)
+
+
+def caller_of(key: ApiKey) -> Caller:
+    """What a key reaches: its subaccounts, and every order in them only with ``orders:all``
+    or as an unrestricted admin; otherwise the orders it placed itself."""
+    everything = ORDERS_ALL in key.scopes or ("admin" in key.scopes and key.subaccounts is None)
+    return Caller(api_key_id=key.id, subaccounts=key.subaccounts, all_orders=everything)
 
 
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:

@@ -15,6 +15,7 @@ from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain import risk
 from dydx_router.redact import REDACTOR
+from dydx_router.service.admin import AdminScopeRestricted
 from dydx_router.service.cancels import OrderNotCancelable
 from dydx_router.service.lifecycle import ShuttingDown
 from dydx_router.service.orders import (
@@ -60,6 +61,7 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (ApiKeyNotFound, 404),
     (NoPosition, 404),
     (SubaccountForbidden, 403),
+    (AdminScopeRestricted, 403),
     (risk.TradingHalted, 409),
     (risk.TradingReduceOnly, 409),
     (risk.RiskLimitBreached, 400),
@@ -101,6 +103,21 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     if details:
         error["details"] = details
     return {"error": error}
+
+
+# Errors that a hostile body, not a fault of ours, raises while it is read or computed with.
+UNPARSABLE_BODY = (RecursionError, UnicodeDecodeError, ArithmeticError)
+
+
+def unparsable_body(exc: BaseException) -> JSONResponse:
+    """422 with a stable code for a body that cannot be read or computed with."""
+    if isinstance(exc, RecursionError):
+        code, message = "nesting_too_deep", "the body is nested too deeply"
+    elif isinstance(exc, UnicodeDecodeError):
+        code, message = "invalid_encoding", "the body is not UTF-8"
+    else:
+        code, message = "number_out_of_range", "a number in the request is out of range"
+    return JSONResponse(error_body(code, message), 422)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -152,6 +169,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, UNPARSABLE_BODY):
+            # FastAPI answers a body json.loads cannot read (nested too deep, not UTF-8) with a
+            # bare 400; it is a malformed payload like any other.
+            return unparsable_body(exc.__cause__)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
@@ -169,6 +190,11 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": RETRY_AFTER_S[503]},
         )
 
+    async def hostile_input(_: Request, exc: Exception) -> JSONResponse:
+        # Inputs are bounded before any arithmetic (api/schemas.py); this is the backstop, so
+        # that an input no bound foresaw is still refused, never a 500 or a dropped connection.
+        return unparsable_body(exc)
+
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         # The message of an unexpected error may hold anything; never echo it to the caller.
         return JSONResponse(error_body("internal_error", "internal server error"), 500)
@@ -178,6 +204,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(chain.ChainError, chain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ArithmeticError, hostile_input)
+    app.add_exception_handler(RecursionError, hostile_input)
     for cls in DB_CONNECTION_ERRORS:
         app.add_exception_handler(cls, database_down)
     app.add_exception_handler(Exception, unexpected)

@@ -109,7 +109,9 @@ class PlaceOrderFastPath:
         try:
             # json.loads, then Python-mode validation: exactly FastAPI's reading of a JSON body.
             return _BODY.validate_python(json.loads(raw))
-        except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError included
+        except (ValueError, ValidationError, RecursionError, ArithmeticError):
+            # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is a body
+            # nested too deep. FastAPI reads it again and answers 422 (api/errors.py).
             return None
 
     def _handler(self, exc: Exception) -> Any:

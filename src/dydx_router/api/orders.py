@@ -80,7 +80,8 @@ def _decode_cursor(text: str) -> Cursor:
     responses={
         200: {"description": "Idempotent replay: the order placed earlier with this key"},
         201: {"description": "Placed: CheckTx accepted (SUBMITTED) or refused (REJECTED)"},
-        # ?dry_run=true answers 200 with DryRunOut: the quantized order and the signed tx.
+        # ?dry_run=true answers 200 with DryRunOut: the quantized order, its OrderId and the
+        # hash of what would be signed (never a signature).
         202: {
             "description": "Persisted, but the broadcast outcome is unknown (UNKNOWN), or "
             "known but not yet stored (`unrecorded_outcome`)"
@@ -95,7 +96,11 @@ async def place_order(
     caller: TradeCaller,
     idempotency_key: IdempotencyKey = None,
     dry_run: Annotated[
-        bool, Query(description="Quantize and sign only: nothing is stored or sent.")
+        bool,
+        Query(
+            description="Preview only: the quantized order, its OrderId and the hash of the "
+            "bytes a placement would sign; nothing is signed, stored or sent."
+        ),
     ] = False,
 ) -> Response:
     # Also called by api/fastpath.py, which binds these arguments itself: keep the signature.
@@ -108,13 +113,8 @@ async def place_order(
         idempotency_key=idempotency_key,
     )
     if dry_run:
-        order, signed = await service.dry_run(cmd, caller)
-        dry = DryRunOut(
-            order=OrderOut.of(order),
-            tx_base64=base64.b64encode(signed.signed_tx).decode(),
-            tx_hash=signed.tx_hash,
-        )
-        return _json(dry, 200)
+        order, preview = await service.dry_run(cmd, caller)
+        return _json(DryRunOut.of(order, preview.sign_doc_sha256), 200)
     result = await service.place(cmd, caller)
     status_code = 201
     if result.replayed:

@@ -59,6 +59,7 @@ class RateLimiter:
         self._rates = rates
         self._clock = clock
         self._buckets: dict[tuple[Hashable, str], TokenBucket] = {}
+        self._last_eviction = -math.inf
 
     def take(self, who: Hashable, route_class: str) -> float:
         rate = self._rates.get(route_class)
@@ -67,11 +68,29 @@ class RateLimiter:
         key = (who, route_class)
         bucket = self._buckets.get(key)
         if bucket is None:
-            if len(self._buckets) >= self.MAX_BUCKETS:
-                # Full buckets only: forgetting them grants nothing a fresh bucket would not.
-                self._buckets.clear()
+            if len(self._buckets) >= self.MAX_BUCKETS and not self._evict():
+                # Every bucket is in use (e.g. guessing from more addresses than the table
+                # holds): refuse rather than forget one, which would hand it a fresh burst.
+                return 1.0 / rate.per_second if rate.per_second > 0 else math.inf
             bucket = self._buckets[key] = TokenBucket(rate, self._clock)
         return bucket.take()
+
+    def _evict(self) -> bool:
+        """Forget the buckets that have refilled to their burst: a fresh bucket is the same, so
+        forgetting them grants nothing. Exhausted buckets are kept. At most one scan per
+        second, so a table full of exhausted buckets does not cost a scan per request."""
+        now = self._clock()
+        if now - self._last_eviction < 1.0:
+            return False
+        self._last_eviction = now
+        full = [
+            key
+            for key, b in self._buckets.items()
+            if b._tokens + (now - b._updated) * b.rate.per_second >= b.rate.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+        return len(self._buckets) < self.MAX_BUCKETS
 
     def would_wait(self, who: Hashable, route_class: str) -> bool:
         """Whether ``who`` has no token left, without taking one."""

@@ -6,6 +6,7 @@ Strict on the way in: unknown fields are refused, enums are exact, and decimals 
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,14 @@ from dydx_router.service.ports import AccountSnapshot, MarketView
 
 MAX_DIGITS = 30
 MAX_PLACES = 18
+MAX_TEXT = 64
+# The exponent is bounded before any arithmetic: Decimal stores "1e-99999999" in a few bytes, but
+# arithmetic on it (normalize, quantize, scaling to chain units) can take time and memory
+# exponential in the exponent, or raise decimal.Overflow. Nothing we accept needs more than
+# MAX_PLACES places or MAX_DIGITS integer digits, so nothing further is ever computed.
+MIN_EXPONENT = -(MAX_PLACES + MAX_TEXT)
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+MAX_EXPONENT = MAX_DIGITS
 
 
 def _decimal_string(value: Any) -> Decimal:
@@ -28,26 +37,35 @@ def _decimal_string(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise ValueError('must be a decimal string, e.g. "0.001"')
     text = value.strip()
-    if not text or len(text) > 64:
+    if len(text) > MAX_TEXT or not _DECIMAL_TEXT.fullmatch(text):
+        # ASCII digits only: Decimal() also reads "1_000", other scripts' digits, NaN, Infinity.
         raise ValueError('must be a decimal string, e.g. "0.001"')
     try:
-        number = Decimal(text)
+        number = Decimal(text)  # parsing only: no arithmetic, whatever the exponent
     except InvalidOperation:
         raise ValueError('must be a decimal string, e.g. "0.001"') from None
     if not number.is_finite():
         raise ValueError("must be a finite decimal")
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if not MIN_EXPONENT <= exponent <= MAX_EXPONENT:
+        raise ValueError(f"out of range: at most {MAX_PLACES} decimal places, {MAX_DIGITS} digits")
     return number
 
 
 def _bounded_positive(number: Decimal) -> Decimal:
     if number <= 0:
         raise ValueError("must be greater than 0")
-    _, digits, exponent = number.normalize().as_tuple()
+    # Counted on the digits themselves: normalize() would round to the context's precision.
+    _, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)
+    significant = "".join(map(str, digits)).lstrip("0")
+    trimmed = significant.rstrip("0")
+    exponent += len(significant) - len(trimmed)
     places = max(0, -exponent)
     if places > MAX_PLACES:
         raise ValueError(f"at most {MAX_PLACES} decimal places")
-    if len(digits) + max(0, exponent) > MAX_DIGITS:
+    if len(trimmed) + max(0, exponent) > MAX_DIGITS:
         raise ValueError(f"at most {MAX_DIGITS} significant digits")
     return number
 
@@ -56,7 +74,13 @@ PositiveDecimal = Annotated[
     Decimal,
     BeforeValidator(_decimal_string),
     AfterValidator(_bounded_positive),
-    Field(json_schema_extra={"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "0.001"}),
+    Field(
+        json_schema_extra={
+            "type": "string",
+            "pattern": r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$",
+            "example": "0.001",
+        }
+    ),
 ]
 DecimalOut = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", examples=["BTC-USD"])]
@@ -296,11 +320,44 @@ class CancelResult(BaseModel):
         )
 
 
+class SubaccountIdOut(BaseModel):
+    owner: str
+    number: int
+
+
+class ChainOrderIdOut(BaseModel):
+    """The chain's OrderId (protocol/x/clob/types/order.pb.go): what identifies the order on
+    the chain, for cancels and look-ups."""
+
+    subaccount_id: SubaccountIdOut
+    client_id: int
+    order_flags: int
+    clob_pair_id: int
+
+
 class DryRunOut(BaseModel):
+    """A preview: the quantized order, its chain OrderId and the hash of the bytes a placement
+    would sign. Never a signature nor a transaction: nothing here can be broadcast."""
+
     dry_run: bool = True
     order: OrderOut
-    tx_base64: str
-    tx_hash: str
+    order_id: ChainOrderIdOut
+    sign_doc_sha256: str = Field(
+        description="Hex sha256 of the SignDoc (SIGN_MODE_DIRECT) a placement would sign now."
+    )
+
+    @classmethod
+    def of(cls, o: Order, sign_doc_sha256: str) -> DryRunOut:
+        return cls(
+            order=OrderOut.of(o),
+            order_id=ChainOrderIdOut(
+                subaccount_id=SubaccountIdOut(owner=o.address, number=o.subaccount_number),
+                client_id=o.client_id,
+                order_flags=o.order_flags,
+                clob_pair_id=o.clob_pair_id,
+            ),
+            sign_doc_sha256=sign_doc_sha256,
+        )
 
 
 class PositionOut(BaseModel):

@@ -45,6 +45,7 @@ from dydx_router.service.ports import (
     AccountSnapshot,
     BeforeBroadcast,
     MarketView,
+    OrderPreview,
     Outcome,
     Position,
     SignedOrder,
@@ -218,14 +219,23 @@ class DydxExchange:
     def _short_term_sequence(self) -> int:
         return self.sequencer.cached_sequence or 0
 
-    async def sign_preview(self, order: Order, plan: OrderPlan) -> SignedOrder:
-        if plan.is_short_term:
-            return await self.sign_short_term(order, plan)
+    async def sign_preview(self, order: Order, plan: OrderPlan) -> OrderPreview:
+        # The hash of what would be signed, never a signature: a preview must not be a
+        # broadcastable transaction (it is neither stored nor counted by the risk gate).
         sequence = self.sequencer.cached_sequence
-        if sequence is None:
+        if plan.is_short_term:
+            sequence = self._short_term_sequence()
+        elif sequence is None:
             sequence = (await self.node.account(self.address)).sequence
-        signed = await self._sign([self._place_msg(order, plan)], sequence)
-        return SignedOrder(signed.tx_hash, signed.tx_bytes)
+        digest = txb.sign_doc_sha256(
+            self.wallet.public_key,
+            [self._place_msg(order, plan)],
+            chain_id=self._chain_id,
+            account_number=await self._account_number(),
+            sequence=sequence,
+            memo=self._memo,
+        )
+        return OrderPreview(sign_doc_sha256=digest)
 
     async def broadcast(self, signed_tx: bytes, *, resend: bool = False) -> Submission:
         signed = txb.SignedTx(signed_tx, txb.tx_hash_of(signed_tx))

@@ -330,6 +330,46 @@ def sign_tx(
     fee: Sequence[tuple[str, int]] = (),
 ) -> SignedTx:
     """Sign ``messages`` as one SIGN_MODE_DIRECT tx. ``fee`` is (denom, amount) pairs."""
+    body_bytes, auth_info_bytes, sign_doc = _sign_doc(
+        signer.public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee
+    )
+    tx_bytes = TxRaw(
+        body_bytes=body_bytes,
+        auth_info_bytes=auth_info_bytes,
+        signatures=[signer.sign(sign_doc)],
+    ).SerializeToString()
+    return SignedTx(tx_bytes=tx_bytes, tx_hash=tx_hash_of(tx_bytes))
+
+
+def sign_doc_sha256(
+    public_key: bytes,
+    messages: Sequence[Any],
+    *,
+    chain_id: str,
+    account_number: int,
+    sequence: int,
+    memo: str = "",
+    gas_limit: int = CLOB_GAS_LIMIT,
+    fee: Sequence[tuple[str, int]] = (),
+) -> str:
+    """The hex sha256 of the SignDoc ``sign_tx`` would sign (what the key signs), without
+    signing: a preview that carries no signature cannot be broadcast."""
+    _, _, sign_doc = _sign_doc(
+        public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee
+    )
+    return hashlib.sha256(sign_doc).hexdigest()
+
+
+def _sign_doc(
+    public_key: bytes,
+    messages: Sequence[Any],
+    chain_id: str,
+    account_number: int,
+    sequence: int,
+    memo: str,
+    gas_limit: int,
+    fee: Sequence[tuple[str, int]],
+) -> tuple[bytes, bytes, bytes]:
     if len(memo) > MAX_MEMO_CHARS:
         raise _fail(f"memo longer than {MAX_MEMO_CHARS} characters")
     if not messages:
@@ -343,19 +383,14 @@ def sign_tx(
         ],
         memo=memo,
     ).SerializeToString()
-    auth_info_bytes = _auth_info_bytes(signer.public_key, sequence, gas_limit, tuple(fee))
+    auth_info_bytes = _auth_info_bytes(public_key, sequence, gas_limit, tuple(fee))
     sign_doc = SignDoc(
         body_bytes=body_bytes,
         auth_info_bytes=auth_info_bytes,
         chain_id=chain_id,
         account_number=account_number,
     ).SerializeToString()
-    tx_bytes = TxRaw(
-        body_bytes=body_bytes,
-        auth_info_bytes=auth_info_bytes,
-        signatures=[signer.sign(sign_doc)],
-    ).SerializeToString()
-    return SignedTx(tx_bytes=tx_bytes, tx_hash=tx_hash_of(tx_bytes))
+    return body_bytes, auth_info_bytes, sign_doc
 
 
 def tx_hash_of(tx_bytes: bytes) -> str:

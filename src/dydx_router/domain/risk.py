@@ -94,16 +94,33 @@ LIMIT_NAMES = tuple(f.name for f in fields(RiskLimits))
 
 @dataclass(frozen=True, slots=True)
 class RiskPolicy:
-    """The global limits and the per-market overrides, as stored."""
+    """The global limits and the per-market overrides, as stored, over the service's safe
+    defaults (settings; a stored limit, global or per market, replaces its default).
+
+    ``configured``: the global limits have been set explicitly (a row exists, even one whose
+    limits are all null); on testnet and mainnet the service trades REDUCE_ONLY until then.
+    """
 
     global_limits: RiskLimits = RiskLimits()
     markets: tuple[tuple[str, RiskLimits], ...] = ()
+    defaults: RiskLimits = RiskLimits()
+    configured: bool = False
 
     def limits_for(self, market: str) -> RiskLimits:
         for name, limits in self.markets:
             if name == market:
-                return limits.over(self.global_limits)
-        return self.global_limits
+                return limits.over(self.global_limits).over(self.defaults)
+        return self.global_limits.over(self.defaults)
+
+    def defaulted(self, market: str) -> frozenset[str]:
+        """The limits of ``market`` that come from the defaults (nothing stored overrides)."""
+        stored = self.global_limits
+        for name, limits in self.markets:
+            if name == market:
+                stored = limits.over(self.global_limits)
+        return frozenset(
+            n for n in LIMIT_NAMES if getattr(stored, n) is None and getattr(self.defaults, n)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +154,11 @@ def check_trading_state(state: TradingState, *, reduce_only: bool) -> None:
         )
 
 
-def _breach(limit: str, value: object, scope: str, message: str, **found: object) -> None:
+def _breach(
+    limit: str, value: object, scope: str | dict[str, str], message: str, **found: object
+) -> None:
+    if isinstance(scope, dict):
+        scope = scope.get(limit, scope[""])
     raise RiskLimitBreached(
         f"{message} (limit {limit} = {value} for {scope})",
         code=f"risk_{limit}",
@@ -152,13 +173,14 @@ def check_order(
     order: ProposedOrder,
     limits: RiskLimits,
     *,
-    scope: str,
+    scope: str | dict[str, str],
     oracle: Decimal | None,
     exposure: Exposure | None,
 ) -> None:
     """Raise ``RiskLimitBreached`` for the first limit the order breaches.
 
-    ``scope`` names where the limits came from (the market or ``*``) for the error message;
+    ``scope`` names where the limits came from (the market, ``*`` or ``default``) for the error
+    message: one name, or one per limit name with ``""`` for the others;
     ``exposure`` may be None only when ``limits.needs_exposure`` is false or the order is
     reduce-only.
     """

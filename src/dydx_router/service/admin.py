@@ -5,20 +5,46 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 
+from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order
 from dydx_router.domain.risk import LIMIT_NAMES, RiskLimits, RiskPolicy, TradingState
 from dydx_router.service.orders import Caller, OrderService, SubaccountForbidden
 from dydx_router.service.risk import ControlsSnapshot, RiskControls
-from dydx_router.store.api_keys import ApiKey
+from dydx_router.store.api_keys import ApiKey, ApiKeyNotFound
 from dydx_router.store.audit import Actor, AuditEntry
 from dydx_router.store.trading_state import TradingStateRecord
 
 log = structlog.get_logger(__name__)
+
+
+class AdminScopeRestricted(DomainError):
+    """A subaccount-restricted admin key tried an action that reaches beyond its subaccounts."""
+
+    code = "admin_scope_restricted"
+
+
+def require_global_admin(caller: Caller, action: str) -> None:
+    """Global actions (risk limits, the kill switch, the audit log) need an unrestricted key: a
+    key restricted to some subaccounts acts only inside them."""
+    if caller.subaccounts is not None:
+        raise AdminScopeRestricted(
+            f"{action} acts on every subaccount: it needs an admin key without a subaccount "
+            "restriction",
+            allowed=sorted(caller.subaccounts),
+        )
+
+
+def within(caller: Caller, key: ApiKey) -> bool:
+    """Whether ``key`` lies inside what ``caller`` may administer: everything for an
+    unrestricted admin, else only keys restricted to a subset of the caller's subaccounts."""
+    if caller.subaccounts is None:
+        return True
+    return key.subaccounts is not None and key.subaccounts <= caller.subaccounts
 
 
 def _limits_details(limits: RiskLimits) -> dict[str, Any]:
@@ -90,13 +116,18 @@ class AdminService:
         log.info("api_key_created", key_id=str(key.id), actor=actor.name)
         return key, secret
 
-    async def list_keys(self) -> list[ApiKey]:
+    async def list_keys(self, caller: Caller) -> list[ApiKey]:
         async with self.uow() as uow:
             keys: list[ApiKey] = await uow.api_keys.list_all()
-        return keys
+        return [k for k in keys if within(caller, k)]
 
-    async def revoke_key(self, actor: Actor, key_id: uuid.UUID) -> ApiKey:
+    async def revoke_key(self, actor: Actor, caller: Caller, key_id: uuid.UUID) -> ApiKey:
         async with self.uow() as uow:
+            if caller.subaccounts is not None:
+                # A key outside the caller's reach is not revealed to exist (404, as unknown).
+                visible = [k for k in await uow.api_keys.list_all() if within(caller, k)]
+                if key_id not in {k.id for k in visible}:
+                    raise ApiKeyNotFound(f"api key {key_id} not found", key_id=str(key_id))
             key = await revoke_api_key(uow, actor, key_id)
             await uow.commit()
         self.on_keys_changed()  # this replica at once; the others on the notification
@@ -105,9 +136,10 @@ class AdminService:
 
     # --- risk limits ------------------------------------------------------------------------
     async def policy(self) -> RiskPolicy:
+        """The stored limits over the safe defaults."""
         async with self.uow() as uow:
             policy: RiskPolicy = await uow.risk.policy()
-        return policy
+        return replace(policy, defaults=self.controls.defaults)
 
     async def set_limits(self, actor: Actor, scope: str, limits: RiskLimits) -> RiskPolicy:
         """Replace the limits of ``scope`` (``*`` or a market)."""
@@ -119,7 +151,7 @@ class AdminService:
             await uow.commit()
         self.controls.apply(ControlsSnapshot(policy, state.state, state.reason))
         log.info("risk_limits_set", scope=scope, actor=actor.name)
-        return policy
+        return replace(policy, defaults=self.controls.defaults)
 
     async def delete_limits(self, actor: Actor, scope: str) -> bool:
         async with self.uow() as uow:
@@ -136,6 +168,13 @@ class AdminService:
     async def trading_state(self) -> TradingStateRecord:
         async with self.uow() as uow:
             record: TradingStateRecord = await uow.trading_state.get()
+        return self._enforced(record)
+
+    def _enforced(self, record: TradingStateRecord) -> TradingStateRecord:
+        """The state as enforced: REDUCE_ONLY while required risk limits are not set."""
+        current = self.controls.current
+        if record.state is TradingState.ACTIVE and current.state is not record.state:
+            return replace(record, state=current.state, reason=current.reason)
         return record
 
     async def set_trading_state(
@@ -162,9 +201,21 @@ class AdminService:
         # This replica refuses orders from now on; the others when notified (milliseconds).
         self.controls.apply(ControlsSnapshot(policy, record.state, record.reason))
         log.warning("trading_state_set", state=state.value, actor=actor.name)
+        record = self._enforced(record)
         canceled: list[Order] = []
         if cancel_open_orders:
-            report = await self.orders.cancel_many(Caller())
+
+            async def audit(uow: Any, orders: Sequence[Order]) -> None:
+                # In the transaction that marks them CANCEL_REQUESTED: no order is canceled by
+                # the kill switch without its audit entry, nor audited without being canceled.
+                await uow.audit.record(
+                    actor,
+                    "orders_cancel_requested",
+                    state.value,
+                    order_ids=[str(o.id) for o in orders],
+                )
+
+            report = await self.orders.cancel_many(Caller.system(), audit=audit)
             failed = {f.order_id for f in report.failed}
             canceled = [o for o in report.orders if o.id not in failed]
             async with self.uow() as uow:

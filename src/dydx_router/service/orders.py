@@ -13,12 +13,12 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as fields_of
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import structlog
 
@@ -47,6 +47,7 @@ from dydx_router.service.ports import (
     Clock,
     Exchange,
     MarketView,
+    OrderPreview,
     Outcome,
     PlacementWrites,
     SignedOrder,
@@ -89,16 +90,34 @@ class SubaccountForbidden(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: the API key and the subaccounts it may use (None: all)."""
+    """Who is asking: the API key, the subaccounts it may use (None: all), and whether it sees
+    every order of those subaccounts (scope ``orders:all``, or an unrestricted admin) or only
+    the orders it placed itself. Orders placed without a key (before keys were recorded, or by
+    the service itself) are seen only by callers that see every order."""
 
     api_key_id: uuid.UUID | None = None
     subaccounts: frozenset[int] | None = None
+    all_orders: bool = False
+
+    @classmethod
+    def system(cls) -> Caller:
+        """The service itself (the kill switch): every order of every subaccount."""
+        return cls(all_orders=True)
+
+    def sees(self, order: Order) -> bool:
+        if self.subaccounts is not None and order.subaccount_number not in self.subaccounts:
+            return False
+        return self.all_orders or order.api_key_id == self.api_key_id
 
     def check_subaccount(self, number: int) -> None:
         if self.subaccounts is not None and number not in self.subaccounts:
             raise SubaccountForbidden(
                 f"this API key may not use subaccount {number}", subaccount=number
             )
+
+
+# Writes the audit entry of cancels in the unit of work that marks them CANCEL_REQUESTED.
+CancelAudit: TypeAlias = Callable[[Any, Sequence[Order]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +364,7 @@ class OrderService:
         )
         return PlaceResult(order, unrecorded=outcome)
 
-    async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, SignedOrder]:
+    async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, OrderPreview]:
         """Everything placement does up to signing; nothing is stored or sent."""
         caller.check_subaccount(cmd.subaccount_number)
         plan = self._plan(cmd.request)
@@ -356,9 +375,7 @@ class OrderService:
             # could send; taking one stores nothing.
             client_id = await uow.orders.next_client_id()
         order = self._new_order(cmd, caller, plan, client_id, None)
-        signed = await self.exchange.sign_preview(order, plan)
-        order.tx_hash = signed.tx_hash
-        return order, signed
+        return order, await self.exchange.sign_preview(order, plan)
 
     def _plan(self, req: OrderRequest) -> OrderPlan:
         return plan_order(
@@ -506,7 +523,7 @@ class OrderService:
     async def get(self, order_id: uuid.UUID, caller: Caller) -> Order:
         async with self.uow() as uow:
             order = await uow.orders.get(order_id)
-        if caller.subaccounts is not None and order.subaccount_number not in caller.subaccounts:
+        if not caller.sees(order):  # 404: another key's order is not revealed to exist
             raise OrderNotFound(f"order {order_id} not found", order_id=str(order_id))
         return order
 
@@ -518,8 +535,12 @@ class OrderService:
         limit: int,
         cursor: Cursor | None,
     ) -> list[Order]:
-        if caller.subaccounts is not None:
-            allowed = tuple((self.exchange.address, n) for n in sorted(caller.subaccounts))
+        if caller.subaccounts is not None or not caller.all_orders:
+            allowed = (
+                None
+                if caller.subaccounts is None
+                else tuple((self.exchange.address, n) for n in sorted(caller.subaccounts))
+            )
             filters = OrderFilter(
                 market=filters.market,
                 status=filters.status,
@@ -527,6 +548,7 @@ class OrderService:
                 since=filters.since,
                 until=filters.until,
                 subaccounts=allowed,
+                placed_by=None if caller.all_orders else (caller.api_key_id,),
             )
         async with self.uow() as uow:
             return await uow.orders.search(filters, limit=limit, cursor=cursor)
@@ -539,12 +561,16 @@ class OrderService:
         return await self.exchange.account(subaccount_number)
 
     # --- cancel -----------------------------------------------------------------------------
-    async def cancel(self, order_id: uuid.UUID, caller: Caller) -> Order:
+    async def cancel(
+        self, order_id: uuid.UUID, caller: Caller, *, audit: CancelAudit | None = None
+    ) -> Order:
         with self.writes.enter():
-            order, _ = await self._cancel(order_id, caller)
+            order, _ = await self._cancel(order_id, caller, audit)
             return order
 
-    async def _cancel(self, order_id: uuid.UUID, caller: Caller) -> tuple[Order, CancelReport]:
+    async def _cancel(
+        self, order_id: uuid.UUID, caller: Caller, audit: CancelAudit | None = None
+    ) -> tuple[Order, CancelReport]:
         """Cancel one order; OrderNotCancelable when it is final, not sent yet, or the chain
         refused the cancel (then it is back to its earlier status)."""
         order = await self.get(order_id, caller)
@@ -570,6 +596,8 @@ class OrderService:
                 await uow.orders.transition(
                     order, OrderStatus.CANCEL_REQUESTED, reason=reason, height=height
                 )
+            if audit is not None:
+                await audit(uow, [order])
             await uow.commit()
             order.history = await uow.orders.history(order.id)
         if before is OrderStatus.PENDING and not order.is_short_term:
@@ -595,9 +623,11 @@ class OrderService:
         *,
         order_ids: Sequence[uuid.UUID] | None = None,
         market: str | None = None,
+        audit: CancelAudit | None = None,
     ) -> CancelReport:
         """Cancel the given orders, or every open order (optionally of one market): the orders
-        as stored afterwards, and those the cancel failed for (service/cancels.py)."""
+        as stored afterwards, and those the cancel failed for (service/cancels.py). ``audit``
+        writes the audit entry of each cancel in the transaction that marks it requested."""
         if order_ids:
             targets = [await self.get(oid, caller) for oid in order_ids]
         else:
@@ -606,8 +636,7 @@ class OrderService:
             targets = [
                 o
                 for o in await self._every_non_final()
-                if (market is None or o.market == market)
-                and (caller.subaccounts is None or o.subaccount_number in caller.subaccounts)
+                if (market is None or o.market == market) and caller.sees(o)
             ]
         # PENDING orders too: one being placed now, or left by a crash, may reach the chain.
         live = [o for o in targets if not o.status.is_final]
@@ -625,11 +654,11 @@ class OrderService:
             for i in range(0, len(orders), MAX_BATCH_CANCELS):
                 chunk = orders[i : i + MAX_BATCH_CANCELS]
                 with self.writes.enter():
-                    done.add(await self._batch_cancel_chunk(sub, chunk, height))
+                    done.add(await self._batch_cancel_chunk(sub, chunk, height, audit))
         for o in stateful:
             try:
                 with self.writes.enter():
-                    done.add((await self._cancel(o.id, caller))[1])
+                    done.add((await self._cancel(o.id, caller, audit))[1])
             except OrderNotCancelable as e:
                 done.orders.append(await self.get(o.id, caller))
                 done.failed.append(CancelFailure(o.id, e.code, e.message, e.details))
@@ -648,7 +677,7 @@ class OrderService:
             after = (page[-1].created_at, page[-1].id)
 
     async def _batch_cancel_chunk(
-        self, subaccount: int, chunk: list[Order], height: int
+        self, subaccount: int, chunk: list[Order], height: int, audit: CancelAudit | None = None
     ) -> CancelReport:
         if self.gate is not None:
             await self.gate.admit_cancel(short_term=True, weight=BATCH_CANCEL_WEIGHT)
@@ -666,6 +695,8 @@ class OrderService:
                         fresh, OrderStatus.CANCEL_REQUESTED, reason="batch cancel", height=height
                     )
                 marked.append((fresh, before))
+            if audit is not None and marked:
+                await audit(uow, [o for o, _ in marked])
             await uow.commit()
         if not marked:
             return CancelReport()

@@ -49,6 +49,14 @@ class SignedOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderPreview:
+    """What a dry run shows: the sha256 (hex) of the SignDoc a placement would sign. Never a
+    signature or transaction bytes."""
+
+    sign_doc_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     market: str
     size: Decimal  # signed: negative is short
@@ -104,9 +112,9 @@ class Exchange(Protocol):
         """Sign a short-term placement (no sequence involved), without sending it."""
         ...
 
-    async def sign_preview(self, order: Order, plan: OrderPlan) -> SignedOrder:
-        """Sign without sending or consuming anything (dry runs); stateful orders take the
-        account's next sequence as of now."""
+    async def sign_preview(self, order: Order, plan: OrderPlan) -> OrderPreview:
+        """The hash of what would be signed, without signing, sending or consuming anything
+        (dry runs); stateful orders take the account's next sequence as of now."""
         ...
 
     async def broadcast(self, signed_tx: bytes, *, resend: bool = False) -> Submission:

@@ -23,7 +23,7 @@ import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,13 @@ from dydx_router.store.risk import OpenOrder
 log = structlog.get_logger(__name__)
 
 
+DEFAULT = "default"  # the scope named when a safe default (settings) is breached
+UNCONFIGURED = (
+    "risk limits not set on this network: only reduce_only orders until an admin sets them "
+    "(PUT /v1/admin/risk-limits/global)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ControlsSnapshot:
     policy: RiskPolicy
@@ -64,9 +71,17 @@ class RiskControls:
         load: Callable[[], Awaitable[ControlsSnapshot]],
         *,
         refresh_s: float = 1.0,
+        defaults: RiskLimits | None = None,
+        require_configured: bool = False,
     ) -> None:
         self._load = load
         self._refresh_s = refresh_s
+        # Safe defaults under every stored limit (settings; docs/security.md), and whether
+        # trading waits in REDUCE_ONLY until an operator sets the global limits (testnet and
+        # mainnet: a fresh install must not trade without limits someone chose).
+        self.defaults = defaults or RiskLimits()
+        self.require_configured = require_configured
+        self._limits: dict[str, tuple[ControlsSnapshot, RiskLimits, str | dict[str, str]]] = {}
         self._wake = asyncio.Event()
         # Fail closed until the first load: no order passes before the state is known.
         self.current = ControlsSnapshot(RiskPolicy(), TradingState.HALTED, "not loaded yet")
@@ -76,18 +91,41 @@ class RiskControls:
     def state(self) -> TradingState:
         return self.current.state
 
-    def limits_for(self, market: str) -> tuple[RiskLimits, str]:
+    def limits_for(self, market: str) -> tuple[RiskLimits, str | dict[str, str]]:
+        # Per market, until the controls change: the order path pays no merging of limits.
+        hit = self._limits.get(market)
+        if hit is not None and hit[0] is self.current:
+            return hit[1], hit[2]
         policy = self.current.policy
-        scope = market if any(name == market for name, _ in policy.markets) else GLOBAL
-        return policy.limits_for(market), scope
+        scope: str | dict[str, str] = (
+            market if any(name == market for name, _ in policy.markets) else GLOBAL
+        )
+        defaulted = policy.defaulted(market)
+        if defaulted:
+            scope = {"": str(scope)} | dict.fromkeys(defaulted, DEFAULT)
+        limits = policy.limits_for(market)
+        self._limits[market] = (self.current, limits, scope)
+        return limits, scope
+
+    def effective(self, snapshot: ControlsSnapshot) -> ControlsSnapshot:
+        """The stored controls as enforced: over the defaults, and REDUCE_ONLY while limits
+        are required and not set."""
+        policy = replace(snapshot.policy, defaults=self.defaults)
+        if (
+            self.require_configured
+            and not policy.configured
+            and snapshot.state is TradingState.ACTIVE
+        ):
+            return ControlsSnapshot(policy, TradingState.REDUCE_ONLY, UNCONFIGURED)
+        return ControlsSnapshot(policy, snapshot.state, snapshot.reason)
 
     async def reload(self) -> None:
-        self.current = await self._load()
+        self.current = self.effective(await self._load())
         self.loaded = True
 
     def apply(self, snapshot: ControlsSnapshot) -> None:
         """Take a value just written by this process (the notification follows anyway)."""
-        self.current = snapshot
+        self.current = self.effective(snapshot)
         self.loaded = True
 
     def changed(self) -> None:

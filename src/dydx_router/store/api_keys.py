@@ -14,7 +14,9 @@ from dydx_router.domain.errors import DomainError
 from dydx_router.store.notify import TOPIC_API_KEYS, notify
 
 KEY_PREFIX = "dxr_"
-SCOPES = frozenset({"read", "trade", "admin"})
+# ``orders:all``: read and cancel every order of the key's subaccounts, not only its own.
+ORDERS_ALL = "orders:all"
+SCOPES = frozenset({"read", "trade", "admin", ORDERS_ALL})
 
 
 class InvalidApiKeySpec(DomainError):

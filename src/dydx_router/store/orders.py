@@ -87,6 +87,8 @@ class OrderFilter:
     since: datetime | None = None
     until: datetime | None = None
     subaccounts: tuple[tuple[str, int], ...] | None = None
+    # Only the orders placed by this API key (a 1-tuple; (None,): orders placed without a key).
+    placed_by: tuple[uuid.UUID | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +403,8 @@ class OrderRepository:
                 f"(address, subaccount_number) IN (SELECT * FROM unnest({arg(owners)}::text[], "
                 f"{arg(numbers)}::int[]))"
             )
+        if filters.placed_by is not None:
+            where.append(f"api_key_id IS NOT DISTINCT FROM {arg(filters.placed_by[0])}::uuid")
         if cursor is not None:
             where.append(f"(created_at, id) < ({arg(cursor.created_at)}, {arg(cursor.id)})")
         sql = f"SELECT {_COLUMNS}, created_at, updated_at FROM orders"

@@ -37,9 +37,11 @@ class RiskRepository:
     async def policy(self) -> RiskPolicy:
         rows = await self._conn.fetch(f"SELECT scope, {_COLUMNS} FROM risk_limits ORDER BY scope")
         by_scope = {r["scope"]: _limits(r) for r in rows}
+        configured = GLOBAL in by_scope
         return RiskPolicy(
             global_limits=by_scope.pop(GLOBAL, RiskLimits()),
             markets=tuple(sorted(by_scope.items())),
+            configured=configured,
         )
 
     async def put(self, scope: str, limits: RiskLimits, updated_by: uuid.UUID | None) -> None:

@@ -126,6 +126,13 @@ sa.Index(
     postgresql_where=orders.c.idempotency_key.isnot(None),
 )
 sa.Index("ix_orders_indexer_order_id", orders.c.indexer_order_id)
+# A key without ``orders:all`` lists only its own orders (migration 0004).
+sa.Index(
+    "ix_orders_api_key_id_created_at_id",
+    orders.c.api_key_id,
+    orders.c.created_at.desc(),
+    orders.c.id.desc(),
+)
 # Only rows that carry a caller's id: every status update writes a new row version, and an
 # index over a mostly-NULL column cost an entry per version for nothing (migration 0003).
 sa.Index(

@@ -93,3 +93,29 @@ async def test_what_it_binds_it_serves_and_its_errors_take_the_app_handlers(
     assert r.json()["error"]["code"] == "unauthenticated"
     assert r.headers["www-authenticate"] == "Bearer"
     assert downstream.calls == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nesting_too_deep"),
+        (b'{"a": ' * 30_000 + b"1" + b"}" * 30_000, "nesting_too_deep"),
+        (b"\xff\xfe", "invalid_request"),  # read as UTF-16 (its BOM), then not JSON
+        (b'{"market": "BTC-\xff"}', "invalid_encoding"),
+    ],
+)
+async def test_unreadable_bodies_are_a_422_with_a_stable_code_not_an_error(
+    body: bytes, code: str
+) -> None:
+    # Through FastAPI's own body reading, as the fast path hands them over.
+    from dydx_router.api import orders
+
+    api = FastAPI()
+    install_error_handlers(api)
+    api.include_router(orders.router)
+    app = PlaceOrderFastPath(api, api=api)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.post("/v1/orders", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == code

@@ -39,3 +39,24 @@ def test_buckets_are_per_key_and_per_class() -> None:
 
 def test_retry_after_is_whole_seconds_rounded_up() -> None:
     assert retry_after(0.01) == "1" and retry_after(2.2) == "3"
+
+
+def test_a_full_table_never_forgets_an_exhausted_bucket() -> None:
+    # The old table cleared every bucket when it filled: an attacker could fill it from many
+    # addresses and get his exhausted one back with a fresh burst.
+    clock = Clock()
+    limiter = RateLimiter({"auth": Rate(per_second=0.001, burst=2)}, clock=clock)
+    limiter.MAX_BUCKETS = 100  # type: ignore[misc]
+    assert [limiter.take("attacker", "auth") for _ in range(2)] == [0.0, 0.0]
+    assert limiter.take("attacker", "auth") > 0
+    for i in range(99):  # the table fills with addresses that spent one token each
+        limiter.take(f"other-{i}", "auth")
+    clock.now += 2
+    assert limiter.take("newcomer", "auth") > 0  # nothing evictable: refused, not forgotten
+    assert limiter.take("attacker", "auth") > 0  # still exhausted
+    # Refilled buckets are the same as fresh ones: those, and only those, are forgotten.
+    clock.now += 10_000
+    limiter.take("attacker", "auth")
+    limiter.take("attacker", "auth")
+    assert limiter.take("newcomer", "auth") == 0.0
+    assert limiter.take("attacker", "auth") > 0

@@ -266,3 +266,17 @@ def test_sign_tx_limits_and_fee(wallet: Wallet) -> None:
     assert len(body.messages) == 2
     assert [(c.denom, c.amount) for c in auth.fee.amount] == [("uusdc", "5000")]
     assert auth.fee.gas_limit == 200_000
+
+
+def test_a_preview_is_the_hash_of_what_would_be_signed_and_nothing_else(wallet: Wallet) -> None:
+    msg = tx.place_order(
+        _oid(wallet), side=Side.BUY, quantums=1_000_000, subticks=5_000_000, good_til_block=9
+    )
+    args = {"chain_id": CHAIN_ID, "account_number": 9, "sequence": 3, "memo": "router"}
+    digest = tx.sign_doc_sha256(wallet.public_key, [msg], **args)  # type: ignore[arg-type]
+    raw = TxRaw.FromString(tx.sign_tx(wallet, [msg], **args).tx_bytes)  # type: ignore[arg-type]
+    (sig,) = raw.signatures
+    # The signature a placement would carry is over exactly the SignDoc the preview hashes.
+    vk = ecdsa.VerifyingKey.from_string(wallet.public_key, curve=ecdsa.SECP256k1)
+    assert vk.verify_digest(sig, bytes.fromhex(digest))
+    assert len(digest) == 64 and digest.encode() not in raw.SerializeToString()

@@ -37,6 +37,7 @@ from dydx_router.service.orders import (
 from dydx_router.service.ports import (
     AccountSnapshot,
     MarketView,
+    OrderPreview,
     Outcome,
     Position,
     SignedOrder,
@@ -259,8 +260,8 @@ class FakeExchange:
     async def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
         return SignedOrder("AB" * 32, f"tx-{order.client_id}".encode())
 
-    async def sign_preview(self, order: Order, plan: OrderPlan) -> SignedOrder:
-        return await self.sign_short_term(order, plan)
+    async def sign_preview(self, order: Order, plan: OrderPlan) -> OrderPreview:
+        return OrderPreview("cd" * 32)
 
     def _result(self, raw: bytes | None) -> Submission:
         self.rows_at_broadcast.append(len(self.store.rows))

@@ -207,7 +207,7 @@ async def test_cancel_all_pages_through_every_non_final_order_pending_included(e
     pending = next(iter(store.rows.values()))
     pending.status = OrderStatus.PENDING  # a placement in flight, or left by a crash
     done = await service.cancel_many(Caller())
-    assert len(done) == 10_050
+    assert len(done.orders) == 10_050
     assert all(o.status is OrderStatus.CANCEL_REQUESTED for o in store.rows.values())
     cancelled = sorted(cid for _, ids, _ in exchange.batches for cid in ids[0])
     assert cancelled == sorted(o.client_id for o in store.rows.values())

@@ -1,0 +1,36 @@
+"""The audit log is append-only in the database itself, whoever connects (migration 0004)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from tests.fixtures.db import empty_database
+
+from dydx_router.store import migrate
+from dydx_router.store.database import asyncpg_dsn
+
+pytestmark = pytest.mark.integration
+
+
+def test_audit_entries_cannot_be_changed_or_deleted(pg_server_url: str) -> None:
+    async def attempt(url: str) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.execute(
+                "INSERT INTO audit_log (actor, action, target) "
+                "VALUES ('cli', 'api_key_created', 'k')"
+            )
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                await conn.execute("UPDATE audit_log SET actor = 'someone else'")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                await conn.execute("DELETE FROM audit_log")
+            rows = await conn.fetch("SELECT actor, action FROM audit_log")
+            assert [tuple(r) for r in rows] == [("cli", "api_key_created")]
+        finally:
+            await conn.close()
+
+    with empty_database(pg_server_url, "audit") as url:
+        migrate.upgrade(url)
+        asyncio.run(attempt(url))
