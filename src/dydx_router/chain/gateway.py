@@ -40,7 +40,7 @@ from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
 from dydx_router.domain.order import Order, OrderFlags
 from dydx_router.domain.planning import OrderPlan
-from dydx_router.domain.sync import VenueOrder
+from dydx_router.domain.sync import VenueOrder, average_fill_price
 from dydx_router.service.ports import (
     AccountSnapshot,
     MarketView,
@@ -390,16 +390,11 @@ class DydxExchange:
         page = await self.indexer.fills(
             order.address, order.subaccount_number, market=order.market, limit=1000
         )
-        mine = [f for f in page.fills if f.order_id == order.indexer_order_id]
-        size = sum((f.size for f in mine), Decimal(0))
-        if not size:
-            return None
         spec = self._specs.get(order.market)
-        value = sum((f.price * f.size for f in mine), Decimal(0)) / size
-        # Keep it readable: a tenth of a tick is finer than any real price difference.
-        if spec is not None:
-            return value.quantize(spec.tick_size / 10)
-        return value
+        return average_fill_price(
+            ((f.price, f.size) for f in page.fills if f.order_id == order.indexer_order_id),
+            spec.tick_size if spec is not None else None,
+        )
 
 
 def _observe(kind: str, start: float, result: Submission) -> None:

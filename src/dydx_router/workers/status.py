@@ -23,6 +23,7 @@ import structlog
 from dydx_router import metrics
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.height import HeightCache
+from dydx_router.chain.indexer_models import WsOrderUpdate
 from dydx_router.chain.stream import (
     BlockHeight,
     IndexerStream,
@@ -153,26 +154,35 @@ class StatusStreamWorker:
     async def _settle_updates(self, updates: Sequence[SubaccountUpdate]) -> None:
         """Settle the orders of consecutive updates: each order once, from its latest report.
 
-        An order with nothing filled that rests (the common update: it reached the book) or
-        was removed with a stated reason (expired, canceled) is applied as the stream tells it,
-        without asking the indexer's REST API again; an order with fills goes through REST,
-        which answers with its latest state and the fill price.
+        An order the stream states in full is applied as told, without asking the indexer's
+        REST API again: it rests with nothing filled (the common update: it reached the book),
+        was removed with a stated reason and nothing filled (expired, canceled), or every one of
+        its fills is among these updates (the sizes of the fills add up to the total the latest
+        report states: the common fill of a market order, matched in one block), which gives the
+        fill price too. Anything else goes through REST, which answers with the order's latest
+        state and every fill's price.
         """
         ids: dict[uuid.UUID, None] = {}
         # The report and the height the indexer stamped it with (our own height may still be
         # a block behind the message that carries it).
         told: dict[uuid.UUID, tuple[VenueOrder, int | None]] = {}
         via_rest: set[uuid.UUID] = set()
+        # Fills by order, each once (price, size), and the latest report of a filled order.
+        fills: dict[uuid.UUID, dict[uuid.UUID, tuple[Decimal, Decimal]]] = {}
+        filled: dict[uuid.UUID, WsOrderUpdate] = {}
         for event in updates:
             contents = event.contents
             for f in contents.fills:
                 if f.order_id:
                     ids[f.order_id] = None
-                    via_rest.add(f.order_id)
+                    fills.setdefault(f.order_id, {})[f.id] = (f.price, f.size)
             for o in contents.orders:
                 ids[o.id] = None
-                if o.total_filled is None or o.total_filled:
+                filled.pop(o.id, None)
+                if o.total_filled is None:
                     via_rest.add(o.id)
+                elif o.total_filled:
+                    filled[o.id] = o
                 elif o.status in _RESTING:
                     told[o.id] = (VenueOrder(o.status, Decimal(0)), o.updated_at_height)
                 elif o.status is VenueStatus.CANCELED and o.removal_reason:
@@ -181,6 +191,16 @@ class StatusStreamWorker:
                     told[o.id] = (report, o.updated_at_height)
                 else:
                     via_rest.add(o.id)
+        for oid, seen in fills.items():
+            latest = filled.get(oid)
+            total = sum((size for _, size in seen.values()), Decimal(0))
+            if latest is None or latest.total_filled != total or oid in via_rest:
+                via_rest.add(oid)
+                continue
+            price = sum((p * size for p, size in seen.values()), Decimal(0)) / total
+            report = VenueOrder(latest.status, total, price, removal_reason=latest.removal_reason)
+            told[oid] = (report, latest.updated_at_height)
+        via_rest.update(oid for oid in filled if oid not in fills)
         if ids:
             await self._settle(list(ids), {k: v for k, v in told.items() if k not in via_rest})
 
