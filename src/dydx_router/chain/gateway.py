@@ -29,6 +29,7 @@ from dydx_router.chain.errors import (
     TxNotFound,
     classify,
 )
+from dydx_router.chain.fills import order_fill_price
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
@@ -40,7 +41,7 @@ from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
 from dydx_router.domain.order import Order, OrderFlags
 from dydx_router.domain.planning import OrderPlan
-from dydx_router.domain.sync import VenueOrder, average_fill_price
+from dydx_router.domain.sync import VenueOrder
 from dydx_router.service.ports import (
     AccountSnapshot,
     MarketView,
@@ -379,20 +380,22 @@ class DydxExchange:
             return None
         avg: Decimal | None = None
         if seen.total_filled > 0:
-            avg = await self._average_fill_price(order)
+            avg = await self._average_fill_price(order, seen.total_filled, seen.updated_at_height)
         return VenueOrder(
             status=seen.status,
             total_filled=seen.total_filled,
             average_fill_price=avg,
         )
 
-    async def _average_fill_price(self, order: Order) -> Decimal | None:
-        page = await self.indexer.fills(
-            order.address, order.subaccount_number, market=order.market, limit=1000
-        )
+    async def _average_fill_price(
+        self, order: Order, total_filled: Decimal, last_height: int | None
+    ) -> Decimal | None:
         spec = self._specs.get(order.market)
-        return average_fill_price(
-            ((f.price, f.size) for f in page.fills if f.order_id == order.indexer_order_id),
+        return await order_fill_price(
+            self.indexer,
+            order,
+            total_filled,
+            last_height,
             spec.tick_size if spec is not None else None,
         )
 
