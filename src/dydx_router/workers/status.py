@@ -250,15 +250,16 @@ class StatusStreamWorker:
                 self._deferred[order.indexer_order_id] = report
                 self._retry.set()
 
-        # Distinct orders, settled together (their writes share a statement).
+        # Distinct orders, settled together (their writes share a statement). A block's worth
+        # of reports (hundreds of fills at once) is settled wide at once: 8 at a time, each 8
+        # waiting for a group commit, they took ~60 round trips, and the last fill of a block
+        # reached PostgreSQL ~1 s after the first.
+        jobs = [one(o) for o in ours if not o.status.is_final]
         behind = self._behind_since
-        catching_up = (
+        catching_up = len(jobs) > CATCH_UP_CONCURRENCY or (
             behind is not None and (datetime.now(UTC) - behind).total_seconds() > CATCH_UP_AFTER_S
         )
-        await settle_all(
-            [one(o) for o in ours if not o.status.is_final],
-            CATCH_UP_CONCURRENCY if catching_up else SETTLE_CONCURRENCY,
-        )
+        await settle_all(jobs, CATCH_UP_CONCURRENCY if catching_up else SETTLE_CONCURRENCY)
 
     async def _deferred_loop(self) -> None:
         while True:
