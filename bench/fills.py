@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from dydx_devnet.indexer.records import MAX_ROWS_PER_SUBACCOUNT
 from dydx_router.store.database import asyncpg_dsn
 
 FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
@@ -43,6 +44,9 @@ class FillReport:
     lag_all_ms: list[float] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     non_final: int = 0
+    # Orders placed before the oldest fill the devnet's indexer still keeps (it keeps the last
+    # MAX_ROWS_PER_SUBACCOUNT fills of a subaccount): not comparable, counted apart.
+    past_retention: int = 0
 
     @staticmethod
     def pct(values: list[float], q: float) -> float:
@@ -64,6 +68,7 @@ class FillReport:
             "drain_s": None if self.drain_s is None else round(self.drain_s, 2),
             "non_final": self.non_final,
             "mismatches": len(self.mismatches),
+            "past_retention": self.past_retention,
         }
 
     def line(self) -> str:
@@ -76,6 +81,11 @@ class FillReport:
             f"{s['fill_to_filled_max_ms']} ms | {s['filled_on_chain']} filled on chain, "
             f"{s['behind_at_end']} not FILLED at the load's end, all final {drain} after it | "
             f"{s['non_final']} non-final, {s['mismatches']} mismatches with the chain"
+            + (
+                f" ({s['past_retention']} placed before the indexer's oldest kept fill)"
+                if s["past_retention"]
+                else ""
+            )
         )
 
 
@@ -137,6 +147,7 @@ async def measure(
         rows = await conn.fetch(
             """
             SELECT o.indexer_order_id, o.status, o.filled_size, o.size, o.average_fill_price,
+                   o.created_at,
                    (SELECT max(h.at) FROM order_status_history h
                      WHERE h.order_id = o.id AND h.to_status = 'FILLED') AS filled_at
               FROM orders o
@@ -160,15 +171,24 @@ async def measure(
             max(at, _parse_time(f["createdAt"])),
         )
     report.orders = len(rows)
+    oldest_kept = None
+    if len(fills) >= MAX_ROWS_PER_SUBACCOUNT:
+        oldest_kept = min(_parse_time(f["createdAt"]) for f in fills)
     for row in rows:
         oid = row["indexer_order_id"]
         stored, filled_size = row["status"], Decimal(row["filled_size"])
         chain = by_order.get(oid)
         if chain is None:
+            if oldest_kept is not None and row["created_at"] < oldest_kept:
+                report.past_retention += 1
+                continue
             if stored == "FILLED" or filled_size:
                 report.mismatches.append(f"{oid}: stored {stored} {filled_size}, no fill")
             continue
         chain_size, chain_value, fill_at = chain
+        if oldest_kept is not None and row["created_at"] < oldest_kept:
+            report.past_retention += 1  # some of its fills may be past the indexer's retention
+            continue
         fully = chain_size == Decimal(row["size"])
         avg = row["average_fill_price"]
         # Stored to a tenth of the tick: a relative difference past 1e-6 is a wrong price.

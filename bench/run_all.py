@@ -159,7 +159,13 @@ def market_rows(
             f"Stored orders vs the chain's fills after the load, {label}",
             "0 differences",
             f"{fills['mismatches']} differences, {fills['non_final']} not final, "
-            f"{fills['filled_on_chain']:,} filled on chain",
+            f"{fills['filled_on_chain']:,} filled on chain compared"
+            + (
+                f" ({fills['past_retention']:,} placed before the devnet indexer's oldest kept "
+                "fill, not compared)"
+                if fills["past_retention"]
+                else ""
+            ),
             "met" if clean else "NOT met",
         )
     )
