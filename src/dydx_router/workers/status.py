@@ -250,16 +250,26 @@ class StatusStreamWorker:
                 self._deferred[order.indexer_order_id] = report
                 self._retry.set()
 
-        # Distinct orders, settled together (their writes share a statement). A block's worth
-        # of reports (hundreds of fills at once) is settled wide at once: 8 at a time, each 8
-        # waiting for a group commit, they took ~60 round trips, and the last fill of a block
-        # reached PostgreSQL ~1 s after the first.
-        jobs = [one(o) for o in ours if not o.status.is_final]
-        behind = self._behind_since
-        catching_up = len(jobs) > CATCH_UP_CONCURRENCY or (
-            behind is not None and (datetime.now(UTC) - behind).total_seconds() > CATCH_UP_AFTER_S
-        )
-        await settle_all(jobs, CATCH_UP_CONCURRENCY if catching_up else SETTLE_CONCURRENCY)
+        # Distinct orders, settled together (their writes share a statement). Fills the stream
+        # stated come a block at a time (hundreds at once): they go first, 128 at a time; 8 at a
+        # time, each 8 waiting for a group commit, they took ~60 round trips and the last fill
+        # of a block reached PostgreSQL 1-3 s after its block. The rest (placements reaching the
+        # book, expiries) keep 8 at a time unless the stream is behind, so that they interleave
+        # with placements (p99 at 200 orders/s, above SETTLE_CONCURRENCY).
+        pending = [o for o in ours if not o.status.is_final]
+        fills = [o for o in pending if _is_fill((told or {}).get(o.indexer_order_id))]
+        rest = [o for o in pending if not _is_fill((told or {}).get(o.indexer_order_id))]
+        try:
+            if fills:
+                await settle_all([one(o) for o in fills], CATCH_UP_CONCURRENCY)
+        finally:
+            behind = self._behind_since
+            catching_up = behind is not None and (
+                (datetime.now(UTC) - behind).total_seconds() > CATCH_UP_AFTER_S
+            )
+            await settle_all(
+                [one(o) for o in rest], CATCH_UP_CONCURRENCY if catching_up else SETTLE_CONCURRENCY
+            )
 
     async def _deferred_loop(self) -> None:
         while True:
@@ -286,6 +296,10 @@ class StatusStreamWorker:
             except Exception:
                 # A helper loop that dies is silent, and expiries would stop for good.
                 log.exception("expiry_failed_unexpectedly")
+
+
+def _is_fill(report: tuple[VenueOrder, int | None] | None) -> bool:
+    return report is not None and report[0].total_filled > 0
 
 
 class ReconcilerWorker:
