@@ -139,3 +139,34 @@ async def test_a_fill_without_the_orders_report_goes_to_rest(env: Any) -> None:
     counting = await settle(env, updates, rest=rest)
     assert counting.asked == 1
     assert store.rows[order.id].status is OrderStatus.FILLED
+
+
+class ConcurrencyProbe:
+    """An OrderSync stand-in that records how many settlements run at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+
+    async def apply_seen(self, order: Order, venue: VenueOrder | None, height: int | None) -> bool:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        await asyncio.sleep(0.001)
+        self.running -= 1
+        return True
+
+
+async def test_a_blocks_fills_are_settled_128_at_a_time(env: Any) -> None:
+    store, _, service = env
+    orders = [(await service.place(market_buy(), Caller())).order for _ in range(300)]
+    updates = [update([fill(o, "0.01", "65000")], [report(o, "FILLED", "0.01")]) for o in orders]
+    probe = ConcurrencyProbe()
+    worker = StatusStreamWorker(
+        IndexerStream(["ws://127.0.0.1:1"]),
+        probe,  # type: ignore[arg-type]
+        HeightCache(),
+        lambda: FakeUnitOfWork(store),
+        asyncio.Event(),
+    )
+    await worker._settle_updates(updates)
+    assert probe.peak == 128
