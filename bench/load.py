@@ -1,10 +1,18 @@
 """Order placement under load, over HTTP, against the running service and the devnet.
 
-    .venv/bin/python bench/load.py [--clients 64] [--rate 200] [--duration 30] [--kind quote]
+    .venv/bin/python bench/load.py [--clients 64] [--rate 200] [--duration 30] [--kind market]
+        [--config make-run|tuned]
     .venv/bin/python bench/load.py --url http://127.0.0.1:8080 --api-key dxr_... --pid 1234
+        [--database-url ... --indexer-url ... --address ...]
 
-Without ``--url`` it starts its own stack (``bench/stack.py``: PostgreSQL, a devnet with
-``--devnet-args``, the router). ``--clients`` keep-alive connections send ``POST /v1/orders``;
+Without ``--url`` it starts its own stack (``bench/stack.py``: PostgreSQL, a devnet, the router),
+configured as ``make run`` configures it (the default with ``--kind market``) or tuned for the
+router's capacity (``--config tuned``, the default for the other kinds). With ``--kind market``
+(market orders that fill) it then reports, through ``bench/fills.py``, the time from the chain's
+fill to FILLED in PostgreSQL, how long after the load every order was final, every stored order
+that differs from the chain's fills, and the status stream's disconnects.
+
+``--clients`` keep-alive connections send ``POST /v1/orders``;
 with ``--rate`` > 0 the requests are scheduled open-loop at that rate and each latency is counted
 from the request's *scheduled* time, so a stalled service cannot hide its queue (coordinated
 omission); ``--rate 0`` sends back to back (maximum throughput).
@@ -12,7 +20,7 @@ omission); ``--rate 0`` sends back to back (maximum throughput).
 Reported: orders/s, placement latency p50/p99/p99.9 as the client sees it, the *router-added*
 latency (the same minus the time the router spent waiting for the node's CheckTx, which it
 returns in ``Server-Timing: chain;dur=``), the error rate (non-2xx or REJECTED), the chain
-rejection codes, 429s, and the service's peak RSS.
+rejection codes, 429s, connection resets, and the service's peak RSS.
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams: a general-purpose client
 costs several times the CPU per request, and on a 2-core machine shared with PostgreSQL, the devnet
