@@ -21,13 +21,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
 
 from dydx_devnet.indexer.records import MAX_ROWS_PER_SUBACCOUNT
 from dydx_router.store.database import asyncpg_dsn
+
+if TYPE_CHECKING:
+    from bench.load import LoadResult
 
 FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
@@ -214,3 +218,39 @@ async def measure(
             if row["filled_at"] > load_end:
                 report.behind_at_end += 1
     return report
+
+
+@dataclass
+class FillTarget:
+    """Where bench/fills.py looks after a market-order load (known when this script starts the
+    stack, or given with --database-url/--indexer-url/--address)."""
+
+    database_url: str
+    indexer_url: str
+    address: str
+    router_log: Path | None = None
+
+
+def stream_drops(log: Path | None) -> int:
+    """The router's status stream disconnects logged so far (0 when the log is unknown)."""
+    if log is None or not log.exists():
+        return 0
+    return log.read_bytes().count(b"indexer_stream_disconnected")
+
+
+async def run_market_report(target: FillTarget, r: LoadResult, drops_before: int) -> dict[str, Any]:
+    """After a market-order load: bench/fills.py's figures and the stream's disconnects."""
+    assert r.started_at is not None and r.ended_at is not None
+    report = await measure(
+        target.database_url,
+        target.indexer_url,
+        target.address,
+        load_start=r.started_at,
+        load_end=r.ended_at,
+    )
+    print(report.line(), flush=True)
+    for text in report.mismatches[:3]:
+        print(f"  mismatch: {text}", flush=True)
+    drops = stream_drops(target.router_log) - drops_before
+    print(f"  status stream disconnects during the run: {drops}", flush=True)
+    return report.summary() | {"stream_disconnects": drops}

@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fills import FillTarget, run_market_report, stream_drops  # noqa: E402
 from bench.stack import (  # noqa: E402
     MAKE_RUN_ENV,
     TUNED_DEVNET,
@@ -384,44 +385,6 @@ def print_result(r: LoadResult) -> None:
     if s["rejections"] or len(s["http_statuses"]) > 1:
         print(f"  statuses {s['http_statuses']} outcomes {s['outcomes']} "
               f"rejections {s['rejections']}", flush=True)  # fmt: skip
-
-
-@dataclass
-class FillTarget:
-    """Where bench/fills.py looks after a market-order load (known when this script starts the
-    stack, or given with --database-url/--indexer-url/--address)."""
-
-    database_url: str
-    indexer_url: str
-    address: str
-    router_log: Path | None = None
-
-
-def stream_drops(log: Path | None) -> int:
-    """The router's status stream disconnects logged so far (0 when the log is unknown)."""
-    if log is None or not log.exists():
-        return 0
-    return log.read_bytes().count(b"indexer_stream_disconnected")
-
-
-async def run_market_report(target: FillTarget, r: LoadResult, drops_before: int) -> dict[str, Any]:
-    """After a market-order load: bench/fills.py's figures and the stream's disconnects."""
-    from bench import fills
-
-    assert r.started_at is not None and r.ended_at is not None
-    report = await fills.measure(
-        target.database_url,
-        target.indexer_url,
-        target.address,
-        load_start=r.started_at,
-        load_end=r.ended_at,
-    )
-    print(report.line(), flush=True)
-    for text in report.mismatches[:3]:
-        print(f"  mismatch: {text}", flush=True)
-    drops = stream_drops(target.router_log) - drops_before
-    print(f"  status stream disconnects during the run: {drops}", flush=True)
-    return report.summary() | {"stream_disconnects": drops}
 
 
 async def _run_cli(

@@ -43,15 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 import uvloop  # noqa: E402
 from bench import list_orders  # noqa: E402
-from bench.load import (  # noqa: E402
-    FillTarget,
-    LoadResult,
-    order_bodies,
-    print_result,
-    run_load,
-    run_market_report,
-    stream_drops,
-)
+from bench.fills import FillTarget, run_market_report, stream_drops  # noqa: E402
+from bench.load import LoadResult, order_bodies, print_result, run_load  # noqa: E402
 from bench.official import official_wrapper  # noqa: E402
 from bench.stack import FUNDS_USDC, MAKE_RUN_ENV, Stack, postgres, stack  # noqa: E402
 
