@@ -1,10 +1,18 @@
 """Order placement under load, over HTTP, against the running service and the devnet.
 
-    .venv/bin/python bench/load.py [--clients 64] [--rate 200] [--duration 30] [--kind quote]
+    .venv/bin/python bench/load.py [--clients 64] [--rate 200] [--duration 30] [--kind market]
+        [--config make-run|tuned]
     .venv/bin/python bench/load.py --url http://127.0.0.1:8080 --api-key dxr_... --pid 1234
+        [--database-url ... --indexer-url ... --address ...]
 
-Without ``--url`` it starts its own stack (``bench/stack.py``: PostgreSQL, a devnet with
-``--devnet-args``, the router). ``--clients`` keep-alive connections send ``POST /v1/orders``;
+Without ``--url`` it starts its own stack (``bench/stack.py``: PostgreSQL, a devnet, the router),
+configured as ``make run`` configures it (the default with ``--kind market``) or tuned for the
+router's capacity (``--config tuned``, the default for the other kinds). With ``--kind market``
+(market orders that fill) it then reports, through ``bench/fills.py``, the time from the chain's
+fill to FILLED in PostgreSQL, how long after the load every order was final, every stored order
+that differs from the chain's fills, and the status stream's disconnects.
+
+``--clients`` keep-alive connections send ``POST /v1/orders``;
 with ``--rate`` > 0 the requests are scheduled open-loop at that rate and each latency is counted
 from the request's *scheduled* time, so a stalled service cannot hide its queue (coordinated
 omission); ``--rate 0`` sends back to back (maximum throughput).
@@ -12,7 +20,7 @@ omission); ``--rate 0`` sends back to back (maximum throughput).
 Reported: orders/s, placement latency p50/p99/p99.9 as the client sees it, the *router-added*
 latency (the same minus the time the router spent waiting for the node's CheckTx, which it
 returns in ``Server-Timing: chain;dur=``), the error rate (non-2xx or REJECTED), the chain
-rejection codes, 429s, and the service's peak RSS.
+rejection codes, 429s, connection resets, and the service's peak RSS.
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams: a general-purpose client
 costs several times the CPU per request, and on a 2-core machine shared with PostgreSQL, the devnet
@@ -24,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import statistics
@@ -39,9 +48,19 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import cpu_seconds, postgres, postgres_cpu_seconds, rss_mb, stack  # noqa: E402
+from bench.fills import FillTarget, run_market_report, stream_drops  # noqa: E402
+from bench.stack import (  # noqa: E402
+    MAKE_RUN_ENV,
+    TUNED_DEVNET,
+    cpu_seconds,
+    postgres,
+    postgres_cpu_seconds,
+    rss_mb,
+    stack,
+)
 
-KINDS = ("quote", "ioc", "stateful")
+KINDS = ("market", "quote", "ioc", "stateful")
+MARKET_SIZE = "0.001"  # BTC, as the issue measured
 
 
 # --- a minimal HTTP/1.1 client ------------------------------------------------------------------
@@ -118,6 +137,11 @@ class LoadResult:
     clients: int = 0
     # CPU seconds used during the measured window, by process.
     cpu_s: dict[str, float] = field(default_factory=dict)
+    # Wall-clock bounds of the whole run, warm-up included (for bench/fills.py).
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    # Requests whose connection the server closed or reset (reopened, the request not retried).
+    resets: int = 0
 
     @property
     def ok(self) -> int:
@@ -162,6 +186,7 @@ class LoadResult:
             "outcomes": dict(self.outcomes),
             "rejections": dict(self.rejections),
             "rss_peak_mb": round(self.rss_peak_mb, 1),
+            "connection_resets": self.resets,
             "cpu_us_per_order": {
                 k: round(v / self.ok * 1e6) if self.ok else None for k, v in self.cpu_s.items()
             },
@@ -200,6 +225,7 @@ async def run_load(
     await asyncio.gather(*(c.open() for c in conns))
     # perf_counter, not loop.time(): uvloop's clock has millisecond resolution.
     counter = 0
+    result.started_at = dt.datetime.now(dt.UTC)
     start = time.perf_counter()
     measure_from = start + warmup
     end = measure_from + duration
@@ -236,7 +262,15 @@ async def run_load(
                 scheduled = time.perf_counter()
                 if scheduled >= end:
                     return
-            status, headers, body = await conn.request(requests[i % len(requests)])
+            try:
+                status, headers, body = await conn.request(requests[i % len(requests)])
+            except (ConnectionError, asyncio.IncompleteReadError):
+                conn.close()
+                if scheduled >= measure_from:
+                    result.sent += 1
+                    result.resets += 1
+                    result.outcomes["connection_reset"] += 1
+                continue
             done = time.perf_counter()
             if scheduled < measure_from:
                 continue
@@ -260,6 +294,7 @@ async def run_load(
                 result.rejections[code] += 1
 
     await asyncio.gather(*(client(c) for c in conns))
+    result.ended_at = dt.datetime.now(dt.UTC)
     result.elapsed_s = (
         max(time.perf_counter(), end) - measure_from
         if rate > 0
@@ -290,8 +325,12 @@ async def get_json(url: str, path: str, api_key: str | None) -> Any:
 
 
 async def order_bodies(url: str, api_key: str, kind: str, market: str = "BTC-USD") -> list[bytes]:
-    """Orders that CheckTx accepts and that never fill (so no position builds up).
+    """Orders that CheckTx accepts and that build no position.
 
+    - ``market``: market orders of one step (0.001 BTC) that fill against the devnet's market
+      maker (``dydx_devnet/simulation.py``: five levels a side around the oracle price, ~25,000
+      USDC each, quoted again every block in which one was taken), buys and sells alternating
+      so the position stays flat.
     - ``quote``: short-term post-only limit buys at half the oracle price, good for 10 blocks,
       resting on the book until they expire: a market maker's quotes.
     - ``ioc``: short-term IOC limit buys at half the oracle price: nothing to match, gone at once.
@@ -302,6 +341,13 @@ async def order_bodies(url: str, api_key: str, kind: str, market: str = "BTC-USD
     oracle = Decimal(spec["oracle_price"])
     step = Decimal(spec["step_size"])
     tick = Decimal(spec["tick_size"])
+    if kind == "market":
+        return [
+            json.dumps(
+                {"market": market, "side": side, "type": "MARKET", "size": MARKET_SIZE}
+            ).encode()
+            for side in ("BUY", "SELL")
+        ]
     out = []
     for i in range(16):  # a few different prices, as quotes would have
         price = ((oracle / 2 - i * tick) / tick).to_integral_value() * tick
@@ -341,8 +387,11 @@ def print_result(r: LoadResult) -> None:
               f"rejections {s['rejections']}", flush=True)  # fmt: skip
 
 
-async def _run_cli(args: argparse.Namespace, url: str, api_key: str, pid: int | None) -> None:
+async def _run_cli(
+    args: argparse.Namespace, url: str, api_key: str, pid: int | None, target: FillTarget | None
+) -> None:
     bodies = await order_bodies(url, api_key, args.kind, args.market)
+    drops = stream_drops(target.router_log if target else None)
     result = await run_load(
         url,
         api_key,
@@ -356,8 +405,11 @@ async def _run_cli(args: argparse.Namespace, url: str, api_key: str, pid: int | 
         other_pids={"devnet": args.devnet_pid} if args.devnet_pid else None,
     )
     print_result(result)
+    summary = result.summary()
+    if args.kind == "market" and target is not None:
+        summary["fills"] = await run_market_report(target, result, drops)
     if args.json:
-        print(json.dumps(result.summary()))
+        print(json.dumps(summary))
 
 
 def main() -> None:
@@ -365,17 +417,23 @@ def main() -> None:
     p.add_argument("--url", help="a running router (default: start a stack)")
     p.add_argument("--api-key", help="an API key with the trade scope (with --url)")
     p.add_argument("--pid", type=int, help="the router's pid, for its RSS (with --url)")
+    p.add_argument("--database-url", help="the router's database (with --url, --kind market)")
+    p.add_argument("--indexer-url", help="the indexer's REST URL (with --url, --kind market)")
+    p.add_argument("--address", help="the router's wallet address (with --url, --kind market)")
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--rate", type=float, default=0.0, help="orders/s; 0 = as fast as possible")
     p.add_argument("--duration", type=float, default=30.0)
     p.add_argument("--warmup", type=float, default=3.0)
-    p.add_argument("--kind", choices=KINDS, default="quote")
+    p.add_argument("--kind", choices=KINDS, default="market")
     p.add_argument("--market", default="BTC-USD")
     p.add_argument(
-        "--devnet-args",
-        default="--block-time 1 --short-term-limit 1000000",
-        help="arguments of the devnet this script starts",
+        "--config",
+        choices=("make-run", "tuned"),
+        help="the stack this script starts: as `make run` starts it (the devnet's and the "
+        "router's defaults; the default with --kind market), or tuned for the router's capacity "
+        "(the chain's short-term allowance and the per-key trade limit lifted, a pool of 32)",
     )
+    p.add_argument("--devnet-args", help="arguments of the devnet (default: from --config)")
     p.add_argument("--json", action="store_true", help="also print the summary as JSON")
     p.add_argument(
         "--profile",
@@ -388,16 +446,27 @@ def main() -> None:
 
     args.devnet_pid = None
     if args.url:
-        uvloop.run(_run_cli(args, args.url, args.api_key, args.pid))
+        target = None
+        if args.database_url and args.indexer_url and args.address:
+            target = FillTarget(args.database_url, args.indexer_url, args.address)
+        uvloop.run(_run_cli(args, args.url, args.api_key, args.pid, target))
         return
-    with postgres() as pg, stack(pg, args.devnet_args.split()) as s:
+    config = args.config or ("make-run" if args.kind == "market" else "tuned")
+    devnet_args = args.devnet_args
+    if devnet_args is None:
+        devnet_args = "" if config == "make-run" else " ".join(TUNED_DEVNET)
+    router_env = MAKE_RUN_ENV if config == "make-run" else None
+    with postgres() as pg, stack(pg, devnet_args.split(), router_env) as s:
         args.devnet_pid = s.devnet.process.pid
+        target = FillTarget(
+            s.router.database_url, s.devnet.indexer, s.router.address, s.router.log_path
+        )
         seconds = args.warmup + args.duration
         with (
             profiling(args.profile, s.router.process.pid, seconds),
             profiling(args.profile_devnet, s.devnet.process.pid, seconds),
         ):
-            uvloop.run(_run_cli(args, s.url, s.router.api_key, s.router.process.pid))
+            uvloop.run(_run_cli(args, s.url, s.router.api_key, s.router.process.pid, target))
 
 
 @contextlib.contextmanager

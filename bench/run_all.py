@@ -5,6 +5,14 @@ against the targets of docs/performance.md and writes it to ``bench/results/late
 
 Scenarios (each on a fresh stack: PostgreSQL, devnet, router):
 
+- **market** (the headline): market orders that fill (0.001 BTC, buys and sells alternating,
+  against the devnet's market maker) from 64 clients for 30 s, on a stack configured as
+  ``make run`` configures it (the devnet's and the router's defaults: the chain's short-term
+  allowance of 2,000 orders per 5 blocks per account, the per-key trade limit, a pool of 16),
+  then from one client; with the time from the chain's fill to FILLED in PostgreSQL, how long
+  after the load every order is final, and every stored order checked against the indexer's
+  fills (``bench/fills.py``). Then the same from 128 clients with the chain's allowance and the
+  per-key limit lifted (``--config tuned``): what the stack can do past the chain's allowance.
 - **throughput**: as many orders as 256 clients can place in 60 s (devnet ``--short-term-limit``
   raised, so the router's capacity is measured, not the chain's allowance; enough clients to keep
   every stage busy: with fewer, the group commits and the node's coalesced writes are smaller and
@@ -35,9 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 import uvloop  # noqa: E402
 from bench import list_orders  # noqa: E402
+from bench.fills import FillTarget, run_market_report, stream_drops  # noqa: E402
 from bench.load import LoadResult, order_bodies, print_result, run_load  # noqa: E402
 from bench.official import official_wrapper  # noqa: E402
-from bench.stack import FUNDS_USDC, Stack, postgres, stack  # noqa: E402
+from bench.stack import FUNDS_USDC, MAKE_RUN_ENV, Stack, postgres, stack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 FAST_DEVNET = ["--block-time", "1", "--short-term-limit", "1000000"]
@@ -46,12 +55,16 @@ PACED_DEVNET = ["--block-time", "1", "--short-term-limit", str(PACED_LIMIT)]
 
 
 def load(
-    s: Stack, url: str | None = None, wrapper_pid: int | None = None, **kwargs: Any
+    s: Stack,
+    url: str | None = None,
+    wrapper_pid: int | None = None,
+    kind: str = "quote",
+    **kwargs: Any,
 ) -> LoadResult:
     """The load against the router, or against ``url`` (the official client's wrapper)."""
 
     async def go() -> LoadResult:
-        bodies = await order_bodies(s.url, s.router.api_key, "quote")
+        bodies = await order_bodies(s.url, s.router.api_key, kind)
         r = await run_load(
             url or s.url,
             s.router.api_key,
@@ -67,12 +80,104 @@ def load(
 
 
 TP_CLIENTS = 256
+MARKET_CLIENTS = 64  # as issue 13 measured
+MARKET_TUNED_CLIENTS = 128
+
+
+def market(s: Stack, **kwargs: Any) -> tuple[LoadResult, dict[str, Any]]:
+    """Market orders that fill, then bench/fills.py's figures."""
+    target = FillTarget(
+        s.router.database_url, s.devnet.indexer, s.router.address, s.router.log_path
+    )
+
+    async def go() -> tuple[LoadResult, dict[str, Any]]:
+        bodies = await order_bodies(s.url, s.router.api_key, "market")
+        drops = stream_drops(target.router_log)
+        r = await run_load(
+            s.url,
+            s.router.api_key,
+            bodies,
+            pid=s.router.process.pid,
+            other_pids={"devnet": s.devnet.process.pid},
+            **kwargs,
+        )
+        print_result(r)
+        return r, await run_market_report(target, r, drops)
+
+    return uvloop.run(go())
+
+
+def market_rows(
+    label: str, r: LoadResult, fills: dict[str, Any], one: LoadResult | None
+) -> list[tuple[str, str, str, str]]:
+    rows = []
+    rows.append(
+        (
+            f"Market orders that fill, {label}, {r.clients} clients, {r.elapsed_s:.0f} s",
+            ">= 1,000 orders/s",
+            f"{r.throughput:,.0f} orders/s, p50 {r.pct(r.latencies_ms, 0.5):.0f} ms, p99 "
+            f"{r.pct(r.latencies_ms, 0.99):.0f} ms, errors {r.error_rate:.2%} "
+            f"{dict(r.rejections) or ''}",
+            "met" if r.throughput >= 1000 and r.error_rate == 0 else "NOT met",
+        )
+    )
+    if one is not None:
+        p50 = one.pct(one.latencies_ms, 0.5)
+        rows.append(
+            (
+                f"Market order that fills, {label}, one client (p50 / p99)",
+                "p50 <= 10 ms",
+                f"{p50:.1f} ms / {one.pct(one.latencies_ms, 0.99):.1f} ms",
+                "met" if p50 <= 10 else "NOT met",
+            )
+        )
+    lag_ok = (
+        fills["fill_to_filled_during_p99_ms"] <= 2000 and fills["fill_to_filled_p99_ms"] <= 2000
+    )
+    rows.append(
+        (
+            f"Chain's fill to FILLED in PostgreSQL, {label} (p50 / p99; during the load, all)",
+            "p99 <= 2 s",
+            f"during {fills['fill_to_filled_during_p50_ms']:.0f} / "
+            f"{fills['fill_to_filled_during_p99_ms']:.0f} ms, all "
+            f"{fills['fill_to_filled_p50_ms']:.0f} / {fills['fill_to_filled_p99_ms']:.0f} ms "
+            f"(max {fills['fill_to_filled_max_ms']:.0f} ms); every order final "
+            f"{fills['drain_s']} s after the load",
+            "met" if lag_ok and fills["drain_s"] is not None else "NOT met",
+        )
+    )
+    clean = fills["mismatches"] == 0 and fills["non_final"] == 0
+    rows.append(
+        (
+            f"Stored orders vs the chain's fills after the load, {label}",
+            "0 differences",
+            f"{fills['mismatches']} differences, {fills['non_final']} not final, "
+            f"{fills['filled_on_chain']:,} filled on chain compared"
+            + (
+                f" ({fills['past_retention']:,} placed before the devnet indexer's oldest kept "
+                "fill, not compared)"
+                if fills["past_retention"]
+                else ""
+            ),
+            "met" if clean else "NOT met",
+        )
+    )
+    quiet = r.resets == 0 and fills["stream_disconnects"] == 0
+    rows.append(
+        (
+            f"Connection resets / status stream disconnects under load, {label}",
+            "0 / 0",
+            f"{r.resets} / {fills['stream_disconnects']}",
+            "met" if quiet else "NOT met",
+        )
+    )
+    return rows
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="shorter runs, 1M rows (a smoke test)")
-    p.add_argument("--only", default="throughput,latency,paced,official,list")
+    p.add_argument("--only", default="market,throughput,latency,paced,official,list")
     args = p.parse_args()
     only = set(args.only.split(","))
     scale = 0.25 if args.quick else 1.0
@@ -81,6 +186,37 @@ def main() -> None:
 
     speed = [host_speed_ms()]
     with postgres() as pg:
+        if "market" in only:
+            with stack(pg, [], MAKE_RUN_ENV, name="bench-mkt") as s:
+                r, fills = market(
+                    s, clients=MARKET_CLIENTS, rate=0, duration=30 * scale, warmup=3,
+                    label="market, make run",
+                )  # fmt: skip
+                one, _ = market(
+                    s, clients=1, rate=0, duration=10 * scale, warmup=2, label="market, 1 client"
+                )
+            details["market"] = {
+                "make_run": r.summary() | {"fills": fills},
+                "one_client": one.summary(),
+            }
+            rows += market_rows("make run's defaults", r, fills, one)
+            cpu = r.summary()["cpu_us_per_order"]
+            rows.append(
+                (
+                    "CPU per filled order (µs), make run's defaults: router / devnet / "
+                    "PostgreSQL / load client",
+                    "(measured)",
+                    " / ".join(str(cpu.get(k)) for k in ("router", "devnet", "postgres", "client")),
+                    "",
+                )
+            )
+            with stack(pg, FAST_DEVNET, name="bench-mkt-tuned") as s:
+                r, fills = market(
+                    s, clients=MARKET_TUNED_CLIENTS, rate=0, duration=30 * scale, warmup=3,
+                    label="market, tuned",
+                )  # fmt: skip
+            details["market"]["tuned"] = r.summary() | {"fills": fills}
+            rows += market_rows("the chain's allowance lifted", r, fills, None)
         if "throughput" in only:
             with stack(pg, FAST_DEVNET, name="bench-tp") as s:
                 r = load(

@@ -19,11 +19,31 @@ from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess, start_devnet, stop_devnet
 from tests.fixtures.router import RouterProcess, start_router, stop_router
 
+from dydx_router.config import Settings
 from dydx_router.store.embedded import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 # Plenty of collateral: resting quotes of a 60 s run at 1,000/s must never be undercollateralized.
 FUNDS_USDC = "100000000"
+# The devnet as the router's capacity is measured: blocks of 1 s and the chain's short-term
+# allowance (2,000 per 5 blocks per account) lifted.
+TUNED_DEVNET = ("--block-time", "1", "--short-term-limit", "1000000")
+
+
+def _default(name: str) -> str:
+    return str(Settings.model_fields[name].default)
+
+
+# The router as `make run` starts it (`dydx-router local run`): every setting the stack below
+# would tune back at its default, and the console log format.
+MAKE_RUN_ENV = {
+    "DYDX_ROUTER_LOG_FORMAT": _default("log_format"),
+    "DYDX_ROUTER_LOG_LEVEL": _default("log_level"),
+    "DYDX_ROUTER_RECONCILE_INTERVAL_S": _default("reconcile_interval_s"),
+    "DYDX_ROUTER_DB_POOL_MAX_SIZE": _default("db_pool_max_size"),
+    "DYDX_ROUTER_RATE_LIMIT_TRADE_PER_S": _default("rate_limit_trade_per_s"),
+    "DYDX_ROUTER_RATE_LIMIT_TRADE_BURST": _default("rate_limit_trade_burst"),
+}
 
 
 @contextlib.contextmanager

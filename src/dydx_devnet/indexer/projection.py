@@ -22,7 +22,7 @@ Amounts are kept as chain integers; the views (`views.py`) convert them to decim
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -98,6 +98,11 @@ class Projection:
         # good-til-block (`roundtable/src/tasks/cancel-stale-orders.ts`).
         self._short_open: set[str] = set()
         self._event_index = 0
+        # Whether anyone follows a channel id (the socks server's subscriptions): a fill's
+        # subaccount messages are rendered only for a subscribed subaccount. At hundreds of
+        # fills a second, rendering both sides' messages (the market maker's, which nobody
+        # follows, included) was a tenth of the devnet's CPU.
+        self.wanted: Callable[[str, str], bool] = lambda channel, channel_id: True
         self._seed()
 
     # ---- setup ---------------------------------------------------------------------------
@@ -427,17 +432,19 @@ class Projection:
             )
             sub.fills.append(fill)
             position = self._apply_fill_to_position(sub, row_m.market, fs, ev, eid)
-            out.append(
-                self._sub_message(
-                    fs.subaccount_id,
-                    {
-                        "fills": [views.fill_ws(self, fill)],
-                        "orders": [views.order_ws(self, row, self.cache.get(uid))],
-                        "perpetualPositions": [views.position_ws(self, sub, position)],
-                    },
-                    ev.height,
+            sid = fs.subaccount_id
+            if self.wanted("v4_subaccounts", f"{sid.owner}/{sid.number}"):
+                out.append(
+                    self._sub_message(
+                        sid,
+                        {
+                            "fills": [views.fill_ws(self, fill)],
+                            "orders": [views.order_ws(self, row, self.cache.get(uid))],
+                            "perpetualPositions": [views.position_ws(self, sub, position)],
+                        },
+                        ev.height,
+                    )
                 )
-            )
             if fs.liquidity == Liquidity.TAKER:
                 row_m.trades.append((ev.time, ev.quantums, ev.quote_quantums))
         return out

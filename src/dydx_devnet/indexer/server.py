@@ -66,6 +66,7 @@ class Indexer:
         self.projection = Projection(state)
         self.api = IndexerApi(self.projection, faults, faucet)
         self.socks = SocksServer(self.projection, faults)
+        self.projection.wanted = self.socks.has_subscribers
         self._subscription = bus.subscribe()
         self._held: deque[EventBatch] = deque()
         self._consumer: asyncio.Task[None] | None = None

@@ -305,6 +305,9 @@ class SocksServer:
         }
 
     # ---- fan-out ---------------------------------------------------------------------------
+    def has_subscribers(self, channel: str, channel_id: str) -> bool:
+        return bool(self._subscribers.get((channel, channel_id)))
+
     def publish(self, messages: Iterable[WsMessage]) -> None:
         """Send each message to its subscribers; batched subscriptions get one
         `channel_batch_data` per call with the contents in order."""

@@ -28,6 +28,7 @@ from dydx_router.chain.errors import (
     IndexerNotFound,
     TxNotFound,
 )
+from dydx_router.chain.fills import order_fill_price
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
@@ -388,24 +389,21 @@ class DydxExchange:
             return None
         avg: Decimal | None = None
         if seen.total_filled > 0:
-            avg = await self._average_fill_price(order)
+            avg = await self._average_fill_price(order, seen.total_filled, seen.updated_at_height)
         return VenueOrder(
             status=seen.status,
             total_filled=seen.total_filled,
             average_fill_price=avg,
         )
 
-    async def _average_fill_price(self, order: Order) -> Decimal | None:
-        page = await self.indexer.fills(
-            order.address, order.subaccount_number, market=order.market, limit=1000
-        )
-        mine = [f for f in page.fills if f.order_id == order.indexer_order_id]
-        size = sum((f.size for f in mine), Decimal(0))
-        if not size:
-            return None
+    async def _average_fill_price(
+        self, order: Order, total_filled: Decimal, last_height: int | None
+    ) -> Decimal | None:
         spec = self._specs.get(order.market)
-        value = sum((f.price * f.size for f in mine), Decimal(0)) / size
-        # Keep it readable: a tenth of a tick is finer than any real price difference.
-        if spec is not None:
-            return value.quantize(spec.tick_size / 10)
-        return value
+        return await order_fill_price(
+            self.indexer,
+            order,
+            total_filled,
+            last_height,
+            spec.tick_size if spec is not None else None,
+        )

@@ -10,6 +10,7 @@ The indexer's statuses are not all final (PROTOCOL.md §0.6, §6, §11.6-7):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -69,6 +70,23 @@ def settle(
     if target is None and filled == order.filled_size and avg == order.average_fill_price:
         return None
     return Settlement(target, filled, avg, reason)
+
+
+def average_fill_price(
+    fills: Iterable[tuple[Decimal, Decimal]], tick_size: Decimal | None
+) -> Decimal | None:
+    """The size-weighted price of ``(price, size)`` fills (None without any), to a tenth of the
+    market's tick: finer than any real price difference, and the same figure whether the fills
+    came from the indexer's REST API or its websocket."""
+    size = Decimal(0)
+    value = Decimal(0)
+    for price, qty in fills:
+        size += qty
+        value += price * qty
+    if not size:
+        return None
+    avg = value / size
+    return avg.quantize(tick_size / 10) if tick_size is not None else avg
 
 
 def is_expired(order: Order, height: int | None, now: datetime | None) -> bool:

@@ -9,6 +9,7 @@ OrderId, PROTOCOL.md §2e), otherwise settled from what the chain and the indexe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -181,28 +182,45 @@ class OrderSync(RecoveryMixin):
     async def apply_seen(self, order: Order, venue: VenueOrder | None, height: int | None) -> bool:
         """``apply`` for an order read moments ago (the status stream's hot path).
 
-        The change is computed on that snapshot and, when it is a plain status move (no fill
-        figures), written as a compare-and-set on the status the snapshot had: one statement,
-        grouped with concurrent writes, no row lock. Anything else, or a status that moved
+        The change is computed on that snapshot and, when it moves the status (a fill the
+        stream stated in full included), written as a compare-and-set on the status and the
+        filled size the snapshot had: one statement, grouped with concurrent writes, no row
+        lock. Anything else (new fill figures without a status move), or a row that moved
         meanwhile, goes through ``apply`` under the row lock.
         """
+        venue = self._rounded(order, venue)
         if self.writes is None or order.status is OrderStatus.PENDING or order.status.is_final:
             return await self.apply(order.id, venue, height)
         change = settle(order, venue, height, self.clock())
         if change is None:
             return False
-        if (
-            change.status is None
-            or change.filled_size != order.filled_size
-            or change.average_fill_price != order.average_fill_price
-        ):
+        if change.status is None:
             return await self.apply(order.id, venue, height)
+        fields: dict[str, object] = {}
+        if change.filled_size != order.filled_size:
+            fields["filled_size"] = change.filled_size
+        if change.average_fill_price != order.average_fill_price:
+            fields["average_fill_price"] = change.average_fill_price
         try:
-            await self.writes.record(order, change.status, reason=change.reason, height=height)
+            await self.writes.record(
+                order, change.status, reason=change.reason, height=height, **fields
+            )
         except ConcurrentUpdate:
             return await self.apply(order.id, venue, height)
         log_status_synced(order.id, change.status)
         return True
+
+    def _rounded(self, order: Order, venue: VenueOrder | None) -> VenueOrder | None:
+        """The stream states a fill's average price exactly; stored, as from REST, to a tenth of
+        the market's tick (domain.sync.average_fill_price)."""
+        if venue is None or venue.average_fill_price is None:
+            return venue
+        try:
+            tick = self.exchange.market(order.market).tick_size
+        except DomainError:
+            return venue
+        avg = venue.average_fill_price.quantize(tick / 10)
+        return dataclasses.replace(venue, average_fill_price=avg)
 
     async def refresh(self, order: Order, height: int | None, *, recovering: bool = False) -> bool:
         """Ask the indexer about ``order`` and apply the answer."""

@@ -55,25 +55,43 @@ INSERT_BATCH = (
     "SELECT id, created_at, updated_at FROM o"
 )
 
-# Outcome of a broadcast: status (conditional on the one the caller saw) and the broadcast facts;
-# a NULL fact keeps the stored value.
+# Outcome of a broadcast, or a status move the status stream saw (with the fill figures it
+# stated): status (conditional on the one the caller saw, and on the filled size it saw when it
+# writes new figures) and the facts; a NULL fact keeps the stored value.
 OUTCOME_BATCH = (
     "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
-    "$5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::int[], $10::text[]) "
-    "AS v(id, from_s, to_s, reason, height, tx_hash, signed_tx, ecs, ec, elog)), "
+    "$5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::int[], $10::text[], "
+    "$11::numeric[], $12::numeric[], $13::numeric[]) "
+    "AS v(id, from_s, to_s, reason, height, tx_hash, signed_tx, ecs, ec, elog, "
+    "from_filled, filled, avg_price)), "
     "u AS (UPDATE orders o SET status = v.to_s, updated_at = now(), "
     "tx_hash = COALESCE(v.tx_hash, o.tx_hash), signed_tx = COALESCE(v.signed_tx, o.signed_tx), "
     "error_codespace = CASE WHEN v.ec IS NULL THEN o.error_codespace ELSE v.ecs END, "
     "error_code = COALESCE(v.ec, o.error_code), "
-    "error_log = CASE WHEN v.ec IS NULL THEN o.error_log ELSE v.elog END "
-    "FROM v WHERE o.id = v.id AND o.status = v.from_s RETURNING o.id, o.updated_at), "
+    "error_log = CASE WHEN v.ec IS NULL THEN o.error_log ELSE v.elog END, "
+    "filled_size = COALESCE(v.filled, o.filled_size), "
+    "average_fill_price = COALESCE(v.avg_price, o.average_fill_price) "
+    "FROM v WHERE o.id = v.id AND o.status = v.from_s "
+    "AND (v.from_filled IS NULL OR o.filled_size = v.from_filled) "
+    "RETURNING o.id, o.updated_at), "
     "h AS (INSERT INTO order_status_history (order_id, from_status, to_status, reason, "
     "chain_height) SELECT v.id, v.from_s, v.to_s, v.reason, v.height FROM v JOIN u ON u.id = v.id) "
     "SELECT id, updated_at FROM u"
 )
 
-# Fields an outcome may carry (service/orders.py _record_submission).
-OUTCOME_FIELDS = frozenset({"tx_hash", "signed_tx", "error_codespace", "error_code", "error_log"})
+# Fields an outcome may carry (service/orders.py _record_submission; the fill figures from
+# service/sync.py OrderSync.apply_seen).
+OUTCOME_FIELDS = frozenset(
+    {
+        "tx_hash",
+        "signed_tx",
+        "error_codespace",
+        "error_code",
+        "error_log",
+        "filled_size",
+        "average_fill_price",
+    }
+)
 
 T = TypeVar("T")
 
@@ -261,14 +279,21 @@ class PlacementWriter:
                 col("error_codespace"),
                 col("error_code"),
                 col("error_log"),
+                [i.order.filled_size if _has_figures(i) else None for i in items],
+                col("filled_size"),
+                col("average_fill_price"),
             )
         return {r["id"]: r["updated_at"] for r in written}
+
+
+def _has_figures(item: _Outcome) -> bool:
+    return "filled_size" in item.fields or "average_fill_price" in item.fields
 
 
 def _apply_outcome(item: _Outcome, updated: datetime) -> None:
     """Mirror the written outcome on the in-memory order (as OrderRepository.transition does)."""
     order, fields = item.order, item.fields
-    for name in ("tx_hash", "signed_tx"):
+    for name in ("tx_hash", "signed_tx", "filled_size", "average_fill_price"):
         if fields.get(name) is not None:
             setattr(order, name, fields[name])
     if fields.get("error_code") is not None:

@@ -198,3 +198,49 @@ async def test_two_writes_of_one_order_in_a_batch_apply_once(clean_db: Any) -> N
         OrderStatus.SUBMITTED,
         OrderStatus.CANCELED,
     ]
+
+
+async def test_a_fill_is_written_only_over_the_filled_size_it_was_computed_on(
+    clean_db: Any,
+) -> None:
+    writer = PlacementWriter(clean_db, ClientIds())
+    orders = [make_order(300 + i, order_flags=0) for i in range(2)]
+    for o in orders:
+        await writer.insert(o, reason="r", height=1)
+        await writer.record(o, OrderStatus.SUBMITTED, reason="ok", height=1)
+    # Another writer records a partial fill of orders[1] under the row lock first.
+    async with UnitOfWork(clean_db) as uow:
+        other = await uow.orders.get_for_update(orders[1].id)
+        await uow.orders.transition(
+            other,
+            OrderStatus.PARTIALLY_FILLED,
+            reason="locked",
+            filled_size=Decimal("0.001"),
+            average_fill_price=Decimal("100"),
+        )
+        await uow.commit()
+    # orders[1]'s snapshot is stale on its filled size only: back to SUBMITTED with none filled.
+    async with clean_db.acquire() as conn:
+        await conn.execute("UPDATE orders SET status = 'SUBMITTED' WHERE id = $1", orders[1].id)
+    results = await asyncio.gather(
+        *(
+            writer.record(
+                o,
+                OrderStatus.FILLED,
+                reason="indexer: FILLED",
+                height=3,
+                filled_size=o.size,
+                average_fill_price=Decimal("65000.5"),
+            )
+            for o in orders
+        ),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert isinstance(results[1], ConcurrentUpdate)
+    assert orders[0].filled_size == orders[0].size
+    async with UnitOfWork(clean_db) as uow:
+        got = [await uow.orders.get(o.id) for o in orders]
+    assert got[0].status is OrderStatus.FILLED and got[0].filled_size == orders[0].size
+    assert got[0].average_fill_price == Decimal("65000.5")
+    assert got[1].filled_size == Decimal("0.001") and got[1].average_fill_price == Decimal("100")

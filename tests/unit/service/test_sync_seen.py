@@ -56,13 +56,32 @@ async def test_a_status_that_moved_meanwhile_falls_back_to_the_locked_path(env: 
     assert store.rows[order.id].status is OrderStatus.CANCEL_REQUESTED
 
 
-async def test_fills_go_through_the_locked_path(env: Any) -> None:
+async def test_a_fill_that_moves_the_status_is_one_compare_and_set_with_its_figures(
+    env: Any,
+) -> None:
     store, exchange, service = env
     order = (await service.place(market_buy(), Caller())).order
     writes = CountingWrites(store)
     sync = OrderSync(uow=lambda: FakeUnitOfWork(store), exchange=exchange, writes=writes)
-    filled = VenueOrder(VenueStatus.FILLED, Decimal("0.01"), Decimal("65000"))
+    # As the stream states it: the exact size-weighted price, stored to a tenth of the tick.
+    filled = VenueOrder(VenueStatus.FILLED, Decimal("0.01"), Decimal("65000.123456"))
     assert await sync.apply_seen(store.rows[order.id], filled, 101)
-    assert writes.records == 0
+    assert writes.records == 1
     row = store.rows[order.id]
     assert row.status is OrderStatus.FILLED and row.filled_size == Decimal("0.01")
+    tick = exchange.market(row.market).tick_size
+    assert row.average_fill_price == Decimal("65000.123456").quantize(tick / 10)
+
+
+async def test_more_fills_without_a_status_move_go_through_the_locked_path(env: Any) -> None:
+    store, exchange, service = env
+    order = (await service.place(market_buy(), Caller())).order
+    writes = CountingWrites(store)
+    sync = OrderSync(uow=lambda: FakeUnitOfWork(store), exchange=exchange, writes=writes)
+    first = VenueOrder(VenueStatus.OPEN, Decimal("0.004"), Decimal("65000"))
+    assert await sync.apply_seen(store.rows[order.id], first, 101)
+    assert store.rows[order.id].status is OrderStatus.PARTIALLY_FILLED
+    more = VenueOrder(VenueStatus.OPEN, Decimal("0.006"), Decimal("65010"))
+    assert await sync.apply_seen(store.rows[order.id], more, 102)
+    assert writes.records == 1  # the second went through apply(), under the row lock
+    assert store.rows[order.id].filled_size == Decimal("0.006")
