@@ -21,6 +21,7 @@ import httpx
 import pytest
 from scripts.ts_client import TsClientUnavailable, ensure_installed, node_binary
 from tests.fixtures.devnet import DevnetProcess
+from tests.fixtures.indexer_swagger import IndexerSwagger
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -114,10 +115,14 @@ async def test_node_reads_through_abci_query(observed: dict[str, Any]) -> None:
     assert usdc[0] == 2 and int.from_bytes(usdc[1:], "big") == FUND_QUANTUMS
 
 
-async def test_indexer_reports_the_orders(observed: dict[str, Any]) -> None:
-    # (the indexer's shapes against its spec: test_official_client.py)
+async def test_indexer_reports_the_orders(
+    observed: dict[str, Any], indexer_swagger: IndexerSwagger
+) -> None:
     assert observed["faucet_status"] == 202
     short, long = observed["before_cancel"]["short"], observed["before_cancel"]["long"]
+    for body in (short, long):
+        indexer_swagger.validate_response("/orders/{orderId}", body)
+    indexer_swagger.validate_response("/orders", observed["orders_after"])
     assert (short["status"], short["orderFlags"], short["size"]) == (
         "BEST_EFFORT_OPENED",
         "0",
