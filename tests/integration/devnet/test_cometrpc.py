@@ -394,6 +394,11 @@ async def test_faults_apply_per_validator(
 ) -> None:
     d = devnet_validators
     assert len(d.rpcs) == 3
+    assert [v["rpc"] for v in await d.validators()] == list(d.rpcs)
+    assert (await d.status())["rpc"] == list(d.rpcs)
+    # each validator's status names itself
+    for i, url in enumerate(d.rpcs):
+        assert (await result(http, url, "status"))["node_info"]["moniker"] == f"dydx-devnet-{i}"
     try:
         await d.set_validator_faults(1, grpc_unavailable=True)
         down = await http.post(d.rpcs[1], json={"jsonrpc": "2.0", "id": 1, "method": "status"})
@@ -445,3 +450,19 @@ async def test_jsonrpc_envelope_errors(
     ]
     # subscribe is a websocket method
     assert (await rpc(http, url, "subscribe", query="tm.event='Tx'"))["error"]["code"] == -32601
+
+
+async def test_each_validator_runs_its_own_check_tx(
+    devnet_validators: DevnetProcess, http: httpx.AsyncClient
+) -> None:
+    d = devnet_validators
+    w, number = await funded(d, 2106)
+    h = int((await result(http, d.rpcs[1], "status"))["sync_info"]["latest_block_height"])
+    tx = sign(w, [order(order_id(w, 1), subticks=100_000_000, gtb=h + 20)], account_number=number)
+    tx_hash = hashlib.sha256(tx).hexdigest().upper()
+    assert (await result(http, d.rpcs[1], "broadcast_tx_sync", tx=b64(tx)))["code"] == 0
+    assert tx_hash in await d.mempool(1)  # (the others get it by gossip, after the delay)
+    again = await rpc(http, d.rpcs[1], "broadcast_tx_sync", tx=b64(tx))
+    assert again["error"]["data"] == "tx already exists in cache"
+    accepted = await d.accepted_orders(w.address)
+    assert [(o["clientId"], o["validator"]) for o in accepted] == [(1, 1)]
