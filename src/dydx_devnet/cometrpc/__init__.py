@@ -35,7 +35,6 @@ class RpcNodes:
 
     async def start(self) -> None:
         self._feed = Feed(self.devnet)
-        self._feed.start()
         host = self.devnet.config.host
         for i in range(len(self._servers)):
             server = self._server(i)

@@ -1,10 +1,14 @@
 """Blocks as CometBFT's event bus announces them: `NewBlock` and one `Tx` per delivered tx.
 
-One task consumes the devnet's `EventBus` and, for each committed block, wakes the
-`broadcast_tx_commit` calls waiting for one of its txs and hands the events to websocket
-subscribers. Event data and the ``events`` map follow CometBFT 0.38 (`types/events.go`
-EventDataNewBlock, EventDataTx; `types/event_bus.go` PublishEventTx adds ``tx.hash`` and
-``tx.height``; `rpc/core/events.go` sends each as a ResultEvent ``{query, data, events}``).
+While someone waits (a `broadcast_tx_commit` call, a websocket subscription), one task consumes
+the devnet's `EventBus` and, for each committed block, wakes the `broadcast_tx_commit` calls
+waiting for one of its txs and hands the events to websocket subscribers. With nobody waiting
+there is no bus subscription at all, so the RPC costs CheckTx nothing (a subscriber is woken for
+every off-chain batch, i.e. every accepted short-term order).
+
+Event data and the ``events`` map follow CometBFT 0.38 (`types/events.go` EventDataNewBlock,
+EventDataTx; `types/event_bus.go` PublishEventTx adds ``tx.hash`` and ``tx.height``;
+`rpc/core/events.go` sends each as a ResultEvent ``{query, data, events}``).
 
 Queries (`libs/pubsub/query`): conditions ``key='value'`` or ``key=number`` joined by ``AND``,
 matched for equality against the event's attributes; that covers ``tm.event='NewBlock'``,
@@ -23,6 +27,7 @@ from dydx_devnet.cometrpc import encode
 
 if TYPE_CHECKING:
     from dydx_devnet.app import Devnet
+    from dydx_devnet.events import Subscription
 
 Listener = Callable[[dict[str, list[str]], dict[str, Any]], None]
 
@@ -50,24 +55,36 @@ def matches(conditions: list[tuple[str, str]], events: dict[str, list[str]]) -> 
 class Feed:
     def __init__(self, devnet: Devnet) -> None:
         self.devnet = devnet
-        self._sub = devnet.bus.subscribe()
-        self._task: asyncio.Task[None] | None = None
+        self._sub: Subscription | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: dict[str, list[asyncio.Future[int]]] = {}
-        self.listeners: set[Listener] = set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="cometrpc-feed")
+        self._listeners: set[Listener] = set()
 
     async def stop(self) -> None:
-        self._sub.close()
-        if self._task is not None:
-            self._task.cancel()
+        if self._sub is not None:
+            self._sub.close()
+            self._sub = None
+        for task in list(self._tasks):
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+
+    def _demand(self) -> None:
+        """Subscribe (from now on: a waiter registers before its CheckTx runs)."""
+        if self._sub is None:
+            self._sub = self.devnet.bus.subscribe()
+            task = asyncio.create_task(self._run(self._sub), name="cometrpc-feed")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _release_if_idle(self) -> None:
+        if self._sub is not None and not self._waiters and not self._listeners:
+            self._sub.close()  # its task ends once it has drained what was published
+            self._sub = None
 
     def wait_for(self, tx_hash: str) -> asyncio.Future[int]:
         """A future for the height of the block that delivers ``tx_hash``."""
+        self._demand()
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(tx_hash, []).append(fut)
         return fut
@@ -78,9 +95,18 @@ class Feed:
             waiters.remove(fut)
             if not waiters:
                 del self._waiters[tx_hash]
+        self._release_if_idle()
 
-    async def _run(self) -> None:
-        async for batch in self._sub:
+    def add_listener(self, listener: Listener) -> None:
+        self._demand()
+        self._listeners.add(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+        self._release_if_idle()
+
+    async def _run(self, sub: Subscription) -> None:
+        async for batch in sub:
             if batch.block is not None:
                 self._on_block(batch.block.height, batch.block.tx_hashes)
 
@@ -89,7 +115,7 @@ class Feed:
             for fut in self._waiters.pop(h, []):
                 if not fut.done():
                     fut.set_result(height)
-        if not self.listeners:
+        if not self._listeners:
             return
         engine = self.devnet.engine
         b = encode.block(engine, height)
@@ -121,5 +147,5 @@ class Feed:
             self._emit({"tm.event": ["Tx"], "tx.hash": [t.hash], "tx.height": [str(height)]}, data)
 
     def _emit(self, events: dict[str, list[str]], data: dict[str, Any]) -> None:
-        for listener in list(self.listeners):
+        for listener in list(self._listeners):
             listener(events, data)

@@ -180,7 +180,7 @@ class RpcApp:
             while True:
                 await ws.send_text(json.dumps(await outbox.get()))
 
-        self.feed.listeners.add(listener)
+        self.feed.add_listener(listener)
         writing = asyncio.create_task(writer(), name="cometrpc-ws-writer")
         try:
             while True:
@@ -191,7 +191,7 @@ class RpcApp:
         except WebSocketDisconnect:
             pass
         finally:
-            self.feed.listeners.discard(listener)
+            self.feed.remove_listener(listener)
             writing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writing

@@ -4,6 +4,7 @@ ready line."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator
@@ -58,10 +59,19 @@ async def test_broadcast_tx_commit_times_out_like_cometbft(
         "method": "broadcast_tx_commit",
         "params": {"tx": base64.b64encode(tx).decode()},
     }
+    # nobody waits for a block: the RPC does not even subscribe to the event bus
+    assert devnet.bus.subscriber_count == 0
     start = time.monotonic()
     async with httpx.AsyncClient(timeout=10) as client:
-        resp = await client.post(devnet.rpc_urls[0], json=body)
+        call = asyncio.create_task(client.post(devnet.rpc_urls[0], json=body))
+        for _ in range(200):  # until the call is in flight (a 0.3 s wait)
+            if devnet.bus.subscriber_count or call.done():
+                break
+            await asyncio.sleep(0.01)
+        assert devnet.bus.subscriber_count == 1  # the call waits for its block
+        resp = await call
     elapsed = time.monotonic() - start
+    assert devnet.bus.subscriber_count == 0  # and lets go once answered
     # the result is dropped and the error answered (`rpc/core/mempool.go`, `unreflectResult`)
     assert resp.json() == {
         "jsonrpc": "2.0",
