@@ -1,5 +1,5 @@
 """CometBFT JSON-RPC for the devnet's validators (what CosmJS and the official TypeScript client
-`@dydxprotocol/v4-client-js` talk to; PROTOCOL.md §3e).
+`@dydxprotocol/v4-client-js` talk to: `src/clients/modules/tendermintClient.ts`).
 
 Validator i serves it on ``rpc_port + i`` (0: free ports): HTTP JSON-RPC, the URI form and the
 websocket (`server`), with CometBFT 0.38's methods and encodings (`methods`, `encode`).

@@ -47,7 +47,8 @@ async def test_broadcast_tx_commit_times_out_like_cometbft(
     acc = devnet.state.account(w.address)
     assert acc is not None
     h = devnet.state.height
-    # a short-term order is accepted by CheckTx but never delivered in a block (PROTOCOL.md §0.5)
+    # a short-term order is accepted by CheckTx but never delivered in a block (the proposer
+    # drops it, `app/prepare/other_msgs.go` RemoveDisallowMsgs, `IsDisallowClobOrderMsgInOtherTxs`)
     tx = sign(
         w,
         [order(order_id(w, 1), subticks=100_000_000, gtb=h + 20)],

@@ -85,7 +85,7 @@ async def test_stateful_txs_are_in_the_blocks_the_client_reports(
         assert got["result"]["hash"] == tx_hash
         assert int(got["result"]["height"]) == height
     assert observed["cancel_long"]["height"] > observed["place_long"]["height"]
-    # A short-term tx is never in a block (PROTOCOL.md §0.5).
+    # A short-term tx is never in a block (`app/prepare/other_msgs.go` RemoveDisallowMsgs).
     short = base64.b64encode(bytes.fromhex(observed["place_short"]["hash"])).decode()
     got = await _rpc(devnet, "tx", hash=short)
     assert got["error"]["data"] == f"tx ({observed['place_short']['hash']}) not found"
