@@ -418,6 +418,18 @@ async def test_faults_apply_per_validator(
         # the switch was used up: now CheckTx runs and cannot decode the bytes
         r = await result(http, d.rpcs[0], "broadcast_tx_sync", tx=b64(b"\x01\x02"))
         assert (r["codespace"], r["code"]) == ("sdk", 2)
+        # broadcast_unavailable: the broadcast fails before CheckTx, queries still answer
+        await d.set_validator_faults(0, broadcast_unavailable=True)
+        body = {"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_sync",
+                "params": {"tx": b64(b"\x01\x03")}}  # fmt: skip
+        assert (await http.post(d.rpcs[0], json=body)).status_code == 503
+        assert (await result(http, d.rpcs[0], "health")) == {}
+        await d.reset_faults(0)
+        # broadcast_reply_lost: CheckTx ran (the bytes are in the cache), the caller got no answer
+        await d.set_validator_faults(0, broadcast_reply_lost={"times": 1})
+        assert (await http.post(d.rpcs[0], json=body)).status_code == 503
+        again = await rpc(http, d.rpcs[0], "broadcast_tx_sync", tx=b64(b"\x01\x03"))
+        assert again["error"]["data"] == "tx already exists in cache"
         # grpc_refuse_connections closes the validator's RPC port too
         await d.set_validator_faults(1, grpc_refuse_connections=True)
         with pytest.raises(httpx.ConnectError):
