@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PY_DIRS := $(wildcard src tests bench scripts)
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
-        dev-up dev-down bench
+        dev-up dev-down bench ts-client
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 ## Only the tests that need PostgreSQL and the devnet over real sockets.
 test-integration: $(STAMP)
 	$(BIN)/pytest tests/integration tests/e2e
+
+## The official TypeScript client's npm project (npm ci from its lock file, once; tests reuse it).
+ts-client: $(STAMP)
+	$(BIN)/python scripts/ts_client.py
 
 ## The standard benchmark scenarios; prints the table and writes bench/results/latest.md.
 bench: $(STAMP)
@@ -61,5 +65,5 @@ dev-down: $(STAMP)
 
 clean:
 	-@test -x $(BIN)/dydx-router && $(BIN)/dydx-router local down >/dev/null 2>&1 || true
-	rm -rf $(VENV) .venv-official dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
+	rm -rf $(VENV) .venv-official tests/integration/devnet/ts_client/node_modules dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -123,7 +123,8 @@ def process_cpu_seconds(pid: int) -> float:
 
 def start_devnet(extra: list[str]) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     args = [sys.executable, "-m", "dydx_devnet", "--grpc-port", "0", "--indexer-port", "0"]
-    args += ["--ws-port", "0", "--admin-port", "0", "--block-time", "1", "--seed", "1", *extra]
+    args += ["--ws-port", "0", "--admin-port", "0", "--rpc-port", "0"]
+    args += ["--block-time", "1", "--seed", "1", *extra]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     deadline = time.monotonic() + 60

@@ -75,6 +75,7 @@ def build_admin_router(devnet: Devnet) -> APIRouter:
             "time": st.block_time.isoformat().replace("+00:00", "Z"),
             "grpc": devnet.grpc_target,
             "validators": devnet.grpc_targets,
+            "rpc": devnet.rpc_urls,
             "gossipDelay": devnet.config.gossip_delay,
             "indexer": devnet.indexer_url,
             "ws": devnet.ws_url,
@@ -210,6 +211,7 @@ def build_admin_router(devnet: Devnet) -> APIRouter:
                 {
                     "index": v.index,
                     "grpc": devnet.grpc_targets[v.index],
+                    "rpc": devnet.rpc_urls[v.index] if devnet.rpc_urls else None,
                     "mempool": [t.hash for t in v.mempool],
                     "cacheSize": len(v.mempool_cache),
                 }

@@ -3,7 +3,8 @@
 ``Devnet(config)`` builds the chain state (from genesis), the engine (CheckTx, matching, blocks),
 the event bus, the fault switches, the gRPC node and the admin HTTP server. ``await start()``
 binds the sockets (port 0 = a free port) and starts the block loop; ``await stop()`` undoes it.
-With ``validators=N`` validator i serves gRPC on ``grpc_port + i``; txs a validator accepts
+With ``validators=N`` validator i serves gRPC on ``grpc_port + i`` (and CometBFT JSON-RPC on
+``rpc_port + i`` when ``rpc_port`` is set, `dydx_devnet.cometrpc`); txs a validator accepts
 reach the others after ``gossip_delay`` seconds (`dydx_devnet.engine`).
 
 Other servers attach to it (the indexer's REST and websocket servers do) by implementing
@@ -33,6 +34,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from dydx_devnet.admin import AdminServer
+from dydx_devnet.cometrpc import RpcNodes
 from dydx_devnet.engine import Engine
 from dydx_devnet.events import EventBus
 from dydx_devnet.faults import NODE_SWITCHES, Faults
@@ -56,6 +58,9 @@ class DevnetConfig:
     oracle_walk: bool = True
     validators: int = 1  # validator i serves gRPC on grpc_port + i (0: free ports)
     gossip_delay: float = 0.2  # seconds before a tx accepted by one validator reaches the others
+    # CometBFT JSON-RPC: validator i on rpc_port + i (0: free ports); None: not served (the CLI
+    # serves it on 26657 by default)
+    rpc_port: int | None = None
 
 
 class Attachment(Protocol):
@@ -95,6 +100,8 @@ class Devnet:
         self._grpc_ports = [0] * n
         self._admin: AdminServer | None = None
         self.grpc_targets: list[str] = [""] * n
+        self._rpc: RpcNodes | None = None
+        self.rpc_urls: list[str] = []
         self.admin_url = ""
         self.indexer_url = ""
         self.ws_url = ""
@@ -123,6 +130,10 @@ class Devnet:
             self._grpc[i] = grpc_server
             self._grpc_ports[i] = port
             self.grpc_targets[i] = f"{self.config.host}:{port}"
+        if self.config.rpc_port is not None:
+            self._rpc = RpcNodes(self, self.config.rpc_port)
+            await self._rpc.start()
+            self.rpc_urls = self._rpc.urls
         admin = AdminServer(self)
         admin_port = await admin.start(self.config.host, self.config.admin_port)
         self._admin = admin
@@ -185,6 +196,8 @@ class Devnet:
                 server = NodeServer(self, i)
                 await server.start(self.config.host, self._grpc_ports[i])
                 self._grpc[i] = server
+        if self._rpc is not None:
+            await self._rpc.apply_faults()
 
     def step_blocks(self, n: int = 1) -> int:
         """Commit ``n`` blocks now (whatever the block time); returns the new height."""
@@ -193,9 +206,10 @@ class Devnet:
         return self.state.height
 
     def ready_line(self) -> str:
+        rpc = f" rpc={','.join(self.rpc_urls)}" if self.rpc_urls else ""
         return (
             f"DEVNET READY grpc={','.join(self.grpc_targets)} indexer={self.indexer_url} "
-            f"ws={self.ws_url} admin={self.admin_url}"
+            f"ws={self.ws_url} admin={self.admin_url}{rpc}"
         )
 
     async def stop(self) -> None:
@@ -209,6 +223,9 @@ class Devnet:
         if self._admin is not None:
             await self._admin.stop()
             self._admin = None
+        if self._rpc is not None:
+            await self._rpc.stop()
+            self._rpc = None
         self._grpc_ports = [0] * len(self._grpc_ports)  # stopped for good: never reopened
         for i, server in enumerate(self._grpc):
             if server is not None:

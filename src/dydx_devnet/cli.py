@@ -2,11 +2,13 @@
 
 On start-up it prints one line to stdout (flushed) that launchers wait for::
 
-    DEVNET READY grpc=127.0.0.1:P[,...] indexer=http://127.0.0.1:P ws=ws://.../v4/ws admin=U
+    DEVNET READY grpc=127.0.0.1:P[,...] indexer=http://127.0.0.1:P ws=ws://.../v4/ws admin=U rpc=R
 
-``grpc`` lists every validator's address, comma-separated (``--validators N``: validator i on
-``--grpc-port`` + i). Port 0 picks a free port. ``--block-time 0`` produces blocks only when
-stepped through the admin API (``POST /devnet/blocks?n=1``).
+(one line). ``grpc`` lists every validator's address, comma-separated (``--validators N``:
+validator i on ``--grpc-port`` + i); ``rpc`` every validator's CometBFT JSON-RPC URL
+(``http://127.0.0.1:P``, validator i on ``--rpc-port`` + i). Port 0 picks a free port.
+``--block-time 0`` produces blocks only when stepped through the admin API
+(``POST /devnet/blocks?n=1``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def run(
     validators: Annotated[
         int, typer.Option(help="Validators; validator i serves gRPC on --grpc-port + i.")
     ] = 1,
+    rpc_port: Annotated[
+        int, typer.Option(help="CometBFT RPC port; validator i on --rpc-port + i (0 = free ports).")
+    ] = 26657,
     gossip_delay: Annotated[
         float, typer.Option(help="Seconds before a tx accepted by one validator reaches the rest.")
     ] = 0.2,
@@ -94,6 +99,7 @@ def run(
         oracle_walk=oracle_walk,
         validators=validators,
         gossip_delay=gossip_delay,
+        rpc_port=rpc_port,
     )
     import uvloop
 

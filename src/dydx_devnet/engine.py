@@ -23,7 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
+
+from bip_utils import Ed25519PrivateKey
 
 from dydx_devnet import errors as E
 from dydx_devnet.blocks import BlockSteps
@@ -68,9 +70,18 @@ class BlockRecord:
     operations: tuple[str, ...]  # short-term txs the proposer's memclob held (hashes)
 
 
+@cache
+def validator_pubkey(index: int) -> bytes:
+    """Validator ``index``'s ed25519 consensus public key (32 bytes), from a fixed seed."""
+    seed = hashlib.sha256(f"dydx-devnet-validator-{index}".encode()).digest()
+    # RawCompressed is 0x00 + the 32-byte key (bip_utils' ed25519 encoding).
+    return bytes(Ed25519PrivateKey.FromBytes(seed).PublicKey().RawCompressed().ToBytes()[1:])
+
+
 def validator_address(index: int) -> bytes:
-    """A stand-in 20-byte consensus address for validator ``index`` (block proposer_address)."""
-    return hashlib.sha256(f"dydx-devnet-validator-{index}".encode()).digest()[:20]
+    """Validator ``index``'s consensus address (block proposer_address): the first 20 bytes of
+    sha256 of its ed25519 public key (CometBFT `crypto/ed25519` PubKey.Address)."""
+    return hashlib.sha256(validator_pubkey(index)).digest()[:20]
 
 
 class Engine:

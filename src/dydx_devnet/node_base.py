@@ -100,6 +100,8 @@ class Base:
         return self.devnet.node_faults[self.index]
 
     async def gate(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if getattr(context, "faults_applied", False):
+            return  # a call over CometBFT RPC: that transport applied the switches once already
         f = self.faults
         if f.grpc_latency_s > 0:
             await asyncio.sleep(f.grpc_latency_s)

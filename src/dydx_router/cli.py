@@ -301,8 +301,8 @@ def local_run() -> None:
 
         def announce(url: str) -> None:
             print(
-                f"Devnet: grpc={devnet.node_endpoints} indexer={devnet.indexer} "
-                f"(log: {devnet.log_path})"
+                f"Devnet: grpc={devnet.node_endpoints} rpc={','.join(devnet.rpcs)} "
+                f"indexer={devnet.indexer} (log: {devnet.log_path})"
             )
             print(f"Wallet: {address}")
             print("Place a market order on the devnet:")

@@ -93,6 +93,7 @@ class Devnet:
     admin: str
     log_path: Path
     grpcs: tuple[str, ...] = ()  # every validator (``--validators N``), validator 0 first
+    rpcs: tuple[str, ...] = ()  # every validator's CometBFT RPC URL (``--rpc-port``)
 
     @property
     def node_endpoints(self) -> str:
@@ -161,6 +162,7 @@ def start_devnet(
                     ready.get("admin", ""),
                     log_path,
                     grpcs,
+                    tuple(u for u in ready.get("rpc", "").split(",") if u),
                 )
     stop_pid(process.pid)
     raise RuntimeError(f"the devnet did not become ready within {timeout:.0f}s; see {log_path}")

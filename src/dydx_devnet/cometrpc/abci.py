@@ -1,0 +1,198 @@
+"""`abci_query` by gRPC path, answered by the very servicers the gRPC server uses.
+
+On a Cosmos SDK node, `abci_query` with a path such as ``/cosmos.auth.v1beta1.Query/Account``
+goes to the app's gRPC query router (cosmos-sdk `baseapp/abci.go` Query, `handleQueryGRPC`;
+`baseapp/grpcrouter.go`): the data is the protobuf request, the value the protobuf response, the
+height the query's (the latest when 0). A gRPC error becomes an SDK error (`gRPCErrorToSDKError`:
+NotFound -> sdk/22 key not found, InvalidArgument and FailedPrecondition -> sdk/18, Unauthenticated
+-> sdk/4, anything else -> sdk/6) whose log is ``"rpc error: code = X desc = D: <message>"``;
+CosmJS's `StargateClient.getAccount` relies on that text ("rpc error: code = NotFound") to answer
+null for an unknown account.
+
+Here every route calls the servicer method of `dydx_devnet.node` / `node_queries` with a context
+whose ``abort`` raises instead of ending a gRPC call, so both transports share one implementation.
+The node's fault switches are applied once, by the RPC transport (`Base.gate` skips them for this
+context).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.message import DecodeError
+from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
+from v4_proto.cosmos.bank.v1beta1 import query_pb2 as bank_query
+from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tm_query
+from v4_proto.cosmos.tx.v1beta1 import service_pb2 as tx_service
+from v4_proto.dydxprotocol.clob import query_pb2 as clob_query
+from v4_proto.dydxprotocol.feetiers import query_pb2 as fee_query
+from v4_proto.dydxprotocol.perpetuals import query_pb2 as perp_query
+from v4_proto.dydxprotocol.prices import query_pb2 as prices_query
+from v4_proto.dydxprotocol.subaccounts import query_pb2 as sa_query
+
+from dydx_devnet import errors as E
+from dydx_devnet.cometrpc.encode import b64
+from dydx_devnet.node import TendermintService, TxService
+from dydx_devnet.node_base import Base
+from dydx_devnet.node_queries import (
+    AuthQuery,
+    BankQuery,
+    ClobQuery,
+    FeeTiersQuery,
+    PerpetualsQuery,
+    PricesQuery,
+    SubaccountsQuery,
+)
+
+if TYPE_CHECKING:
+    from dydx_devnet.app import Devnet
+
+# cosmos-sdk types/errors/errors.go
+ErrUnknownRequest = E.Registered("sdk", 6, "unknown request")
+ErrKeyNotFound = E.Registered("sdk", 22, "key not found")
+ErrInvalidHeight = E.Registered("sdk", 26, "invalid height")
+
+# baseapp.QueryPathBroadcastTx: refused by Query ("can't route a broadcast tx message").
+BROADCAST_TX_PATH = "/cosmos.tx.v1beta1.Service/BroadcastTx"
+
+_SERVICES: list[tuple[type[Base], Any]] = [
+    (TxService, tx_service.DESCRIPTOR.services_by_name["Service"]),
+    (AuthQuery, auth_query.DESCRIPTOR.services_by_name["Query"]),
+    (BankQuery, bank_query.DESCRIPTOR.services_by_name["Query"]),
+    (TendermintService, tm_query.DESCRIPTOR.services_by_name["Service"]),
+    (ClobQuery, clob_query.DESCRIPTOR.services_by_name["Query"]),
+    (PerpetualsQuery, perp_query.DESCRIPTOR.services_by_name["Query"]),
+    (PricesQuery, prices_query.DESCRIPTOR.services_by_name["Query"]),
+    (SubaccountsQuery, sa_query.DESCRIPTOR.services_by_name["Query"]),
+    (FeeTiersQuery, fee_query.DESCRIPTOR.services_by_name["Query"]),
+]
+
+# gRPC status names as Go prints them (`codes.Code.String()`).
+_GO_CODE_NAMES = {c: "".join(w.capitalize() for w in c.name.split("_")) for c in grpc.StatusCode}
+_GO_CODE_NAMES[grpc.StatusCode.OK] = "OK"
+
+
+class Aborted(Exception):
+    """A servicer ended the call with a gRPC status."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+
+    def go_error(self) -> str:
+        """The error's text as grpc-go's `status.Error` prints it."""
+        return f"rpc error: code = {_GO_CODE_NAMES[self.code]} desc = {self.details}"
+
+
+class CallContext:
+    """What a servicer needs of a `grpc.aio.ServicerContext`, for calls that come over RPC.
+    ``faults_applied`` tells `Base.gate` that the RPC transport already applied the switches."""
+
+    faults_applied = True
+
+    def __init__(self) -> None:
+        self._code = grpc.StatusCode.UNKNOWN
+        self._details = ""
+
+    async def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
+        raise Aborted(code, details)
+
+    def set_code(self, code: grpc.StatusCode) -> None:  # generated bases: UNIMPLEMENTED
+        self._code = code
+
+    def set_details(self, details: str) -> None:
+        self._details = details
+
+    def unimplemented(self) -> Aborted:
+        return Aborted(self._code, self._details or "Method not implemented!")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    servicer: Base
+    method: str
+    request: Any  # the request message class
+
+
+def routes(devnet: Devnet, index: int) -> dict[str, Route]:
+    """Every gRPC method of the node, by its full path, bound to validator ``index``."""
+    out: dict[str, Route] = {}
+    for cls, service in _SERVICES:
+        servicer = cls(devnet, index)
+        for m in service.methods:
+            request = message_factory.GetMessageClass(m.input_type)
+            out[f"/{service.full_name}/{m.name}"] = Route(servicer, m.name, request)
+    return out
+
+
+async def call(route: Route, request: Any) -> Any:
+    """Call the servicer; raises Aborted with the status it ended the call with."""
+    ctx = CallContext()
+    try:
+        return await getattr(route.servicer, route.method)(request, ctx)
+    except NotImplementedError:
+        raise ctx.unimplemented() from None
+
+
+def _sdk_error(e: Aborted) -> E.TxError:
+    """cosmos-sdk `gRPCErrorToSDKError`."""
+    registered = {
+        grpc.StatusCode.NOT_FOUND: ErrKeyNotFound,
+        grpc.StatusCode.INVALID_ARGUMENT: E.ErrInvalidRequest,
+        grpc.StatusCode.FAILED_PRECONDITION: E.ErrInvalidRequest,
+        grpc.StatusCode.UNAUTHENTICATED: E.ErrUnauthorized,
+    }.get(e.code, ErrUnknownRequest)
+    return registered.wrap(e.go_error())
+
+
+def _result(err: E.TxError, height: int = 0) -> dict[str, Any]:
+    """`sdkerrors.QueryResult`: codespace, code, log (cmtjson omits the zero fields)."""
+    out: dict[str, Any] = {"code": err.code, "log": err.raw_log, "codespace": err.codespace}
+    if height:
+        out["height"] = str(height)
+    return out
+
+
+async def query(
+    table: dict[str, Route], latest: int, path: str, data: bytes, height: int
+) -> dict[str, Any]:
+    """The `ResponseQuery` (JSON) of `abci_query` (cosmos-sdk BaseApp.Query)."""
+    if height < 0:
+        return _result(E.ErrInvalidRequest.wrap("height cannot be negative"))
+    if height > latest:
+        return _result(
+            ErrInvalidHeight.wrap(
+                "cannot query with height in the future; please provide a valid height"
+            )
+        )
+    if height and height != latest:
+        # The devnet keeps only the latest state; answering it for an older height would lie.
+        return _result(
+            E.ErrInvalidRequest.wrap(
+                f"failed to load state at height {height}; the devnet keeps no past state "
+                f"(latest height: {latest})"
+            )
+        )
+    height = latest
+    if path == BROADCAST_TX_PATH:
+        return _result(E.ErrInvalidRequest.wrap("can't route a broadcast tx message"))
+    route = table.get(path)
+    if route is None:
+        return _result(ErrUnknownRequest.wrap("unknown query path"))
+    try:
+        request = route.request.FromString(data)
+    except DecodeError as e:
+        return _result(E.ErrInvalidRequest.wrap(str(e)), height)
+    try:
+        response = await call(route, request)
+    except Aborted as e:
+        return _result(_sdk_error(e), height)
+    value = response.SerializeToString()
+    out: dict[str, Any] = {"height": str(height)}
+    if value:
+        out["value"] = b64(value)
+    return out

@@ -1,0 +1,221 @@
+"""CometBFT 0.38's JSON encodings of the RPC results the devnet serves.
+
+CometBFT marshals results with `libs/json` (cmtjson): int64/uint64 as decimal strings, int32 and
+uint32 as numbers, `[]byte` as base64, `HexBytes` as upper-case hex, `time.Time` as RFC 3339 with
+nanoseconds (trailing zeros dropped), and it honours `omitempty`, which every gogoproto field of
+the ABCI types carries (`abci/types/types.pb.go`: a zero `code` or empty `log` is absent). The
+result types are `rpc/core/types/responses.go`; CosmJS decodes them in
+`packages/tendermint-rpc/src/tendermint37/adaptor/responses.ts` (what the official TypeScript
+client parses).
+
+What the devnet does not model is left empty rather than made up: commit signatures (there is no
+consensus), tx events. Hashes that depend on state the devnet does not keep (app hash, validator
+set, consensus params, results) are stand-ins: sha256 of a label, the chain id and the height.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from dydx_devnet.engine import validator_address, validator_pubkey
+
+if TYPE_CHECKING:
+    from dydx_devnet.engine import CommittedTx, Engine
+
+# The versions GetNodeInfo and the gRPC block header report (`dydx_devnet.node`).
+BLOCK_PROTOCOL = 11
+APP_PROTOCOL = 9
+P2P_PROTOCOL = 8
+COMETBFT_VERSION = "0.38.6"
+# The channels a CometBFT 0.38 node with the mempool, evidence, consensus, block sync and state
+# sync reactors announces (`p2p` channel ids, printed as HexBytes).
+CHANNELS = "40202122233038606100"
+VOTING_POWER = 10
+
+
+def hexu(b: bytes) -> str:
+    """`HexBytes` JSON: upper-case hex."""
+    return b.hex().upper()
+
+
+def b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def rfc3339(ms: int) -> str:
+    """Go's `time.Time` JSON (RFC3339Nano, UTC, trailing zeros of the fraction dropped)."""
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    frac = f"{ms % 1000:03d}".rstrip("0")
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 simple Merkle root (`crypto/merkle/tree.go` HashFromByteSlices): leaves hashed
+    with a 0x00 prefix, inner nodes with 0x01, split at the largest power of two below n."""
+    n = len(leaves)
+    if n == 0:
+        return hashlib.sha256(b"").digest()
+    if n == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1 << ((n - 1).bit_length() - 1)
+    left, right = merkle_root(leaves[:k]), merkle_root(leaves[k:])
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def stand_in(chain_id: str, label: str, height: int) -> bytes:
+    return hashlib.sha256(f"{chain_id}:{label}:{height}".encode()).digest()
+
+
+def pub_key(index: int) -> dict[str, str]:
+    """An ed25519 key in amino JSON (`crypto/ed25519`, registered as tendermint/PubKeyEd25519)."""
+    return {"type": "tendermint/PubKeyEd25519", "value": b64(validator_pubkey(index))}
+
+
+def block_id(block_hash: bytes) -> dict[str, Any]:
+    """`types.BlockID`; an absent one (height 1's last block id) is empty strings and total 0."""
+    if not block_hash:
+        return {"hash": "", "parts": {"total": 0, "hash": ""}}
+    return {"hash": hexu(block_hash), "parts": {"total": 1, "hash": hexu(block_hash)}}
+
+
+def exec_tx_result(gas_wanted: int) -> dict[str, Any]:
+    """`abci.ExecTxResult` of a delivered devnet tx: code 0 (omitted), no data, no events (not
+    modelled); clob txs run on a free gas meter (`app/ante/gas.go`), so gas_used 0 (omitted)."""
+    return {"gas_wanted": str(gas_wanted)} if gas_wanted else {}
+
+
+def block_txs(engine: Engine, height: int) -> list[CommittedTx]:
+    """The txs of a kept block, in order: the stateful txs it delivered. (A real dYdX block also
+    carries the proposer's injected txs, MsgProposedOperations and price updates; the devnet's
+    block does not, so those are absent.)"""
+    record = engine.blocks.get(height)
+    if record is None:
+        return []
+    return [engine.committed_txs[h] for h in record.txs if h in engine.committed_txs]
+
+
+def header(engine: Engine, height: int) -> dict[str, Any]:
+    chain_id = engine.state.chain_id
+    time_ms = engine.block_times[height]
+    record = engine.blocks.get(height)
+    txs = block_txs(engine, height)
+    prev = engine.block_hash(height - 1) if height > 1 else b""
+    last_commit = stand_in(chain_id, "last_commit", height) if height > 1 else b""
+    return {
+        "version": {"block": str(BLOCK_PROTOCOL), "app": str(APP_PROTOCOL)},
+        "chain_id": chain_id,
+        "height": str(height),
+        "time": rfc3339(time_ms),
+        "last_block_id": block_id(prev),
+        "last_commit_hash": hexu(last_commit) if last_commit else "",
+        "data_hash": hexu(merkle_root([hashlib.sha256(t.tx_bytes).digest() for t in txs])),
+        "validators_hash": hexu(stand_in(chain_id, "validators", 0)),
+        "next_validators_hash": hexu(stand_in(chain_id, "validators", 0)),
+        "consensus_hash": hexu(stand_in(chain_id, "consensus_params", 0)),
+        "app_hash": hexu(stand_in(chain_id, "app", height - 1)),
+        "last_results_hash": hexu(stand_in(chain_id, "results", height - 1)),
+        "evidence_hash": hexu(merkle_root([])),
+        "proposer_address": hexu(validator_address(record.proposer if record else 0)),
+    }
+
+
+def block(engine: Engine, height: int) -> dict[str, Any]:
+    """`ResultBlock`: {block_id, block {header, data, evidence, last_commit}}. Commit
+    signatures are not modelled (no consensus): `signatures` is empty."""
+    prev = engine.block_hash(height - 1) if height > 1 else b""
+    return {
+        "block_id": block_id(engine.block_hash(height)),
+        "block": {
+            "header": header(engine, height),
+            "data": {"txs": [b64(t.tx_bytes) for t in block_txs(engine, height)]},
+            "evidence": {"evidence": []},
+            "last_commit": {
+                "height": str(height - 1),
+                "round": 0,
+                "block_id": block_id(prev),
+                "signatures": [],
+            },
+        },
+    }
+
+
+def block_results(engine: Engine, height: int) -> dict[str, Any]:
+    """`ResultBlockResults` (0.38: finalize_block_events instead of begin/end block events)."""
+    return {
+        "height": str(height),
+        "txs_results": [exec_tx_result(t.gas_wanted) for t in block_txs(engine, height)] or None,
+        "finalize_block_events": [],
+        "validator_updates": None,
+        "consensus_param_updates": None,
+        "app_hash": b64(stand_in(engine.state.chain_id, "app", height)),
+    }
+
+
+def tx_result(engine: Engine, ct: CommittedTx) -> dict[str, Any]:
+    """`ResultTx` of a committed tx: its index is its position in the block."""
+    record = engine.blocks.get(ct.height)
+    index = record.txs.index(ct.hash) if record is not None and ct.hash in record.txs else 0
+    return {
+        "hash": ct.hash,
+        "height": str(ct.height),
+        "index": index,
+        "tx_result": exec_tx_result(ct.gas_wanted),
+        "tx": b64(ct.tx_bytes),
+    }
+
+
+def status(engine: Engine, index: int, *, listen_addr: str, rpc_address: str) -> dict[str, Any]:
+    """`ResultStatus` of validator ``index`` (`rpc/core/status.go`)."""
+    height = engine.state.height
+    earliest = min(engine.block_times) if engine.block_times else 0
+    chain_id = engine.state.chain_id
+
+    def sync(h: int) -> tuple[str, str, str, str]:
+        if not h:
+            return "", "", "0", rfc3339(0)
+        return (
+            hexu(engine.block_hash(h)),
+            hexu(stand_in(chain_id, "app", h - 1)),
+            str(h),
+            rfc3339(engine.block_times[h]),
+        )
+
+    latest_hash, latest_app, latest_h, latest_t = sync(height)
+    early_hash, early_app, early_h, early_t = sync(earliest)
+    return {
+        "node_info": {
+            "protocol_version": {
+                "p2p": str(P2P_PROTOCOL),
+                "block": str(BLOCK_PROTOCOL),
+                "app": str(APP_PROTOCOL),
+            },
+            # p2p.ID: lower-case hex of the node key's address (a stand-in: the devnet has no
+            # p2p layer).
+            "id": hashlib.sha256(f"{chain_id}:node:{index}".encode()).hexdigest()[:40],
+            "listen_addr": listen_addr,
+            "network": chain_id,
+            "version": COMETBFT_VERSION,
+            "channels": CHANNELS,
+            "moniker": f"dydx-devnet-{index}",
+            "other": {"tx_index": "on", "rpc_address": rpc_address},
+        },
+        "sync_info": {
+            "latest_block_hash": latest_hash,
+            "latest_app_hash": latest_app,
+            "latest_block_height": latest_h,
+            "latest_block_time": latest_t,
+            "earliest_block_hash": early_hash,
+            "earliest_app_hash": early_app,
+            "earliest_block_height": early_h,
+            "earliest_block_time": early_t,
+            "catching_up": False,
+        },
+        "validator_info": {
+            "address": hexu(validator_address(index)),
+            "pub_key": pub_key(index),
+            "voting_power": str(VOTING_POWER),
+        },
+    }

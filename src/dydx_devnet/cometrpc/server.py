@@ -1,0 +1,277 @@
+"""The HTTP and websocket server of one validator's CometBFT RPC (Starlette on uvicorn).
+
+Routes, as CometBFT's `rpc/jsonrpc/server` serves them (`http_server.go`, `http_json_handler.go`,
+`http_uri_handler.go`, `ws_handler.go`):
+
+- ``POST /``: JSON-RPC 2.0, one request or a batch (a batch of one answers a single object);
+  requests without an id are notifications and get no answer; HTTP 200 whatever the result.
+  A body that is not JSON answers 500 with a -32700 parse error; an empty body lists the routes.
+- ``GET|POST /<method>?arg=...``: the URI form; id -1; 200 with the result, 500 with the error.
+- ``/websocket``: JSON-RPC over a websocket: every method, plus ``subscribe``/``unsubscribe``/
+  ``unsubscribe_all``. Events come as responses carrying the subscribe request's id
+  (`rpc/core/events.go`).
+
+Fault switches (validator ``index``'s, `dydx_devnet.faults`): ``grpc_latency_s`` delays every
+request; ``grpc_unavailable`` answers HTTP 503 (and refuses websocket handshakes);
+``grpc_error`` answers the HTTP status a gateway maps that gRPC status to (grpc-gateway
+`runtime.HTTPStatusFromCode`, e.g. RESOURCE_EXHAUSTED -> 429); ``grpc_refuse_connections`` closes
+the port (`Devnet.apply_faults`); the ``broadcast_*`` switches act inside the BroadcastTx servicer
+both transports share (``broadcast_unavailable`` and ``broadcast_reply_lost`` answer 503 here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from dydx_devnet.cometrpc import feed as feed_mod
+from dydx_devnet.cometrpc.methods import (
+    PARAMS,
+    WS_ONLY,
+    HttpFault,
+    Methods,
+    RpcError,
+    internal,
+    invalid_params,
+    json_params,
+    method_not_found,
+    uri_params,
+)
+
+if TYPE_CHECKING:
+    from dydx_devnet.app import Devnet
+    from dydx_devnet.cometrpc.feed import Feed
+
+_S = grpc.StatusCode
+# grpc-gateway runtime/errors.go HTTPStatusFromCode
+HTTP_STATUS = {
+    _S.CANCELLED: 499, _S.UNKNOWN: 500, _S.INVALID_ARGUMENT: 400, _S.DEADLINE_EXCEEDED: 504,
+    _S.NOT_FOUND: 404, _S.ALREADY_EXISTS: 409, _S.PERMISSION_DENIED: 403,
+    _S.UNAUTHENTICATED: 401, _S.RESOURCE_EXHAUSTED: 429, _S.FAILED_PRECONDITION: 400,
+    _S.ABORTED: 409, _S.OUT_OF_RANGE: 400, _S.UNIMPLEMENTED: 501, _S.INTERNAL: 500,
+    _S.UNAVAILABLE: 503, _S.DATA_LOSS: 500,
+}  # fmt: skip
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return JSONResponse(body, status_code=status)
+
+
+def _ok(rid: Any, result: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "result": result}
+
+
+def _err(rid: Any, e: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "error": e.body()}
+
+
+class RpcApp:
+    """Validator ``index``'s RPC routes."""
+
+    def __init__(self, devnet: Devnet, index: int, feed: Feed) -> None:
+        self.devnet = devnet
+        self.index = index
+        self.feed = feed
+        self.methods = Methods(devnet, index, feed)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/", self.jsonrpc, methods=["POST", "GET"]),
+                WebSocketRoute("/websocket", self.websocket),
+                Route("/{method}", self.uri, methods=["GET", "POST"]),
+            ]
+        )
+
+    async def gate(self) -> None:
+        f = self.devnet.node_faults[self.index]
+        if f.grpc_latency_s > 0:
+            await asyncio.sleep(f.grpc_latency_s)
+        if f.grpc_unavailable:
+            raise HttpFault(503, "devnet fault: node unavailable")
+        chosen = f.take_grpc_error() if f.grpc_error is not None else None
+        if chosen is not None:
+            raise HttpFault(HTTP_STATUS.get(chosen.code, 500), f"devnet fault: {chosen.message}")
+
+    async def _one(self, req: Any) -> dict[str, Any] | None:
+        if not isinstance(req, dict) or req.get("id") is None:
+            return None  # a notification: no answer
+        rid = req["id"]
+        method = req.get("method")
+        try:
+            if not isinstance(rid, str | int) or isinstance(rid, bool):
+                raise RpcError(-32600, "Invalid Request", f"json-rpc ID ({rid}) is of unknown type")
+            if method not in PARAMS:
+                raise method_not_found()
+            try:
+                p = json_params(method, req.get("params"))
+            except ValueError as e:
+                raise invalid_params(f"error converting json params to arguments: {e}") from None
+            return _ok(rid, await self.methods.call(method, p))
+        except RpcError as e:
+            return _err(rid, e)
+
+    async def jsonrpc(self, request: Request) -> Response:
+        body = await request.body()
+        if not body:
+            links = "".join(f"<a href='/{m}'>/{m}</a><br>" for m in sorted(PARAMS))
+            return HTMLResponse(f"<html><body>Available endpoints:<br>{links}</body></html>")
+        try:
+            payload = json.loads(body)
+        except ValueError as e:
+            err = RpcError(-32700, "Parse error. Invalid JSON", f"error unmarshaling request: {e}")
+            return _json({"jsonrpc": "2.0", "error": err.body()}, 500)
+        try:
+            await self.gate()
+            reqs = payload if isinstance(payload, list) else [payload]
+            out = [r for r in [await self._one(q) for q in reqs] if r is not None]
+        except HttpFault as f:
+            return PlainTextResponse(f.text, status_code=f.status)
+        if not out:
+            return Response(status_code=200)
+        return _json(out[0] if len(out) == 1 else out)
+
+    async def uri(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        if method in WS_ONLY:
+            return _json(_err(-1, method_not_found()), 404)
+        if method not in PARAMS:
+            return PlainTextResponse("404 page not found", status_code=404)
+        try:
+            await self.gate()
+            try:
+                p = uri_params(method, dict(request.query_params))
+            except ValueError as e:
+                err = invalid_params(f"error converting http params to arguments: {e}")
+                return _json(_err(-1, err), 500)
+            return _json(_ok(-1, await self.methods.call(method, p)))
+        except RpcError as e:
+            return _json(_err(-1, e), 500)
+        except HttpFault as f:
+            return PlainTextResponse(f.text, status_code=f.status)
+
+    async def websocket(self, ws: WebSocket) -> None:
+        if self.devnet.node_faults[self.index].grpc_unavailable:
+            await ws.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        await ws.accept()
+        subs: dict[str, tuple[Any, list[tuple[str, str]]]] = {}
+        outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        def listener(events: dict[str, list[str]], data: dict[str, Any]) -> None:
+            for query, (sid, conditions) in subs.items():
+                if feed_mod.matches(conditions, events):
+                    result = {"query": query, "data": data, "events": events}
+                    outbox.put_nowait(_ok(sid, result))
+
+        async def writer() -> None:
+            while True:
+                await ws.send_text(json.dumps(await outbox.get()))
+
+        self.feed.add_listener(listener)
+        writing = asyncio.create_task(writer(), name="cometrpc-ws-writer")
+        try:
+            while True:
+                text = await ws.receive_text()
+                reply = await self._ws_request(text, subs)
+                if reply is not None:
+                    outbox.put_nowait(reply)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.feed.remove_listener(listener)
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writing
+
+    async def _ws_request(
+        self, text: str, subs: dict[str, tuple[Any, list[tuple[str, str]]]]
+    ) -> dict[str, Any] | None:
+        try:
+            req = json.loads(text)
+        except ValueError as e:
+            err = RpcError(-32700, "Parse error. Invalid JSON", f"error unmarshaling request: {e}")
+            return {"jsonrpc": "2.0", "error": err.body()}
+        if not isinstance(req, dict) or req.get("id") is None:
+            return None
+        rid, method = req["id"], req.get("method")
+        try:
+            await self.gate()
+        except HttpFault as f:
+            return _err(rid, internal(f.text))
+        if method not in WS_ONLY:
+            return await self._one(req)
+        try:
+            p = json_params(method, req.get("params"))
+        except ValueError as e:
+            return _err(rid, invalid_params(f"error converting json params to arguments: {e}"))
+        query = p.get("query") or ""
+        if method == "subscribe":
+            if query in subs:
+                return _err(rid, internal("already subscribed"))
+            try:
+                subs[query] = (rid, feed_mod.parse_query(query))
+            except ValueError as e:
+                return _err(rid, internal(str(e)))
+        elif method == "unsubscribe":
+            if subs.pop(query, None) is None:
+                return _err(rid, internal("subscription not found"))
+        else:
+            subs.clear()
+        return _ok(rid, {})
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the devnet's owner handles signals
+
+
+class RpcServer:
+    """uvicorn serving one validator's `RpcApp` on its own port."""
+
+    def __init__(self, rpc: RpcApp) -> None:
+        self.rpc = rpc
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets whose proto says TCP.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        bound: int = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.rpc.app(),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = _Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="cometrpc")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        return bound
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        self._server = None
+        self._task = None

@@ -1,0 +1,60 @@
+"""CometBFT encodings the devnet's RPC computes itself, against upstream vectors."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from dydx_devnet.cometrpc.encode import merkle_root, rfc3339
+from dydx_devnet.cometrpc.feed import matches, parse_query
+
+
+def test_merkle_root_matches_cometbft_rfc6962_vectors() -> None:
+    # crypto/merkle/rfc6962_test.go (from trillian): empty tree, empty leaf, one leaf
+    assert merkle_root([]).hex() == (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    assert merkle_root([b""]).hex() == (
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    )
+    assert merkle_root([b"L123456"]).hex() == (
+        "395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56"
+    )
+
+
+def test_merkle_root_splits_at_the_largest_power_of_two_below_n() -> None:
+    def leaf(b: bytes) -> bytes:
+        return hashlib.sha256(b"\x00" + b).digest()
+
+    def inner(left: bytes, right: bytes) -> bytes:
+        return hashlib.sha256(b"\x01" + left + right).digest()
+
+    a, b, c = b"a", b"b", b"c"
+    # crypto/merkle/tree.go getSplitPoint: 3 leaves split 2 + 1
+    assert merkle_root([a, b, c]) == inner(inner(leaf(a), leaf(b)), leaf(c))
+    assert merkle_root([a, b]) == inner(leaf(a), leaf(b))
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (1_700_000_000_000, "2023-11-14T22:13:20Z"),  # no fraction: none printed
+        (1_700_000_000_120, "2023-11-14T22:13:20.12Z"),  # trailing zeros dropped (RFC3339Nano)
+        (1_700_000_000_007, "2023-11-14T22:13:20.007Z"),
+    ],
+)
+def test_times_print_like_go_rfc3339nano(ms: int, text: str) -> None:
+    assert rfc3339(ms) == text
+
+
+def test_event_queries() -> None:
+    events = {"tm.event": ["Tx"], "tx.hash": ["AB"], "tx.height": ["5"]}
+    assert matches(parse_query("tm.event='Tx'"), events)
+    assert matches(parse_query("tm.event='Tx' AND tx.hash='AB'"), events)
+    assert matches(parse_query("tm.event = 'Tx' AND tx.height=5"), events)
+    assert not matches(parse_query("tm.event='NewBlock'"), events)
+    with pytest.raises(ValueError, match="failed to parse query"):
+        parse_query("tx.height > 5")
+    with pytest.raises(ValueError, match="maximum query length exceeded"):
+        parse_query("tm.event='" + "x" * 600 + "'")
