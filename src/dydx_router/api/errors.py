@@ -69,7 +69,8 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (risk.RiskDataUnavailable, 503),
     (ShuttingDown, 503),
     (ChainRateLimited, 429),
-    (IdempotencyConflict, 409),
+    # A key re-used with another body: 422 (draft-ietf-httpapi-idempotency-key-header §2.7).
+    (IdempotencyConflict, 422),
     (OrderNotCancelable, 409),
     (OrderInFlight, 409),
     (DuplicateOrder, 409),

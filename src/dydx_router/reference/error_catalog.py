@@ -109,7 +109,7 @@ CATALOG: dict[str, Entry] = {
     ),
     "no_position": Entry("No open position in this market to close.", "Nothing to do."),
     "idempotency_key_reused": Entry(
-        "The Idempotency-Key was used before with a different request.",
+        "The Idempotency-Key was used before with a different request (keys never expire).",
         "Use a new key for a new request.",
     ),
     "duplicate_order": Entry(
