@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 
-from dydx_router.config import Settings
+from dydx_router.config import PRESETS, Settings
 
 # A section starts at its first field and runs to the next one (the order of config.Settings).
 SECTIONS = {
@@ -122,6 +122,16 @@ def configuration_md() -> str:
         "The trading key comes from exactly one of `DYDX_ROUTER_MNEMONIC`,",
         "`DYDX_ROUTER_MNEMONIC_FILE`, `DYDX_ROUTER_PRIVATE_KEY_HEX`,",
         "`DYDX_ROUTER_PRIVATE_KEY_HEX_FILE`; prefer the `_FILE` forms (docs/security.md).",
+        "",
+        "## Network presets",
+        "",
+        "| Network | Chain id | Node endpoints | Indexer | Indexer websocket |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{net.value}` | `{p.chain_id}` | {', '.join(p.node_endpoints)} | "
+            f"{', '.join(p.indexer_urls)} | {', '.join(p.indexer_ws_urls)} |"
+            for net, p in PRESETS.items()
+        ),
         "",
     ]
     for title, fields in _sections():
