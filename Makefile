@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PY_DIRS := $(wildcard src tests bench scripts)
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
-        dev-up dev-down bench ts-client
+        dev-up dev-down bench ts-client docs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ ts-client: $(STAMP)
 ## The standard benchmark scenarios; prints the table and writes bench/results/latest.md.
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+## Regenerate the references generated from the code (configuration, errors, schema, OpenAPI).
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_docs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check $(PY_DIRS)

@@ -2,14 +2,12 @@
 
 Environment variables carry the prefix ``DYDX_ROUTER_`` except ``DATABASE_URL``. Network presets
 fill in chain id, denoms and default endpoints (PROTOCOL.md §9); any preset value can be overridden.
-Every setting is documented in ``.env.example``.
+Every setting is documented in ``docs/configuration.md`` and ``.env.example`` (both generated).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -24,106 +22,27 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Re-exported: callers import these from config.
+from dydx_router.networks import (
+    PRESETS,
+    USDC_DENOM,
+    Network,
+    NetworkPreset,
+    NodeEndpoint,
+    _check_http_urls,
+    _split_list,
+)
 
-class Network(StrEnum):
-    DEVNET = "devnet"
-    TESTNET = "testnet"
-    MAINNET = "mainnet"
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkPreset:
-    chain_id: str
-    # Gas token of the chain (PROTOCOL.md §9); clob txs pay no fee (§3d) but other txs would.
-    chain_token_denom: str
-    node_endpoints: tuple[str, ...]
-    indexer_urls: tuple[str, ...]
-    indexer_ws_urls: tuple[str, ...]
-
-
-# USDC is the same IBC denom on every network (PROTOCOL.md §9, v4-client-js constants.ts).
-USDC_DENOM = "ibc/8E27BA2D5493AF5636760E354E46004562C46AB7EC0CC4C1CA14E9E20E2545B5"
-
-PRESETS: dict[Network, NetworkPreset] = {
-    Network.DEVNET: NetworkPreset(
-        chain_id="localdydxprotocol",
-        chain_token_denom="adv4tnt",
-        node_endpoints=("127.0.0.1:9090",),
-        indexer_urls=("http://127.0.0.1:3002",),
-        indexer_ws_urls=("ws://127.0.0.1:3003/v4/ws",),
-    ),
-    Network.TESTNET: NetworkPreset(
-        chain_id="dydx-testnet-4",
-        chain_token_denom="adv4tnt",
-        node_endpoints=("grpcs://test-dydx-grpc.kingnodes.com:443",),
-        indexer_urls=("https://indexer.v4testnet.dydx.exchange",),
-        indexer_ws_urls=("wss://indexer.v4testnet.dydx.exchange/v4/ws",),
-    ),
-    Network.MAINNET: NetworkPreset(
-        chain_id="dydx-mainnet-1",
-        chain_token_denom="adydx",
-        node_endpoints=("grpcs://dydx-ops-grpc.kingnodes.com:443",),
-        indexer_urls=("https://indexer.dydx.trade",),
-        indexer_ws_urls=("wss://indexer.dydx.trade/v4/ws",),
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class NodeEndpoint:
-    """A validator gRPC endpoint: ``host:port`` (plaintext) or ``grpcs://host:port`` (TLS)."""
-
-    host: str
-    port: int
-    tls: bool
-
-    @property
-    def target(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def __str__(self) -> str:
-        return f"{'grpcs' if self.tls else 'grpc'}://{self.target}"
-
-    @classmethod
-    def parse(cls, raw: str) -> NodeEndpoint:
-        text = raw.strip()
-        if "://" not in text:
-            text = "grpc://" + text
-        parts = urlsplit(text)
-        scheme = parts.scheme.lower()
-        if scheme not in {"grpc", "grpcs", "http", "https"}:
-            raise ValueError(f"invalid node endpoint {raw!r}: scheme must be grpc:// or grpcs://")
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        if not parts.hostname or port is None or parts.path not in {"", "/"}:
-            raise ValueError(
-                f"invalid node endpoint {raw!r}: expected host:port or grpcs://host:port"
-            )
-        return cls(host=parts.hostname, port=port, tls=scheme in {"grpcs", "https"})
-
-
-def _split_list(value: Any) -> Any:
-    """Lists come from the environment as comma-separated text (or a JSON array)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            import json
-
-            return json.loads(text)
-        return [item.strip() for item in text.split(",") if item.strip()]
-    return value
-
-
-def _check_http_urls(urls: list[str], schemes: set[str], name: str) -> list[str]:
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in schemes or not parts.hostname:
-            allowed = " or ".join(sorted(s + "://" for s in schemes))
-            raise ValueError(f"invalid {name} {url!r}: expected an absolute {allowed} URL")
-    return [u.rstrip("/") for u in urls]
-
+__all__ = [
+    "PRESETS",
+    "USDC_DENOM",
+    "ConfigError",
+    "Network",
+    "NetworkPreset",
+    "NodeEndpoint",
+    "Settings",
+    "load_settings",
+]
 
 StrList = Annotated[list[str], NoDecode]
 
@@ -135,137 +54,178 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
         hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
+    # Every field's docstring is its description (use_attribute_docstrings): docs/configuration.md
+    # and .env.example are generated from them (scripts/gen_docs.py; `make docs`).
     network: Network = Network.DEVNET
-    # The trading key, from exactly one of: a BIP39 mnemonic, or the raw secp256k1 key in hex,
-    # each directly or from a file (Docker/Kubernetes secrets). SecretStr keeps it out of
-    # reprs, logs and tracebacks; the variables are removed from the environment once read.
+    """The dYdX network; its preset fills in the chain id and default endpoints."""
     mnemonic: SecretStr | None = None
+    """The trading key as a BIP39 mnemonic (m/44'/118'/0'/0/0, prefix dydx). Exactly one key
+    source may be set; SecretStr keeps it out of reprs and logs, and the variable is removed
+    from the environment once read."""
     mnemonic_file: Path | None = None
+    """A file holding the mnemonic (Docker/Kubernetes secrets: prefer the _FILE forms)."""
     private_key_hex: SecretStr | None = None
+    """The raw secp256k1 trading key as 64 hex digits (dYdX's "export API trading key")."""
     private_key_hex_file: Path | None = None
-    # Core dumps off (RLIMIT_CORE 0, PR_SET_DUMPABLE 0): a dump would hold the key.
+    """A file holding the raw private key in hex."""
     allow_core_dumps: bool = False
+    """Allow core dumps; off by default (RLIMIT_CORE 0, PR_SET_DUMPABLE 0): a dump would hold
+    the key."""
 
     database_url: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "DYDX_ROUTER_DATABASE_URL")
     )
+    """PostgreSQL URL (postgresql://user:password@host:5432/db); sslmode=require|verify-full is
+    honoured. Required by `serve`, `migrate` and `doctor`."""
     db_pool_min_size: int = Field(default=2, ge=1, le=100)
+    """Connections the pool keeps open."""
     db_pool_max_size: int = Field(default=16, ge=1, le=500)
+    """Most connections the pool opens (at least DB_POOL_MIN_SIZE)."""
 
     chain_id: str | None = None
+    """Override of the preset's chain id (rarely needed)."""
     node_endpoints: StrList = Field(default_factory=list)
+    """Validator gRPC endpoints in order of preference (failover): host:port is plaintext,
+    grpcs://host:port is TLS. Comma-separated or a JSON array; empty: the preset's."""
     indexer_urls: StrList = Field(default_factory=list)
+    """Indexer REST base URLs (without /v4), in order of preference; empty: the preset's."""
     indexer_ws_urls: StrList = Field(default_factory=list)
+    """Indexer websocket URLs (…/v4/ws), in order of preference; empty: the preset's."""
 
     host: str = "127.0.0.1"
+    """Address the HTTP API binds to (0.0.0.0 in a container)."""
     port: int = Field(default=8080, ge=0, le=65535)
+    """Port of the HTTP API (0: any free port)."""
     log_format: str = Field(default="console", pattern="^(json|console)$")
+    """json (production) or console (development)."""
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    """Lowest level logged."""
 
     subaccount_number: int = Field(default=0, ge=0, le=128_000)
+    """Default subaccount of orders."""
     memo: str = Field(default="dydx-router", max_length=256)
+    """Memo of every transaction the router signs."""
     order_router_address: str | None = None
-    # Blocks ahead of the latest height for short-term orders; the chain accepts at most 40
-    # (ShortBlockWindow, protocol/x/clob/types/constants.go), so the offset must leave room.
+    """dYdX order-router revenue-share address put in each order (unset: none)."""
     good_til_block_offset: int = Field(default=20, ge=2, le=40)
+    """Blocks ahead of the latest height for short-term orders; the chain accepts at most 40
+    (ShortBlockWindow, protocol/x/clob/types/constants.go), so the offset must leave room."""
     default_slippage_bps: int = Field(default=100, ge=1, le=5000)
+    """Slippage a market order's worst price allows when the request gives none."""
     default_good_til_seconds: int = Field(default=30 * 24 * 3600, ge=1, le=95 * 24 * 3600)
+    """Lifetime of a long-term order when the request gives none (the chain allows 95 days)."""
     node_timeout_s: Decimal = Field(default=Decimal("5"), gt=0, le=120)
+    """Deadline of one node query attempt."""
     indexer_timeout_s: Decimal = Field(default=Decimal("5"), gt=0, le=120)
-    # How often every non-final order is settled against the chain and the indexer.
+    """Deadline of one indexer request attempt."""
     reconcile_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    """How often every non-final order is settled against the chain and the indexer."""
 
     # --- reliability (docs/reliability.md) ---
-    # Deadline of one BroadcastTx attempt (NODE_TIMEOUT_S is that of one query attempt)...
     broadcast_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    # ...and the total time one call may take, retries with backoff and jitter included.
+    """Deadline of one BroadcastTx attempt."""
     chain_retry_budget_s: float = Field(default=6.0, gt=0, le=300)
-    # Consecutive failures that open an endpoint's circuit breaker; the first cool-down before a
-    # half-open probe, doubled after each failed probe up to the maximum.
+    """Total time one chain call may take, retries with backoff and jitter included."""
     breaker_failure_threshold: int = Field(default=3, ge=1, le=1000)
+    """Consecutive failures that open an endpoint's circuit breaker."""
     breaker_reset_timeout_s: float = Field(default=1.0, gt=0, le=600)
+    """First cool-down of an open breaker before a half-open probe (doubled after each failed
+    probe)."""
     breaker_max_reset_timeout_s: float = Field(default=15.0, gt=0, le=3600)
-    # Background probes of every node and indexer endpoint (latency, height lag, half-open).
+    """Longest cool-down of an open breaker."""
     health_check_interval_s: float = Field(default=0.5, gt=0, le=60)
+    """Interval of the background probes of every node and indexer endpoint."""
     health_check_timeout_s: float = Field(default=1.0, gt=0, le=60)
-    # An endpoint this many blocks behind the best one is used only when nothing fresher is up.
+    """Deadline of one background probe."""
     max_endpoint_lag_blocks: int = Field(default=20, ge=1, le=100_000)
-    # A stateful order CheckTx accepted but not seen in a block (GetTx) or on the indexer after
-    # this long becomes UNKNOWN for the reconciler (never FAILED by guess).
+    """An endpoint this many blocks behind the best one is used only when nothing fresher is
+    up."""
     stateful_confirm_timeout_s: float = Field(default=30.0, gt=0, le=3600)
-    # Connect and pool-acquire timeout of PostgreSQL (503 database_unavailable past it); every
-    # acquire from the pool waits at most this long.
+    """A stateful order accepted by CheckTx but not seen in a block or on the indexer after
+    this long becomes UNKNOWN for the reconciler (never FAILED by guess)."""
     db_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    # Oracle prices older than this (the node or the price loop failing) are not used: market
-    # orders and risk checks that need one answer 503 price_stale.
+    """Connect and pool-acquire timeout of PostgreSQL (503 database_unavailable past it)."""
     oracle_max_age_s: float = Field(default=10.0, gt=0, le=3600)
-    # On SIGTERM: how long in-flight requests (broadcasts and their DB writes) may take to finish.
+    """Oracle prices older than this are not used: orders that need one answer 503
+    price_stale."""
     shutdown_grace_s: float = Field(default=30.0, ge=0, le=600)
-    # Fault injection for the crash tests only (default 0: off): a placement waits this long
-    # after its row and tx are stored and before it broadcasts, so that a kill -9 can land
-    # exactly between the two (tests/integration/reliability/test_truth_recovery.py).
+    """On SIGTERM: how long in-flight requests (broadcasts and their DB writes) may take to
+    finish. A container's stop grace period must exceed it."""
     fault_hold_before_broadcast_s: float = Field(default=0.0, ge=0, le=60)
+    """Crash tests only (0: off): a placement waits this long between storing its tx and
+    broadcasting it, so that a kill -9 can land between the two."""
 
     # --- observability (docs/observability.md) ---
-    # /ready fails when the node's height has not advanced for this long...
     ready_max_block_age_s: float = Field(default=15.0, gt=0, le=3600)
-    # ...or when the indexer trails the node by more than this many blocks.
+    """/ready fails when the node's height has not advanced for this long."""
     ready_max_indexer_lag_blocks: int = Field(default=10, ge=0, le=1_000_000)
-    # ...or when the status stream settles events more than this many seconds after they
-    # arrived (it has fallen behind: statuses are that far out of date).
+    """/ready fails when the indexer trails the node by more than this many blocks."""
     ready_max_stream_behind_s: float = Field(default=10.0, gt=0, le=3600)
-    # OTLP/gRPC collector for traces (e.g. http://127.0.0.1:4317); unset: tracing is off.
+    """/ready fails when the status stream settles events more than this long after they
+    arrived."""
     otlp_endpoint: str | None = None
+    """OTLP/gRPC collector for traces (e.g. http://127.0.0.1:4317); unset: tracing is off."""
     otel_service_name: str = Field(default="dydx-router", min_length=1, max_length=100)
-    # Share of traces kept (a caller's sampled traceparent is always followed).
+    """service.name of the exported traces."""
     trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
-    # One log line per HTTP request (probes and /metrics only at DEBUG).
+    """Share of traces kept (a caller's sampled traceparent is always followed)."""
     access_log: bool = True
+    """One log line per HTTP request (probes and /metrics only at DEBUG)."""
 
     # --- security and pre-trade risk (docs/security.md) ---
-    # Per API key token buckets: requests per second and burst, per route class (= scope).
     rate_limit_read_per_s: float = Field(default=1000, gt=0, le=1_000_000)
+    """Requests per second per API key on read routes (token bucket)."""
     rate_limit_read_burst: int = Field(default=2000, ge=1, le=1_000_000)
+    """Burst per API key on read routes."""
     rate_limit_trade_per_s: float = Field(default=1000, gt=0, le=1_000_000)
+    """Requests per second per API key on trade routes."""
     rate_limit_trade_burst: int = Field(default=2000, ge=1, le=1_000_000)
+    """Burst per API key on trade routes."""
     rate_limit_admin_per_s: float = Field(default=5, gt=0, le=1_000_000)
+    """Requests per second per API key on admin routes."""
     rate_limit_admin_burst: int = Field(default=20, ge=1, le=1_000_000)
-    # Requests with an invalid key, per client address (per second and burst).
+    """Burst per API key on admin routes."""
     auth_failures_per_s: float = Field(default=10, gt=0, le=1_000_000)
+    """Requests with an invalid API key allowed per client address per second."""
     auth_failures_burst: int = Field(default=100, ge=1, le=1_000_000)
-    # HTTP hardening: /docs, /redoc and /openapi.json on or off; the HSTS max-age sent on
-    # requests that came over TLS (0: none); at most this many connections and requests at
-    # once (uvicorn answers 503 past it); proxies whose X-Forwarded-For/-Proto are believed
-    # (uvicorn's forwarded_allow_ips: addresses or CIDRs, comma-separated; empty: none, the
-    # peer's address is the client's).
+    """Burst of requests with an invalid API key per client address."""
     api_docs: bool = True
+    """Serve /docs, /redoc and /openapi.json."""
     hsts_max_age_s: int = Field(default=31_536_000, ge=0, le=10 * 31_536_000)
+    """HSTS max-age sent on requests that came over TLS (0: no header)."""
     max_concurrency: int = Field(default=2048, ge=16, le=1_000_000)
+    """Most connections and requests at once; uvicorn answers 503 past it."""
     forwarded_allow_ips: StrList = Field(default_factory=list)
-    # Largest request body accepted (413 payload_too_large above).
+    """Proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDRs, comma-separated;
+    empty: none, the peer's address is the client's)."""
     max_body_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
-    # Share of the chain's per-account block rate limits this replica may use (1/N for N).
+    """Largest request body accepted (413 payload_too_large above)."""
     chain_rate_limit_share: float = Field(default=1.0, gt=0, le=1)
-    # Extra blocks in the window, for the moment the router's height trails the chain's.
+    """Share of the chain's per-account block rate limits this replica may use (1/N for N)."""
     chain_rate_limit_slack_blocks: int = Field(default=1, ge=0, le=100)
-    # How long an order may wait for the chain's rate window before a 429 chain_rate_limited.
+    """Extra blocks in the rate window, for when the router's height trails the chain's."""
     chain_rate_limit_max_wait_s: float = Field(default=1.0, ge=0, le=60)
-    # Backstop poll of the risk limits and trading state (changes are also pushed by NOTIFY).
+    """How long an order may wait for the chain's rate window before 429
+    chain_rate_limited."""
     risk_refresh_s: float = Field(default=1.0, gt=0, le=60)
-    # Refresh of positions and open orders for the position/open-order limits, and the age past
-    # which the order path reloads them itself (failing closed if it cannot).
+    """Backstop poll of the risk limits and trading state (changes are also pushed by
+    NOTIFY)."""
     exposure_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    """Refresh of positions and open orders for the position and open-order limits."""
     exposure_max_age_s: float = Field(default=10.0, gt=0, le=600)
-    # Safe defaults under the stored risk limits (0: no default). A limit set by an admin
-    # (PUT /v1/admin/risk-limits/...) replaces its default, wider or narrower.
+    """Exposure older than this is reloaded by the order path itself (failing closed)."""
     default_price_band_bps: int = Field(default=1000, ge=0, le=10_000)
+    """Safe default price band around the oracle price (0: none) until an admin sets one."""
     default_max_slippage_bps: int = Field(default=500, ge=0, le=10_000)
+    """Safe default maximum slippage (0: none) until an admin sets one."""
     default_max_order_notional: Decimal = Field(default=Decimal(100_000), ge=0, le=10**12)
-    # Trade only reduce-only orders until an admin has set the global risk limits explicitly.
-    # Unset: on for testnet and mainnet, off for the devnet.
+    """Safe default maximum notional of one order in USDC (0: none) until an admin sets one."""
     require_risk_limits: bool | None = None
+    """Trade only reduce-only orders until an admin has set the global risk limits. Unset: on
+    for testnet and mainnet, off for the devnet."""
 
     @field_validator(
         "node_endpoints", "indexer_urls", "indexer_ws_urls", "forwarded_allow_ips", mode="before"

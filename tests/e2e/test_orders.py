@@ -249,8 +249,11 @@ def test_idempotent_replay_and_conflict(router: RouterProcess) -> None:
         assert first.status_code == 201, first.text
         replay = place(c, body, **{"Idempotency-Key": key})
         assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert "idempotent-replayed" not in first.headers
         other = place(c, {**body, "size": "0.002"}, **{"Idempotency-Key": key})
-        assert other.status_code == 409
+        # draft-ietf-httpapi-idempotency-key-header §2.7: a key re-used with another body: 422.
+        assert other.status_code == 422
         assert other.json()["error"]["code"] == "idempotency_key_reused"
 
 

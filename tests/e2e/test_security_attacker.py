@@ -473,6 +473,9 @@ def test_stored_orders_carry_their_key_and_keyless_ones_stay_hidden(
         assert admin.delete(f"/v1/orders/{oid}").status_code == 200
 
 
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "error"}
+
+
 def test_no_key_is_refused_everywhere_in_the_same_shape(attacked: RouterProcess) -> None:
     with anonymous(attacked) as anon:
         spec = anon.get("/openapi.json").json()
@@ -484,4 +487,6 @@ def test_no_key_is_refused_everywhere_in_the_same_shape(attacked: RouterProcess)
             for method in operations:
                 resp = anon.request(method.upper(), concrete, json={})
                 assert resp.status_code in (401, 422), (method, path, resp.text)
-                assert set(resp.json()) == {"error"}, resp.text
+                # RFC 9457 problem details with our code, and the error object (api/problem.py).
+                assert set(resp.json()) == PROBLEM_FIELDS, resp.text
+                assert resp.headers["content-type"] == "application/problem+json"

@@ -22,4 +22,6 @@ def test_probes_docs_and_error_shape(router: RouterProcess) -> None:
     assert {"/health", "/ready", "/v1/orders", "/v1/positions", "/v1/markets"} <= set(spec["paths"])
     missing = httpx.get(url + "/nope")
     assert missing.status_code == 404
-    assert missing.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["error"] == {"code": "not_found", "message": "Not Found"}
+    assert missing.json()["code"] == "not_found" and missing.json()["status"] == 404

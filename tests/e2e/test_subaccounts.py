@@ -84,6 +84,7 @@ def test_a_close_retried_after_it_filled_answers_the_first_close(router: RouterP
         # The client did not get (or lost) the answer and retries: the same close comes back.
         again = c.post("/v1/positions/BTC-USD/close", json=body, headers=key)
         assert again.status_code == 200, again.text
+        assert again.headers["idempotent-replayed"] == "true"
         assert again.json()["id"] == first.json()["id"]
         assert again.json()["status"] == "FILLED"
         # Without the key there is nothing left to close.

@@ -62,7 +62,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         version=__version__,
         description=(
             "Place, cancel and track orders and read and close positions on dYdX v4. "
-            'Errors are `{"error": {"code", "message"}}` with a stable `code`.'
+            "Errors are RFC 9457 problem details (`application/problem+json`: `type`, `title`, "
+            '`status`, `detail`) with a stable `code`, and `{"error": {"code", "message"}}`.'
         ),
         lifespan=lifespan,
         # Spans are ours (tracing.py, off unless configured); FastAPI's built-in OpenTelemetry

@@ -11,6 +11,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dydx_router.api.problem import MEDIA_TYPE, problem
+
 
 class PayloadTooLarge(HTTPException):
     """Raised from ``receive`` while a handler reads the body; an HTTPException so that FastAPI
@@ -26,20 +28,17 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "payload_too_large",
-                    "message": f"the request body is larger than {self.max_bytes} bytes",
-                }
-            }
-        ).encode()
+        error = {
+            "code": "payload_too_large",
+            "message": f"the request body is larger than {self.max_bytes} bytes",
+        }
+        body = json.dumps(problem(413, error)).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", MEDIA_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

@@ -1,5 +1,6 @@
 """One table from error class to HTTP status, and the one handler that renders every error as
-``{"error": {"code": ..., "message": ..., "details"?: ...}}``."""
+``{"error": {"code": ..., "message": ..., "details"?: ...}}`` inside RFC 9457 problem details
+(``api/problem.py``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dydx_router.api.problem import ProblemResponse
 from dydx_router.chain import errors as chain
 from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
@@ -68,7 +69,8 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (risk.RiskDataUnavailable, 503),
     (ShuttingDown, 503),
     (ChainRateLimited, 429),
-    (IdempotencyConflict, 409),
+    # A key re-used with another body: 422 (draft-ietf-httpapi-idempotency-key-header §2.7).
+    (IdempotencyConflict, 422),
     (OrderNotCancelable, 409),
     (OrderInFlight, 409),
     (DuplicateOrder, 409),
@@ -109,7 +111,7 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 UNPARSABLE_BODY = (RecursionError, UnicodeDecodeError, ArithmeticError)
 
 
-def unparsable_body(exc: BaseException) -> JSONResponse:
+def unparsable_body(exc: BaseException) -> ProblemResponse:
     """422 with a stable code for a body that cannot be read or computed with."""
     if isinstance(exc, RecursionError):
         code, message = "nesting_too_deep", "the body is nested too deeply"
@@ -117,41 +119,41 @@ def unparsable_body(exc: BaseException) -> JSONResponse:
         code, message = "invalid_encoding", "the body is not UTF-8"
     else:
         code, message = "number_out_of_range", "a number in the request is out of range"
-    return JSONResponse(error_body(code, message), 422)
+    return ProblemResponse(error_body(code, message), 422)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def api_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, ApiError)
-        return JSONResponse(
+        return ProblemResponse(
             error_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers
         )
 
-    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, domain.DomainError)
         status = status_for(exc)
         retry = (
             str(exc.details.get("retry_after_s", 1)) if status == 429 else RETRY_AFTER_S.get(status)
         )
-        return JSONResponse(
+        return ProblemResponse(
             error_body(exc.code, exc.message, exc.details),
             status,
             headers={"Retry-After": retry} if retry else None,
         )
 
-    async def chain_error(_: Request, exc: Exception) -> JSONResponse:
+    async def chain_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, chain.ChainError)
         status = status_for(exc)
         retry = RETRY_AFTER_S.get(status)
         if retry and "retry_after_s" in exc.details:  # every endpoint's breaker open
             retry = retry_after_header(float(exc.details["retry_after_s"]))
-        return JSONResponse(
+        return ProblemResponse(
             error_body(exc.code, exc.message, exc.details),
             status,
             headers={"Retry-After": retry} if retry else None,
         )
 
-    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, RequestValidationError)
         # Field names come from the caller and are echoed back: the log redactor's rules apply,
         # so a secret pasted into a request never comes back in a response.
@@ -163,11 +165,11 @@ def install_error_handlers(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
-        return JSONResponse(
+        return ProblemResponse(
             error_body("invalid_request", "the request is malformed", {"errors": problems}), 422
         )
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 400 and isinstance(exc.__cause__, UNPARSABLE_BODY):
             # FastAPI answers a body json.loads cannot read (nested too deep, not UTF-8) with a
@@ -176,28 +178,30 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        return ProblemResponse(
+            error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers
+        )
 
-    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+    async def database_down(request: Request, exc: Exception) -> ProblemResponse:
         # PostgreSQL unreachable or its connection lost (store/uow.py raises DatabaseUnavailable;
         # a raw driver error can come from code that uses the pool directly).
         if not is_connection_error(exc):
             return await unexpected(request, exc)
         message = str(exc) if isinstance(exc, DatabaseUnavailable) else "database unreachable"
-        return JSONResponse(
+        return ProblemResponse(
             error_body(DatabaseUnavailable.code, f"the database is unavailable: {message}"),
             503,
             headers={"Retry-After": RETRY_AFTER_S[503]},
         )
 
-    async def hostile_input(_: Request, exc: Exception) -> JSONResponse:
+    async def hostile_input(_: Request, exc: Exception) -> ProblemResponse:
         # Inputs are bounded before any arithmetic (api/schemas.py); this is the backstop, so
         # that an input no bound foresaw is still refused, never a 500 or a dropped connection.
         return unparsable_body(exc)
 
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(_: Request, exc: Exception) -> ProblemResponse:
         # The message of an unexpected error may hold anything; never echo it to the caller.
-        return JSONResponse(error_body("internal_error", "internal server error"), 500)
+        return ProblemResponse(error_body("internal_error", "internal server error"), 500)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(domain.DomainError, domain_error)

@@ -1,7 +1,8 @@
 """The OpenAPI document, made true to the wire for errors.
 
 FastAPI documents its own validation error (``{"detail": [...]}``) as every route's 422, but the
-service answers every error as ``{"error": {"code", "message", "details"?}}`` (``api/errors.py``).
+service answers every error as RFC 9457 problem details (``application/problem+json``) holding
+``{"error": {"code", "message", "details"?}}`` (``api/errors.py``, ``api/problem.py``).
 Here each operation's 4xx/5xx responses, and a ``default`` response for the statuses any route
 may answer (401, 403, 429, 503, ...), point at that one ``ErrorBody`` schema; a documented 2xx
 without a body schema takes the operation's success schema. Clients and schemathesis's
@@ -14,25 +15,34 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from dydx_router.api.problem import MEDIA_TYPE
+
+_ERROR = {
+    "type": "object",
+    "required": ["code", "message"],
+    "additionalProperties": False,
+    "properties": {
+        "code": {"type": "string", "description": "Stable, machine-readable (docs/errors.md)."},
+        "message": {"type": "string"},
+        "details": {"type": "object"},
+    },
+}
+# RFC 9457 problem details plus our stable code, and the error object clients read today.
 ERROR_BODY = {
     "title": "ErrorBody",
     "type": "object",
-    "required": ["error"],
+    "required": ["type", "title", "status", "detail", "code", "error"],
     "additionalProperties": False,
     "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "additionalProperties": False,
-            "properties": {
-                "code": {"type": "string", "description": "Stable, machine-readable."},
-                "message": {"type": "string"},
-                "details": {"type": "object"},
-            },
-        }
+        "type": {"type": "string", "description": "tag:dydx-router,2026:error:<code>"},
+        "title": {"type": "string", "description": "The HTTP status's phrase."},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable, machine-readable (docs/errors.md)."},
+        "error": _ERROR,
     },
 }
-_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+_ERROR_CONTENT = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 _FASTAPI_ERRORS = ("HTTPValidationError", "ValidationError")
 
 

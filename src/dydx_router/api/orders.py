@@ -43,7 +43,14 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _json(model: BaseModel, status_code: int = 200) -> Response:
+# Set on an idempotent replay (the order placed earlier with the same Idempotency-Key): the
+# answer is that of the first request, not a new order.
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def _json(
+    model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """The model serialised once. Returned as a model, FastAPI would validate it again against
     ``response_model`` before serialising it: a second pass over every field of every order on
     the hottest routes. The routes keep ``response_model`` for the OpenAPI schema."""
@@ -51,6 +58,7 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
         model.model_dump_json(by_alias=True),
         status_code=status_code,
         media_type="application/json",
+        headers=headers,
     )
 
 
@@ -78,7 +86,10 @@ def _decode_cursor(text: str) -> Cursor:
     status_code=201,
     response_model=OrderOut | DryRunOut,
     responses={
-        200: {"description": "Idempotent replay: the order placed earlier with this key"},
+        200: {
+            "description": "Idempotent replay (header `Idempotent-Replayed: true`): the order "
+            "placed earlier with this key"
+        },
         201: {"description": "Placed: CheckTx accepted (SUBMITTED) or refused (REJECTED)"},
         # ?dry_run=true answers 200 with DryRunOut: the quantized order, its OrderId and the
         # hash of what would be signed (never a signature).
@@ -86,7 +97,7 @@ def _decode_cursor(text: str) -> Cursor:
             "description": "Persisted, but the broadcast outcome is unknown (UNKNOWN), or "
             "known but not yet stored (`unrecorded_outcome`)"
         },
-        409: {"description": "Idempotency-Key reused with a different body"},
+        422: {"description": "Idempotency-Key reused with a different body, or a malformed one"},
     },
     summary="Place an order",
 )
@@ -128,7 +139,7 @@ async def place_order(
             reason="the chain answered but the database could not store the answer; "
             "the reconciler records it",
         )
-    return _json(out, status_code)
+    return _json(out, status_code, {REPLAYED_HEADER: "true"} if result.replayed else None)
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="One order with its status history")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
+from dydx_router.api.orders import REPLAYED_HEADER
 from dydx_router.api.schemas import (
     ClosePositionBody,
     MarketOut,
@@ -43,7 +44,10 @@ async def positions(
     response_model=OrderOut,
     status_code=201,
     responses={
-        200: {"description": "Idempotent replay: the close placed earlier with this key"},
+        200: {
+            "description": "Idempotent replay (header `Idempotent-Replayed: true`): the close "
+            "placed earlier with this key"
+        },
         202: {"description": "Persisted, but the broadcast outcome is unknown (UNKNOWN)"},
     },
     summary="Close a position with a reduce-only IOC order",
@@ -71,6 +75,7 @@ async def close_position(
     status_code = 201
     if result.replayed:
         status_code = 200
+        response.headers[REPLAYED_HEADER] = "true"
     elif result.order.status is OrderStatus.UNKNOWN:
         status_code = 202
     response.status_code = status_code

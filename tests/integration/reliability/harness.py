@@ -374,7 +374,9 @@ class Load:
                 if not self.retry_lost:
                     return
         seconds = time.monotonic() - started
-        is_json = resp.headers.get("content-type", "").startswith("application/json")
+        is_json = resp.headers.get("content-type", "").startswith(
+            ("application/json", "application/problem+json")
+        )
         answer = resp.json() if is_json else {}
         if resp.is_success:
             outcome = Outcome(

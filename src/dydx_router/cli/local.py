@@ -1,0 +1,173 @@
+"""``dydx-router local ...``: the local development environment (make run / dev-up / dev-down)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal
+from typing import Annotated
+
+import typer
+
+from dydx_router.cli.common import _fail, _run, _serve
+from dydx_router.config import ConfigError, load_settings
+
+local_app = typer.Typer(no_args_is_help=True, help="Local development environment (make targets).")
+
+
+def _devnet_args() -> list[str]:
+    return shlex.split(os.environ.get("DEVNET_ARGS", ""))
+
+
+@local_app.command("run")
+def local_run() -> None:
+    """Start the database and the devnet, migrate, and serve the API until interrupted."""
+    from dydx_router import localdev
+    from dydx_router.store import migrate
+
+    # SIGTERM ends the command like Ctrl-C, so the finally block stops what it started.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    db = None
+    devnet = None
+    try:
+        db = localdev.start_database()
+        migrate.upgrade(db.url)
+        mnemonic = localdev.demo_mnemonic()
+        address = localdev.wallet_address(mnemonic)
+        devnet = localdev.start_devnet({address: localdev.DEMO_FUNDS_USDC}, _devnet_args())
+        os.environ.update(
+            {
+                "DATABASE_URL": db.url,
+                "DYDX_ROUTER_MNEMONIC": mnemonic,
+                "DYDX_ROUTER_NETWORK": os.environ.get("DYDX_ROUTER_NETWORK", "devnet"),
+                "DYDX_ROUTER_NODE_ENDPOINTS": devnet.node_endpoints,
+                "DYDX_ROUTER_INDEXER_URLS": devnet.indexer,
+                "DYDX_ROUTER_INDEXER_WS_URLS": devnet.ws,
+            }
+        )
+        settings = load_settings()
+        api_key = (
+            asyncio.run(localdev.ensure_demo_api_key(db.url))
+            if localdev.may_mint_demo_key(db, settings.network.value)
+            else None
+        )
+
+        def announce(url: str) -> None:
+            print(
+                f"Devnet: grpc={devnet.node_endpoints} rpc={','.join(devnet.rpcs)} "
+                f"indexer={devnet.indexer} (log: {devnet.log_path})"
+            )
+            print(f"Wallet: {address}")
+            print("Place a market order on the devnet:")
+            print(
+                f"  curl -s -X POST {url}/v1/orders -H 'Authorization: Bearer {api_key or 'KEY'}' "
+                "-H 'Content-Type: application/json' "
+                '-d \'{"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"}\''
+            )
+            print(f"API URL: {url}")
+            if api_key is None:
+                print(
+                    "API key: none minted (only on the devnet with the embedded database); "
+                    "create one: dydx-router api-keys create --name bot --scopes read,trade",
+                    flush=True,
+                )
+            else:
+                print(f"API key: {api_key}", flush=True)
+
+        _run(_serve(settings, announce))
+    except KeyboardInterrupt:
+        pass
+    except ConfigError as exc:
+        _fail(f"configuration: {exc}")
+    finally:
+        if devnet is not None:
+            devnet.stop()
+        if db is not None and db.embedded is not None:
+            db.embedded.stop()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@local_app.command("migrate")
+def local_migrate(
+    direction: Annotated[str, typer.Argument(help="up or down")],
+    revision: Annotated[str | None, typer.Argument()] = None,
+) -> None:
+    """Migrate DATABASE_URL, or the embedded database when it is unset."""
+    from dydx_router import localdev
+    from dydx_router.store import migrate
+
+    if direction not in {"up", "down"}:
+        _fail("direction must be up or down")
+    db = localdev.start_database()
+    try:
+        if direction == "up":
+            migrate.upgrade(db.url, revision or "head")
+        else:
+            migrate.downgrade(db.url, revision or "-1")
+        migrate.current(db.url)
+    finally:
+        if db.embedded is not None:
+            db.embedded.stop()
+
+
+@local_app.command("up")
+def local_up() -> None:
+    """Start the embedded database (unless DATABASE_URL is set) and the devnet in the background."""
+    from dydx_router import localdev
+    from dydx_router.store import migrate
+
+    if localdev.DevUpState.load() is not None:
+        _fail("already up (run `make dev-down` first)", 1)
+    state = localdev.DevUpState()
+    db = localdev.start_database(keep_running=True)
+    if db.embedded is not None:
+        state.pg_data_dir = str(db.embedded.data_dir)
+    state.env["DATABASE_URL"] = db.url
+    state.save()
+    migrate.upgrade(db.url)
+    mnemonic = localdev.demo_mnemonic()
+    devnet = localdev.start_devnet(
+        {localdev.wallet_address(mnemonic): localdev.DEMO_FUNDS_USDC}, _devnet_args()
+    )
+    state.devnet_pid = devnet.process.pid
+    state.env.update(
+        {
+            "DYDX_ROUTER_NODE_ENDPOINTS": devnet.node_endpoints,
+            "DYDX_ROUTER_INDEXER_URLS": devnet.indexer,
+            "DYDX_ROUTER_INDEXER_WS_URLS": devnet.ws,
+        }
+    )
+    state.save()
+    print("Started; export these to use them:")
+    for name, value in state.env.items():
+        print(f"export {name}={shlex.quote(value)}")
+    if not os.environ.get("DYDX_ROUTER_MNEMONIC"):
+        # The demo key itself is never printed; point at the file that holds it.
+        path = localdev.local_dir() / "demo-mnemonic"
+        print(f'export DYDX_ROUTER_MNEMONIC="$(cat {shlex.quote(str(path))})"')
+
+
+@local_app.command("down")
+def local_down() -> None:
+    """Stop exactly what `local up` started."""
+    from dydx_router import localdev
+
+    state = localdev.DevUpState.load()
+    if state is None:
+        print("nothing to stop")
+        return
+    if state.devnet_pid is not None:
+        localdev.stop_pid(state.devnet_pid)
+        print(f"stopped devnet (pid {state.devnet_pid})")
+    if state.pg_data_dir is not None:
+        from pathlib import Path
+
+        from dydx_router.store.embedded import EmbeddedPostgres
+
+        if EmbeddedPostgres.stop_data_dir(Path(state.pg_data_dir)):
+            print(f"stopped embedded PostgreSQL ({state.pg_data_dir})")
+    localdev.DevUpState.path().unlink()
