@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -40,8 +41,9 @@ class McpSettings(BaseSettings):
     max_reason_chars: int = 200
 
 
-class Refusal(Exception):
-    """A refusal for the model: plain words, a stable code and what to change."""
+class Refusal(ToolError):
+    """A refusal for the model: plain words, a stable code and what to change (a ToolError: the
+    SDK answers it as the tool's result with ``isError``, its text unchanged)."""
 
     def __init__(self, code: str, message: str, fix: str = "") -> None:
         self.code = code
