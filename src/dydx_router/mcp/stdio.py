@@ -14,6 +14,7 @@ import anyio
 import typer
 from mcp.server.mcpserver import Context, MCPServer
 
+from dydx_router.logs import configure_logging
 from dydx_router.mcp.guard import McpSettings
 from dydx_router.mcp.tools import build_server
 from dydx_router_client import AsyncRouterClient
@@ -36,4 +37,6 @@ def mcp_command() -> None:
     if not api_key:
         typer.echo("DYDX_ROUTER_API_KEY is required", err=True)
         raise typer.Exit(2)
+    # stdout carries the MCP messages: every log line (with the redactor) goes to stderr.
+    configure_logging(os.environ.get("DYDX_ROUTER_LOG_FORMAT", "json"))
     anyio.run(stdio_server(url, api_key).run_stdio_async)

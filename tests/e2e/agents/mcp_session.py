@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -20,6 +21,11 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.fixtures.router import ROOT, RouterProcess
 
 TRANSPORTS = ["stdio", "http"]
+
+
+def stdio_log() -> Path:
+    """Where the stdio server's stderr (its log) goes."""
+    return ROOT / ".local" / f"test-mcp-stdio-{os.getpid()}.log"
 
 
 @asynccontextmanager
@@ -39,7 +45,7 @@ async def open_session(
             },
             cwd=ROOT,
         )
-        errlog = (ROOT / ".local" / f"test-mcp-stdio-{os.getpid()}.log").open("a")
+        errlog = stdio_log().open("a")
         try:
             async with (
                 stdio_client(params, errlog=errlog) as (read, write),

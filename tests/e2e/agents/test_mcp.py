@@ -17,6 +17,7 @@ from tests.e2e.agents.mcp_session import (
     open_session,
     refused,
     resource_json,
+    stdio_log,
     wait_status,
 )
 from tests.fixtures.router import RouterProcess, create_key
@@ -81,6 +82,9 @@ async def test_preview_then_place_fills_then_close_and_the_read_tools(
             reason="test: the retry of a lost answer",
         )  # fmt: skip
         assert again["id"] == placed["id"]
+        # The reason is logged with the order id: by the router (HTTP) or the stdio server.
+        log = router.log_tail(500_000) if transport == "http" else stdio_log().read_text()
+        assert "test: buy a little BTC to close it again" in log and placed["id"] in log
         filled = await wait_status(session, placed["id"], {"FILLED", "CANCELED", "REJECTED"})
         assert filled["status"] == "FILLED" and dec(filled["filled_size"]) == Decimal("0.001")
 
