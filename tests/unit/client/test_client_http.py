@@ -129,3 +129,30 @@ def test_every_error_code_of_the_server_has_a_class() -> None:
     assert {"trading_halted", "invalid_api_key", "rate_limited", "invalid_request"} <= codes
     missing = sorted(codes - set(client_errors.ERRORS))
     assert not missing, f"add these codes to dydx_router_client/errors.py: {missing}"
+
+
+def test_a_4xx_is_not_retried() -> None:
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        body = {"error": {"code": "idempotency_key_reused", "message": "other body"}}
+        return httpx.Response(409, json=body)
+
+    client = RouterClient("http://r", "k", retry=FAST, transport=httpx.MockTransport(answer))
+    with client as c, pytest.raises(client_errors.Conflict):
+        c.place_order(PlaceOrderBody.model_validate(ORDER), idempotency_key="mine")
+    assert len(calls) == 1 and calls[0].headers["Idempotency-Key"] == "mine"
+
+
+def test_without_any_answer_the_transport_error_is_raised_after_the_attempts() -> None:
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ConnectError("refused", request=request)
+
+    client = RouterClient("http://r", "k", retry=FAST, transport=httpx.MockTransport(answer))
+    with client as c, pytest.raises(client_errors.TransportError):
+        c.markets()
+    assert len(calls) == FAST.max_attempts

@@ -52,6 +52,9 @@ class SseServer:
     async def stream(self, request: Request) -> Response:
         if request.headers.get("authorization") != "Bearer good":
             return JSONResponse({"error": {"code": "invalid_api_key", "message": "no"}}, 401)
+        if request.headers.get("last-event-id") == "0":
+            body = {"error": {"code": "some_expiry_code", "message": "older than retention"}}
+            return JSONResponse(body, 410)
         last = request.headers.get("last-event-id")
         self.connections.append(last)
         after = int(last) if last else 0
@@ -118,3 +121,6 @@ async def test_stream_starts_after_a_given_id_and_raises_what_a_reconnect_cannot
     async with AsyncRouterClient(url, "bad") as client, asyncio.timeout(10):
         with pytest.raises(client_errors.Unauthenticated):
             await anext(aiter(client.events()))
+    async with AsyncRouterClient(url, "good") as client, asyncio.timeout(10):
+        with pytest.raises(client_errors.StreamGone):  # an id past the retention window
+            await anext(aiter(client.events(last_event_id=0)))
