@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
-PY_DIRS := $(wildcard src tests bench scripts)
+PY_DIRS := $(wildcard src tests bench scripts examples)
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
         dev-up dev-down bench ts-client docs

@@ -21,6 +21,7 @@ from dydx_router.api.middleware import ObservabilityMiddleware
 from dydx_router.api.openapi import install_openapi
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
+from dydx_router.mcp.http import mount_mcp
 
 log = structlog.get_logger(__name__)
 GC_THRESHOLDS = (50_000, 50, 100)
@@ -49,7 +50,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         # saturation: ~8-10% less CPU per order, the same RSS (docs/performance.md).
         gc.set_threshold(*GC_THRESHOLDS)
         try:
-            yield {}
+            async with mcp_running():
+                yield {}
         finally:
             if owned:
                 await resources.aclose()
@@ -86,4 +88,6 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(orders.router)
     app.include_router(positions.router)
     app.include_router(admin.router)
+    # The MCP tools for AI agents over streamable HTTP (docs/agents.md).
+    mcp_running = mount_mcp(app)
     return app

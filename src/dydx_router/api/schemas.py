@@ -77,12 +77,18 @@ PositiveDecimal = Annotated[
     Field(
         json_schema_extra={
             "type": "string",
+            "format": "decimal",
             "pattern": r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$",
             "example": "0.001",
         }
     ),
 ]
-DecimalOut = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str)]
+# "format": "decimal" tells a generated client (dydx_router_client) to read it as a Decimal.
+DecimalOut = Annotated[
+    Decimal,
+    PlainSerializer(format_decimal, return_type=str),
+    Field(json_schema_extra={"format": "decimal"}),
+]
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", examples=["BTC-USD"])]
 # Free text that is stored: PostgreSQL's text type cannot hold U+0000, so a NUL is refused here
 # (422) instead of failing at the database.

@@ -16,6 +16,7 @@ from dydx_devnet import cli as devnet_cli
 from dydx_router.cli import doctor, local
 from dydx_router.cli.common import _fail, _run, _serve, _settings, config_errors
 from dydx_router.config import ConfigError
+from dydx_router.mcp.stdio import mcp_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="dYdX v4 order router.")
 migrate_app = typer.Typer(no_args_is_help=True, help="Apply or roll back database migrations.")
@@ -24,6 +25,9 @@ app.add_typer(migrate_app, name="migrate")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(local.local_app, name="local")
 app.command("doctor")(doctor.doctor)
+app.command("mcp", help="Serve the MCP tools over stdio (DYDX_ROUTER_URL, DYDX_ROUTER_API_KEY).")(
+    mcp_command
+)
 # `dydx-router devnet ...` runs the local chain and indexer (the same command as
 # `python -m dydx_devnet`).
 app.command(
