@@ -60,7 +60,7 @@ class TradingStateEvent(_Event):
 
 
 Event = Annotated[OrderEvent | FillEvent | TradingStateEvent, Field(discriminator="event")]
-_EVENT: TypeAdapter[OrderEvent | FillEvent | TradingStateEvent] = TypeAdapter(Event)  # type: ignore[arg-type]
+_EVENT: TypeAdapter[OrderEvent | FillEvent | TradingStateEvent] = TypeAdapter(Event)
 KNOWN_EVENTS = frozenset({"order", "fill", "trading_state"})
 
 
