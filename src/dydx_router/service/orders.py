@@ -476,8 +476,9 @@ class OrderService:
             structlog.contextvars.bind_contextvars(order_status=target.value)
             log.debug("order_submitted", tx_hash=submission.tx_hash)
         elif submission.outcome is Outcome.ALREADY_DONE:
-            # The identical tx (sdk/19) or the same stateful order (clob/3005) is already with the
-            # chain: an earlier attempt whose answer was lost got through.
+            # The same stateful order (clob/3005) is already with the chain, or a re-send heard
+            # that the original landed (chain/answers.py). sdk/19 is not among these: a node
+            # answers it for rejected bytes too, so it leaves the outcome UNKNOWN.
             target = OrderStatus.SUBMITTED
             reason = (
                 f"already with the chain: {err.codespace}/{err.code}" if err else "already sent"

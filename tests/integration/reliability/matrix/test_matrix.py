@@ -4,10 +4,11 @@ compared with the chain by the audit (indexer and node), every OrderId the chain
 stored order, and the number of orders placed on the chain is the number the case placed
 (each once: never a second OrderId for one order).
 
-Cases: a lost reply on validator 0 then failover (short-term, stateful); the indexer 10 blocks
-behind during fills; kill -9 of the router at each step of a placement and of a cancel
-(short-term, stateful; ``service/faults.py`` holds the process at the step); HALTED during
-recovery; the status stream killed by an indexer error; orders on subaccounts 0 and 1 at once.
+Cases: a lost reply on validator 0 then failover (short-term, stateful); a first send the chain
+rejected whose re-send hears sdk/19; the indexer 10 blocks behind during fills; kill -9 of the
+router at each step of a placement and of a cancel (short-term, stateful; ``service/faults.py``
+holds the process at the step); HALTED during recovery; the status stream killed by an indexer
+error; orders on subaccounts 0 and 1 at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import httpx
@@ -60,6 +62,35 @@ async def test_lost_reply_on_validator_0_then_failover(world: World, kind: str) 
         assert p["status"] in {"SUBMITTED", "UNKNOWN", "OPEN", "FILLED"}, history(p)
         await w.until(p["id"], {"FILLED"} if b["type"] == "MARKET" else {"OPEN"})
     await w.truth(placed=len(bodies))
+
+
+async def test_a_rejected_send_whose_resend_hears_sdk_19_is_never_submitted(world: World) -> None:
+    """dYdX validators cache rejected txs too (KeepInvalidTxsInCache): the first send is refused
+    by CheckTx (a post-only order that crosses: clob/2003) and its reply lost on every
+    validator; the identical bytes sent again hear sdk/19. That is no proof of acceptance."""
+    w = world
+    await w.start()
+    btc = w.specs["BTC-USD"]
+    tick = Decimal(btc["tick_size"])
+    crossing = (Decimal(btc["oracle_price"]) * Decimal("1.05") / tick).to_integral_value(
+        ROUND_DOWN
+    ) * tick
+    body = {
+        "market": "BTC-USD",
+        "side": "BUY",
+        "type": "LIMIT",
+        "size": str(btc["min_order_size"]),
+        "price": str(crossing),
+        "post_only": True,
+        "good_til_blocks": 20,
+    }
+    await w.devnet.set_faults(broadcast_reply_lost={"times": 1})  # once on each validator
+    placed = await w.place(body)
+    final = await w.until(placed["id"], {"EXPIRED", "REJECTED", "CANCELED", "FILLED"}, 30)
+    reasons = [h["reason"] for h in final["status_history"]]
+    assert "SUBMITTED" not in history(final) and "OPEN" not in history(final), reasons
+    assert '"event":"order_rebroadcast"' in w.log() and '"code":19' in w.log()  # sdk/19 heard
+    await w.truth(placed=0, final=True)
 
 
 # --- the indexer behind ---------------------------------------------------------------------------
