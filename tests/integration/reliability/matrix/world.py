@@ -184,8 +184,10 @@ class World:
         chain can decide every order (nothing indeterminate; with ``final``, every order in a
         final status), then checks the audit found no disagreement at any read, every OrderId on
         the chain is a stored order, and, when given, that ``placed`` orders reached the chain."""
-        deadline = time.monotonic() + within
+        began = time.monotonic()
+        deadline = began + within
         seen_disagreeing: list[str] = []
+        reads = 0
         while True:
             audit = await audit_at(
                 self.database_url,
@@ -193,7 +195,9 @@ class World:
                 [self.devnet.indexer],
                 rules=RULES,
             )
-            seen_disagreeing += [_describe(a) for a in audit.disagreements]
+            at = f"read {reads} at +{time.monotonic() - began:.1f} s"
+            seen_disagreeing += [f"{_describe(a)} ({at})" for a in audit.disagreements]
+            reads += 1
             rows = await self.rows()
             settled = not audit.indeterminate and (
                 not final or all(r["status"] in FINAL for r in rows)
