@@ -58,6 +58,7 @@ class World:
     specs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _logs: list[str] = field(default_factory=list)
     _starts: int = 0
+    _started_at: float = 0.0
 
     # --- the router process ---------------------------------------------------------------
     async def start(
@@ -73,6 +74,7 @@ class World:
         self.router = await launch_router(
             self.devnet, self.database_url, name, self.mnemonic, extra
         )
+        self._started_at = time.monotonic()
         if not self.specs:
             self.specs = await market_specs(self.router)
         return self.router
@@ -210,6 +212,9 @@ class World:
         report(
             f"matrix_{self.name}",
             {
+                "router_starts": self._starts,
+                "agreed_s_after_last_start": round(time.monotonic() - self._started_at, 2),
+                "audit_reads": reads,
                 "orders": len(rows),
                 "statuses": sorted(r["status"] for r in rows),
                 "placed_on_chain": len(on_chain),
