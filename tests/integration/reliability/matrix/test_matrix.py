@@ -88,7 +88,7 @@ async def test_a_rejected_send_whose_resend_hears_sdk_19_is_never_submitted(worl
     reasons = [h["reason"] for h in final["status_history"]]
     assert "SUBMITTED" not in history(final) and "OPEN" not in history(final), reasons
     assert '"event":"order_rebroadcast"' in w.log() and '"code":19' in w.log()  # sdk/19 heard
-    await w.truth(placed=0, final=True)
+    await w.truth(placed=0, final=True, figures={"history": history(final)})
 
 
 # --- the indexer behind ---------------------------------------------------------------------------
@@ -113,7 +113,7 @@ async def test_indexer_10_blocks_behind_during_fills(world: World) -> None:
     assert "EXPIRED" not in during, during
     for p in placed:
         await w.until(p["id"], {"FILLED"}, 20)
-    await w.truth(placed=4, final=True)
+    await w.truth(placed=4, final=True, figures={"statuses_while_lagging": during})
 
 
 # --- kill -9 at each step -------------------------------------------------------------------------
@@ -180,7 +180,7 @@ async def test_halted_during_recovery(world: World) -> None:
     assert (await w.order(stateful))["status"] == "UNKNOWN"
     await w.set_trading_state("ACTIVE")
     await w.until(stateful, {"OPEN"}, 30)  # the stored tx, sent once now
-    await w.truth(placed=1)
+    await w.truth(placed=1, figures={"short_term": history(await w.order(short))})
 
 
 # --- the status stream ----------------------------------------------------------------------------
@@ -202,7 +202,7 @@ async def test_a_stream_killed_by_an_indexer_error(world: World) -> None:
     filled_after = time.monotonic() - started
     assert (await w.devnet._call("GET", "/devnet/faults"))["indexer_ws_subscribe_error"] == 0
     assert "worker_restart" in w.log() or "worker_crashed" in w.log(), w.live.log_tail()
-    await w.truth(placed=2, final=True)
+    await w.truth(placed=2, final=True, figures={"filled_after_s": round(filled_after, 2)})
     assert filled_after < 15
 
 
@@ -221,5 +221,5 @@ async def test_orders_on_subaccounts_0_and_1_at_once(world: World) -> None:
     for p in placed[:2]:
         await w.until(p["id"], {"CANCELED"}, 10)
     canceled_after = time.monotonic() - started
-    await w.truth(placed=4, final=True)
+    await w.truth(placed=4, final=True, figures={"canceled_after_s": round(canceled_after, 2)})
     assert canceled_after < 10

@@ -180,12 +180,18 @@ class World:
         return {chain_order_key(o) for o in accepted}
 
     async def truth(
-        self, *, placed: int | None = None, within: float = 30, final: bool = False
+        self,
+        *,
+        placed: int | None = None,
+        within: float = 30,
+        final: bool = False,
+        figures: dict[str, Any] | None = None,
     ) -> AuditReport:
         """Fail on any stored order the chain contradicts. Waits (up to ``within``) until the
         chain can decide every order (nothing indeterminate; with ``final``, every order in a
         final status), then checks the audit found no disagreement at any read, every OrderId on
-        the chain is a stored order, and, when given, that ``placed`` orders reached the chain."""
+        the chain is a stored order, and, when given, that ``placed`` orders reached the chain.
+        ``figures``: the case's own numbers, reported with the check's."""
         began = time.monotonic()
         deadline = began + within
         seen_disagreeing: list[str] = []
@@ -220,6 +226,7 @@ class World:
                 "placed_on_chain": len(on_chain),
                 "disagreements": seen_disagreeing,
                 "indeterminate": [_describe(a) for a in audit.indeterminate],
+                **(figures or {}),
             },
         )
         assert not seen_disagreeing, seen_disagreeing
