@@ -48,6 +48,9 @@ async def _in_background_until_killed(w: World, step: str, sends: list[Any]) -> 
 @pytest.mark.parametrize("kind", ["short", "stateful"])
 async def test_lost_reply_on_validator_0_then_failover(world: World, kind: str) -> None:
     w = world
+    # Validators 1 and 2 answer 0.2 s slower, so the router's health ranking sends to 0 first.
+    for slower in (1, 2):
+        await w.devnet.set_validator_faults(slower, grpc_latency_s=0.2)
     await w.start()
     bodies = [w.resting(kind)] + ([w.market("SELL")] if kind == "short" else [])
     # Validator 0 runs CheckTx and keeps the tx, but its reply is lost: the router fails over.
