@@ -163,13 +163,13 @@ class Settings(BaseSettings):
     """On SIGTERM: how long in-flight requests (broadcasts and their DB writes) may take to
     finish. A container's stop grace period must exceed it."""
     fault_hold_before_broadcast_s: float = Field(default=0.0, ge=0, le=60)
-    # The same at any step of a placement or a cancel (service/faults.py), as JSON, e.g.
-    # '{"after_broadcast": 30}' (tests/integration/reliability/matrix/).
-    fault_holds: dict[FaultStep, Annotated[float, Field(ge=0, le=60)]] = Field(
-        default_factory=dict
-    )
     """Crash tests only (0: off): a placement waits this long between storing its tx and
     broadcasting it, so that a kill -9 can land between the two."""
+    fault_holds: dict[FaultStep, Annotated[float, Field(ge=0, le=60)]] = Field(default_factory=dict)
+    """Crash tests only (default {}: off): JSON of step -> seconds, e.g. '{"after_broadcast": 30}';
+    a placement or cancel waits that long at the step (before_row, before_broadcast,
+    after_broadcast, before_cancel_broadcast, after_cancel_broadcast; service/faults.py), so
+    that a kill -9 lands exactly there."""
 
     # --- observability (docs/observability.md) ---
     ready_max_block_age_s: float = Field(default=15.0, gt=0, le=3600)
