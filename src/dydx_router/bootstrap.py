@@ -31,6 +31,7 @@ from dydx_router.domain.audit import AuditRules
 from dydx_router.domain.risk import RiskLimits, TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.service.audit import OrderAudit
+from dydx_router.service.faults import FaultHolds, Step
 from dydx_router.service.orders import OrderService, OrderServiceConfig
 from dydx_router.service.risk import (
     UNCONFIGURED,
@@ -187,7 +188,12 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             default_slippage_bps=settings.default_slippage_bps,
             default_subaccount=settings.subaccount_number,
         ),
-        hold_before_broadcast_s=settings.fault_hold_before_broadcast_s,
+        holds=FaultHolds(
+            {
+                Step("before_broadcast"): settings.fault_hold_before_broadcast_s,
+                **{Step(k): v for k, v in settings.fault_holds.items()},
+            }
+        ),
     )
     # One group-commit writer for placements and the status stream's status moves.
     writer = PlacementWriter(pool, uow.client_ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -45,6 +45,14 @@ __all__ = [
 ]
 
 StrList = Annotated[list[str], NoDecode]
+# The steps of service/faults.py Step (config stays free of service imports).
+FaultStep = Literal[
+    "before_row",
+    "before_broadcast",
+    "after_broadcast",
+    "before_cancel_broadcast",
+    "after_cancel_broadcast",
+]
 
 
 class Settings(BaseSettings):
@@ -157,6 +165,11 @@ class Settings(BaseSettings):
     fault_hold_before_broadcast_s: float = Field(default=0.0, ge=0, le=60)
     """Crash tests only (0: off): a placement waits this long between storing its tx and
     broadcasting it, so that a kill -9 can land between the two."""
+    fault_holds: dict[FaultStep, Annotated[float, Field(ge=0, le=60)]] = Field(default_factory=dict)
+    """Crash tests only (default {}: off): JSON of step -> seconds, e.g. '{"after_broadcast": 30}';
+    a placement or cancel waits that long at the step (before_row, before_broadcast,
+    after_broadcast, before_cancel_broadcast, after_cancel_broadcast; service/faults.py), so
+    that a kill -9 lands exactly there."""
 
     # --- observability (docs/observability.md) ---
     ready_max_block_age_s: float = Field(default=15.0, gt=0, le=3600)

@@ -45,10 +45,11 @@ class Meaning(StrEnum):
 _M = Meaning
 # (codespace, code): (first send, re-send). Each row: the registered name, why, and the source.
 PLACEMENT_ANSWERS: dict[tuple[str, int], tuple[Meaning, Meaning]] = {
-    # ErrTxInMempoolCache: the identical bytes are in the node's cache, so ours, sent before
-    # (cosmos-sdk types/errors/errors.go; CometBFT mempool/clist_mempool.go CheckTx, mapped by
-    # CheckCometError).
-    ("sdk", 19): (_M.ALREADY_THERE, _M.ALREADY_THERE),
+    # ErrTxInMempoolCache: this node has seen the identical bytes (ours, sent before), accepted
+    # *or rejected*: dYdX keeps invalid txs in the cache (KeepInvalidTxsInCache = true,
+    # protocol/cmd/dydxprotocold/cmd/config.go; CometBFT mempool/clist_mempool.go CheckTx,
+    # mapped by cosmos-sdk CheckCometError). Only the chain can tell which.
+    ("sdk", 19): (_M.LOOK_UP, _M.LOOK_UP),
     # ErrWrongSequence: on a first send the sequencer re-signs the same OrderId; on a re-send of
     # stored stateful bytes the sequence may have been consumed by this very tx
     # (x/auth/ante/sigverify.go IncrementSequenceDecorator; PROTOCOL.md §3b).
@@ -126,6 +127,8 @@ def submission_of(
             outcome = _OUTCOME[meaning]
         elif err.disposition is Disposition.ALREADY_SUBMITTED:
             outcome = Outcome.ALREADY_DONE
+        elif err.disposition is Disposition.SEEN_BEFORE:
+            outcome = Outcome.UNKNOWN  # sdk/19 to a cancel: accepted or rejected, unknown
         else:
             outcome = Outcome.REJECTED
         return Submission(

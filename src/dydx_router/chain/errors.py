@@ -33,6 +33,11 @@ class Disposition(StrEnum):
     BENIGN_FOR_CANCEL = "benign_for_cancel"
     #: The identical tx or order is already with the chain: the earlier submission stands.
     ALREADY_SUBMITTED = "already_submitted"
+    #: The node has seen these exact bytes before and did not run CheckTx again (sdk/19). dYdX
+    #: validators keep *rejected* txs in that cache too (``KeepInvalidTxsInCache = true``,
+    #: protocol/cmd/dydxprotocold/cmd/config.go; CometBFT mempool/clist_mempool.go), so it says
+    #: nothing about whether the earlier copy was accepted: the outcome is unknown.
+    SEEN_BEFORE = "seen_before"
 
 
 class ChainError(Exception):
@@ -225,7 +230,7 @@ _KNOWN: dict[tuple[str, int], tuple[str, Disposition]] = {
     ("sdk", 11): ("ErrOutOfGas", _D.DEFINITIVE),
     ("sdk", 13): ("ErrInsufficientFee", _D.DEFINITIVE),
     ("sdk", 18): ("ErrInvalidRequest", _D.DEFINITIVE),
-    ("sdk", 19): ("ErrTxInMempoolCache", _D.ALREADY_SUBMITTED),
+    ("sdk", 19): ("ErrTxInMempoolCache", _D.SEEN_BEFORE),
     ("sdk", 20): ("ErrMempoolIsFull", _D.RETRYABLE),
     ("sdk", 21): ("ErrTxTooLarge", _D.DEFINITIVE),
     ("sdk", 32): ("ErrWrongSequence", _D.RETRYABLE),

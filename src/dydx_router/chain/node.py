@@ -86,8 +86,6 @@ _CHANNEL_OPTIONS = (
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
-# cosmos-sdk ErrTxInMempoolCache: these exact bytes already passed CheckTx (PROTOCOL.md §3e).
-_TX_IN_CACHE = ("sdk", 19)
 
 
 class Endpoint(Protocol):
@@ -608,9 +606,10 @@ class NodeClient:
         def check(resp: Any, state: _CallState) -> str:
             r = resp.tx_response
             tx_hash = r.txhash or tx.tx_hash
-            if r.code != 0 and not (state.maybe_sent and (r.codespace, r.code) == _TX_IN_CACHE):
-                # sdk/19 after an attempt whose outcome was unknown: that attempt got through.
-                # Any other refusal then answers a re-send, which chain/answers.py reads apart.
+            if r.code != 0:
+                # After an attempt whose outcome was unknown every refusal answers a re-send,
+                # which chain/answers.py reads apart. sdk/19 then says only that a node saw
+                # these bytes, not that it accepted them (it caches rejected txs too).
                 err = rejection(r.codespace, r.code, r.raw_log, tx_hash=tx_hash)
                 err.resent = state.maybe_sent
                 raise err

@@ -16,9 +16,9 @@ makes no network call of its own:
 Which errors are retried is decided here too (:func:`retry_identical`), from the dispositions of
 ``chain/errors.py`` (PROTOCOL.md §2-3): transport failures and a full mempool may be retried with
 the *identical* request, which for a broadcast means the identical signed bytes (the chain
-dedupes them: sdk/19, PROTOCOL.md §3e); a rejection whose remedy changes the tx (sequence, height)
-is left to the sequencer or the caller, and nothing is ever retried with new identifiers
-(PROTOCOL.md §11.4).
+dedupes them: sdk/19, PROTOCOL.md §3e, an answer that leaves the outcome unknown); a rejection
+whose remedy changes the tx (sequence, height) is left to the sequencer or the caller, and
+nothing is ever retried with new identifiers (PROTOCOL.md §11.4).
 """
 
 from __future__ import annotations

@@ -57,6 +57,9 @@ class ChainView:
     indexer_height: int
     indexer_time: datetime
     observed_at: datetime
+    #: The node's height read again *after* ``venue`` (None: not read; ``node_height`` then).
+    #: An order absent from the indexer may have left the chain between the two reads.
+    node_height_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,8 @@ def _resting(
     if expired:
         return _overdue(order, chain, rules, "EXPIRED")
     if venue is None:
+        if _left_at_expiry(order, chain):
+            return _overdue(order, chain, rules, "EXPIRED")
         return _no(f"stored {status}; the indexer has no such order")
     if venue.status not in LIVE_ON_VENUE:
         return _no(f"stored {status}, but the order no longer rests on the chain")
@@ -196,6 +201,15 @@ def _awaiting(
     if expired:
         return _overdue(order, chain, rules, "EXPIRED or REJECTED")
     return _maybe("in flight: not on the chain yet, its expiry not passed")
+
+
+def _left_at_expiry(order: Order, chain: ChainView) -> bool:
+    """A short-term order leaves the book when the block of its good-til-block commits (it can
+    match in no later block: x/clob/abci.go PrepareCheckState purges expired orders), which may
+    have happened between the height read and the indexer read."""
+    after = chain.node_height if chain.node_height_after is None else chain.node_height_after
+    gtb = order.good_til_block
+    return order.is_short_term and gtb is not None and after >= gtb
 
 
 def _overdue(order: Order, chain: ChainView, rules: AuditRules, should: str) -> tuple[Verdict, str]:

@@ -64,6 +64,8 @@ class OrderAudit:
         async for page in self._stored.pages(since, self._page_size):
             heights = await self._chain.heights()
             venues = await asyncio.gather(*(self._venue(o) for o in page))
+            # Read again: an order absent from the indexer may have expired meanwhile.
+            after = await self._chain.heights()
             observed_at = self._clock()
             for order, venue in zip(page, venues, strict=True):
                 view = ChainView(
@@ -72,6 +74,7 @@ class OrderAudit:
                     heights.indexer_height,
                     heights.indexer_time,
                     observed_at,
+                    after.node_height,
                 )
                 finding = compare(order, view, self._rules)
                 if finding.verdict is Verdict.DISAGREES:

@@ -7,7 +7,6 @@ write whose outcome is unknown is never retried with new identifiers (STYLE.md, 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -40,6 +39,7 @@ from dydx_router.service.cancels import (
     OrderNotCancelable,
     record_cancel_outcome,
 )
+from dydx_router.service.faults import FaultHolds, Step
 from dydx_router.service.lifecycle import WriteGate
 from dydx_router.service.ports import (
     AccountSnapshot,
@@ -207,8 +207,8 @@ class OrderService:
     # Orders between their PENDING row and their recorded outcome in this process: the
     # reconciler leaves these to their placement.
     placing: set[uuid.UUID] = field(default_factory=set)
-    # Fault injection for crash tests (settings.fault_hold_before_broadcast_s; 0 in production).
-    hold_before_broadcast_s: float = 0.0
+    # Fault injection for crash tests (settings.fault_holds; off in production).
+    holds: FaultHolds = field(default_factory=FaultHolds)
     # Called with the subaccount of every order about to be broadcast, so that the status
     # stream follows it (workers/follow.py); must not block.
     follow: Callable[[int], None] | None = None
@@ -281,6 +281,7 @@ class OrderService:
                 with tracing.span("chain.sign"):
                     signed = await self.exchange.sign_short_term(order, plan)
                 order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
+            await self.holds.at(Step.BEFORE_ROW)
             with tracing.span("db.insert_order"):
                 await writes.insert(order, reason="accepted by the router", height=height)
         except BaseException as exc:
@@ -308,8 +309,7 @@ class OrderService:
         try:
             if plan.is_short_term:
                 assert order.signed_tx is not None
-                if self.hold_before_broadcast_s:
-                    await asyncio.sleep(self.hold_before_broadcast_s)
+                await self.holds.at(Step.BEFORE_BROADCAST)
                 submission = await self.exchange.broadcast(order.signed_tx)
             else:
                 try:
@@ -318,6 +318,7 @@ class OrderService:
                     )
                 except WithdrawnBeforeBroadcast:
                     return PlaceResult(await self.get(order.id, caller))
+            await self.holds.at(Step.AFTER_BROADCAST)
             with tracing.span("db.record_outcome"):
                 try:
                     await self._record_submission(writes, order, submission, height)
@@ -342,8 +343,7 @@ class OrderService:
                     f"order {order.id} was cancelled before its broadcast"
                 )
             structlog.contextvars.bind_contextvars(tx_hash=signed.tx_hash)
-            if self.hold_before_broadcast_s:
-                await asyncio.sleep(self.hold_before_broadcast_s)
+            await self.holds.at(Step.BEFORE_BROADCAST)
 
         return store
 
@@ -476,8 +476,9 @@ class OrderService:
             structlog.contextvars.bind_contextvars(order_status=target.value)
             log.debug("order_submitted", tx_hash=submission.tx_hash)
         elif submission.outcome is Outcome.ALREADY_DONE:
-            # The identical tx (sdk/19) or the same stateful order (clob/3005) is already with the
-            # chain: an earlier attempt whose answer was lost got through.
+            # The same stateful order (clob/3005) is already with the chain, or a re-send heard
+            # that the original landed (chain/answers.py). sdk/19 is not among these: a node
+            # answers it for rejected bytes too, so it leaves the outcome UNKNOWN.
             target = OrderStatus.SUBMITTED
             reason = (
                 f"already with the chain: {err.codespace}/{err.code}" if err else "already sent"
@@ -609,7 +610,9 @@ class OrderService:
         # one pooled connection per cancel in flight (and starve placements and reads).
         # A short-term cancel of an OrderId the chain does not hold yet succeeds and keeps
         # the placement off the book (memclob.go CancelOrder, validateNewOrder: clob/7).
+        await self.holds.at(Step.BEFORE_CANCEL_BROADCAST)
         submission = await self.exchange.cancel(order, height)
+        await self.holds.at(Step.AFTER_CANCEL_BROADCAST)
         report = await record_cancel_outcome(self.uow, [(order, before)], submission, height)
         log.info("order_cancel_sent", outcome=submission.outcome.value)
         if submission.outcome is Outcome.REJECTED and report.failed:

@@ -234,8 +234,9 @@ class RecoveryMixin:
             return False
         submission = await self.exchange.broadcast(order.signed_tx, resend=True)
         report.rebroadcast += 1
-        if submission.outcome is Outcome.ALREADY_DONE:
-            # sdk/19: still in a mempool; a block, or its sequence moving on, will tell.
+        if submission.outcome in (Outcome.ALREADY_DONE, Outcome.UNKNOWN):
+            # clob/3005, sdk/19 (seen before: accepted or rejected), no answer: a block, or its
+            # sequence moving on, will tell.
             if order.status is _S.PENDING:
                 return await self._move(order, _S.UNKNOWN, "re-sent; still in a mempool", height)
             return False

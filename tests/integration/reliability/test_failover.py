@@ -124,9 +124,15 @@ async def test_one_of_two_nodes_killed_orders_keep_succeeding(
         },
     )
     assert share_before > 0.8  # the healthier endpoint carries the traffic
-    assert all(o.status == 201 and o.order_status == "SUBMITTED" for o in load.outcomes), (
-        load.summary()
-    )
+    # A broadcast cut by the kill is retried on the other endpoint, i.e. the same node, which
+    # answers sdk/19: it has seen those bytes, which says nothing of whether it accepted them
+    # (dYdX keeps rejected txs cached), so such an order is 202 UNKNOWN and settled later.
+    cut = [o for o in load.outcomes if o.status == 202]
+    assert all(o.order_status == "UNKNOWN" and o.started < killed_at + 0.5 for o in cut), cut
+    assert len(cut) <= load.concurrency
+    assert all(
+        o.status == 201 and o.order_status == "SUBMITTED" for o in load.outcomes if o not in cut
+    ), load.summary()
     assert len(around_kill) > 50
     assert share_while_down == 0.0
     assert back_at is not None, "traffic did not come back to the recovered endpoint"

@@ -77,7 +77,7 @@ def test_every_registered_clob_code_has_its_registered_name() -> None:
         ("clob", 5001, Disposition.RETRYABLE),
         ("sdk", 20, Disposition.RETRYABLE),
         # The identical tx/order is already with the chain.
-        ("sdk", 19, Disposition.ALREADY_SUBMITTED),
+        ("sdk", 19, Disposition.SEEN_BEFORE),
         ("clob", 3005, Disposition.ALREADY_SUBMITTED),
         # Refusals that will not change.
         ("sdk", 4, Disposition.DEFINITIVE),

@@ -260,3 +260,15 @@ def test_the_finding_says_what_the_chain_shows() -> None:
     assert finding.chain == "FILLED 1"
     assert "filled" in finding.reason
     assert compare(order(S.OPEN), chain(None)).chain == "absent"
+
+
+def test_an_order_absent_because_it_expired_between_the_reads_is_not_called_wrong() -> None:
+    """The node was at GTB - 1 when read, block GTB committed (the order left the book) before
+    the indexer was read: the absence is its expiry, which the router may still be recording."""
+    resting = order(S.OPEN)
+    view = ChainView(None, GTB - 1, GTB - 1, NOW, NOW, node_height_after=GTB)
+    assert compare(resting, view).verdict is MAYBE
+    # Without a later height, or still before its good-til-block: it should be on the chain.
+    assert compare(resting, ChainView(None, GTB - 1, GTB - 1, NOW, NOW)).verdict is DISAGREES
+    before = ChainView(None, GTB - 2, GTB - 2, NOW, NOW, node_height_after=GTB - 1)
+    assert compare(resting, before).verdict is DISAGREES

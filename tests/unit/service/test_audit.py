@@ -66,7 +66,8 @@ async def test_each_order_is_judged_and_sorted_by_verdict() -> None:
     assert report.disagreements[0].finding.verdict is Verdict.DISAGREES
     assert [a.order for a in report.indeterminate] == [in_flight]
     assert not report.agrees
-    assert chain.height_reads == 2  # heights are read again for every page, before its orders
+    # heights are read again for every page, before its orders and after them
+    assert chain.height_reads == 4
 
 
 async def test_disagreements_is_empty_when_the_router_told_the_truth() -> None:

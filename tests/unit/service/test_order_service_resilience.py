@@ -48,14 +48,14 @@ async def test_an_answer_found_already_with_the_chain_is_submitted(env: Any) -> 
 
     async def landed_before(signed_tx: bytes) -> Submission:
         exchange.broadcasts.append(signed_tx)
-        err = ChainError("sdk", 19, "tx already exists in cache")
+        err = ChainError("clob", 3005, "stateful order already exists")
         return Submission(Outcome.ALREADY_DONE, "AB" * 32, signed_tx, err)
 
     exchange.broadcast = landed_before  # type: ignore[method-assign]
     order = (await service.place(market_buy(), Caller())).order
     row = store.rows[order.id]
     assert row.status is OrderStatus.SUBMITTED and row.last_error is None
-    assert "already with the chain: sdk/19" in store.history[-1][1].reason
+    assert "already with the chain: clob/3005" in store.history[-1][1].reason
 
 
 async def test_a_closed_gate_refuses_new_writes_and_drain_waits_for_the_running_one(

@@ -32,7 +32,7 @@ OLD = datetime(2000, 1, 1, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("codespace", "code", "first", "resent"),
     [
-        ("sdk", 19, Outcome.ALREADY_DONE, Outcome.ALREADY_DONE),
+        ("sdk", 19, Outcome.UNKNOWN, Outcome.UNKNOWN),  # seen: accepted or rejected
         ("clob", 3005, Outcome.ALREADY_DONE, Outcome.ALREADY_DONE),
         ("clob", 7, Outcome.REJECTED, Outcome.ALREADY_DONE),
         ("clob", 20, Outcome.REJECTED, Outcome.ALREADY_DONE),
@@ -61,7 +61,12 @@ def test_a_refusal_means_one_thing_on_a_first_send_and_another_on_a_resend(
 def test_the_table_is_about_placements_only() -> None:
     # A cancel's refusals keep their own reading (clob/20 is nothing to a cancel).
     assert submission_of(rejection("clob", 20, "x"), resend=True).outcome is Outcome.REJECTED
-    assert all(m[0] is not Meaning.LOOK_UP for m in PLACEMENT_ANSWERS.values())
+    # On a first send only sdk/19 (the node saw these bytes: accepted or rejected) needs a look.
+    firsts = {k for k, m in PLACEMENT_ANSWERS.items() if m[0] is Meaning.LOOK_UP}
+    assert firsts == {("sdk", 19)}
+    # A cancel that hears sdk/19: its earlier copy may have been rejected; outcome unknown.
+    seen = submission_of(rejection("sdk", 19, ""), cancel=True, resend=True)
+    assert seen.outcome is Outcome.UNKNOWN
 
 
 async def test_the_sequencer_marks_answers_after_a_lost_reply_as_resent() -> None:
