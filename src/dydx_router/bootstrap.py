@@ -22,7 +22,7 @@ from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.observer import ChainReader
 from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy, RetryPolicy
-from dydx_router.chain.sequencer import Sequencer
+from dydx_router.chain.sequencer import SequenceMode, Sequencer
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
@@ -163,8 +163,19 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         settings.indexers, timeout=float(settings.indexer_timeout_s), health=health, retry=retry
     )
     heights = HeightCache(node.latest_height)
+    # A permissioned key trades for the owner and takes timestamp nonces for stateful txs, so it
+    # never races the owner's own account sequence (PROTOCOL.md §3c).
+    owner = settings.owner_address or wallet.address
     sequencer = Sequencer(
-        node, wallet, wallet.address, chain_id=settings.effective_chain_id, memo=settings.memo
+        node,
+        wallet,
+        owner,
+        chain_id=settings.effective_chain_id,
+        memo=settings.memo,
+        mode=SequenceMode.TIMESTAMP_NONCE
+        if settings.owner_address
+        else SequenceMode.ACCOUNT_SEQUENCE,
+        authenticator_id=settings.authenticator_id,
     )
     exchange = DydxExchange(
         node=node,
@@ -176,6 +187,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         memo=settings.memo,
         order_router_address=settings.order_router_address or "",
         max_price_age_s=settings.oracle_max_age_s,
+        owner_address=settings.owner_address,
+        authenticator_id=settings.authenticator_id,
     )
     uow = UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
     orders = OrderService(
@@ -247,9 +260,15 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     await monitor.sample()
     container.monitor = monitor
     container.spawn(monitor.run, "health-monitor")
-    log.info("wallet_loaded", address=wallet.address, chain_id=settings.effective_chain_id)
+    log.info(
+        "wallet_loaded",
+        address=owner,
+        signer=wallet.address,
+        authenticator_id=settings.authenticator_id,
+        chain_id=settings.effective_chain_id,
+    )
     if workers:
-        await _start_status_workers(container, heights, wallet.address)
+        await _start_status_workers(container, heights, owner)
     status = container.status
     # Pool usage, websocket reconnects and the workers are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(

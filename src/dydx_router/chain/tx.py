@@ -44,6 +44,7 @@ from v4_proto.cosmos.tx.v1beta1.tx_pb2 import (
     TxBody,
     TxRaw,
 )
+from v4_proto.dydxprotocol.accountplus.tx_pb2 import TxExtension
 from v4_proto.dydxprotocol.clob.order_pb2 import Order, OrderId
 from v4_proto.dydxprotocol.clob.tx_pb2 import (
     MsgBatchCancel,
@@ -72,6 +73,7 @@ MAX_MEMO_CHARS = 256
 
 _TYPE_URL_PREFIX = "/"
 _PUBKEY_TYPE_URL = "/cosmos.crypto.secp256k1.PubKey"
+_TX_EXTENSION_TYPE_URL = "/dydxprotocol.accountplus.TxExtension"
 
 
 _SIDES = {Side.BUY: Order.Side.SIDE_BUY, Side.SELL: Order.Side.SIDE_SELL}
@@ -328,10 +330,18 @@ def sign_tx(
     memo: str = "",
     gas_limit: int = CLOB_GAS_LIMIT,
     fee: Sequence[tuple[str, int]] = (),
+    authenticators: Sequence[int] = (),
 ) -> SignedTx:
-    """Sign ``messages`` as one SIGN_MODE_DIRECT tx. ``fee`` is (denom, amount) pairs."""
+    """Sign ``messages`` as one SIGN_MODE_DIRECT tx. ``fee`` is (denom, amount) pairs.
+
+    With ``authenticators`` (a permissioned key: x/accountplus), the body carries
+    ``TxExtension{selected_authenticators}`` as its one non-critical extension option, one id
+    per message, as the official client's ``TxOptions`` does (``node/builder.py``); the messages
+    are the owner's, ``account_number`` and ``sequence`` the owner's, and ``signer`` the trading
+    key the authenticator names (``x/accountplus/ante/ante.go``)."""
     body_bytes, auth_info_bytes, sign_doc = _sign_doc(
-        signer.public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee
+        signer.public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee,
+        authenticators,
     )
     tx_bytes = TxRaw(
         body_bytes=body_bytes,
@@ -351,11 +361,13 @@ def sign_doc_sha256(
     memo: str = "",
     gas_limit: int = CLOB_GAS_LIMIT,
     fee: Sequence[tuple[str, int]] = (),
+    authenticators: Sequence[int] = (),
 ) -> str:
     """The hex sha256 of the SignDoc ``sign_tx`` would sign (what the key signs), without
     signing: a preview that carries no signature cannot be broadcast."""
     _, _, sign_doc = _sign_doc(
-        public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee
+        public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee,
+        authenticators,
     )
     return hashlib.sha256(sign_doc).hexdigest()
 
@@ -369,6 +381,7 @@ def _sign_doc(
     memo: str,
     gas_limit: int,
     fee: Sequence[tuple[str, int]],
+    authenticators: Sequence[int] = (),
 ) -> tuple[bytes, bytes, bytes]:
     if len(memo) > MAX_MEMO_CHARS:
         raise _fail(f"memo longer than {MAX_MEMO_CHARS} characters")
@@ -382,6 +395,7 @@ def _sign_doc(
             for m in messages
         ],
         memo=memo,
+        non_critical_extension_options=_tx_extension(tuple(authenticators)),
     ).SerializeToString()
     auth_info_bytes = _auth_info_bytes(public_key, sequence, gas_limit, tuple(fee))
     sign_doc = SignDoc(
@@ -391,6 +405,20 @@ def _sign_doc(
         account_number=account_number,
     ).SerializeToString()
     return body_bytes, auth_info_bytes, sign_doc
+
+
+@lru_cache(maxsize=16)
+def _tx_extension(authenticators: tuple[int, ...]) -> tuple[Any, ...]:
+    if not authenticators:
+        return ()
+    ext = TxExtension(selected_authenticators=authenticators)
+    return (AnyProto(type_url=_TX_EXTENSION_TYPE_URL, value=ext.SerializeToString()),)
+
+
+def selected_authenticators(authenticator_id: int | None, messages: int) -> tuple[int, ...]:
+    """The chain wants one selected authenticator per message (x/accountplus/ante/ante.go
+    GetSelectedAuthenticators); none when the signer is the owner's own key."""
+    return () if authenticator_id is None else (authenticator_id,) * messages
 
 
 def tx_hash_of(tx_bytes: bytes) -> str:
