@@ -1,7 +1,9 @@
 """Record permissioned-key txs (x/accountplus) signed by the official dYdX Python client.
 
-    python scripts/golden_permissioned.py          # (re)write tests/fixtures/golden_permissioned.json
-    python scripts/golden_permissioned.py --check  # exit 1 if the committed fixture is stale
+    python scripts/golden_permissioned.py          # (re)write the fixture
+    python scripts/golden_permissioned.py --check  # exit 1 if it is stale
+
+The fixture is ``tests/fixtures/golden_permissioned.json``.
 
 Like ``scripts/golden_vectors.py``, this file runs twice: here (venv, fixture) and, with
 ``--inner``, inside ``.venv-official`` (``dydx-v4-client==1.1.5``), where the official client's
