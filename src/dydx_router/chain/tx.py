@@ -80,7 +80,9 @@ _SIDES = {Side.BUY: Order.Side.SIDE_BUY, Side.SELL: Order.Side.SIDE_SELL}
 
 
 class Signer(Protocol):
-    """What :func:`sign_tx` needs from a key (``chain.wallet.Wallet`` is one)."""
+    """The key-custody port: what :func:`sign_tx` needs from a key. ``chain.wallet.Wallet`` (a
+    mnemonic) is one adapter; a KMS/HSM adapter is another (docs/security.md, "Key custody").
+    ``sign`` returns the 64-byte low-S ``r||s`` signature over sha256(sign_doc)."""
 
     @property
     def public_key(self) -> bytes: ...
