@@ -221,3 +221,31 @@ def test_get_authenticators_order_is_the_stores_key_order() -> None:
         f.add("SignatureVerification", f.trader.public_key)
     ids = [a.id for a in f.chain.state.authenticators.of(f.owner.address)]
     assert ids == [0, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_every_validator_sees_an_authenticator_once_a_block_commits_it() -> None:
+    """The store is chain state: the proposer delivers the add, every other validator resets
+    from the committed state and authenticates with it (`engine._reconcile`)."""
+    chain = Chain.create(validators=3)
+    owner, trader = chain.funded(1), wallet(2)
+    chain.commit()
+    acc = chain.state.account(owner.address)
+    assert acc is not None
+    add = MsgAddAuthenticator(
+        sender=owner.address, authenticator_type="AllOf", data=trading_config(trader.public_key)
+    )
+    signed = txb.sign_tx(
+        owner, [add], chain_id=CHAIN_ID, account_number=acc.account_number, sequence=acc.sequence
+    )
+    assert chain.engine.broadcast(0, signed.tx_bytes).ok
+    chain.commit(3)  # whoever proposes, the gossiped add is delivered once
+    assert [a.id for a in chain.state.authenticators.of(owner.address)] == [0]
+    for i in range(3):
+        oid = order_id(owner, 10 + i)
+        place = order(oid, gtb=chain.gtb(), subticks=2_000_000_000)
+        tx_bytes = txb.sign_tx(
+            trader, [place], chain_id=CHAIN_ID, account_number=acc.account_number, sequence=0,
+            authenticators=(0,),
+        ).tx_bytes  # fmt: skip
+        r = chain.engine.broadcast(i, tx_bytes)
+        assert r.ok, (i, r)
