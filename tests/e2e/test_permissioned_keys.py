@@ -194,3 +194,26 @@ def test_after_revoke_every_order_is_refused(
             err = _refused(c, body)["error"]
             assert (err["codespace"], err["code"]) == ("dydxaccountplus", 1)
             assert "does not exist" in err["log"]
+
+
+def test_the_owners_mnemonic_can_come_from_a_prompt(
+    granted: Granted, devnet: DevnetProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --owner-mnemonic-file the mnemonic is prompted for once, hidden, and not echoed."""
+    from typer.testing import CliRunner
+
+    from dydx_router.cli import app
+
+    for k in [k for k in os.environ if k.startswith("DYDX_ROUTER_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("DYDX_ROUTER_NETWORK", "devnet")
+    monkeypatch.setenv("DYDX_ROUTER_NODE_ENDPOINTS", devnet.grpc)
+    mnemonic = granted.owner_file.read_text()
+    result = CliRunner().invoke(
+        app,
+        ["keys", "grant", "--markets", "SOL-USD", "--key-file", str(tmp_path / "k2")],
+        input=mnemonic + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert mnemonic.split()[0] + " " + mnemonic.split()[1] not in result.output
+    assert "ClobPairIdFilter(5)" in result.output  # SOL-USD is clob pair 5 (mainnet genesis)
