@@ -133,6 +133,38 @@ class Container:
         log.info("shutdown_complete")
 
 
+async def _check_authenticator(
+    node: NodeClient, owner: str, authenticator_id: int, wallet: Wallet
+) -> None:
+    """Say at start-up when the configured authenticator is missing (revoked, or a wrong id):
+    every order would be refused with dydxaccountplus/1. A node that cannot answer is not a
+    verdict; the chain stays the judge of every order either way."""
+    from dydx_router.trading_keys import authenticators
+
+    try:
+        found = {a.id: a for a in await authenticators(node, owner)}
+    except ChainError as e:
+        log.warning("authenticator_check_failed", owner=owner, error=str(e))
+        return
+    a = found.get(authenticator_id)
+    if a is None:
+        log.error(
+            "authenticator_not_found",
+            owner=owner,
+            authenticator_id=authenticator_id,
+            hint="every order will be refused (dydxaccountplus/1); see dydx-router keys list",
+        )
+    elif wallet.public_key.hex() not in a.description:
+        log.error(
+            "authenticator_names_another_key",
+            owner=owner,
+            authenticator_id=authenticator_id,
+            signer=wallet.address,
+        )
+    else:
+        log.info("authenticator_found", owner=owner, authenticator=a.description)
+
+
 async def build_container(settings: Settings, *, workers: bool = True) -> Container:
     """Build and start everything the API needs; the caller owns ``aclose()``."""
     database_url = settings.require_database_url()
@@ -225,6 +257,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     await exchange.start()
     for name, loop in exchange.background().items():
         container.spawn(loop, name)
+    if settings.owner_address is not None and settings.authenticator_id is not None:
+        await _check_authenticator(node, settings.owner_address, settings.authenticator_id, wallet)
     # Background probes of every endpoint: breakers' half-open probes, latency and height lag
     # (chain/resilience.py); the node's best height also keeps the height cache fresh.
     probe_timeout = min(settings.health_check_timeout_s, float(settings.node_timeout_s))

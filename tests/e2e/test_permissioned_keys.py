@@ -124,6 +124,7 @@ def test_short_term_btc_is_placed_and_cancelled_for_the_owner(
         order = resp.json()
         assert order["status"] in ("SUBMITTED", "OPEN"), order
         assert order["chain"]["owner"] == granted.owner.address
+        assert '"authenticator_found"' in prouter.log_path.read_text()
         cancel = c.delete(f"/v1/orders/{order['id']}")
         assert cancel.status_code == 200, cancel.text
         wait_for(lambda: order_of(c, order["id"]), lambda o: o["status"] == "CANCELED")
@@ -179,7 +180,7 @@ def test_subaccount_1_is_refused_by_the_subaccount_filter(prouter: RouterProcess
 
 
 def test_after_revoke_every_order_is_refused(
-    granted: Granted, prouter: RouterProcess, devnet: DevnetProcess
+    granted: Granted, prouter: RouterProcess, devnet: DevnetProcess, pg_server_url: str
 ) -> None:
     r = keys_cli(
         devnet, "revoke", str(granted.authenticator_id),
@@ -194,6 +195,20 @@ def test_after_revoke_every_order_is_refused(
             err = _refused(c, body)["error"]
             assert (err["codespace"], err["code"]) == ("dydxaccountplus", 1)
             assert "does not exist" in err["log"]
+    # a router started with the revoked id says so at start-up
+    with fresh_database(pg_server_url, "revoked") as url:
+        again = start_router(
+            devnet, url, "revoked",
+            {
+                "DYDX_ROUTER_MNEMONIC": granted.key_file.read_text().strip(),
+                "DYDX_ROUTER_OWNER_ADDRESS": granted.owner.address,
+                "DYDX_ROUTER_AUTHENTICATOR_ID": str(granted.authenticator_id),
+            },
+        )  # fmt: skip
+        try:
+            assert '"authenticator_not_found"' in again.log_path.read_text()
+        finally:
+            stop_router(again)
 
 
 def test_the_owners_mnemonic_can_come_from_a_prompt(
