@@ -46,6 +46,7 @@ from dydx_router.store.batch import PlacementWriter
 from dydx_router.store.database import create_pool
 from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
+from dydx_router.trading_keys import check_configured
 from dydx_router.workers.follow import SubaccountFollower
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
 from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
@@ -133,38 +134,6 @@ class Container:
         log.info("shutdown_complete")
 
 
-async def _check_authenticator(
-    node: NodeClient, owner: str, authenticator_id: int, wallet: Wallet
-) -> None:
-    """Say at start-up when the configured authenticator is missing (revoked, or a wrong id):
-    every order would be refused with dydxaccountplus/1. A node that cannot answer is not a
-    verdict; the chain stays the judge of every order either way."""
-    from dydx_router.trading_keys import authenticators
-
-    try:
-        found = {a.id: a for a in await authenticators(node, owner)}
-    except ChainError as e:
-        log.warning("authenticator_check_failed", owner=owner, error=str(e))
-        return
-    a = found.get(authenticator_id)
-    if a is None:
-        log.error(
-            "authenticator_not_found",
-            owner=owner,
-            authenticator_id=authenticator_id,
-            hint="every order will be refused (dydxaccountplus/1); see dydx-router keys list",
-        )
-    elif wallet.public_key.hex() not in a.description:
-        log.error(
-            "authenticator_names_another_key",
-            owner=owner,
-            authenticator_id=authenticator_id,
-            signer=wallet.address,
-        )
-    else:
-        log.info("authenticator_found", owner=owner, authenticator=a.description)
-
-
 async def build_container(settings: Settings, *, workers: bool = True) -> Container:
     """Build and start everything the API needs; the caller owns ``aclose()``."""
     database_url = settings.require_database_url()
@@ -195,20 +164,14 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         settings.indexers, timeout=float(settings.indexer_timeout_s), health=health, retry=retry
     )
     heights = HeightCache(node.latest_height)
-    # A permissioned key trades for the owner and takes timestamp nonces for stateful txs, so it
-    # never races the owner's own account sequence (PROTOCOL.md §3c).
-    owner = settings.owner_address or wallet.address
+    # A permissioned key trades for the owner, with timestamp nonces: it never races the owner's
+    # own account sequence (PROTOCOL.md §3c).
+    owner, auth_id = settings.owner_address or wallet.address, settings.authenticator_id
+    mode = SequenceMode.TIMESTAMP_NONCE if auth_id is not None else SequenceMode.ACCOUNT_SEQUENCE
     sequencer = Sequencer(
-        node,
-        wallet,
-        owner,
-        chain_id=settings.effective_chain_id,
-        memo=settings.memo,
-        mode=SequenceMode.TIMESTAMP_NONCE
-        if settings.owner_address
-        else SequenceMode.ACCOUNT_SEQUENCE,
-        authenticator_id=settings.authenticator_id,
-    )
+        node, wallet, owner, chain_id=settings.effective_chain_id, memo=settings.memo, mode=mode,
+        authenticator_id=auth_id,
+    )  # fmt: skip
     exchange = DydxExchange(
         node=node,
         indexer=indexer,
@@ -220,7 +183,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         order_router_address=settings.order_router_address or "",
         max_price_age_s=settings.oracle_max_age_s,
         owner_address=settings.owner_address,
-        authenticator_id=settings.authenticator_id,
+        authenticator_id=auth_id,
     )
     uow = UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
     orders = OrderService(
@@ -257,8 +220,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     await exchange.start()
     for name, loop in exchange.background().items():
         container.spawn(loop, name)
-    if settings.owner_address is not None and settings.authenticator_id is not None:
-        await _check_authenticator(node, settings.owner_address, settings.authenticator_id, wallet)
+    if auth_id is not None:
+        await check_configured(node, owner, auth_id, wallet)
     # Background probes of every endpoint: breakers' half-open probes, latency and height lag
     # (chain/resilience.py); the node's best height also keeps the height cache fresh.
     probe_timeout = min(settings.health_check_timeout_s, float(settings.node_timeout_s))
@@ -294,13 +257,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     await monitor.sample()
     container.monitor = monitor
     container.spawn(monitor.run, "health-monitor")
-    log.info(
-        "wallet_loaded",
-        address=owner,
-        signer=wallet.address,
-        authenticator_id=settings.authenticator_id,
-        chain_id=settings.effective_chain_id,
-    )
+    chain_id = settings.effective_chain_id
+    log.info("wallet_loaded", address=owner, signer=wallet.address, chain_id=chain_id)
     if workers:
         await _start_status_workers(container, heights, owner)
     status = container.status

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
 from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
 from pydantic import SecretStr
 from v4_proto.dydxprotocol.accountplus import query_pb2 as ap_query
@@ -30,6 +31,7 @@ from dydx_router.chain.node import NodeClient
 from dydx_router.chain.tx import sign_tx
 from dydx_router.chain.wallet import Wallet
 
+log = structlog.get_logger(__name__)
 COMMIT_TIMEOUT_S = 60.0
 _POLL_S = 0.25
 
@@ -172,12 +174,43 @@ async def revoke(
     )
 
 
+async def check_configured(
+    node: NodeClient, owner: str, authenticator_id: int, wallet: Wallet
+) -> None:
+    """Say at start-up when the configured authenticator is missing (revoked, or a wrong id):
+    every order would be refused with dydxaccountplus/1. A node that cannot answer is not a
+    verdict; the chain stays the judge of every order either way."""
+    try:
+        found = {a.id: a for a in await authenticators(node, owner)}
+    except ChainError as e:
+        log.warning("authenticator_check_failed", owner=owner, error=str(e))
+        return
+    a = found.get(authenticator_id)
+    if a is None:
+        log.error(
+            "authenticator_not_found",
+            owner=owner,
+            authenticator_id=authenticator_id,
+            hint="every order will be refused (dydxaccountplus/1); see dydx-router keys list",
+        )
+    elif wallet.public_key.hex() not in a.description:
+        log.error(
+            "authenticator_names_another_key",
+            owner=owner,
+            authenticator_id=authenticator_id,
+            signer=wallet.address,
+        )
+    else:
+        log.info("authenticator_found", owner=owner, authenticator=a.description)
+
+
 __all__ = [
     "ChainError",
     "Granted",
     "StoredAuthenticator",
     "TradingKeyError",
     "authenticators",
+    "check_configured",
     "grant",
     "new_trading_key",
     "revoke",

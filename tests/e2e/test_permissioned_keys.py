@@ -83,7 +83,8 @@ def prouter(granted: Granted, devnet: DevnetProcess, pg_server_url: str) -> Iter
             url,
             "permissioned",
             {
-                "DYDX_ROUTER_MNEMONIC": granted.key_file.read_text().strip(),
+                "DYDX_ROUTER_MNEMONIC": "",  # start_router's own key: unset
+                "DYDX_ROUTER_MNEMONIC_FILE": str(granted.key_file),
                 "DYDX_ROUTER_OWNER_ADDRESS": granted.owner.address,
                 "DYDX_ROUTER_AUTHENTICATOR_ID": str(granted.authenticator_id),
             },
@@ -105,6 +106,7 @@ def test_grant_writes_a_0600_key_and_prints_the_settings(granted: Granted) -> No
     assert len(granted.key_file.read_text().split()) == 24
     assert f"DYDX_ROUTER_OWNER_ADDRESS={granted.owner.address}" in granted.stdout
     assert f"DYDX_ROUTER_AUTHENTICATOR_ID={granted.authenticator_id}" in granted.stdout
+    assert f"DYDX_ROUTER_MNEMONIC_FILE={granted.key_file.resolve()}" in granted.stdout
 
 
 def test_keys_list_shows_the_filters(granted: Granted, devnet: DevnetProcess) -> None:
@@ -200,7 +202,8 @@ def test_after_revoke_every_order_is_refused(
         again = start_router(
             devnet, url, "revoked",
             {
-                "DYDX_ROUTER_MNEMONIC": granted.key_file.read_text().strip(),
+                "DYDX_ROUTER_MNEMONIC": "",  # start_router's own key: unset
+                "DYDX_ROUTER_MNEMONIC_FILE": str(granted.key_file),
                 "DYDX_ROUTER_OWNER_ADDRESS": granted.owner.address,
                 "DYDX_ROUTER_AUTHENTICATOR_ID": str(granted.authenticator_id),
             },

@@ -22,14 +22,21 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator, MsgRemoveAuthenticator
+from google.protobuf.any_pb2 import Any as AnyProto
+from v4_proto.dydxprotocol.accountplus.tx_pb2 import (
+    MsgAddAuthenticator,
+    MsgRemoveAuthenticator,
+    TxExtension,
+)
 
 PLACE_ORDER_URL = "/dydxprotocol.clob.MsgPlaceOrder"
 CANCEL_ORDER_URL = "/dydxprotocol.clob.MsgCancelOrder"
 BATCH_CANCEL_URL = "/dydxprotocol.clob.MsgBatchCancel"
 TRADING_MESSAGES = (PLACE_ORDER_URL, CANCEL_ORDER_URL, BATCH_CANCEL_URL)
+TX_EXTENSION_URL = "/dydxprotocol.accountplus.TxExtension"
 # types/message_add_authenticator.go AUTHENTICATOR_DATA_MAX_LENGTH
 MAX_CONFIG_BYTES = 1024
 
@@ -126,3 +133,22 @@ def describe(auth_type: str, config: bytes) -> str:
 
 def matches(auth_type: str, config: bytes, wanted: Authenticator) -> bool:
     return auth_type == wanted.type and config == wanted.config
+
+
+# --- selecting an authenticator in a tx (chain.tx.sign_tx) ----------------------------------
+def selected_authenticators(authenticator_id: int | None, messages: int) -> tuple[int, ...]:
+    """One selected authenticator per message, as the chain requires
+    (`x/accountplus/ante/ante.go` GetSelectedAuthenticators); none for the owner's own key."""
+    return () if authenticator_id is None else (authenticator_id,) * messages
+
+
+@lru_cache(maxsize=16)
+def tx_extension(authenticators: tuple[int, ...]) -> tuple[Any, ...]:
+    """The TxBody's non-critical extension options: ``TxExtension{selected_authenticators}``,
+    as the official client's ``TxOptions`` adds it (``node/builder.py``). The messages stay the
+    owner's, the SignDoc has the owner's account number, and the signer is the trading key the
+    authenticator names (`x/accountplus/lib/authentication_request.go`)."""
+    if not authenticators:
+        return ()
+    ext = TxExtension(selected_authenticators=authenticators)
+    return (AnyProto(type_url=TX_EXTENSION_URL, value=ext.SerializeToString()),)

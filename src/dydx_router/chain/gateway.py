@@ -241,6 +241,7 @@ class DydxExchange:
             account_number=await self._account_number(),
             sequence=sequence,
             memo=self._memo,
+            authenticators=txb.selected_authenticators(self._authenticator_id, 1),
         )
         return OrderPreview(sign_doc_sha256=digest)
 

@@ -44,7 +44,6 @@ from v4_proto.cosmos.tx.v1beta1.tx_pb2 import (
     TxBody,
     TxRaw,
 )
-from v4_proto.dydxprotocol.accountplus.tx_pb2 import TxExtension
 from v4_proto.dydxprotocol.clob.order_pb2 import Order, OrderId
 from v4_proto.dydxprotocol.clob.tx_pb2 import (
     MsgBatchCancel,
@@ -54,6 +53,8 @@ from v4_proto.dydxprotocol.clob.tx_pb2 import (
 )
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
+from dydx_router.chain.authenticators import selected_authenticators as selected_authenticators
+from dydx_router.chain.authenticators import tx_extension
 from dydx_router.chain.errors import InvalidTxInput
 from dydx_router.domain.market import UINT32_MAX, UINT64_MAX, Side
 
@@ -73,7 +74,6 @@ MAX_MEMO_CHARS = 256
 
 _TYPE_URL_PREFIX = "/"
 _PUBKEY_TYPE_URL = "/cosmos.crypto.secp256k1.PubKey"
-_TX_EXTENSION_TYPE_URL = "/dydxprotocol.accountplus.TxExtension"
 
 
 _SIDES = {Side.BUY: Order.Side.SIDE_BUY, Side.SELL: Order.Side.SIDE_SELL}
@@ -334,15 +334,17 @@ def sign_tx(
     fee: Sequence[tuple[str, int]] = (),
     authenticators: Sequence[int] = (),
 ) -> SignedTx:
-    """Sign ``messages`` as one SIGN_MODE_DIRECT tx. ``fee`` is (denom, amount) pairs.
-
-    With ``authenticators`` (a permissioned key: x/accountplus), the body carries
-    ``TxExtension{selected_authenticators}`` as its one non-critical extension option, one id
-    per message, as the official client's ``TxOptions`` does (``node/builder.py``); the messages
-    are the owner's, ``account_number`` and ``sequence`` the owner's, and ``signer`` the trading
-    key the authenticator names (``x/accountplus/ante/ante.go``)."""
+    """Sign ``messages`` as one SIGN_MODE_DIRECT tx. ``fee`` is (denom, amount) pairs;
+    ``authenticators``: a permissioned key's selection (``chain.authenticators.tx_extension``)."""
     body_bytes, auth_info_bytes, sign_doc = _sign_doc(
-        signer.public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee,
+        signer.public_key,
+        messages,
+        chain_id,
+        account_number,
+        sequence,
+        memo,
+        gas_limit,
+        fee,
         authenticators,
     )
     tx_bytes = TxRaw(
@@ -368,7 +370,14 @@ def sign_doc_sha256(
     """The hex sha256 of the SignDoc ``sign_tx`` would sign (what the key signs), without
     signing: a preview that carries no signature cannot be broadcast."""
     _, _, sign_doc = _sign_doc(
-        public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee,
+        public_key,
+        messages,
+        chain_id,
+        account_number,
+        sequence,
+        memo,
+        gas_limit,
+        fee,
         authenticators,
     )
     return hashlib.sha256(sign_doc).hexdigest()
@@ -397,7 +406,7 @@ def _sign_doc(
             for m in messages
         ],
         memo=memo,
-        non_critical_extension_options=_tx_extension(tuple(authenticators)),
+        non_critical_extension_options=tx_extension(tuple(authenticators)),
     ).SerializeToString()
     auth_info_bytes = _auth_info_bytes(public_key, sequence, gas_limit, tuple(fee))
     sign_doc = SignDoc(
@@ -407,20 +416,6 @@ def _sign_doc(
         account_number=account_number,
     ).SerializeToString()
     return body_bytes, auth_info_bytes, sign_doc
-
-
-@lru_cache(maxsize=16)
-def _tx_extension(authenticators: tuple[int, ...]) -> tuple[Any, ...]:
-    if not authenticators:
-        return ()
-    ext = TxExtension(selected_authenticators=authenticators)
-    return (AnyProto(type_url=_TX_EXTENSION_TYPE_URL, value=ext.SerializeToString()),)
-
-
-def selected_authenticators(authenticator_id: int | None, messages: int) -> tuple[int, ...]:
-    """The chain wants one selected authenticator per message (x/accountplus/ante/ante.go
-    GetSelectedAuthenticators); none when the signer is the owner's own key."""
-    return () if authenticator_id is None else (authenticator_id,) * messages
 
 
 def tx_hash_of(tx_bytes: bytes) -> str:

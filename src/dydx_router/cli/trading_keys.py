@@ -119,7 +119,7 @@ def grant(
     typer.echo("Run the router with:")
     typer.echo(f"  DYDX_ROUTER_OWNER_ADDRESS={g.owner_address}")
     typer.echo(f"  DYDX_ROUTER_AUTHENTICATOR_ID={g.authenticator_id}")
-    typer.echo(f'  DYDX_ROUTER_MNEMONIC="$(cat {g.key_file})"')
+    typer.echo(f"  DYDX_ROUTER_MNEMONIC_FILE={g.key_file.resolve()}")
 
 
 @app.command("list")
