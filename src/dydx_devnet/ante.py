@@ -146,13 +146,15 @@ class Ante:
                         )
         if uses_authenticators(tx):
             # x/accountplus/ante/circuit_breaker.go: the authenticators replace the signer's key
+            known = [a for a in map(self.state.accounts.get, signers) if a is not None]
             authenticate(
                 tx,
                 self.state.authenticators,
                 chain_id=self.state.chain_id,
-                account_numbers={s: self._signer_account(s).account_number for s in signers},
+                # an unknown account has no authenticator: refused as not found (dydxaccountplus/1)
+                account_numbers={a.address: a.account_number for a in known},
                 sequences={
-                    s: self.check_sequences.get(s, self.state.accounts[s].sequence) for s in signers
+                    a.address: self.check_sequences.get(a.address, a.sequence) for a in known
                 },
             )
         else:

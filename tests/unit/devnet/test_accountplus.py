@@ -249,3 +249,15 @@ def test_every_validator_sees_an_authenticator_once_a_block_commits_it() -> None
         ).tx_bytes  # fmt: skip
         r = chain.engine.broadcast(i, tx_bytes)
         assert r.ok, (i, r)
+
+
+def test_a_short_term_order_for_an_unknown_account_finds_no_authenticator() -> None:
+    """Short-term txs skip replay protection, so the authenticator lookup answers first."""
+    chain = Chain.create()
+    stranger, trader = wallet(77), wallet(78)
+    place = order(order_id(stranger, 1), gtb=chain.gtb(), subticks=2_000_000_000)
+    signed = txb.sign_tx(
+        trader, [place], chain_id=CHAIN_ID, account_number=0, sequence=0, authenticators=(0,)
+    )
+    r = chain.engine.check_tx(signed.tx_bytes)
+    assert (r.codespace, r.code) == ("dydxaccountplus", 1)
