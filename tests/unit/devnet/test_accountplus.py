@@ -261,3 +261,15 @@ def test_a_short_term_order_for_an_unknown_account_finds_no_authenticator() -> N
     )
     r = chain.engine.check_tx(signed.tx_bytes)
     assert (r.codespace, r.code) == ("dydxaccountplus", 1)
+
+
+def test_the_comet_rpc_reports_a_failed_delivery_too() -> None:
+    """`tx` / `block_results` over the CometBFT RPC carry the DeliverTx failure (ExecTxResult)."""
+    from dydx_devnet.cometrpc import encode
+
+    f = Fixture()
+    r = f.add("MessageFilter", PLACE.encode())
+    ct = f.chain.engine.committed_txs[r.tx_hash]
+    result = encode.tx_result(f.chain.engine, ct)["tx_result"]
+    assert (result["codespace"], result["code"]) == ("undefined", 1)
+    assert result["log"].startswith("failed to execute message; message index: 0: unsafe")
