@@ -11,7 +11,8 @@ CheckTx of a clob tx (`protocol/app/ante.go`, ``clobAnteHandle``; PROTOCOL.md §
    got Y"), or be a timestamp nonce (>= 2^40, `x/accountplus`);
 4. signature (`app/ante/sigverify.go`): the pubkey from SignerInfo must hash to the signer
    (sdk/8) and is stored on the account; SIGN_MODE_DIRECT over SignDoc with the account number
-   and chain id (sdk/4);
+   and chain id (sdk/4); or, for a tx selecting authenticators, the signer's x/accountplus
+   authenticators (`dydx_devnet.accountplus.ante`);
 5. a short-term message must be alone in its tx (sdk/18, `x/clob/ante/clob.go`
    IsShortTermClobMsgTx);
 6. the sequence increments for stateful txs that are not timestamp-nonce txs;
@@ -27,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dydx_devnet import errors as E
+from dydx_devnet.accountplus.ante import authenticate, uses_authenticators
+from dydx_devnet.accountplus.msgs import AddAuthenticatorMsg, RemoveAuthenticatorMsg
 from dydx_devnet.genesis import RateLimit
 from dydx_devnet.model import OrderFlags
 from dydx_devnet.state import AccountRecord, ChainState
@@ -141,7 +144,21 @@ class Ante:
                         raise E.ErrWrongSequence.wrap(
                             f"account sequence mismatch, expected {expected}, got {info.sequence}"
                         )
-        self._verify_signatures(tx, signers, cs)
+        if uses_authenticators(tx):
+            # x/accountplus/ante/circuit_breaker.go: the authenticators replace the signer's key
+            known = [a for a in map(self.state.accounts.get, signers) if a is not None]
+            authenticate(
+                tx,
+                self.state.authenticators,
+                chain_id=self.state.chain_id,
+                # an unknown account has no authenticator: refused as not found (dydxaccountplus/1)
+                account_numbers={a.address: a.account_number for a in known},
+                sequences={
+                    a.address: self.check_sequences.get(a.address, a.sequence) for a in known
+                },
+            )
+        else:
+            self._verify_signatures(tx, signers, cs)
         if len(tx.msgs) > 1 and any(is_short_term_msg(m) for m in tx.msgs):
             raise E.ErrInvalidRequest.wrap(
                 "a transaction containing short term MsgCancelOrder or MsgPlaceOrder may not "
@@ -230,6 +247,8 @@ class Ante:
 
     # ---- rate limits --------------------------------------------------------------------------
     def _rate_limit(self, m: Msg) -> None:
+        if isinstance(m, AddAuthenticatorMsg | RemoveAuthenticatorMsg):
+            return
         if isinstance(m, PlaceOrderMsg):
             owner = m.signer
             if m.order.order_id.is_short_term:

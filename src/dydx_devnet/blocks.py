@@ -8,6 +8,8 @@ from __future__ import annotations
 from functools import partial
 
 from dydx_devnet import errors as E
+from dydx_devnet.accountplus.keeper import deliver as accountplus_deliver
+from dydx_devnet.accountplus.msgs import AddAuthenticatorMsg, RemoveAuthenticatorMsg
 from dydx_devnet.book import RestingOrder
 from dydx_devnet.checktx import PendingTx
 from dydx_devnet.events import (
@@ -28,6 +30,8 @@ from dydx_devnet.simulation import (
     should_publish,
 )
 from dydx_devnet.validator import Validator
+
+AccountplusMsgs = (AddAuthenticatorMsg, RemoveAuthenticatorMsg)
 
 
 class BlockSteps:
@@ -59,7 +63,14 @@ class BlockSteps:
                 partial(OraclePriceUpdated, market_id=mid, price=new, exponent=current.exponent)
             )
 
-    def deliver(self, v: Validator, p: PendingTx) -> None:
+    def deliver(self, v: Validator, p: PendingTx) -> E.TxError | None:
+        """Run one stateful tx; returns its DeliverTx failure (it stays in the block)."""
+        ap = [(i, m) for i, m in enumerate(p.tx.msgs) if isinstance(m, AccountplusMsgs)]
+        if ap:
+            try:
+                accountplus_deliver(v.state.authenticators, ap)
+            except E.TxError as e:
+                return e
         for c in p.cancels:
             oid = c.order_id
             removed = v.state.books[oid.clob_pair_id].remove(oid)
@@ -101,6 +112,7 @@ class BlockSteps:
                     )
                 )
                 v.memclob.place_stateful(order, market, p.tx.hash)
+        return None
 
     def expire_stateful(self, v: Validator) -> None:
         now_s = v.state.block_time_ms // 1000

@@ -24,7 +24,7 @@ from dydx_devnet.model import (
 )
 from dydx_devnet.risk import Risk, is_valid_transition, risk_of
 from dydx_devnet.state import SubaccountRecord
-from dydx_devnet.tx import CancelOrderMsg, DecodedTx, Msg, PlaceOrderMsg
+from dydx_devnet.tx import BatchCancelMsg, CancelOrderMsg, DecodedTx, Msg, PlaceOrderMsg
 from dydx_devnet.validate import go_order, go_order_id, go_subaccount_id
 
 
@@ -264,7 +264,7 @@ class CheckTx(Ante):
             if m.order_id.clob_pair_id not in self.state.books:
                 raise _panic()
             self.memclob.cancel_short_term(m.order_id, m.good_til_block)
-        else:
+        elif isinstance(m, BatchCancelMsg):  # only short-term messages come here
             self._validate_good_til_block(m.good_til_block)
             for batch in m.short_term_cancels:
                 if batch.clob_pair_id not in self.state.books:

@@ -59,6 +59,10 @@ class CommittedTx:
     height: int
     time_ms: int
     gas_wanted: int
+    # DeliverTx's result: a failed message leaves the tx in its block with its error
+    codespace: str = ""
+    code: int = 0
+    raw_log: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +256,15 @@ class Engine:
             p.pending_places.clear()
             p.pending_cancels.clear()
             for ptx in pending:
-                steps.deliver(p, ptx)
+                failed = steps.deliver(p, ptx)
                 tx_hashes.append(ptx.tx.hash)
                 self.committed_txs[ptx.tx.hash] = CommittedTx(
-                    ptx.tx.tx_bytes, ptx.tx.hash, height, st.block_time_ms, ptx.tx.gas_limit
+                    ptx.tx.tx_bytes,
+                    ptx.tx.hash,
+                    height,
+                    st.block_time_ms,
+                    ptx.tx.gas_limit,
+                    *((failed.codespace, failed.code, failed.raw_log) if failed else ()),
                 )
             for address, seq in p.check_sequences.items():
                 st.accounts[address].sequence = seq

@@ -42,6 +42,7 @@ from v4_proto.cosmos.base.tendermint.v1beta1 import types_pb2 as tm_sdk_types
 from v4_proto.cosmos.tx.v1beta1 import service_pb2 as tx_service
 from v4_proto.cosmos.tx.v1beta1 import service_pb2_grpc as tx_grpc
 from v4_proto.cosmos.tx.v1beta1 import tx_pb2
+from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as accountplus_grpc
 from v4_proto.dydxprotocol.clob import query_pb2_grpc as clob_grpc
 from v4_proto.dydxprotocol.feetiers import query_pb2_grpc as fee_grpc
 from v4_proto.dydxprotocol.perpetuals import query_pb2_grpc as perp_grpc
@@ -51,6 +52,7 @@ from v4_proto.tendermint.p2p import types_pb2 as p2p_types
 from v4_proto.tendermint.types import block_pb2, types_pb2
 from v4_proto.tendermint.version import types_pb2 as version_types
 
+from dydx_devnet.accountplus.query import AccountplusQuery
 from dydx_devnet.errors import TxError
 
 if TYPE_CHECKING:
@@ -138,7 +140,9 @@ class TxService(Base, tx_grpc.ServiceServicer):  # type: ignore[misc]
         resp = abci_pb2.TxResponse(
             height=ct.height,
             txhash=ct.hash,
-            code=0,
+            codespace=ct.codespace,
+            code=ct.code,
+            raw_log=ct.raw_log,
             gas_wanted=ct.gas_wanted,
             gas_used=0,
             tx=AnyProto(type_url="/cosmos.tx.v1beta1.Tx", value=ct.tx_bytes),
@@ -238,6 +242,7 @@ _SERVICES: list[tuple[type[Base], Callable[[Any, Any], None]]] = [
     (PricesQuery, prices_grpc.add_QueryServicer_to_server),
     (SubaccountsQuery, sa_grpc.add_QueryServicer_to_server),
     (FeeTiersQuery, fee_grpc.add_QueryServicer_to_server),
+    (AccountplusQuery, accountplus_grpc.add_QueryServicer_to_server),
 ]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from dydx_devnet.accountplus.store import AuthenticatorStore
 from dydx_devnet.book import BookSnapshot, OrderBook, RestingOrder
 from dydx_devnet.genesis import Genesis
 from dydx_devnet.model import (
@@ -117,6 +118,8 @@ class ChainState:
         self.books: dict[int, OrderBook] = {cid: OrderBook(cid) for cid in self._markets}
         # Untriggered conditional orders, by OrderId (they are in no book until triggered).
         self.untriggered: dict[OrderId, RestingOrder] = {}
+        # x/accountplus: every account's authenticators and the next id
+        self.authenticators = AuthenticatorStore()
 
     def load_from(self, other: ChainState) -> None:
         """Become a copy of ``other``, sharing nothing mutable: a validator's check state reset
@@ -134,6 +137,7 @@ class ChainState:
         self.subaccount_records = {s: r.copy() for s, r in other.subaccount_records.items()}
         self.books = {cid: b.copy() for cid, b in other.books.items()}
         self.untriggered = {oid: r.copy() for oid, r in other.untriggered.items()}
+        self.authenticators = other.authenticators.copy()
 
     # ---- chain ---------------------------------------------------------------------------
     @property

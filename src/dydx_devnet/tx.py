@@ -20,10 +20,18 @@ from coincurve.context import GLOBAL_CONTEXT
 from google.protobuf.message import DecodeError
 from v4_proto.cosmos.crypto.secp256k1 import keys_pb2
 from v4_proto.cosmos.tx.v1beta1 import tx_pb2
+from v4_proto.dydxprotocol.accountplus import tx_pb2 as accountplus_tx_pb2
 from v4_proto.dydxprotocol.clob import order_pb2
 from v4_proto.dydxprotocol.clob import tx_pb2 as clob_tx_pb2
 from v4_proto.dydxprotocol.subaccounts import subaccount_pb2
 
+from dydx_devnet.accountplus.msgs import (
+    ADD_AUTHENTICATOR_URL,
+    REMOVE_AUTHENTICATOR_URL,
+    TX_EXTENSION_URL,
+    AddAuthenticatorMsg,
+    RemoveAuthenticatorMsg,
+)
 from dydx_devnet.errors import ErrInvalidRequest, ErrTxDecode
 from dydx_devnet.model import (
     ConditionType,
@@ -85,7 +93,8 @@ class BatchCancelMsg:
         return self.subaccount_id.owner
 
 
-Msg = PlaceOrderMsg | CancelOrderMsg | BatchCancelMsg
+ClobMsg = PlaceOrderMsg | CancelOrderMsg | BatchCancelMsg
+Msg = ClobMsg | AddAuthenticatorMsg | RemoveAuthenticatorMsg
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,9 @@ class DecodedTx:
     timeout_height: int
     signer_infos: tuple[SignerInfo, ...]
     gas_limit: int
+    # x/accountplus: the TxExtension's selected authenticators (empty: the signer's own key)
+    selected_authenticators: tuple[int, ...] = ()
+    fee_payer: str = ""
 
     @property
     def signers(self) -> list[str]:
@@ -221,7 +233,27 @@ def _decode_msg(type_url: str, value: bytes) -> Msg:
             tuple(OrderBatch(x.clob_pair_id, tuple(x.client_ids)) for x in b.short_term_cancels),
             b.good_til_block,
         )
+    if type_url == ADD_AUTHENTICATOR_URL:
+        a = accountplus_tx_pb2.MsgAddAuthenticator.FromString(value)
+        return AddAuthenticatorMsg(a.sender, a.authenticator_type, a.data)
+    if type_url == REMOVE_AUTHENTICATOR_URL:
+        r = accountplus_tx_pb2.MsgRemoveAuthenticator.FromString(value)
+        return RemoveAuthenticatorMsg(r.sender, r.id)
     raise ErrInvalidRequest.wrap(f"message type {type_url} is not supported by the devnet")
+
+
+def _selected_authenticators(body: tx_pb2.TxBody) -> tuple[int, ...]:
+    """The first non-critical extension option that unpacks as a TxExtension
+    (`x/accountplus/lib/lib.go` GetAuthenticatorExtension); others are ignored."""
+    for ext in body.non_critical_extension_options:
+        if ext.type_url != TX_EXTENSION_URL:
+            continue
+        try:
+            te = accountplus_tx_pb2.TxExtension.FromString(ext.value)
+        except DecodeError:
+            continue
+        return tuple(te.selected_authenticators)
+    return ()
 
 
 def decode_tx(tx_bytes: bytes) -> DecodedTx:
@@ -260,6 +292,8 @@ def decode_tx(tx_bytes: bytes) -> DecodedTx:
         timeout_height=body.timeout_height,
         signer_infos=tuple(infos),
         gas_limit=auth.fee.gas_limit,
+        selected_authenticators=_selected_authenticators(body),
+        fee_payer=auth.fee.payer,
     )
 
 

@@ -8,6 +8,7 @@ The detail texts are the chain's format strings, with Go's ``%+v`` rendered by `
 from __future__ import annotations
 
 from dydx_devnet import errors as E
+from dydx_devnet.accountplus.keeper import validate_basic as accountplus_validate_basic
 from dydx_devnet.genesis import MAX_BATCH_CANCEL_SIZE, MAX_SUBACCOUNT_ID_NUMBER
 from dydx_devnet.model import (
     ConditionType,
@@ -206,8 +207,10 @@ def validate_basic(msg: Msg) -> None:
         validate_place_order(msg)
     elif isinstance(msg, CancelOrderMsg):
         validate_cancel_order(msg)
-    else:
+    elif isinstance(msg, BatchCancelMsg):
         validate_batch_cancel(msg)
+    else:
+        accountplus_validate_basic(msg)
 
 
 def is_short_term_msg(msg: Msg) -> bool:
@@ -215,4 +218,4 @@ def is_short_term_msg(msg: Msg) -> bool:
         return msg.order.order_id.is_short_term
     if isinstance(msg, CancelOrderMsg):
         return msg.order_id.is_short_term
-    return True  # MsgBatchCancel cancels short-term orders only
+    return isinstance(msg, BatchCancelMsg)  # MsgBatchCancel cancels short-term orders only

@@ -22,7 +22,7 @@ from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.observer import ChainReader
 from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy, RetryPolicy
-from dydx_router.chain.sequencer import Sequencer
+from dydx_router.chain.sequencer import SequenceMode, Sequencer
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
@@ -47,6 +47,7 @@ from dydx_router.store.batch import PlacementWriter
 from dydx_router.store.database import create_pool
 from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
+from dydx_router.trading_keys import check_configured
 from dydx_router.workers.follow import SubaccountFollower
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
 from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
@@ -164,9 +165,14 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         settings.indexers, timeout=float(settings.indexer_timeout_s), health=health, retry=retry
     )
     heights = HeightCache(node.latest_height)
+    # A permissioned key trades for the owner, with timestamp nonces: it never races the owner's
+    # own account sequence (PROTOCOL.md §3c).
+    owner, auth_id = settings.owner_address or wallet.address, settings.authenticator_id
+    mode = SequenceMode.TIMESTAMP_NONCE if auth_id is not None else SequenceMode.ACCOUNT_SEQUENCE
     sequencer = Sequencer(
-        node, wallet, wallet.address, chain_id=settings.effective_chain_id, memo=settings.memo
-    )
+        node, wallet, owner, chain_id=settings.effective_chain_id, memo=settings.memo, mode=mode,
+        authenticator_id=auth_id,
+    )  # fmt: skip
     exchange = DydxExchange(
         node=node,
         indexer=indexer,
@@ -177,6 +183,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         memo=settings.memo,
         order_router_address=settings.order_router_address or "",
         max_price_age_s=settings.oracle_max_age_s,
+        owner_address=settings.owner_address,
+        authenticator_id=auth_id,
     )
     uow = UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
     orders = OrderService(
@@ -218,6 +226,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     await exchange.start()
     for name, loop in exchange.background().items():
         container.spawn(loop, name)
+    if auth_id is not None:
+        await check_configured(node, owner, auth_id, wallet)
     # Background probes of every endpoint: breakers' half-open probes, latency and height lag
     # (chain/resilience.py); the node's best height also keeps the height cache fresh.
     probe_timeout = min(settings.health_check_timeout_s, float(settings.node_timeout_s))
@@ -253,9 +263,10 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     await monitor.sample()
     container.monitor = monitor
     container.spawn(monitor.run, "health-monitor")
-    log.info("wallet_loaded", address=wallet.address, chain_id=settings.effective_chain_id)
+    chain_id = settings.effective_chain_id
+    log.info("wallet_loaded", address=owner, signer=wallet.address, chain_id=chain_id)
     if workers:
-        await _start_status_workers(container, heights, wallet.address)
+        await _start_status_workers(container, heights, owner)
     status = container.status
     # Pool usage, websocket reconnects and the workers are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     """Memo of every transaction the router signs."""
     order_router_address: str | None = None
     """dYdX order-router revenue-share address put in each order (unset: none)."""
+    owner_address: str | None = Field(default=None, pattern=r"^dydx1[02-9ac-hj-np-z]{38,58}$")
+    """A permissioned trading key (x/accountplus, docs/permissioned-keys.md): the account traded
+    for. With AUTHENTICATOR_ID; the key settings then hold the trading key, never the owner's."""
+    authenticator_id: int | None = Field(default=None, ge=0)
+    """The owner's authenticator that lets the trading key sign (`dydx-router keys grant`)."""
     good_til_block_offset: int = Field(default=20, ge=2, le=40)
     """Blocks ahead of the latest height for short-term orders; the chain accepts at most 40
     (ShortBlockWindow, protocol/x/clob/types/constants.go), so the offset must leave room."""
@@ -285,6 +290,12 @@ class Settings(BaseSettings):
         if scheme not in {"postgres", "postgresql", "postgresql+asyncpg"}:
             raise ValueError("must be a postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _permissioned(self) -> Settings:
+        if (self.owner_address is None) != (self.authenticator_id is None):
+            raise ValueError("DYDX_ROUTER_OWNER_ADDRESS and _AUTHENTICATOR_ID go together")
+        return self
 
     @model_validator(mode="after")
     def _pool(self) -> Settings:

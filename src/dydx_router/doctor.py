@@ -200,7 +200,8 @@ async def run_checks(settings: Settings) -> list[Check]:
         probe = functools.partial(check_indexer, settings, base, best)
         checks.append(await _check(f"indexer {base}", probe, indexer_timeout))
     if address is not None:
-        wallet = functools.partial(check_wallet, settings, address)
+        # a permissioned trading key trades for the owner, whose subaccount holds the collateral
+        wallet = functools.partial(check_wallet, settings, settings.owner_address or address)
         checks.append(await _check("wallet", wallet, indexer_timeout * 2))
     risk = functools.partial(check_risk, settings)
     checks.append(await _check("risk limits", risk, db_timeout))

@@ -109,7 +109,7 @@ _FAMILY_CODES: dict[type[RouterError], tuple[str, ...]] = {
         "trading_halted", "trading_reduce_only", "idempotency_key_reused",
         "order_not_cancelable", "order_in_flight", "duplicate_order", "concurrent_update",
         "illegal_status_transition", "account_not_found", "order_withdrawn",
-        "sequence_mismatch", "timestamp_nonce_rejected", "chain_rejected",
+        "sequence_mismatch", "timestamp_nonce_rejected", "chain_rejected", "authenticator_refused",
     ),
     RateLimited: ("rate_limited", "too_many_auth_failures", "chain_rate_limited"),
     Unavailable: (

@@ -81,10 +81,14 @@ def block_id(block_hash: bytes) -> dict[str, Any]:
     return {"hash": hexu(block_hash), "parts": {"total": 1, "hash": hexu(block_hash)}}
 
 
-def exec_tx_result(gas_wanted: int) -> dict[str, Any]:
-    """`abci.ExecTxResult` of a delivered devnet tx: code 0 (omitted), no data, no events (not
+def exec_tx_result(ct: CommittedTx) -> dict[str, Any]:
+    """`abci.ExecTxResult` of a delivered devnet tx: code 0 (omitted) unless a message failed in
+    the block (x/accountplus's message server: code, log, codespace), no data, no events (not
     modelled); clob txs run on a free gas meter (`app/ante/gas.go`), so gas_used 0 (omitted)."""
-    return {"gas_wanted": str(gas_wanted)} if gas_wanted else {}
+    out: dict[str, Any] = {"gas_wanted": str(ct.gas_wanted)} if ct.gas_wanted else {}
+    if ct.code:
+        out.update(code=ct.code, log=ct.raw_log, codespace=ct.codespace)
+    return out
 
 
 def block_txs(engine: Engine, height: int) -> list[CommittedTx]:
@@ -146,7 +150,7 @@ def block_results(engine: Engine, height: int) -> dict[str, Any]:
     """`ResultBlockResults` (0.38: finalize_block_events instead of begin/end block events)."""
     return {
         "height": str(height),
-        "txs_results": [exec_tx_result(t.gas_wanted) for t in block_txs(engine, height)] or None,
+        "txs_results": [exec_tx_result(t) for t in block_txs(engine, height)] or None,
         "finalize_block_events": [],
         "validator_updates": None,
         "consensus_param_updates": None,
@@ -162,7 +166,7 @@ def tx_result(engine: Engine, ct: CommittedTx) -> dict[str, Any]:
         "hash": ct.hash,
         "height": str(ct.height),
         "index": index,
-        "tx_result": exec_tx_result(ct.gas_wanted),
+        "tx_result": exec_tx_result(ct),
         "tx": b64(ct.tx_bytes),
     }
 

@@ -126,7 +126,7 @@ class Feed:
                 "block": b["block"],
                 "block_id": b["block_id"],
                 "result_finalize_block": {
-                    "tx_results": [encode.exec_tx_result(t.gas_wanted) for t in txs],
+                    "tx_results": [encode.exec_tx_result(t) for t in txs],
                     "app_hash": encode.b64(encode.stand_in(engine.state.chain_id, "app", height)),
                 },
             },
@@ -140,7 +140,7 @@ class Feed:
                         "height": str(height),
                         "index": i,
                         "tx": encode.b64(t.tx_bytes),
-                        "result": encode.exec_tx_result(t.gas_wanted),
+                        "result": encode.exec_tx_result(t),
                     }
                 },
             }

@@ -284,7 +284,7 @@ class Methods:
         ct = self.devnet.engine.committed_txs[h]
         return {
             "check_tx": check,
-            "tx_result": encode.exec_tx_result(ct.gas_wanted),
+            "tx_result": encode.exec_tx_result(ct),
             "hash": h,
             "height": str(height),
         }

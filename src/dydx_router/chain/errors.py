@@ -216,6 +216,33 @@ class RateLimited(ChainRejected):
     code = "rate_limited"
 
 
+class AuthenticatorRefused(ChainRejected):
+    """dydxaccountplus/*: the permissioned key's authenticator refused the message (a market,
+    subaccount or message type outside its filters, a wrong key, or a removed authenticator).
+    The log starts with which filter refused; the chain's own log follows unchanged."""
+
+    code = "authenticator_refused"
+
+
+# The innermost registered message in an x/accountplus log names what refused
+# (protocol/x/accountplus/types/errors.go; AllOf/AnyOf wrap their sub-authenticator's text).
+_AUTHENTICATOR_REASONS = (
+    ("Authenticator is not found", "the authenticator does not exist (revoked, or wrong id)"),
+    ("Signature verification failed", "SignatureVerification: not signed by the granted key"),
+    ("Message type verification failed", "MessageFilter: this message type is not allowed"),
+    ("Subaccount verification failed", "SubaccountFilter: this subaccount is not allowed"),
+    ("Clob pair id verification failed", "ClobPairIdFilter: this market is not allowed"),
+    ("Smart account is not active", "smart accounts are disabled on this chain"),
+)
+
+
+def authenticator_reason(log: str) -> str:
+    for needle, reason in _AUTHENTICATOR_REASONS:
+        if needle in log:
+            return reason
+    return "refused by the authenticator"
+
+
 # cosmos-sdk ante: "account sequence mismatch, expected 5, got 3: incorrect account sequence"
 _SEQUENCE_RE = re.compile(r"expected (?P<expected>\d+), got (?P<got>\d+)")
 
@@ -290,6 +317,19 @@ _KNOWN: dict[tuple[str, int], tuple[str, Disposition]] = {
     # protocol/x/subaccounts/types/errors.go
     ("subaccounts", 200): ("ErrInvalidSubaccountIdNumber", _D.DEFINITIVE),
     ("subaccounts", 201): ("ErrInvalidSubaccountIdOwner", _D.DEFINITIVE),
+    # protocol/x/accountplus/types/errors.go
+    ("dydxaccountplus", 1): ("ErrAuthenticatorNotFound", _D.DEFINITIVE),
+    ("dydxaccountplus", 2): ("ErrInvalidAccountAddress", _D.DEFINITIVE),
+    ("dydxaccountplus", 3): ("ErrAuthenticatorDataExceedsMaximumLength", _D.DEFINITIVE),
+    ("dydxaccountplus", 4): ("ErrSmartAccountNotActive", _D.DEFINITIVE),
+    ("dydxaccountplus", 5): ("ErrInitializingAuthenticator", _D.DEFINITIVE),
+    ("dydxaccountplus", 6): ("ErrTxnHasMultipleSigners", _D.DEFINITIVE),
+    ("dydxaccountplus", 100): ("ErrSignatureVerification", _D.DEFINITIVE),
+    ("dydxaccountplus", 101): ("ErrMessageTypeVerification", _D.DEFINITIVE),
+    ("dydxaccountplus", 102): ("ErrClobPairIdVerification", _D.DEFINITIVE),
+    ("dydxaccountplus", 103): ("ErrSubaccountVerification", _D.DEFINITIVE),
+    ("dydxaccountplus", 104): ("ErrAllOfVerification", _D.DEFINITIVE),
+    ("dydxaccountplus", 105): ("ErrAnyOfVerification", _D.DEFINITIVE),
 }
 
 
@@ -305,6 +345,11 @@ def rejection(codespace: str, code: int, log: str, *, tx_hash: str | None = None
             return TimestampNonceRejected(log, tx_hash=tx_hash)
         return SequenceMismatch(log, tx_hash=tx_hash)
     name, disposition = classify(codespace, code)
+    if codespace == "dydxaccountplus":
+        log = f"permissioned key refused: {authenticator_reason(log)}: {log}"
+        return AuthenticatorRefused(
+            codespace, code, log, name=name, disposition=disposition, tx_hash=tx_hash
+        )
     cls = RateLimited if (codespace, code) == ("clob", 5001) else ChainRejected
     return cls(codespace, code, log, name=name, disposition=disposition, tx_hash=tx_hash)
 

@@ -74,8 +74,13 @@ class DydxExchange:
         prices_interval: float = 2.0,
         max_price_age_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        owner_address: str | None = None,
+        authenticator_id: int | None = None,
     ) -> None:
         self.node = node
+        # A permissioned key (x/accountplus): orders are the owner's, the wallet only signs.
+        self._owner = owner_address
+        self._authenticator_id = authenticator_id
         self.indexer = indexer
         self.wallet = wallet
         self.sequencer = sequencer
@@ -137,7 +142,7 @@ class DydxExchange:
     # --- reads from caches ------------------------------------------------------------------
     @property
     def address(self) -> str:
-        return self.wallet.address
+        return self._owner or self.wallet.address
 
     @property
     def chain_id(self) -> str:
@@ -210,6 +215,7 @@ class DydxExchange:
             account_number=await self._account_number(),
             sequence=sequence,
             memo=self._memo,
+            authenticators=txb.selected_authenticators(self._authenticator_id, len(messages)),
         )
 
     async def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
@@ -235,6 +241,7 @@ class DydxExchange:
             account_number=await self._account_number(),
             sequence=sequence,
             memo=self._memo,
+            authenticators=txb.selected_authenticators(self._authenticator_id, 1),
         )
         return OrderPreview(sign_doc_sha256=digest)
 

@@ -35,7 +35,14 @@ from dydx_router.chain.errors import (
     TimestampNonceRejected,
 )
 from dydx_router.chain.node import Account
-from dydx_router.chain.tx import CLOB_GAS_LIMIT, SignedTx, Signer, is_short_term_message, sign_tx
+from dydx_router.chain.tx import (
+    CLOB_GAS_LIMIT,
+    SignedTx,
+    Signer,
+    is_short_term_message,
+    selected_authenticators,
+    sign_tx,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +93,7 @@ class Sequencer:
         mode: SequenceMode = SequenceMode.ACCOUNT_SEQUENCE,
         sequence_retries: int = 2,
         clock_ms: Callable[[], int] | None = None,
+        authenticator_id: int | None = None,
     ) -> None:
         self._node = node
         self._signer = signer
@@ -99,6 +107,8 @@ class Sequencer:
         self._account_number: int | None = None
         self._sequence: int | None = None  # next sequence to use; None = resync first
         self._last_nonce = 0
+        # x/accountplus: ``address`` is the owner's, ``signer`` a permissioned trading key
+        self._authenticator_id = authenticator_id
 
     @property
     def address(self) -> str:
@@ -139,6 +149,7 @@ class Sequencer:
             sequence=sequence,
             memo=self._memo,
             gas_limit=CLOB_GAS_LIMIT,
+            authenticators=selected_authenticators(self._authenticator_id, len(messages)),
         )
 
     async def send(

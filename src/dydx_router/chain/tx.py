@@ -53,6 +53,8 @@ from v4_proto.dydxprotocol.clob.tx_pb2 import (
 )
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
+from dydx_router.chain.authenticators import selected_authenticators as selected_authenticators
+from dydx_router.chain.authenticators import tx_extension
 from dydx_router.chain.errors import InvalidTxInput
 from dydx_router.domain.market import UINT32_MAX, UINT64_MAX, Side
 
@@ -78,7 +80,9 @@ _SIDES = {Side.BUY: Order.Side.SIDE_BUY, Side.SELL: Order.Side.SIDE_SELL}
 
 
 class Signer(Protocol):
-    """What :func:`sign_tx` needs from a key (``chain.wallet.Wallet`` is one)."""
+    """The key-custody port: what :func:`sign_tx` needs from a key. ``chain.wallet.Wallet`` (a
+    mnemonic) is one adapter; a KMS/HSM adapter is another (docs/security.md, "Key custody").
+    ``sign`` returns the 64-byte low-S ``r||s`` signature over sha256(sign_doc)."""
 
     @property
     def public_key(self) -> bytes: ...
@@ -328,10 +332,20 @@ def sign_tx(
     memo: str = "",
     gas_limit: int = CLOB_GAS_LIMIT,
     fee: Sequence[tuple[str, int]] = (),
+    authenticators: Sequence[int] = (),
 ) -> SignedTx:
-    """Sign ``messages`` as one SIGN_MODE_DIRECT tx. ``fee`` is (denom, amount) pairs."""
+    """Sign ``messages`` as one SIGN_MODE_DIRECT tx. ``fee`` is (denom, amount) pairs;
+    ``authenticators``: a permissioned key's selection (``chain.authenticators.tx_extension``)."""
     body_bytes, auth_info_bytes, sign_doc = _sign_doc(
-        signer.public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee
+        signer.public_key,
+        messages,
+        chain_id,
+        account_number,
+        sequence,
+        memo,
+        gas_limit,
+        fee,
+        authenticators,
     )
     tx_bytes = TxRaw(
         body_bytes=body_bytes,
@@ -351,11 +365,20 @@ def sign_doc_sha256(
     memo: str = "",
     gas_limit: int = CLOB_GAS_LIMIT,
     fee: Sequence[tuple[str, int]] = (),
+    authenticators: Sequence[int] = (),
 ) -> str:
     """The hex sha256 of the SignDoc ``sign_tx`` would sign (what the key signs), without
     signing: a preview that carries no signature cannot be broadcast."""
     _, _, sign_doc = _sign_doc(
-        public_key, messages, chain_id, account_number, sequence, memo, gas_limit, fee
+        public_key,
+        messages,
+        chain_id,
+        account_number,
+        sequence,
+        memo,
+        gas_limit,
+        fee,
+        authenticators,
     )
     return hashlib.sha256(sign_doc).hexdigest()
 
@@ -369,6 +392,7 @@ def _sign_doc(
     memo: str,
     gas_limit: int,
     fee: Sequence[tuple[str, int]],
+    authenticators: Sequence[int] = (),
 ) -> tuple[bytes, bytes, bytes]:
     if len(memo) > MAX_MEMO_CHARS:
         raise _fail(f"memo longer than {MAX_MEMO_CHARS} characters")
@@ -382,6 +406,7 @@ def _sign_doc(
             for m in messages
         ],
         memo=memo,
+        non_critical_extension_options=tx_extension(tuple(authenticators)),
     ).SerializeToString()
     auth_info_bytes = _auth_info_bytes(public_key, sequence, gas_limit, tuple(fee))
     sign_doc = SignDoc(

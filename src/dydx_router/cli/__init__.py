@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from dydx_devnet import cli as devnet_cli
-from dydx_router.cli import doctor, local
+from dydx_router.cli import doctor, local, trading_keys
 from dydx_router.cli.common import _fail, _run, _serve, _settings, config_errors
 from dydx_router.config import ConfigError
 from dydx_router.mcp.stdio import mcp_command
@@ -24,6 +24,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(local.local_app, name="local")
+app.add_typer(trading_keys.app, name="keys")
 app.command("doctor")(doctor.doctor)
 app.command("mcp", help="Serve the MCP tools over stdio (DYDX_ROUTER_URL, DYDX_ROUTER_API_KEY).")(
     mcp_command

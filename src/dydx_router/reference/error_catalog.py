@@ -210,6 +210,12 @@ CATALOG: dict[str, Entry] = {
         "The timestamp nonce was refused (x/accountplus: outside ±30 s, or reused).",
         "Check the host clock (NTP); retry.",
     ),
+    "authenticator_refused": Entry(
+        "A permissioned trading key's authenticator refused the tx (dydxaccountplus/*): a "
+        "market, subaccount or message outside its filters, another key, or a revoked id.",
+        "Use an allowed market and subaccount, or grant a key that allows it "
+        "(`dydx-router keys grant`; docs/permissioned-keys.md).",
+    ),
     "chain_query_failed": Entry("A node query answered an error status.", _RETRY),
     "chain_error": Entry("Another chain adapter failure.", _RETRY),
     "tx_not_found": Entry("No tx with this hash in a block.", _INTERNAL),

@@ -1,0 +1,217 @@
+"""Permissioned trading keys: grant, list and revoke x/accountplus authenticators for an owner.
+
+The owner's key is used for these three operations only (it signs MsgAddAuthenticator /
+MsgRemoveAuthenticator) and is never written anywhere. ``grant`` creates a fresh trading key
+(a 24-word BIP39 mnemonic, written to a new 0600 file before anything is sent), registers
+``chain.authenticators.trading_key`` for it, waits until a block holds the tx, and finds the
+authenticator id the chain assigned (MsgAddAuthenticatorResponse carries none: the id is that of
+the owner's authenticator with exactly this config, the highest if several).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
+from pydantic import SecretStr
+from v4_proto.dydxprotocol.accountplus import query_pb2 as ap_query
+from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as ap_grpc
+
+from dydx_router.chain import authenticators as auth
+from dydx_router.chain.errors import ChainError, ChainRejected, TxNotFound, rejection
+from dydx_router.chain.node import NodeClient
+from dydx_router.chain.tx import sign_tx
+from dydx_router.chain.wallet import Wallet
+
+log = structlog.get_logger(__name__)
+COMMIT_TIMEOUT_S = 60.0
+_POLL_S = 0.25
+
+
+class TradingKeyError(Exception):
+    """A grant, list or revoke that cannot go on; the message says why (never a secret)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAuthenticator:
+    id: int
+    type: str
+    config: bytes
+
+    @property
+    def description(self) -> str:
+        return auth.describe(self.type, self.config)
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    authenticator_id: int
+    owner_address: str
+    trading_address: str
+    key_file: Path
+    tx_hash: str
+    description: str
+
+
+async def authenticators(node: NodeClient, owner_address: str) -> list[StoredAuthenticator]:
+    """`dydxprotocol.accountplus.Query/GetAuthenticators`, through the node client's failover
+    and retries (a stub on the endpoint's channel)."""
+    resp = await node._call(
+        lambda s: ap_grpc.QueryStub(s.channel).GetAuthenticators,
+        ap_query.GetAuthenticatorsRequest(account=owner_address),
+    )
+    return [StoredAuthenticator(a.id, a.type, bytes(a.config)) for a in resp.account_authenticators]
+
+
+async def _send_and_commit(
+    node: NodeClient, owner: Wallet, msg: Any, *, chain_id: str, timeout_s: float
+) -> str:
+    """Sign with the owner's account sequence, broadcast, and wait for the block's result."""
+    account = await node.account(owner.address)
+    signed = sign_tx(
+        owner,
+        [msg],
+        chain_id=chain_id,
+        account_number=account.account_number,
+        sequence=account.sequence,
+        memo="dydx-router keys",
+    )
+    await node.broadcast(signed)  # a CheckTx refusal raises here
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            result = await node.get_tx(signed.tx_hash)
+        except TxNotFound:
+            if time.monotonic() > deadline:
+                raise TradingKeyError(
+                    f"tx {signed.tx_hash} was accepted but no block holds it after "
+                    f"{timeout_s:.0f} s; check `dydx-router keys list` before retrying"
+                ) from None
+            await asyncio.sleep(_POLL_S)
+            continue
+        if result.code != 0:
+            raise rejection(result.codespace, result.code, result.raw_log, tx_hash=signed.tx_hash)
+        return signed.tx_hash
+
+
+def new_trading_key(key_file: Path) -> Wallet:
+    """A fresh mnemonic written to ``key_file`` (created 0600, never overwritten)."""
+    mnemonic = str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24))
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise TradingKeyError(f"{key_file} exists: choose a new file for the trading key") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(mnemonic + "\n")
+    return Wallet.from_mnemonic(SecretStr(mnemonic))
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+async def grant(
+    node: NodeClient,
+    owner: Wallet,
+    *,
+    chain_id: str,
+    markets: Sequence[str],
+    subaccounts: Sequence[int],
+    key_file: Path,
+    timeout_s: float = COMMIT_TIMEOUT_S,
+) -> Granted:
+    if not markets or not subaccounts:
+        raise TradingKeyError("a trading key needs at least one market and one subaccount")
+    specs = await node.market_specs()
+    unknown = sorted(set(markets) - set(specs))
+    if unknown:
+        raise TradingKeyError(f"unknown markets {unknown} (known: {', '.join(sorted(specs))})")
+    clob_ids = sorted({specs[m].clob_pair_id for m in markets})
+    trader = await asyncio.to_thread(new_trading_key, key_file)
+    wanted = auth.trading_key(trader.public_key, sorted(set(subaccounts)), clob_ids)
+    try:
+        tx_hash = await _send_and_commit(
+            node,
+            owner,
+            auth.add_authenticator_msg(owner.address, wanted),
+            chain_id=chain_id,
+            timeout_s=timeout_s,
+        )
+    except ChainRejected:
+        # Definitively refused: the key can never be used, so it is not left behind.
+        await asyncio.to_thread(_remove, key_file)
+        raise
+    found = [a for a in await authenticators(node, owner.address) if a.config == wanted.config]
+    if not found:
+        raise TradingKeyError(f"tx {tx_hash} committed but the authenticator is not listed")
+    best = max(found, key=lambda a: a.id)
+    return Granted(best.id, owner.address, trader.address, key_file, tx_hash, best.description)
+
+
+async def revoke(
+    node: NodeClient,
+    owner: Wallet,
+    authenticator_id: int,
+    *,
+    chain_id: str,
+    timeout_s: float = COMMIT_TIMEOUT_S,
+) -> str:
+    return await _send_and_commit(
+        node,
+        owner,
+        auth.remove_authenticator_msg(owner.address, authenticator_id),
+        chain_id=chain_id,
+        timeout_s=timeout_s,
+    )
+
+
+async def check_configured(
+    node: NodeClient, owner: str, authenticator_id: int, wallet: Wallet
+) -> None:
+    """Say at start-up when the configured authenticator is missing (revoked, or a wrong id):
+    every order would be refused with dydxaccountplus/1. A node that cannot answer is not a
+    verdict; the chain stays the judge of every order either way."""
+    try:
+        found = {a.id: a for a in await authenticators(node, owner)}
+    except ChainError as e:
+        log.warning("authenticator_check_failed", owner=owner, error=str(e))
+        return
+    a = found.get(authenticator_id)
+    if a is None:
+        log.error(
+            "authenticator_not_found",
+            owner=owner,
+            authenticator_id=authenticator_id,
+            hint="every order will be refused (dydxaccountplus/1); see dydx-router keys list",
+        )
+    elif wallet.public_key.hex() not in a.description:
+        log.error(
+            "authenticator_names_another_key",
+            owner=owner,
+            authenticator_id=authenticator_id,
+            signer=wallet.address,
+        )
+    else:
+        log.info("authenticator_found", owner=owner, authenticator=a.description)
+
+
+__all__ = [
+    "ChainError",
+    "Granted",
+    "StoredAuthenticator",
+    "TradingKeyError",
+    "authenticators",
+    "check_configured",
+    "grant",
+    "new_trading_key",
+    "revoke",
+]
