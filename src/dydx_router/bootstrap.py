@@ -31,6 +31,7 @@ from dydx_router.domain.audit import AuditRules
 from dydx_router.domain.risk import RiskLimits, TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.service.audit import OrderAudit
+from dydx_router.service.events import EventHub
 from dydx_router.service.orders import OrderService, OrderServiceConfig
 from dydx_router.service.risk import (
     UNCONFIGURED,
@@ -70,6 +71,7 @@ class Container:
     # Every background worker, restarted when it dies (workers/supervisor.py).
     supervisor: Supervisor = field(default_factory=Supervisor)
     status: StatusStreamWorker | None = None
+    events: EventHub | None = None  # GET /v1/events (service/events.py)
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def readiness(self) -> dict[str, str]:
@@ -399,6 +401,11 @@ async def _wire_security(
     listener.subscribe(notify.TOPIC_RISK, controls.changed)
     listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
     listener.subscribe(notify.TOPIC_API_KEYS, container.key_cache.clear)
+    container.events = hub = EventHub(
+        uow, retention_s=settings.events_retention_s, queue_max=settings.events_queue_max
+    )
+    listener.subscribe(notify.TOPIC_EVENTS, hub.wake)
+    container.spawn(hub.run, "events")
     container.spawn(listener.run, "controls-listener")
     container.spawn(controls.run, "risk-controls")
     container.spawn(lambda: exposure.run(gate.needs_exposure), "exposure")
