@@ -32,6 +32,7 @@ from dydx_router.domain.risk import RiskLimits, TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.service.audit import OrderAudit
 from dydx_router.service.events import EventHub
+from dydx_router.service.fills import FillRecorder
 from dydx_router.service.orders import OrderService, OrderServiceConfig
 from dydx_router.service.risk import (
     UNCONFIGURED,
@@ -252,6 +253,14 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     log.info("wallet_loaded", address=wallet.address, chain_id=settings.effective_chain_id)
     if workers:
         await _start_status_workers(container, heights, wallet.address)
+        # Fills of our orders from the indexer, as order events say they happened.
+        address = wallet.address
+
+        async def fills(sub: int, market: str) -> Any:
+            return (await indexer.fills(address, sub, market=market, limit=100)).fills
+
+        assert container.events is not None
+        container.spawn(FillRecorder(container.events, uow, fills).run, "fill-recorder")
     status = container.status
     # Pool usage, websocket reconnects and the workers are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(

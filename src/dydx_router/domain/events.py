@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -23,3 +24,22 @@ class StoredEvent:
     def data(self) -> str:
         """The SSE ``data:`` line: the payload with ``at`` (ISO 8601, UTC)."""
         return json.dumps({**self.payload, "at": self.at.isoformat()}, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """A fill of one of our orders, as the indexer reported it (fee: what the subaccount
+    paid, negative for a rebate)."""
+
+    id: uuid.UUID
+    order_id: uuid.UUID
+    market: str
+    side: str
+    price: Decimal
+    size: Decimal
+    fee: Decimal | None
+    liquidity: str
+    type: str
+    created_at: datetime
+    created_at_height: int
+    subaccount_number: int

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from dydx_router.domain.events import StoredEvent
+from dydx_router.domain.events import Fill, StoredEvent
 
 # pg_advisory_xact_lock key of the sequencer ("dxr-evts").
 SEQUENCER_LOCK = 0x6478722D65767473
@@ -47,22 +47,6 @@ def _event(row: asyncpg.Record) -> StoredEvent:
         at=row["at"],
         payload=orjson.loads(payload) if isinstance(payload, str | bytes) else payload,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class FillRecord:
-    id: uuid.UUID
-    order_id: uuid.UUID
-    market: str
-    side: str
-    price: Decimal
-    size: Decimal
-    fee: Decimal | None
-    liquidity: str
-    type: str
-    created_at: datetime
-    created_at_height: int
-    subaccount_number: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +101,7 @@ class FillRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(self, fills: Sequence[FillRecord]) -> int:
+    async def add(self, fills: Sequence[Fill]) -> int:
         """Store fills not stored yet (the indexer's fill id is the key); how many were new."""
         if not fills:
             return 0
@@ -143,13 +127,19 @@ class FillRepository:
         )
         return len(rows)
 
+    async def total_size(self, order_id: uuid.UUID) -> Decimal:
+        total: Decimal = await self._conn.fetchval(
+            "SELECT coalesce(sum(size), 0) FROM fills WHERE order_id = $1", order_id
+        )
+        return total
+
     async def search(
         self,
         filters: FillFilter,
         *,
         limit: int = 50,
         cursor: tuple[datetime, uuid.UUID] | None = None,
-    ) -> list[FillRecord]:
+    ) -> list[Fill]:
         """Newest first, keyset-paginated on (created_at, id)."""
         where: list[str] = []
         args: list[Any] = []
@@ -178,4 +168,4 @@ class FillRepository:
             + f" ORDER BY f.created_at DESC, f.id DESC LIMIT {arg(limit)}"
         )
         rows = await self._conn.fetch(sql, *args)
-        return [FillRecord(**{k: r[k] for k in FillRecord.__dataclass_fields__}) for r in rows]
+        return [Fill(**{k: r[k] for k in Fill.__dataclass_fields__}) for r in rows]

@@ -16,7 +16,7 @@ import pytest
 from dydx_router.domain.order import OrderStatus
 from dydx_router.domain.risk import TradingState
 from dydx_router.store.batch import PlacementWriter
-from dydx_router.store.events import EventRepository, FillRecord
+from dydx_router.store.events import EventRepository, Fill
 from dydx_router.store.orders import ClientIds, OrderRepository
 from dydx_router.store.uow import UnitOfWork
 from tests.integration.store.test_orders_repository import make_order
@@ -105,7 +105,7 @@ async def test_fills_and_the_trading_state_write_their_events(clean_db: Any) -> 
     async with UnitOfWork(clean_db) as uow:
         o = make_order(1)
         await uow.orders.add(o, reason="accepted")
-        fill = FillRecord(
+        fill = Fill(
             id=uuid.uuid4(),
             order_id=o.id,
             market="BTC-USD",
