@@ -32,6 +32,9 @@ from bench.load import order_bodies, run_load  # noqa: E402
 from bench.stack import postgres, stack  # noqa: E402
 from tests.fixtures.router import create_key  # noqa: E402
 
+# The writers stay referenced: a collected StreamWriter closes its connection.
+_WRITERS: list[asyncio.StreamWriter] = []
+
 
 async def open_stream(url: str, key: str, path: str = "/v1/events") -> asyncio.StreamReader:
     parts = urlsplit(url)
@@ -41,6 +44,7 @@ async def open_stream(url: str, key: str, path: str = "/v1/events") -> asyncio.S
         "Accept: text/event-stream\r\n\r\n".encode()
     )
     await writer.drain()
+    _WRITERS.append(writer)
     status = await reader.readline()
     if b" 200 " not in status:
         raise RuntimeError(f"GET {path}: {status!r}")
@@ -112,6 +116,9 @@ async def main(args: argparse.Namespace, url: str, key: str, idle_key: str, pid:
             if label == "streams":
                 for d in drains:
                     d.cancel()
+                for w in _WRITERS:
+                    w.close()
+                _WRITERS.clear()
     a = sum(results["none"]) / len(results["none"])
     b = sum(results["streams"]) / len(results["streams"])
     print(

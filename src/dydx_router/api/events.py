@@ -18,6 +18,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from dydx_router.api.auth import ReadCaller
 from dydx_router.api.errors import ApiError
@@ -62,21 +63,30 @@ async def events(
         except UnknownEventId as e:
             raise ApiError(400, "unknown_event_id", str(e), last_event_id=resume) from e
 
+    # Subscribed before the first byte: once a client sees ``: connected``, nothing that
+    # happens afterwards can be missed.
+    sub = await hub.subscribe(caller, market=market, order_id=order_id)
+
     async def content() -> AsyncIterator[ServerSentEvent]:
+        # At once: the response's headers leave with its first bytes, and a client should know
+        # the stream is open before the first event or heartbeat.
+        yield ServerSentEvent(comment="connected")
         try:
-            async for e in hub.stream(
-                caller, last_event_id=resume, market=market, order_id=order_id
-            ):
+            async for e in hub.stream(caller, last_event_id=resume, sub=sub):
                 yield ServerSentEvent(e.data(), event=e.kind, id=str(e.id))
         except EventsExpired as e:
             # Pruned between the check above and the read: said, never skipped silently.
             yield _error("events_expired", str(e))
         except SlowReader as e:
             yield _error("slow_reader", str(e))
+        finally:
+            hub.unsubscribe(sub)
 
     return EventSourceResponse(
         content(),
         ping=settings.events_heartbeat_s,
         send_timeout=settings.events_send_timeout_s,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # Also when the body never started (the client left at once).
+        background=BackgroundTask(hub.unsubscribe, sub),
     )

@@ -167,6 +167,20 @@ class EventHub:
                 f"(oldest kept: {lo})"
             )
 
+    async def subscribe(
+        self, caller: Caller, *, market: str | None = None, order_id: uuid.UUID | None = None
+    ) -> Subscription:
+        """Start buffering the caller's live events (``stream`` reads them)."""
+        start = await self.ready()
+        sub = Subscription(
+            caller, market=market, order_id=order_id, start=start, queue_max=self.queue_max
+        )
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
     async def stream(
         self,
         caller: Caller,
@@ -174,15 +188,14 @@ class EventHub:
         last_event_id: int | None,
         market: str | None = None,
         order_id: uuid.UUID | None = None,
+        sub: Subscription | None = None,
     ) -> AsyncIterator[StoredEvent]:
-        """Every event the caller may see after ``last_event_id`` (None: from now), in id order,
-        each once. Raises EventsExpired when the table no longer holds what followed it, and
-        SlowReader when the stream's queue overflowed."""
-        start = await self.ready()
-        sub = Subscription(
-            caller, market=market, order_id=order_id, start=start, queue_max=self.queue_max
-        )
-        self._subs.add(sub)
+        """Every event the caller may see after ``last_event_id`` (None: from the moment of
+        subscribing), in id order, each once. Raises EventsExpired when the table no longer
+        holds what followed it, and SlowReader when the stream's queue overflowed."""
+        if sub is None:
+            sub = await self.subscribe(caller, market=market, order_id=order_id)
+        start = sub.start
         try:
             last = start if last_event_id is None else last_event_id
             # Catch up from the table up to where the live queue starts. Ids are gap-free:
