@@ -97,7 +97,9 @@ async def main(args: argparse.Namespace, url: str, key: str, idle_key: str, pid:
         f"event latency (status write -> client), {load.sent} orders at {args.rate:g}/s, "
         f"{len(latencies)} order events: p50 {pct(latencies, 0.5):.1f} ms, "
         f"p99 {pct(latencies, 0.99):.1f} ms, p99.9 {pct(latencies, 0.999):.1f} ms, "
-        f"max {max(latencies, default=float('nan')):.1f} ms"
+        f"max {max(latencies, default=float('nan')):.1f} ms; placement p50 "
+        f"{load.pct(load.latencies_ms, 0.5):.1f} ms, "
+        f"p99 {load.pct(load.latencies_ms, 0.99):.1f} ms in the same window (for scale)"
     )
     # 2. Placement throughput, no streams vs --streams idle streams, alternating.
     results: dict[str, list[float]] = {"none": [], "streams": []}
