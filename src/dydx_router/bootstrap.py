@@ -256,8 +256,11 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         # Fills of our orders from the indexer, as order events say they happened.
         address = wallet.address
 
-        async def fills(sub: int, market: str) -> Any:
-            return (await indexer.fills(address, sub, market=market, limit=100)).fills
+        async def fills(sub: int, market: str, before: int | None) -> Any:
+            page = await indexer.fills(
+                address, sub, market=market, limit=1000, created_before_or_at_height=before
+            )
+            return page.fills
 
         assert container.events is not None
         container.spawn(FillRecorder(container.events, uow, fills).run, "fill-recorder")

@@ -100,7 +100,7 @@ class EventHub:
         self.last_id: int | None = None
         self._subs: set[Subscription] = set()
         self._wake = asyncio.Event()
-        self._pruned_at = 0.0
+        self._pruned_at = time.monotonic()
 
     def wake(self) -> None:
         self._wake.set()

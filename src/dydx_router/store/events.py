@@ -60,6 +60,16 @@ class FillFilter:
     placed_by: tuple[uuid.UUID | None] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ShortOrder:
+    order_id: uuid.UUID
+    subaccount_number: int
+    market: str
+    indexer_order_id: uuid.UUID
+    filled_size: Decimal
+    stored: Decimal
+
+
 class EventRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -127,11 +137,26 @@ class FillRepository:
         )
         return len(rows)
 
-    async def total_size(self, order_id: uuid.UUID) -> Decimal:
-        total: Decimal = await self._conn.fetchval(
-            "SELECT coalesce(sum(size), 0) FROM fills WHERE order_id = $1", order_id
+    async def short(self, order_ids: list[uuid.UUID]) -> list[ShortOrder]:
+        """Those of ``order_ids`` whose stored fills add up to less than their filled size."""
+        rows = await self._conn.fetch(
+            "SELECT o.id, o.subaccount_number, o.market, o.indexer_order_id, o.filled_size, "
+            "coalesce((SELECT sum(size) FROM fills f WHERE f.order_id = o.id), 0) AS stored "
+            "FROM orders o WHERE o.id = ANY($1::uuid[])",
+            order_ids,
         )
-        return total
+        return [
+            ShortOrder(
+                r["id"],
+                r["subaccount_number"],
+                r["market"],
+                r["indexer_order_id"],
+                r["filled_size"],
+                r["stored"],
+            )
+            for r in rows
+            if r["stored"] < r["filled_size"]
+        ]
 
     async def search(
         self,

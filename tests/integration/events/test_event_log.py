@@ -5,6 +5,7 @@ writers commit out of order (so a reader resuming after id N never misses one co
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,20 @@ async def test_every_status_history_row_has_its_event_whatever_path_wrote_it(
         await writer.insert(o, reason="accepted", height=3)
     for o in batch:
         await writer.record(o, OrderStatus.SUBMITTED, reason="checktx ok", height=4)
+    # The status stream's grouped write of a move with its fill figures, several at once.
+    await asyncio.gather(
+        *(
+            writer.record(
+                o,
+                OrderStatus.FILLED,
+                reason="indexer: FILLED",
+                height=5,
+                filled_size=o.size,
+                average_fill_price=Decimal("65000.5"),
+            )
+            for o in batch
+        )
+    )
     async with clean_db.acquire() as conn:
         missing = await conn.fetchval(
             "SELECT count(*) FROM order_status_history h "
@@ -59,7 +74,7 @@ async def test_every_status_history_row_has_its_event_whatever_path_wrote_it(
             "WHERE h.order_id = $1 AND h.to_status = 'PARTIALLY_FILLED'",
             a.id,
         )
-    assert rows == 3 + 2 * len(batch)
+    assert rows == 3 + 3 * len(batch)
     assert (missing, events) == (0, rows)
     p = payload if isinstance(payload, dict) else json.loads(payload)
     # Decimals as strings, exactly as stored; the order's fields after the change.
@@ -67,6 +82,14 @@ async def test_every_status_history_row_has_its_event_whatever_path_wrote_it(
     assert p["status"] == "PARTIALLY_FILLED" and p["market"] == "BTC-USD" and p["side"] == "BUY"
     assert p["order_id"] == str(a.id) and p["reason"] == "indexer"
     assert p["average_fill_price"] is None
+    async with clean_db.acquire() as conn:
+        grouped = await conn.fetch(
+            "SELECT payload FROM events WHERE payload->>'status' = 'FILLED' ORDER BY seq"
+        )
+    assert len(grouped) == len(batch)
+    for row in grouped:  # the figures written by the same statement as the status
+        q = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"])
+        assert (q["filled_size"], q["average_fill_price"]) == ("0.0123", "65000.5")
 
 
 async def test_a_rolled_back_status_write_leaves_no_event(clean_db: Any) -> None:
