@@ -52,7 +52,10 @@ async def open_stream(url: str, key: str, path: str = "/v1/events") -> asyncio.S
 
 
 async def collect(
-    reader: asyncio.StreamReader, latencies: list[float], stop: asyncio.Event
+    reader: asyncio.StreamReader,
+    latencies: list[float],
+    stop: asyncio.Event,
+    by_status: dict[str, list[float]] | None = None,
 ) -> None:
     """Read events (chunked transfer: size lines are skipped as they are not field lines)."""
     kind = ""
@@ -65,8 +68,11 @@ async def collect(
         if text.startswith("event: "):
             kind = text[7:]
         elif text.startswith("data: ") and kind == "order":
-            at = datetime.fromisoformat(json.loads(text[6:])["at"]).timestamp()
-            latencies.append((now - at) * 1000)
+            data = json.loads(text[6:])
+            ms = (now - datetime.fromisoformat(data["at"]).timestamp()) * 1000
+            latencies.append(ms)
+            if by_status is not None:
+                by_status.setdefault(data["status"], []).append(ms)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -86,7 +92,8 @@ async def main(args: argparse.Namespace, url: str, key: str, idle_key: str, pid:
     latencies: list[float] = []
     stop = asyncio.Event()
     reader = await open_stream(url, key)
-    task = asyncio.create_task(collect(reader, latencies, stop))
+    by_status: dict[str, list[float]] = {}
+    task = asyncio.create_task(collect(reader, latencies, stop, by_status))
     load = await run_load(
         url, key, bodies, clients=16, rate=args.rate, duration=args.duration, pid=pid
     )
@@ -101,6 +108,11 @@ async def main(args: argparse.Namespace, url: str, key: str, idle_key: str, pid:
         f"{load.pct(load.latencies_ms, 0.5):.1f} ms, "
         f"p99 {load.pct(load.latencies_ms, 0.99):.1f} ms in the same window (for scale)"
     )
+    for status, values in sorted(by_status.items()):
+        print(
+            f"  {status:12} {len(values):5} events: p50 {pct(values, 0.5):.1f} ms, "
+            f"p99 {pct(values, 0.99):.1f} ms"
+        )
     # 2. Placement throughput, no streams vs --streams idle streams, alternating.
     results: dict[str, list[float]] = {"none": [], "streams": []}
     for _ in range(args.rounds):
@@ -121,6 +133,8 @@ async def main(args: argparse.Namespace, url: str, key: str, idle_key: str, pid:
                 for w in _WRITERS:
                     w.close()
                 _WRITERS.clear()
+    if not args.rounds:
+        return
     a = sum(results["none"]) / len(results["none"])
     b = sum(results["streams"]) / len(results["streams"])
     print(
@@ -135,7 +149,7 @@ def cli() -> None:
     p.add_argument("--duration", type=float, default=15.0)
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--streams", type=int, default=200)
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=2, help="A/B rounds (0: latency only)")
     p.add_argument("--devnet-args", default="--block-time 1 --short-term-limit 1000000")
     args = p.parse_args()
     import uvloop
