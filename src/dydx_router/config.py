@@ -219,7 +219,7 @@ class Settings(BaseSettings):
     """Exposure older than this is reloaded by the order path itself (failing closed)."""
     events_retention_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
     """GET /v1/events: events kept for resuming with Last-Event-ID (older ones are pruned;
-    resuming from before them answers 410 events_expired)."""
+    resuming from before them answers 410 event_id_expired)."""
     events_heartbeat_s: float = Field(default=15.0, gt=0, le=600)
     """GET /v1/events: a comment line this often, so that proxies keep idle streams open."""
     events_queue_max: int = Field(default=1000, ge=1, le=1_000_000)

@@ -325,7 +325,7 @@ def test_a_resume_point_past_retention_answers_410(evrouter: RouterProcess) -> N
     with evrouter.client() as c:
         resp = c.get("/v1/events", headers={"Last-Event-ID": "1"})
         assert resp.status_code == 410
-        assert resp.json()["error"]["code"] == "events_expired"
+        assert resp.json()["error"]["code"] == "event_id_expired"
         future = c.get("/v1/events", headers={"Last-Event-ID": "999999999"})
         assert future.status_code == 400
         assert future.json()["error"]["code"] == "unknown_event_id"

@@ -3,7 +3,7 @@
 Each event carries its ``id:`` from the event log (``store/events.py``); a client that
 reconnects with ``Last-Event-ID`` (header, or ``?last_event_id=`` where it cannot set headers)
 gets every event it may see after that id, in order, exactly once. A resume point older than
-the retention window answers 410 ``events_expired``; one the log never issued 400
+the retention window answers 410 ``event_id_expired``; one the log never issued 400
 ``unknown_event_id``. Comment lines every ``events_heartbeat_s`` keep proxies from closing an
 idle stream. A stream whose client reads too slowly ends with an ``error`` event
 (``slow_reader``) and is closed; the client resumes from its last id. docs/events.md.
@@ -38,7 +38,7 @@ def _error(code: str, message: str) -> ServerSentEvent:
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The event stream"},
         400: {"description": "unknown_event_id: a Last-Event-ID this log never issued"},
-        410: {"description": "events_expired: Last-Event-ID is older than the retention"},
+        410: {"description": "event_id_expired: Last-Event-ID is older than the retention"},
     },
 )
 async def events(
@@ -59,7 +59,7 @@ async def events(
         try:
             await hub.check_resume(resume)
         except EventsExpired as e:
-            raise ApiError(410, "events_expired", str(e), last_event_id=resume) from e
+            raise ApiError(410, "event_id_expired", str(e), last_event_id=resume) from e
         except UnknownEventId as e:
             raise ApiError(400, "unknown_event_id", str(e), last_event_id=resume) from e
 
@@ -76,7 +76,7 @@ async def events(
                 yield ServerSentEvent(e.data(), event=e.kind, id=str(e.id))
         except EventsExpired as e:
             # Pruned between the check above and the read: said, never skipped silently.
-            yield _error("events_expired", str(e))
+            yield _error("event_id_expired", str(e))
         except SlowReader as e:
             yield _error("slow_reader", str(e))
         finally:

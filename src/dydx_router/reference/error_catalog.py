@@ -47,7 +47,7 @@ CATALOG: dict[str, Entry] = {
         _FIX,
     ),
     # --- the event stream (docs/events.md) ---
-    "events_expired": Entry(
+    "event_id_expired": Entry(
         "`Last-Event-ID` is older than the retention window: events after it were deleted.",
         "Re-read the orders (`GET /v1/orders?status=...`) and open the stream without an id.",
     ),
