@@ -31,7 +31,9 @@ from dydx_router.domain.audit import AuditRules
 from dydx_router.domain.risk import RiskLimits, TradingState
 from dydx_router.service.admin import AdminService
 from dydx_router.service.audit import OrderAudit
+from dydx_router.service.events import EventHub
 from dydx_router.service.faults import FaultHolds, Step
+from dydx_router.service.fills import FillRecorder
 from dydx_router.service.orders import OrderService, OrderServiceConfig
 from dydx_router.service.risk import (
     UNCONFIGURED,
@@ -72,6 +74,7 @@ class Container:
     # Every background worker, restarted when it dies (workers/supervisor.py).
     supervisor: Supervisor = field(default_factory=Supervisor)
     status: StatusStreamWorker | None = None
+    events: EventHub | None = None  # GET /v1/events (service/events.py)
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def readiness(self) -> dict[str, str]:
@@ -267,6 +270,16 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     log.info("wallet_loaded", address=owner, signer=wallet.address, chain_id=chain_id)
     if workers:
         await _start_status_workers(container, heights, owner)
+        # Fills of our orders from the indexer, as order events say they happened.
+
+        async def fills(sub: int, market: str, before: int | None) -> Any:
+            page = await indexer.fills(
+                owner, sub, market=market, limit=1000, created_before_or_at_height=before
+            )
+            return page.fills
+
+        assert container.events is not None
+        container.spawn(FillRecorder(container.events, uow, fills).run, "fill-recorder")
     status = container.status
     # Pool usage, websocket reconnects and the workers are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(
@@ -416,6 +429,11 @@ async def _wire_security(
     listener.subscribe(notify.TOPIC_RISK, controls.changed)
     listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
     listener.subscribe(notify.TOPIC_API_KEYS, container.key_cache.clear)
+    container.events = hub = EventHub(
+        uow, retention_s=settings.events_retention_s, queue_max=settings.events_queue_max
+    )
+    listener.subscribe(notify.TOPIC_EVENTS, hub.wake)
+    container.spawn(hub.run, "events")
     container.spawn(listener.run, "controls-listener")
     container.spawn(controls.run, "risk-controls")
     container.spawn(lambda: exposure.run(gate.needs_exposure), "exposure")

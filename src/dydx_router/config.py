@@ -235,6 +235,16 @@ class Settings(BaseSettings):
     """Refresh of positions and open orders for the position and open-order limits."""
     exposure_max_age_s: float = Field(default=10.0, gt=0, le=600)
     """Exposure older than this is reloaded by the order path itself (failing closed)."""
+    events_retention_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
+    """GET /v1/events: events kept for resuming with Last-Event-ID (older ones are pruned;
+    resuming from before them answers 410 event_id_expired)."""
+    events_heartbeat_s: float = Field(default=15.0, gt=0, le=600)
+    """GET /v1/events: a comment line this often, so that proxies keep idle streams open."""
+    events_queue_max: int = Field(default=1000, ge=1, le=1_000_000)
+    """GET /v1/events: events a stream may fall behind before it is closed (slow_reader)."""
+    events_send_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """GET /v1/events: a send blocked this long (the client stopped reading) closes the
+    stream."""
     default_price_band_bps: int = Field(default=1000, ge=0, le=10_000)
     """Safe default price band around the oracle price (0: none) until an admin sets one."""
     default_max_slippage_bps: int = Field(default=500, ge=0, le=10_000)

@@ -94,7 +94,7 @@ _FAMILY_CODES: dict[type[RouterError], tuple[str, ...]] = {
         "size_below_minimum", "price_below_minimum", "size_exceeds_position", "amount_too_large",
         "good_til_block_out_of_window", "unknown_market", "risk_limit_breached",
         "nesting_too_deep", "number_out_of_range", "payload_too_large", "method_not_allowed",
-        "domain_error", "indexer_bad_request",
+        "domain_error", "indexer_bad_request", "invalid_status", "unknown_event_id",
         # one per risk limit (domain/risk.py), beside the general risk_limit_breached
         "risk_max_order_size", "risk_max_order_notional", "risk_max_position_notional",
         "risk_max_open_orders", "risk_price_band_bps", "risk_max_slippage_bps",
@@ -133,6 +133,7 @@ for _family, _codes in _FAMILY_CODES.items():
         _cls = type(_class_name(_code), (_family,), {"code": _code, "__module__": __name__})
         ERRORS[_code] = _cls
         globals()[_cls.__name__] = _cls
+ERRORS[StreamGone.code] = StreamGone  # GET /v1/events: 410 event_id_expired
 
 _BY_STATUS: list[tuple[int, type[RouterError]]] = [
     (400, InvalidRequest), (401, Unauthenticated), (403, Forbidden), (404, NotFound),

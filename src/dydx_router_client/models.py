@@ -195,6 +195,26 @@ class ErrorBody(BaseModel):
     type: Annotated[str, Field(description="tag:dydx-router,2026:error:<code>")]
 
 
+class FillOut(BaseModel):
+    created_at: Annotated[AwareDatetime, Field(title="Created At")]
+    created_at_height: Annotated[int, Field(title="Created At Height")]
+    fee: Annotated[Decimal | None, Field(title="Fee")]
+    id: Annotated[UUID, Field(title="Id")]
+    liquidity: Annotated[str, Field(title="Liquidity")]
+    market: Annotated[str, Field(title="Market")]
+    order_id: Annotated[UUID, Field(title="Order Id")]
+    price: Annotated[Decimal, Field(title="Price")]
+    side: Annotated[str, Field(title="Side")]
+    size: Annotated[Decimal, Field(title="Size")]
+    subaccount: Annotated[int, Field(title="Subaccount")]
+    type: Annotated[str, Field(title="Type")]
+
+
+class FillPage(BaseModel):
+    fills: Annotated[list[FillOut], Field(title="Fills")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")]
+
+
 class MarketOut(BaseModel):
     atomic_resolution: Annotated[int, Field(title="Atomic Resolution")]
     clob_pair_id: Annotated[int, Field(title="Clob Pair Id")]
@@ -266,6 +286,12 @@ class PositionsOut(BaseModel):
     positions: Annotated[list[PositionOut], Field(title="Positions")]
     source: Annotated[str, Field(title="Source")]
     subaccount: Annotated[int, Field(title="Subaccount")]
+
+
+class RateOut(BaseModel):
+    available: Annotated[float, Field(title="Available")]
+    burst: Annotated[int, Field(title="Burst")]
+    per_second: Annotated[float, Field(title="Per Second")]
 
 
 class MaxOpenOrders(RootModel[int]):
@@ -420,6 +446,14 @@ class ChainOrderIdOut(BaseModel):
     subaccount_id: SubaccountIdOut
 
 
+class KeyOut(BaseModel):
+    id: Annotated[UUID, Field(title="Id")]
+    name: Annotated[str, Field(title="Name")]
+    rate_limits: Annotated[dict[str, RateOut], Field(title="Rate Limits")]
+    scopes: Annotated[list[str], Field(title="Scopes")]
+    subaccounts: Annotated[list[int] | None, Field(title="Subaccounts")]
+
+
 class OrderOut(BaseModel):
     average_fill_price: Annotated[Decimal | None, Field(title="Average Fill Price")]
     chain: ChainIdsOut
@@ -488,6 +522,19 @@ class PlaceOrderBody(BaseModel):
     time_in_force: TimeInForce | None = None
     trigger_price: Annotated[TriggerPrice | None, Field(title="Trigger Price")] = None
     type: OrderType
+
+
+class AccountOut(BaseModel):
+    api_key: KeyOut | None
+    equity: Annotated[Decimal | None, Field(title="Equity")]
+    free_collateral: Annotated[Decimal | None, Field(title="Free Collateral")]
+    margin_usage: Annotated[Decimal | None, Field(title="Margin Usage")]
+    open_orders: Annotated[int, Field(title="Open Orders")]
+    risk_limits: RiskLimitsOut
+    source: Annotated[str, Field(title="Source")]
+    subaccount: Annotated[int, Field(title="Subaccount")]
+    trading_state: Annotated[str, Field(title="Trading State")]
+    trading_state_reason: Annotated[str, Field(title="Trading State Reason")]
 
 
 class CancelResult(BaseModel):

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
@@ -24,6 +24,7 @@ from dydx_router.api.schemas import (
     Ticker,
     UnrecordedOutcomeOut,
 )
+from dydx_router.domain.errors import OrderNotFound
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderStatus
 from dydx_router.service.orders import OrderService, PlaceOrder
@@ -31,6 +32,7 @@ from dydx_router.store.orders import Cursor, OrderFilter
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 IDEMPOTENCY_KEY_MAX = 128
+_NO_NUL = r"^[^\x00]*$"  # as schemas.StoredText: PostgreSQL text holds no U+0000
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces
 IdempotencyKey = Annotated[
     str | None,
@@ -142,6 +144,44 @@ async def place_order(
     return _json(out, status_code, {REPLAYED_HEADER: "true"} if result.replayed else None)
 
 
+def parse_statuses(text: str | None) -> tuple[OrderStatus, ...] | None:
+    """``OPEN,UNTRIGGERED`` as statuses; an unknown one is a 400 naming the valid ones."""
+    if text is None:
+        return None
+    try:
+        return tuple(dict.fromkeys(OrderStatus(part.strip()) for part in text.split(",")))
+    except ValueError as exc:
+        raise ApiError(
+            400,
+            "invalid_status",
+            f"status must be one or more of {', '.join(s.value for s in OrderStatus)}, "
+            "comma-separated",
+        ) from exc
+
+
+@router.get(
+    "/by-client-id/{client_order_id}",
+    response_model=OrderOut,
+    summary="One order by the client_order_id it was placed with",
+    description="The newest order this key may see with that `client_order_id` "
+    "(also `GET /v1/orders?client_order_id=` for every one).",
+)
+async def get_order_by_client_id(
+    client_order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=_NO_NUL)],
+    request: Request,
+    caller: ReadCaller,
+) -> Response:
+    service = _service(request)
+    found = await service.search(
+        OrderFilter(client_order_id=client_order_id), caller, limit=1, cursor=None
+    )
+    if not found:
+        raise OrderNotFound(
+            f"no order with client_order_id {client_order_id!r}", client_order_id=client_order_id
+        )
+    return _json(OrderOut.of(await service.get(found[0].id, caller)))
+
+
 @router.get("/{order_id}", response_model=OrderOut, summary="One order with its status history")
 async def get_order(order_id: uuid.UUID, request: Request, caller: ReadCaller) -> Response:
     return _json(OrderOut.of(await _service(request).get(order_id, caller)))
@@ -152,15 +192,31 @@ async def list_orders(
     request: Request,
     caller: ReadCaller,
     market: Ticker | None = None,
-    status: OrderStatus | None = None,
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="One status or several, comma-separated: `OPEN,UNTRIGGERED`",
+        ),
+    ] = None,
     side: Side | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    client_order_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=_NO_NUL)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     orders = await _service(request).search(
-        OrderFilter(market=market, status=status, side=side, since=since, until=until),
+        OrderFilter(
+            market=market,
+            statuses=parse_statuses(status),
+            side=side,
+            since=since,
+            until=until,
+            client_order_id=client_order_id,
+        ),
         caller,
         limit=limit,
         cursor=_decode_cursor(cursor) if cursor else None,

@@ -33,6 +33,11 @@ class TokenBucket:
         self._tokens = float(rate.burst)
         self._updated = clock()
 
+    def available(self, now: float) -> float:
+        return min(
+            float(self.rate.burst), self._tokens + (now - self._updated) * self.rate.per_second
+        )
+
     def take(self) -> float:
         """Take a token: 0.0 if granted, else the seconds until one is available."""
         now = self._clock()
@@ -91,6 +96,18 @@ class RateLimiter:
         for key in full:
             del self._buckets[key]
         return len(self._buckets) < self.MAX_BUCKETS
+
+    def usage(self, who: Hashable) -> dict[str, tuple[Rate, float]]:
+        """Per route class: its rate and the tokens ``who`` has left now (GET /v1/account)."""
+        out: dict[str, tuple[Rate, float]] = {}
+        now = self._clock()
+        for route_class, rate in self._rates.items():
+            bucket = self._buckets.get((who, route_class))
+            left = float(rate.burst)
+            if bucket is not None:
+                left = bucket.available(now)
+            out[route_class] = (rate, left)
+        return out
 
     def would_wait(self, who: Hashable, route_class: str) -> bool:
         """Whether ``who`` has no token left, without taking one."""

@@ -42,6 +42,19 @@ CATALOG: dict[str, Entry] = {
     "invalid_cancel_selector": Entry(
         "A batch cancel must give exactly one of `ids`, `market`, `all: true`.", _FIX
     ),
+    "invalid_status": Entry(
+        "A `status` filter names a status that does not exist (several are comma-separated).",
+        _FIX,
+    ),
+    # --- the event stream (docs/events.md) ---
+    "event_id_expired": Entry(
+        "`Last-Event-ID` is older than the retention window: events after it were deleted.",
+        "Re-read the orders (`GET /v1/orders?status=...`) and open the stream without an id.",
+    ),
+    "unknown_event_id": Entry(
+        "`Last-Event-ID` is not an id this event log issued.",
+        "Open the stream without an id, or with the last id read from this deployment.",
+    ),
     # --- authentication and limits ---
     "unauthenticated": Entry(
         "No `Authorization: Bearer <key>` header.",

@@ -7,6 +7,7 @@ write whose outcome is unknown is never retried with new identifiers (STYLE.md, 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -542,12 +543,8 @@ class OrderService:
                 if caller.subaccounts is None
                 else tuple((self.exchange.address, n) for n in sorted(caller.subaccounts))
             )
-            filters = OrderFilter(
-                market=filters.market,
-                status=filters.status,
-                side=filters.side,
-                since=filters.since,
-                until=filters.until,
+            filters = dataclasses.replace(
+                filters,
                 subaccounts=allowed,
                 placed_by=None if caller.all_orders else (caller.api_key_id,),
             )

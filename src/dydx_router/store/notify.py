@@ -22,6 +22,8 @@ CHANNEL = "dydx_router_controls"
 TOPIC_RISK = "risk_limits"
 TOPIC_TRADING_STATE = "trading_state"
 TOPIC_API_KEYS = "api_keys"
+# Sent by the event triggers (migration 0005): wakes the event hubs (service/events.py).
+TOPIC_EVENTS = "events"
 
 
 async def notify(conn: asyncpg.Connection, topic: str) -> None:

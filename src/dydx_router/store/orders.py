@@ -89,6 +89,9 @@ class OrderFilter:
     subaccounts: tuple[tuple[str, int], ...] | None = None
     # Only the orders placed by this API key (a 1-tuple; (None,): orders placed without a key).
     placed_by: tuple[uuid.UUID | None] | None = None
+    # Any of these statuses (?status=OPEN,UNTRIGGERED); the caller's own id for the order.
+    statuses: tuple[OrderStatus, ...] | None = None
+    client_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +393,10 @@ class OrderRepository:
             where.append(f"market = {arg(filters.market)}")
         if filters.status is not None:
             where.append(f"status = {arg(filters.status.value)}")
+        if filters.statuses is not None:
+            where.append(f"status = ANY({arg([st.value for st in filters.statuses])}::text[])")
+        if filters.client_order_id is not None:
+            where.append(f"client_order_id = {arg(filters.client_order_id)}")
         if filters.side is not None:
             where.append(f"side = {arg(filters.side.value)}")
         if filters.since is not None:

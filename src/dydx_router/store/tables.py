@@ -213,3 +213,54 @@ audit_log = sa.Table(
     sa.Column("details", pg.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
 )
 sa.Index("ix_audit_log_at", audit_log.c.at.desc())
+
+# --- events and fills (migration 0005, docs/events.md) ------------------------------------------
+
+# Written only by triggers (on order_status_history, fills and trading_state), so that every
+# status write has its event in the same transaction. ``seq`` orders inserts; ``id`` (the SSE
+# id) is given to committed rows by the sequencer (store/events.py), gap-free and increasing.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("id", sa.BigInteger, nullable=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    # The order_status_history row of an order event.
+    sa.Column("source_id", sa.BigInteger, nullable=True),
+    sa.Column("order_id", pg.UUID(as_uuid=True), nullable=True),
+    sa.Column("api_key_id", pg.UUID(as_uuid=True), nullable=True),
+    sa.Column("subaccount_number", sa.Integer, nullable=True),
+    sa.Column("market", sa.Text, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("payload", pg.JSONB, nullable=False),
+    sa.CheckConstraint("kind IN ('order', 'fill', 'trading_state')", name="kind"),
+)
+sa.Index("uq_events_id", events.c.id, unique=True)
+sa.Index("ix_events_unsequenced", events.c.seq, postgresql_where=events.c.id.is_(None))
+sa.Index("ix_events_at", events.c.at)
+
+# The indexer's fills of our orders, keyed by the indexer's fill id (written at most once).
+fills = sa.Table(
+    "fills",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "order_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("orders.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("market", sa.Text, nullable=False),
+    sa.Column("side", sa.Text, nullable=False),
+    sa.Column("price", sa.Numeric, nullable=False),
+    sa.Column("size", sa.Numeric, nullable=False),
+    # NULL when the source (the websocket's fill message) does not carry it.
+    sa.Column("fee", sa.Numeric, nullable=True),
+    sa.Column("liquidity", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at_height", sa.BigInteger, nullable=False),
+    sa.Column("subaccount_number", sa.Integer, nullable=False),
+)
+sa.Index("ix_fills_created_at_id", fills.c.created_at.desc(), fills.c.id.desc())
+sa.Index("ix_fills_order_id", fills.c.order_id)

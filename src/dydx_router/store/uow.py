@@ -17,6 +17,7 @@ from typing import Any, Self
 from dydx_router.store.api_keys import ApiKeyRepository
 from dydx_router.store.audit import AuditRepository
 from dydx_router.store.database import DatabaseUnavailable, is_connection_error
+from dydx_router.store.events import EventRepository, FillRepository
 from dydx_router.store.orders import ClientIds, OrderRepository
 from dydx_router.store.risk import RiskRepository
 from dydx_router.store.trading_state import TradingStateRepository
@@ -31,6 +32,8 @@ class UnitOfWork:
     audit: AuditRepository
     risk: RiskRepository
     trading_state: TradingStateRepository
+    events: EventRepository
+    fills: FillRepository
 
     def __init__(
         self,
@@ -65,6 +68,8 @@ class UnitOfWork:
         self.audit = AuditRepository(self._conn)
         self.risk = RiskRepository(self._conn)
         self.trading_state = TradingStateRepository(self._conn)
+        self.events = EventRepository(self._conn)
+        self.fills = FillRepository(self._conn)
         return self
 
     async def __aexit__(

@@ -1,0 +1,92 @@
+"""``GET /v1/events``: order, fill and trading-state events as Server-Sent Events.
+
+Each event carries its ``id:`` from the event log (``store/events.py``); a client that
+reconnects with ``Last-Event-ID`` (header, or ``?last_event_id=`` where it cannot set headers)
+gets every event it may see after that id, in order, exactly once. A resume point older than
+the retention window answers 410 ``event_id_expired``; one the log never issued 400
+``unknown_event_id``. Comment lines every ``events_heartbeat_s`` keep proxies from closing an
+idle stream. A stream whose client reads too slowly ends with an ``error`` event
+(``slow_reader``) and is closed; the client resumes from its last id. docs/events.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
+
+from dydx_router.api.auth import ReadCaller
+from dydx_router.api.errors import ApiError
+from dydx_router.service.events import EventHub, EventsExpired, SlowReader, UnknownEventId
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+def _error(code: str, message: str) -> ServerSentEvent:
+    return ServerSentEvent(orjson.dumps({"code": code, "message": message}).decode(), event="error")
+
+
+@router.get(
+    "/events",
+    summary="Order, fill and trading-state events (Server-Sent Events)",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The event stream"},
+        400: {"description": "unknown_event_id: a Last-Event-ID this log never issued"},
+        410: {"description": "event_id_expired: Last-Event-ID is older than the retention"},
+    },
+)
+async def events(
+    request: Request,
+    caller: ReadCaller,
+    market: Annotated[str | None, Query(max_length=64)] = None,
+    order_id: uuid.UUID | None = None,
+    last_event_id_header: Annotated[
+        int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this id")
+    ] = None,
+    last_event_id: Annotated[int | None, Query(ge=0)] = None,
+) -> EventSourceResponse:
+    container = request.app.state.container
+    hub: EventHub = container.events
+    settings = container.settings
+    resume = last_event_id_header if last_event_id_header is not None else last_event_id
+    if resume is not None:
+        try:
+            await hub.check_resume(resume)
+        except EventsExpired as e:
+            raise ApiError(410, "event_id_expired", str(e), last_event_id=resume) from e
+        except UnknownEventId as e:
+            raise ApiError(400, "unknown_event_id", str(e), last_event_id=resume) from e
+
+    # Subscribed before the first byte: once a client sees ``: connected``, nothing that
+    # happens afterwards can be missed.
+    sub = await hub.subscribe(caller, market=market, order_id=order_id)
+
+    async def content() -> AsyncIterator[ServerSentEvent]:
+        # At once: the response's headers leave with its first bytes, and a client should know
+        # the stream is open before the first event or heartbeat.
+        yield ServerSentEvent(comment="connected")
+        try:
+            async for e in hub.stream(caller, last_event_id=resume, sub=sub):
+                yield ServerSentEvent(e.data(), event=e.kind, id=str(e.id))
+        except EventsExpired as e:
+            # Pruned between the check above and the read: said, never skipped silently.
+            yield _error("event_id_expired", str(e))
+        except SlowReader as e:
+            yield _error("slow_reader", str(e))
+        finally:
+            hub.unsubscribe(sub)
+
+    return EventSourceResponse(
+        content(),
+        ping=settings.events_heartbeat_s,
+        send_timeout=settings.events_send_timeout_s,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # Also when the body never started (the client left at once).
+        background=BackgroundTask(hub.unsubscribe, sub),
+    )
