@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
+## Parallel pytest workers for `make test` (pytest-xdist; `0` runs in one process).
+TEST_WORKERS ?= auto
 PY_DIRS := $(wildcard src tests bench scripts examples)
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
@@ -24,7 +26,7 @@ run: $(STAMP)
 
 ## The whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL/DATABASE_URL is set).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Only the tests that need PostgreSQL and the devnet over real sockets.
 test-integration: $(STAMP)

@@ -81,8 +81,12 @@ class UnitOfWork:
         broken = exc is not None and is_connection_error(exc)
         try:
             if self._tx is not None:
-                if broken:
-                    # The server rolls back a transaction whose connection is gone.
+                if exc is not None:
+                    # A failed rollback must not hide why the block ended: a cancel cut short
+                    # inside asyncpg leaves the transaction "in error state", and raising that
+                    # instead of CancelledError made a stopping worker look like a crashing one.
+                    # The server rolls back a transaction whose connection is gone or reset
+                    # (the pool resets the connection on release).
                     with contextlib.suppress(Exception):
                         await self._tx.rollback()
                 else:

@@ -33,6 +33,13 @@ BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 30.0
 # A worker that ran this long before dying starts its next backoff from the beginning.
 HEALTHY_AFTER_S = 60.0
+# How long shutdown waits for the workers to honour their cancel.
+CLOSE_WITHIN_S = 5.0
+
+
+def _cancel_requested() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Heartbeat:
@@ -79,6 +86,7 @@ class Supervisor:
         self._healthy_after = healthy_after_s
         self._clock = clock
         self.workers: dict[str, Worker] = {}
+        self._closing = False
 
     def heartbeat(self) -> Heartbeat:
         return Heartbeat(self._clock)
@@ -114,9 +122,18 @@ class Supervisor:
                 worker.running = False
                 raise
             except Exception as e:
+                if self._closing or _cancel_requested():
+                    # The cancel was turned into another error on its way out (asyncpg raises
+                    # "transaction is in error state" from a rollback the cancel cut short):
+                    # the worker is being stopped, not crashing. Restarting it here swallowed
+                    # the shutdown and the process never exited.
+                    worker.running = False
+                    raise asyncio.CancelledError from e
                 worker.last_error = f"{type(e).__name__}: {e}"
                 log.exception("worker_crashed", worker=worker.name)
             worker.running = False
+            if self._closing:
+                return
             failures = 1 if self._clock() - started >= self._healthy_after else failures + 1
             delay = random.uniform(
                 0, min(self._backoff_max, self._backoff_initial * 2 ** (failures - 1))
@@ -149,10 +166,19 @@ class Supervisor:
         """Per worker: running (read by the metrics collector at scrape time)."""
         return {name: w.running for name, w in self.workers.items()}
 
-    async def aclose(self) -> None:
+    async def aclose(self, within: float = CLOSE_WITHIN_S) -> None:
+        """Stop every worker; a worker that ignores its cancel is left behind after ``within``
+        seconds rather than holding the process up (shutdown must end)."""
+        self._closing = True
         tasks = [w.task for w in self.workers.values() if w.task is not None]
         for task in tasks:
             task.cancel()
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=within)
+        for task in stuck:
+            log.error("worker_stop_timed_out", worker=task.get_name())
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(Exception):
+                    task.result()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -44,12 +45,15 @@ def report(name: str, results: dict[str, Any]) -> None:
     """Print the numbers (``pytest -s`` shows them) and keep them in the results file."""
     print(f"\n[reliability] {name}: " + json.dumps(results, indent=2, default=str))
     RESULTS.parent.mkdir(exist_ok=True)
-    try:
-        everything = json.loads(RESULTS.read_text())
-    except (OSError, ValueError):
-        everything = {}
-    everything[name] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **results}
-    RESULTS.write_text(json.dumps(everything, indent=2, default=str) + "\n")
+    # Several pytest workers may report at once: read-modify-write under an exclusive lock.
+    with RESULTS.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            everything = json.loads(RESULTS.read_text())
+        except (OSError, ValueError):
+            everything = {}
+        everything[name] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **results}
+        RESULTS.write_text(json.dumps(everything, indent=2, default=str) + "\n")
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

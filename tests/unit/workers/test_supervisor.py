@@ -183,3 +183,45 @@ async def test_a_stream_whose_settling_lags_is_reported_behind() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_worker_whose_cancel_surfaces_as_another_error_is_stopped_not_restarted() -> None:
+    """Shutdown cancels a worker inside a database call; asyncpg's rollback then raises
+    "transaction is in error state" instead of CancelledError. The supervisor must stop, not
+    restart it (it used to restart it forever, and the process never exited)."""
+    started = 0
+
+    async def masks_its_cancel() -> None:
+        nonlocal started
+        started += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("cannot rollback; the transaction is in error state") from None
+
+    supervisor = Supervisor(backoff_initial_s=0.0, backoff_max_s=0.0)
+    supervisor.spawn("masking", masks_its_cancel)
+    await _until(lambda: started == 1)
+    async with asyncio.timeout(2):
+        await supervisor.aclose()
+    await asyncio.sleep(0.05)
+    assert started == 1
+    assert not supervisor.workers["masking"].running
+
+
+async def test_close_gives_up_on_a_worker_that_ignores_its_cancel() -> None:
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+
+    supervisor = Supervisor()
+    worker = supervisor.spawn("stubborn", stubborn)
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(2):
+        await supervisor.aclose(within=0.2)
+    release.set()
+    assert worker.task is not None
+    await worker.task
