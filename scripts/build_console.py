@@ -1,9 +1,10 @@
 """Build the operator console (``console/``, TypeScript + Vite) into the package
 (``src/dydx_router/api/console_static``), where the router serves it at ``/console``.
 
-The bundle is committed, so that running the router needs no Node. ``SOURCE_HASH`` beside it is
-the sha256 of the sources it was built from; ``--check`` (and ``tests/unit/api/test_console_bundle.py``)
-fails when the sources changed and the bundle was not rebuilt: run ``make console``.
+The bundle is committed, so that running the router needs no Node. ``SOURCE_HASH`` beside it
+is the sha256 of the sources it was built from; ``--check`` (and
+``tests/unit/api/test_console_bundle.py``) fails when the sources changed and the bundle was
+not rebuilt: run ``make console``.
 """
 
 from __future__ import annotations

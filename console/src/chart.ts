@@ -55,7 +55,12 @@ export class SessionChart {
         {
           width,
           height: 220,
-          scales: { x: { time: true }, eq: { auto: true }, size: { auto: true } },
+          scales: {
+            // One point (just signed in): a two-minute window around it, not years.
+            x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) },
+            eq: { auto: true },
+            size: { auto: true },
+          },
           axes: [
             { stroke: "#cbd5e1", grid: { stroke: "#334155" } },
             {

@@ -25,14 +25,15 @@ from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.router import RouterProcess, create_key, start_router, stop_router
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# CHROMIUM_PATH: another build of Chromium (or a missing one, to see the skip).
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = os.environ.get("CONSOLE_SHOTS_DIR")
 VIEWPORT = {"width": 1366, "height": 860}  # a laptop screen
 
 
 async def shot(page: Any, name: str) -> None:
     if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        # Playwright creates the folder.
         await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
@@ -114,19 +115,47 @@ def audit_actions(c: httpx.Client) -> list[tuple[str, str | None]]:
     return [(e["action"], e["target"]) for e in entries]
 
 
-def test_the_page_is_served_offline_with_a_strict_policy(crouter: RouterProcess) -> None:
+def test_the_page_is_served_offline_with_a_strict_policy(router: RouterProcess) -> None:
+    crouter = router
     resp = httpx.get(crouter.url + "/console", follow_redirects=True)
     assert resp.status_code == 200 and "text/html" in resp.headers["content-type"]
     csp = resp.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp
     assert "frame-ancestors 'none'" in csp
     # Every asset is the router's own: nothing from another origin (works offline).
-    assert "http://" not in resp.text and "https://" not in resp.text and "//" not in "".join(
-        part.split('"')[0] for part in resp.text.split('src="')[1:]
+    assert (
+        "http://" not in resp.text
+        and "https://" not in resp.text
+        and "//" not in "".join(part.split('"')[0] for part in resp.text.split('src="')[1:])
     )
     for ref in resp.text.split('="/console/assets/')[1:]:
         asset = httpx.get(crouter.url + "/console/assets/" + ref.split('"')[0])
         assert asset.status_code == 200
+
+
+def test_the_health_summary_reads_the_service_itself(router: RouterProcess) -> None:
+    assert httpx.get(router.url + "/v1/console/health").status_code == 401
+    with router.client() as c:
+        h = c.get("/v1/console/health").json()
+    assert h["ready"] is True and h["checks"]["database"] == "ok"
+    assert h["chain_height"] > 0 and h["chain_height_age_s"] is not None
+    assert h["indexer_lag_blocks"] is not None and h["status_stream"] == "ok"
+    assert {b["upstream"] for b in h["breakers"]} >= {"node", "indexer"}
+    assert all(b["state"] == "closed" for b in h["breakers"])
+    assert h["orders_unknown"] == 0 and isinstance(h["reconciler_backlog"], int)
+    assert h["trading_state"] in {"ACTIVE", "REDUCE_ONLY", "HALTED"}
+
+
+async def test_the_audited_controls_need_an_admin_key(router: RouterProcess) -> None:
+    _, trader = await create_key(router.database_url, {"read", "trade"}, name="trader")
+    with router.client(trader) as c:
+        some = "00000000-0000-4000-8000-000000000000"
+        for path in (f"/v1/admin/orders/{some}/cancel", "/v1/admin/positions/BTC-USD/close"):
+            resp = c.post(path, json={"reason": "x"})
+            assert resp.status_code == 403 and resp.json()["code"] == "insufficient_scope"
+    with router.client() as c:
+        resp = c.post(f"/v1/admin/orders/{some}/cancel", json={})
+        assert resp.status_code == 404 and resp.json()["code"] == "order_not_found"
 
 
 async def test_admin_watches_an_order_fill_and_controls_trading(
@@ -174,7 +203,13 @@ async def test_admin_watches_an_order_fill_and_controls_trading(
         far = (oracle(c, "ETH-USD") / 2).quantize(Decimal("0.1"))
         resp = place(
             c,
-            {"market": "ETH-USD", "side": "BUY", "type": "LIMIT", "size": "0.01", "price": str(far)},
+            {
+                "market": "ETH-USD",
+                "side": "BUY",
+                "type": "LIMIT",
+                "size": "0.01",
+                "price": str(far),
+            },
         )
         assert resp.status_code == 201, resp.text
         resting = resp.json()["id"]
@@ -189,7 +224,9 @@ async def test_admin_watches_an_order_fill_and_controls_trading(
         await page.get_by_role("button", name="Close the BTC-USD position").click()
         await shot(page, "confirm-close")
         await confirm(page, "flatten")
-        await expect(page.locator("#positions-body")).to_contain_text("No open position", timeout=30_000)
+        await expect(page.locator("#positions-body")).to_contain_text(
+            "No open position", timeout=30_000
+        )
         actions = audit_actions(c)
         assert ("position_close_requested", "BTC-USD") in actions
         assert ("position_close_placed", "BTC-USD") in actions
