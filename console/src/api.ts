@@ -81,6 +81,11 @@ export class EventStream {
     void this.loop();
   }
 
+  // Drop the connection and open a new one that resumes after the last event read.
+  reconnect(): void {
+    this.abort?.abort();
+  }
+
   stop(): void {
     this.stopped = true;
     this.abort?.abort();

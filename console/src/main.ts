@@ -87,6 +87,7 @@ $("sign-in-form").addEventListener("submit", (ev) => {
   void signIn(key);
 });
 $("sign-out").addEventListener("click", () => signOut(""));
+$("reconnect").addEventListener("click", () => stream.reconnect());
 
 async function signIn(key: string): Promise<void> {
   setText("sign-in-error", "");
@@ -106,6 +107,7 @@ async function signIn(key: string): Promise<void> {
   $("controls").hidden = !isAdmin;
   setText("who", me ? `${me.name} (${me.scopes.join(", ")})` : "");
   $("sign-out").hidden = false;
+  $("reconnect").hidden = false;
   $("sign-in-view").hidden = true;
   $("app-view").hidden = false;
   showTradingState(account.trading_state, account.trading_state_reason);
@@ -142,6 +144,7 @@ function signOut(message: string): void {
   $("app-view").hidden = true;
   $("sign-in-view").hidden = false;
   $("sign-out").hidden = true;
+  $("reconnect").hidden = true;
   setText("who", "");
   setText("trading-state", "—");
   setText("sign-in-error", message);

@@ -8,6 +8,7 @@ for docs/console.md.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_orders import oracle, place, position
+from tests.e2e.test_orders import oracle, order_of, place, position
 from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.router import RouterProcess, create_key, start_router, stop_router
@@ -270,3 +271,41 @@ async def test_a_read_key_watches_without_controls(page: Any, crouter: RouterPro
     for name in ("HALT", "Active", "Reduce only", "Cancel", "Close"):
         assert await page.get_by_role("button", name=name).count() == 0, name
     await shot(page, "read-only")
+
+
+async def test_the_page_resumes_its_stream_after_a_break(page: Any, crouter: RouterProcess) -> None:
+    """The stream broken (Reconnect while offline) and an order placed meanwhile: back online,
+    the page resumes with Last-Event-ID and shows the order with the statuses it missed."""
+    from playwright.async_api import expect
+
+    resumed: list[str | None] = []
+    page.on(
+        "request",
+        lambda req: (
+            resumed.append(req.headers.get("last-event-id"))
+            if req.url.endswith("/v1/events")
+            else None
+        ),
+    )
+    await sign_in(page, crouter, crouter.api_key)
+    with crouter.client() as c:
+        first = place(c, {"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"})
+        assert first.status_code == 201, first.text
+        seen = page.locator(f'#blotter-body tr[data-order-id="{first.json()["id"]}"]')
+        await expect(seen.locator('[data-col="status"]')).to_have_text("FILLED", timeout=30_000)
+        await page.context.set_offline(True)
+        await page.get_by_role("button", name="Reconnect").click()
+        await expect(page.locator("#stream-state")).to_have_text("stream: reconnecting")
+        resp = place(c, {"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"})
+        assert resp.status_code == 201, resp.text
+        order_id = resp.json()["id"]
+        # Settled before the page is back: only a resumed stream can tell it.
+        deadline = time.monotonic() + 30
+        while order_of(c, order_id)["status"] != "FILLED":
+            assert time.monotonic() < deadline, "the order did not fill"
+            await asyncio.sleep(0.2)
+    await page.context.set_offline(False)
+    row = page.locator(f'#blotter-body tr[data-order-id="{order_id}"]')
+    await expect(row.locator('[data-col="status"]')).to_have_text("FILLED", timeout=30_000)
+    await expect(page.locator("#stream-state")).to_have_text("stream: live")
+    assert any(r is not None for r in resumed), resumed
