@@ -232,6 +232,14 @@ async def test_admin_watches_an_order_fill_and_controls_trading(
         assert ("position_close_requested", "BTC-USD") in actions
         assert ("position_close_placed", "BTC-USD") in actions
 
+        # Behind a confirmation: dismissed (Escape; the focus starts on Cancel), nothing changes.
+        await page.get_by_role("button", name="HALT").click()
+        await expect(page.locator("#confirm-no")).to_be_focused()
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#confirm")).to_be_hidden()
+        assert c.get("/v1/admin/trading-state").json()["state"] == "ACTIVE"
+        assert ("trading_state_set", "HALTED") not in audit_actions(c)
+
         # HALT from the console: the next placement is refused.
         await page.get_by_role("button", name="HALT").click()
         await expect(page.locator("#confirm-cancel-all")).to_be_checked()
@@ -262,7 +270,12 @@ async def test_a_read_key_watches_without_controls(page: Any, crouter: RouterPro
     with crouter.client() as c:
         resp = place(c, {"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"})
         assert resp.status_code == 201, resp.text
-    await sign_in(page, crouter, read_key)
+    # By keyboard alone: the key field, Enter.
+    await page.goto(crouter.url + "/console")
+    await page.get_by_label("API key").focus()
+    await page.keyboard.type(read_key)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#stream-state")).to_have_text("stream: live")
     await expect(page.locator("#who")).to_contain_text("watcher (read)")
     await expect(page.locator("#health-list")).to_contain_text("Chain height")
     # A read key without orders:all sees only its own orders: none here.
