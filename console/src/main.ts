@@ -1,56 +1,12 @@
 // The operator console: sign-in, blotter, account and positions, health, controls.
 import "./style.css";
-import { api, ApiError, EventStream, setKey, type SseEvent, type StreamState } from "./api";
+import { api, ApiError, EventStream, setKey, type SseEvent } from "./api";
 import { SessionChart } from "./chart";
+import { confirmCancel, confirmClose, notice } from "./controls";
+import { agentReason, keyLabel, keyNames, showDetails } from "./details";
 import { $, clear, el, fmtTime, setText } from "./dom";
-
-interface StatusChange {
-  from_status: string | null;
-  to_status: string;
-  reason: string | null;
-  chain_height: number | null;
-  at: string;
-}
-
-interface Order {
-  id: string;
-  status: string;
-  market: string;
-  side: string;
-  type?: string;
-  size?: string;
-  price?: string | null;
-  filled_size?: string;
-  average_fill_price?: string | null;
-  client_order_id?: string | null;
-  api_key_id?: string | null;
-  // The agent's stated reasons, when it gave them (the agents' API: `placement_reason` and
-  // `cancel_reason`; an order-level `reason` is read as the placement reason too).
-  reason?: string | null;
-  placement_reason?: string | null;
-  cancel_reason?: string | null;
-  created_at?: string | null;
-  updated_at?: string | null;
-  status_history?: StatusChange[] | null;
-}
-
-interface Position {
-  market: string;
-  side: string;
-  size: string;
-  entry_price: string | null;
-  unrealized_pnl: string | null;
-}
-
-interface Account {
-  equity: string | null;
-  free_collateral: string | null;
-  margin_usage: string | null;
-  open_orders: number;
-  trading_state: string;
-  trading_state_reason: string;
-  api_key: { id: string; name: string; scopes: string[]; subaccounts: number[] | null } | null;
-}
+import { refreshHealth, showStream, showTradingState } from "./health";
+import type { Account, Order, Position } from "./types";
 
 const FINAL = new Set(["FILLED", "CANCELED", "EXPIRED", "REJECTED", "FAILED"]);
 const STATUSES = [
@@ -58,9 +14,9 @@ const STATUSES = [
   "FILLED", "CANCELED", "EXPIRED", "REJECTED", "FAILED", "UNKNOWN",
 ];
 
+
 const orders = new Map<string, Order>();
 const seenAt = new Map<string, string>(); // newest event time applied per order
-const keyNames = new Map<string, string>();
 let me: Account["api_key"] = null;
 let isAdmin = false;
 let positions: Position[] = [];
@@ -213,16 +169,6 @@ async function completeOrder(id: string): Promise<void> {
   }
 }
 
-function agentReason(o: Order): string {
-  const placed = o.placement_reason ?? o.reason ?? "";
-  return o.cancel_reason ? `${placed}${placed ? "; " : ""}cancel: ${o.cancel_reason}` : placed;
-}
-
-function keyLabel(id: string | null | undefined): string {
-  if (!id) return "system";
-  return keyNames.get(id) ?? id.slice(0, 8);
-}
-
 function fillSelect(id: string, values: string[], label: (v: string) => string = (v) => v): void {
   const select = $(id) as HTMLSelectElement;
   const current = select.value;
@@ -285,57 +231,6 @@ function renderBlotter(): void {
 
 for (const id of ["f-market", "f-status", "f-key"]) $(id).addEventListener("change", renderBlotter);
 
-async function showDetails(id: string): Promise<void> {
-  const body = $("details-body");
-  clear(body);
-  let o: Order;
-  try {
-    o = await api<Order>("GET", `/v1/orders/${id}`);
-  } catch (e) {
-    body.append(el("p", { class: "error" }, String(e)));
-    ($("details") as HTMLDialogElement).showModal();
-    return;
-  }
-  setText("details-title", `${o.market} ${o.side} ${o.type ?? ""} ${o.size ?? ""}`);
-  const dl = el("dl", { class: "kv" });
-  const facts: [string, string][] = [
-    ["Order id", o.id],
-    ["Client order id", o.client_order_id ?? ""],
-    ["Status", o.status],
-    ["Price", o.price ?? ""],
-    ["Filled", `${o.filled_size ?? ""} @ ${o.average_fill_price ?? "-"}`],
-    ["Key", keyLabel(o.api_key_id)],
-    ["Agent's reason", agentReason(o)],
-  ];
-  for (const [k, v] of facts) dl.append(el("dt", {}, k), el("dd", {}, v));
-  const table = el("table", { class: "table", id: "history-table" });
-  table.append(
-    el("caption", {}, "Status history"),
-    el(
-      "thead",
-      {},
-      el("tr", {}, ...["Time", "From", "To", "Why", "Height"].map((h) => el("th", { scope: "col" }, h))),
-    ),
-  );
-  const tb = el("tbody");
-  for (const h of o.status_history ?? []) {
-    tb.append(
-      el(
-        "tr",
-        {},
-        el("td", {}, fmtTime(h.at)),
-        el("td", {}, h.from_status ?? ""),
-        el("td", {}, h.to_status),
-        el("td", {}, h.reason ?? ""),
-        el("td", { class: "num" }, h.chain_height == null ? "" : String(h.chain_height)),
-      ),
-    );
-  }
-  table.append(tb);
-  body.append(dl, table);
-  ($("details") as HTMLDialogElement).showModal();
-}
-$("details-close").addEventListener("click", () => ($("details") as HTMLDialogElement).close());
 
 // --- account, positions, chart ------------------------------------------------------------------
 function scheduleAccountRefresh(): void {
@@ -430,177 +325,4 @@ async function loadHistory(): Promise<void> {
 }
 
 // --- health -------------------------------------------------------------------------------------
-interface Health {
-  ready: boolean;
-  checks: Record<string, string>;
-  chain_height: number | null;
-  chain_height_age_s: number | null;
-  indexer_height: number | null;
-  indexer_lag_blocks: number | null;
-  status_stream: string;
-  status_stream_backlog: number | null;
-  breakers: { upstream: string; endpoint: string; state: string }[];
-  orders_unknown: number | null;
-  reconciler_backlog: number | null;
-  trading_state: string;
-  trading_state_reason: string;
-}
-
-let streamState: StreamState = "off";
-
-async function refreshHealth(): Promise<void> {
-  const dl = $("health-list");
-  let h: Health;
-  try {
-    h = await api<Health>("GET", "/v1/console/health");
-  } catch (e) {
-    clear(dl);
-    dl.append(el("dt", {}, "Service"), el("dd", { class: "bad" }, `unreachable: ${String(e)}`));
-    return;
-  }
-  const open = h.breakers.filter((b) => b.state !== "closed");
-  const failing = Object.entries(h.checks).filter(([, v]) => v !== "ok");
-  const n = (v: number | null, unit = "") => (v == null ? "—" : `${v}${unit}`);
-  const rows: [string, string, boolean][] = [
-    ["Ready", h.ready ? "yes" : failing.map(([k, v]) => `${k}: ${v}`).join("; "), h.ready],
-    ["Chain height", n(h.chain_height), h.chain_height != null],
-    [
-      "Block age",
-      h.chain_height_age_s == null ? "—" : `${h.chain_height_age_s.toFixed(1)} s`,
-      (h.chain_height_age_s ?? 99) < 10,
-    ],
-    ["Indexer lag", n(h.indexer_lag_blocks, " blocks"), (h.indexer_lag_blocks ?? 0) < 5],
-    ["Status stream", h.status_stream, h.status_stream === "ok"],
-    ["Event stream", streamState, streamState === "live"],
-    [
-      "Breakers",
-      open.length ? open.map((b) => `${b.upstream} ${b.endpoint}: ${b.state}`).join("; ") : `${h.breakers.length} closed`,
-      open.length === 0,
-    ],
-    ["UNKNOWN orders", n(h.orders_unknown), (h.orders_unknown ?? 0) === 0],
-    ["Reconciler backlog", n(h.reconciler_backlog), true],
-  ];
-  clear(dl);
-  for (const [k, v, ok] of rows) dl.append(el("dt", {}, k), el("dd", { class: ok ? "good" : "bad" }, v));
-  showTradingState(h.trading_state, h.trading_state_reason);
-}
-
-function showStream(state: StreamState, detail?: string): void {
-  streamState = state;
-  const badge = $("stream-state");
-  badge.textContent = `stream: ${state}`;
-  badge.className = `badge ${state === "live" ? "good" : state === "off" ? "" : "bad"}`;
-  badge.title = detail ?? "Event stream";
-}
-
-function showTradingState(state: string, reason: string): void {
-  const badge = $("trading-state");
-  badge.textContent = state;
-  badge.className = `badge state-${state}`;
-  badge.title = reason ? `Trading state: ${reason}` : "Trading state";
-  for (const b of document.querySelectorAll<HTMLButtonElement>(".state-btn")) {
-    b.setAttribute("aria-pressed", String(b.dataset.state === state));
-  }
-}
-
-// --- controls (admin) ---------------------------------------------------------------------------
-function notice(text: string): void {
-  setText("notice", text);
-}
-
-// A modal confirmation; resolves with the reason typed, or null when dismissed.
-function confirmAction(title: string, text: string, extra?: HTMLElement): Promise<string | null> {
-  const dialog = $("confirm") as HTMLDialogElement;
-  setText("confirm-title", title);
-  setText("confirm-text", text);
-  const box = $("confirm-extra");
-  clear(box);
-  if (extra) box.append(extra);
-  const reason = $("confirm-reason") as HTMLInputElement;
-  reason.value = "";
-  return new Promise((resolve) => {
-    const done = (value: string | null) => {
-      $("confirm-form").removeEventListener("submit", onYes);
-      $("confirm-no").removeEventListener("click", onNo);
-      dialog.removeEventListener("cancel", onNo);
-      dialog.close();
-      resolve(value);
-    };
-    const onYes = (ev: Event) => {
-      ev.preventDefault();
-      done(reason.value.trim() || "operator console");
-    };
-    const onNo = (ev: Event) => {
-      ev.preventDefault();
-      done(null);
-    };
-    $("confirm-form").addEventListener("submit", onYes);
-    $("confirm-no").addEventListener("click", onNo);
-    dialog.addEventListener("cancel", onNo);
-    dialog.showModal();
-    $("confirm-no").focus(); // the safe choice has the focus
-  });
-}
-
-for (const b of document.querySelectorAll<HTMLButtonElement>(".state-btn")) {
-  b.addEventListener("click", () => void setTradingState(b.dataset.state!));
-}
-
-async function setTradingState(state: string): Promise<void> {
-  let cancelBox: HTMLInputElement | null = null;
-  let extra: HTMLElement | undefined;
-  if (state !== "ACTIVE") {
-    cancelBox = el("input", { type: "checkbox", id: "confirm-cancel-all" }) as HTMLInputElement;
-    cancelBox.checked = state === "HALTED";
-    extra = el("p", {}, cancelBox, el("label", { for: "confirm-cancel-all" }, " Also cancel every open order"));
-  }
-  const reason = await confirmAction(
-    `Set trading to ${state}?`,
-    state === "HALTED"
-      ? "Every new order will be refused until trading is set ACTIVE again."
-      : state === "REDUCE_ONLY"
-        ? "Only orders that reduce a position will be accepted."
-        : "Orders will be accepted again.",
-    extra,
-  );
-  if (reason === null) return;
-  try {
-    const r = await api<{ state: string; reason: string; canceled_orders: string[] | null }>(
-      "POST",
-      "/v1/admin/trading-state",
-      { state, reason, cancel_open_orders: cancelBox?.checked ?? false },
-    );
-    showTradingState(r.state, r.reason);
-    const n = r.canceled_orders?.length;
-    notice(`Trading state set to ${r.state}${n != null ? `; ${n} order(s) canceled` : ""}.`);
-  } catch (e) {
-    notice(`Not changed: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
-async function confirmCancel(o: Order): Promise<void> {
-  const ok = await confirmAction("Cancel this order?", `${o.market} ${o.side} ${o.size ?? ""} (${o.id})`);
-  if (ok === null) return;
-  try {
-    const r = await api<Order>("POST", `/v1/admin/orders/${o.id}/cancel`, { reason: ok });
-    notice(`Order ${r.id.slice(0, 8)}: ${r.status}.`);
-  } catch (e) {
-    notice(`Not canceled: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
-async function confirmClose(p: Position): Promise<void> {
-  const ok = await confirmAction(
-    `Close the ${p.market} position?`,
-    `A reduce-only market order for ${p.size} on the other side of the ${p.side} position.`,
-  );
-  if (ok === null) return;
-  try {
-    const r = await api<Order>("POST", `/v1/admin/positions/${encodeURIComponent(p.market)}/close`, { reason: ok });
-    notice(`Close order ${r.id.slice(0, 8)} placed: ${r.status}.`);
-  } catch (e) {
-    notice(`Not closed: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
 window.addEventListener("resize", () => chart.resize());
