@@ -10,7 +10,7 @@ TEST_WORKERS ?= auto
 PY_DIRS := $(wildcard src tests bench scripts examples)
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
-        dev-up dev-down bench ts-client docs
+        dev-up dev-down bench ts-client docs console console-shots browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,12 +25,30 @@ run: $(STAMP)
 	$(BIN)/dydx-router local run
 
 ## The whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL/DATABASE_URL is set).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Only the tests that need PostgreSQL and the devnet over real sockets.
-test-integration: $(STAMP)
+test-integration: $(STAMP) browser
 	$(BIN)/pytest tests/integration tests/e2e
+
+## Debian's Chromium for the console's browser tests (tests/e2e/test_console.py), only when it is
+## missing and apt-get is there; Playwright drives it (never a browser of its own download).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium for the console's browser tests"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+	    || echo "chromium could not be installed: the console's browser tests will skip"; \
+	fi
+
+## Build the operator console (console/, needs node 20 + npm) into the package; the bundle is
+## committed, so that `make run` needs no Node. A unit test fails when the bundle is stale.
+console: $(STAMP)
+	$(BIN)/python scripts/build_console.py
+
+## Regenerate docs/console.md's screenshots (headless Chromium against a devnet + router).
+console-shots: $(STAMP) browser
+	CONSOLE_SHOTS_DIR=docs/console $(BIN)/pytest tests/e2e/test_console.py -x -q
 
 ## The official TypeScript client's npm project (npm ci from its lock file, once; tests reuse it).
 ts-client: $(STAMP)
@@ -71,5 +89,5 @@ dev-down: $(STAMP)
 
 clean:
 	-@test -x $(BIN)/dydx-router && $(BIN)/dydx-router local down >/dev/null 2>&1 || true
-	rm -rf $(VENV) .venv-official tests/integration/devnet/ts_client/node_modules dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
+	rm -rf $(VENV) .venv-official tests/integration/devnet/ts_client/node_modules console/node_modules dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

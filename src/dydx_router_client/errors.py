@@ -103,7 +103,7 @@ _FAMILY_CODES: dict[type[RouterError], tuple[str, ...]] = {
     Forbidden: ("insufficient_scope", "subaccount_forbidden", "admin_scope_restricted"),
     NotFound: (
         "not_found", "order_not_found", "api_key_not_found", "no_position",
-        "risk_limits_not_found", "indexer_not_found", "tx_not_found",
+        "risk_limits_not_found", "indexer_not_found", "tx_not_found", "console_not_built",
     ),
     Conflict: (
         "trading_halted", "trading_reduce_only", "idempotency_key_reused",

@@ -10,6 +10,25 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
+class AdminCancelBody(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    reason: Annotated[str | None, Field(max_length=500, pattern="^[^\\x00]*$", title="Reason")] = ""
+
+
+class Subaccount(RootModel[int]):
+    root: Annotated[int, Field(ge=0, le=128000, title="Subaccount")]
+
+
+class AdminCloseBody(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    reason: Annotated[str | None, Field(max_length=500, pattern="^[^\\x00]*$", title="Reason")] = ""
+    subaccount: Annotated[Subaccount | None, Field(title="Subaccount")] = None
+
+
 class Scope(StrEnum):
     read = "read"
     trade = "trade"
@@ -17,12 +36,12 @@ class Scope(StrEnum):
     orders_all = "orders:all"
 
 
-class Subaccount(RootModel[int]):
+class Subaccount1(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=128000)]
 
 
-class Subaccounts(RootModel[list[Subaccount]]):
-    root: Annotated[list[Subaccount], Field(max_length=1000, min_length=1, title="Subaccounts")]
+class Subaccounts(RootModel[list[Subaccount1]]):
+    root: Annotated[list[Subaccount1], Field(max_length=1000, min_length=1, title="Subaccounts")]
 
 
 class ApiKeyCreateBody(BaseModel):
@@ -85,6 +104,12 @@ class AuditEntryOut(BaseModel):
 
 class AuditOut(BaseModel):
     entries: Annotated[list[AuditEntryOut], Field(title="Entries")]
+
+
+class BreakerOut(BaseModel):
+    endpoint: Annotated[str, Field(title="Endpoint")]
+    state: Annotated[str, Field(description="closed, half_open or open", title="State")]
+    upstream: Annotated[str, Field(title="Upstream")]
 
 
 class CancelFailureOut(BaseModel):
@@ -160,7 +185,7 @@ class Size(RootModel[Decimal]):
     root: Annotated[Decimal, Field(examples=["0.001"], title="Size")]
 
 
-class Subaccount1(RootModel[int]):
+class Subaccount2(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=128000, title="Subaccount")]
 
 
@@ -171,7 +196,48 @@ class ClosePositionBody(BaseModel):
     client_order_id: Annotated[ClientOrderId | None, Field(title="Client Order Id")] = None
     max_slippage_bps: Annotated[MaxSlippageBps | None, Field(title="Max Slippage Bps")] = None
     size: Annotated[Size | None, Field(title="Size")] = None
-    subaccount: Annotated[Subaccount1 | None, Field(title="Subaccount")] = None
+    subaccount: Annotated[Subaccount2 | None, Field(title="Subaccount")] = None
+
+
+class ConsoleHealthOut(BaseModel):
+    breakers: Annotated[list[BreakerOut], Field(title="Breakers")]
+    chain_height: Annotated[int | None, Field(title="Chain Height")]
+    chain_height_age_s: Annotated[
+        float | None,
+        Field(description="Seconds since the height advanced", title="Chain Height Age S"),
+    ]
+    checks: Annotated[
+        dict[str, str],
+        Field(description="The readiness probe's checks (`ok` or why not)", title="Checks"),
+    ]
+    indexer_height: Annotated[int | None, Field(title="Indexer Height")]
+    indexer_lag_blocks: Annotated[int | None, Field(title="Indexer Lag Blocks")]
+    orders_unknown: Annotated[
+        int | None,
+        Field(
+            description="Orders whose broadcast outcome is unknown",
+            title="Orders Unknown",
+        ),
+    ]
+    ready: Annotated[bool, Field(title="Ready")]
+    reconciler_backlog: Annotated[
+        int | None,
+        Field(
+            description="Non-final orders the reconciler checks",
+            title="Reconciler Backlog",
+        ),
+    ]
+    status_stream: Annotated[
+        str,
+        Field(
+            description="The indexer status stream's readiness check",
+            title="Status Stream",
+        ),
+    ]
+    status_stream_backlog: Annotated[int | None, Field(title="Status Stream Backlog")]
+    status_stream_behind_s: Annotated[float | None, Field(title="Status Stream Behind S")]
+    trading_state: Annotated[str, Field(title="Trading State")]
+    trading_state_reason: Annotated[str, Field(title="Trading State Reason")]
 
 
 class Error(BaseModel):
@@ -455,6 +521,13 @@ class KeyOut(BaseModel):
 
 
 class OrderOut(BaseModel):
+    api_key_id: Annotated[
+        UUID | None,
+        Field(
+            description="The API key that placed the order (null: the system's).",
+            title="Api Key Id",
+        ),
+    ] = None
     average_fill_price: Annotated[Decimal | None, Field(title="Average Fill Price")]
     chain: ChainIdsOut
     client_order_id: Annotated[str | None, Field(title="Client Order Id")]
@@ -518,7 +591,7 @@ class PlaceOrderBody(BaseModel):
     reduce_only: Annotated[bool | None, Field(title="Reduce Only")] = False
     side: Side
     size: Annotated[Decimal, Field(examples=["0.001"], title="Size")]
-    subaccount: Annotated[Subaccount1 | None, Field(title="Subaccount")] = None
+    subaccount: Annotated[Subaccount2 | None, Field(title="Subaccount")] = None
     time_in_force: TimeInForce | None = None
     trigger_price: Annotated[TriggerPrice | None, Field(title="Trigger Price")] = None
     type: OrderType

@@ -38,6 +38,10 @@ PUBLIC = {
     "/docs",
     "/docs/oauth2-redirect",
     "/redoc",
+    # The operator console's page: static files, no data (docs/console.md); its data routes
+    # need a key like any other.
+    "/console",
+    "/console/",
 }
 READ_BURST = 30
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from dydx_router import __version__, tracing
 from dydx_router.api import account, admin, events, health, orders, positions
 from dydx_router.api.body_limit import BodySizeLimit
+from dydx_router.api.console import mount_console
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.api.fastpath import PlaceOrderFastPath
 from dydx_router.api.headers import SecurityHeaders
@@ -90,6 +91,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(admin.router)
     app.include_router(events.router)
     app.include_router(account.router)
+    # The operator console's page, assets and health summary (docs/console.md).
+    mount_console(app)
     # The MCP tools for AI agents over streamable HTTP (docs/agents.md).
     mcp_running = mount_mcp(app)
     return app

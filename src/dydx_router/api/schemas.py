@@ -220,6 +220,9 @@ class OrderOut(BaseModel):
     average_fill_price: DecimalOut | None
     client_order_id: str | None
     subaccount: int
+    api_key_id: uuid.UUID | None = Field(
+        default=None, description="The API key that placed the order (null: the system's)."
+    )
     chain: ChainIdsOut
     error: ChainErrorOut | None
     created_at: datetime | None
@@ -254,6 +257,7 @@ class OrderOut(BaseModel):
             average_fill_price=o.average_fill_price,
             client_order_id=o.client_order_id,
             subaccount=o.subaccount_number,
+            api_key_id=o.api_key_id,
             chain=ChainIdsOut(
                 client_id=o.client_id,
                 order_flags=o.order_flags,

@@ -187,6 +187,11 @@ CATALOG: dict[str, Entry] = {
     "risk_limits_not_found": Entry(
         "The market has no risk-limit overrides.", "Nothing to delete or read."
     ),
+    # --- the operator console ---
+    "console_not_built": Entry(
+        "The console's page was not built into this installation (GET /console).",
+        "Run `make console` (node 20 and npm) and reinstall, or use a released wheel.",
+    ),
     # --- admin ---
     "api_key_not_found": Entry("No such API key.", "Check the key id (`api-keys list`)."),
     "invalid_api_key_spec": Entry("A key's scopes or subaccounts are invalid.", _FIX),

@@ -13,7 +13,7 @@ import structlog
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order
 from dydx_router.domain.risk import LIMIT_NAMES, RiskLimits, RiskPolicy, TradingState
-from dydx_router.service.orders import Caller, OrderService, SubaccountForbidden
+from dydx_router.service.orders import Caller, OrderService, PlaceResult, SubaccountForbidden
 from dydx_router.service.risk import ControlsSnapshot, RiskControls
 from dydx_router.store.api_keys import ApiKey, ApiKeyNotFound
 from dydx_router.store.audit import Actor, AuditEntry
@@ -228,6 +228,64 @@ class AdminService:
                 )
                 await uow.commit()
         return TradingStateChange(record, canceled)
+
+    # --- one order, one position (the operator console's controls) ----------------------------
+    async def cancel_order(
+        self, actor: Actor, caller: Caller, order_id: uuid.UUID, reason: str = ""
+    ) -> Order:
+        """Cancel one order, audited in the transaction that marks it CANCEL_REQUESTED (as the
+        kill switch's cancels are): no cancel without its entry, no entry without the cancel."""
+
+        async def audit(uow: Any, orders: Sequence[Order]) -> None:
+            for o in orders:
+                await uow.audit.record(
+                    actor,
+                    "order_cancel_requested",
+                    str(o.id),
+                    market=o.market,
+                    status=o.status.value,
+                    reason=reason,
+                )
+
+        order: Order = await self.orders.cancel(order_id, caller, audit=audit)
+        log.warning("admin_order_cancel", order_id=str(order_id), actor=actor.name)
+        return order
+
+    async def close_position(
+        self,
+        actor: Actor,
+        caller: Caller,
+        market: str,
+        subaccount: int | None,
+        reason: str = "",
+    ) -> PlaceResult:
+        """Close a position with a reduce-only IOC order. The intent is audited before the order
+        is placed (a close is never sent unaudited), its outcome afterwards."""
+        async with self.uow() as uow:
+            await uow.audit.record(
+                actor, "position_close_requested", market, subaccount=subaccount, reason=reason
+            )
+            await uow.commit()
+        try:
+            result: PlaceResult = await self.orders.close_position(
+                market, caller, subaccount_number=subaccount
+            )
+        except DomainError as e:
+            async with self.uow() as uow:
+                await uow.audit.record(actor, "position_close_failed", market, code=e.code)
+                await uow.commit()
+            raise
+        async with self.uow() as uow:
+            await uow.audit.record(
+                actor,
+                "position_close_placed",
+                market,
+                order_id=str(result.order.id),
+                status=result.order.status.value,
+            )
+            await uow.commit()
+        log.warning("admin_position_close", market=market, actor=actor.name)
+        return result
 
     # --- audit ------------------------------------------------------------------------------
     async def audit(self, *, limit: int, before_id: int | None) -> list[AuditEntry]:
