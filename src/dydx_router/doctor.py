@@ -51,14 +51,13 @@ async def _check(name: str, probe: Callable[[], Awaitable[str]], limit_s: float)
 
 
 async def check_database(settings: Settings) -> str:
-    import asyncpg
     from alembic.script import ScriptDirectory
 
-    from dydx_router.store.database import asyncpg_dsn
+    from dydx_router.store.database import connect
     from dydx_router.store.migrate import alembic_config
 
     url = settings.require_database_url()
-    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=settings.db_timeout_s)
+    conn = await connect(url, timeout=settings.db_timeout_s)
     try:
         version = int(await conn.fetchval("SHOW server_version_num"))
         exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
@@ -149,13 +148,11 @@ async def check_wallet(settings: Settings, address: str) -> str:
 
 
 async def check_risk(settings: Settings) -> str:
-    import asyncpg
-
-    from dydx_router.store.database import asyncpg_dsn
+    from dydx_router.store.database import connect
     from dydx_router.store.risk import RiskRepository
 
     url = settings.require_database_url()
-    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=settings.db_timeout_s)
+    conn = await connect(url, timeout=settings.db_timeout_s)
     try:
         policy = await RiskRepository(conn).policy()
         state = await conn.fetchval("SELECT state FROM trading_state WHERE id = 1")
