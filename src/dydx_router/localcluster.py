@@ -119,6 +119,7 @@ class LocalCluster:
         self.port = port
         self.local_dir = local_dir
         self.children: list[Child] = []
+        self.config = local_dir / "haproxy.cfg"
 
     @property
     def url(self) -> str:
@@ -172,15 +173,26 @@ class LocalCluster:
             started.append((child, f"http://{backend.host}:{backend.port}/health"))
         for child, health in started:
             self._wait_healthy(child, health, timeout)
-        config = self.local_dir / "haproxy.cfg"
-        config.write_text(haproxy_config(self.host, self.port, backends))
+        self.config.write_text(haproxy_config(self.host, self.port, backends))
         check = subprocess.run(
-            [haproxy, "-c", "-q", "-f", str(config)], capture_output=True, text=True, check=False
+            [haproxy, "-c", "-q", "-f", str(self.config)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if check.returncode != 0:
-            raise RuntimeError(f"haproxy refused {config}: {check.stderr.strip()}")
-        lb = self._spawn("haproxy", [haproxy, "-db", "-f", str(config)])
+            raise RuntimeError(f"haproxy refused {self.config}: {check.stderr.strip()}")
+        self.start_balancer()
+
+    def start_balancer(self) -> Child:
+        """Start HAProxy (again, after it died) on the configuration ``start`` wrote."""
+        for old in [c for c in self.children if c.name == "haproxy"]:
+            if old.process.poll() is None:
+                raise RuntimeError(f"haproxy is running (pid {old.process.pid})")
+            self.children.remove(old)
+        lb = self._spawn("haproxy", [find_haproxy(), "-db", "-f", str(self.config)])
         self._wait_healthy(lb, self.url + "/health", 10)
+        return lb
 
     def wait(self) -> Child:
         """Block until the load balancer or the last replica exits; returns it. A replica that

@@ -165,3 +165,20 @@ def test_three_replicas_behind_haproxy(lb_db: str, tmp_path: Path) -> None:
             process.stdout.close()
     left = [name for name, pid in pids.items() if _alive(pid)]
     assert left == [], left
+
+
+def test_without_haproxy_it_says_how_to_install_it_and_starts_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX_ROUTER_")}
+    env.update(PATH=str(tmp_path), DYDX_ROUTER_LOCAL_DIR=str(tmp_path / "local"))
+    done = subprocess.run(
+        [sys.executable, "-m", "dydx_router.cli", "local", "run", "--replicas", "3"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "apt-get install -y haproxy" in done.stderr
+    # Checked before anything starts: no database, no devnet.
+    assert not (tmp_path / "local").exists() or not any((tmp_path / "local").iterdir())
