@@ -119,6 +119,7 @@ class LocalCluster:
         self.port = port
         self.local_dir = local_dir
         self.children: list[Child] = []
+        self.backends: list[Backend] = []
         self.config = local_dir / "haproxy.cfg"
 
     @property
@@ -151,7 +152,7 @@ class LocalCluster:
     def start(self, env: dict[str, str], *, timeout: float = 90.0) -> None:
         """Start the replicas with ``env``, wait for their /health, then the load balancer."""
         haproxy = find_haproxy()  # before anything starts
-        backends: list[Backend] = []
+        backends = self.backends
         replica_env = {
             **env,
             # HAProxy's X-Forwarded-For names the client (api/auth.py counts failures by it).

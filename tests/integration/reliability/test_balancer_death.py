@@ -34,6 +34,7 @@ from tests.integration.reliability.harness import (
     row_key,
     wait_settled,
 )
+from tests.integration.reliability.replicas import replica_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,21 +49,7 @@ def cluster(
         pytest.skip(str(exc))
     mnemonic, address = new_mnemonic()
     asyncio.run(reliability_devnet.fund(address, "100000"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX_ROUTER_")}
-    env.update(
-        {
-            "DATABASE_URL": router_db,
-            "DYDX_ROUTER_MNEMONIC": mnemonic,
-            "DYDX_ROUTER_NETWORK": "devnet",
-            "DYDX_ROUTER_NODE_ENDPOINTS": reliability_devnet.grpc,
-            "DYDX_ROUTER_INDEXER_URLS": reliability_devnet.indexer,
-            "DYDX_ROUTER_INDEXER_WS_URLS": reliability_devnet.ws,
-            "DYDX_ROUTER_LOG_FORMAT": "json",
-            "DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5",
-            # The resting orders sit at half and one and a half times the oracle price.
-            "DYDX_ROUTER_DEFAULT_PRICE_BAND_BPS": "0",
-        }
-    )
+    env = replica_env(reliability_devnet, router_db, mnemonic, {})
     lb = LocalCluster(3, "127.0.0.1", free_port(), tmp_path)
     try:
         lb.start(env)
