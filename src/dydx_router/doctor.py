@@ -62,6 +62,8 @@ async def check_database(settings: Settings) -> str:
         version = int(await conn.fetchval("SHOW server_version_num"))
         exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
         current = await conn.fetchval("SELECT version_num FROM alembic_version") if exists else None
+        # Whether a commit waits for a standby: what a failover keeps (docs/scaling.md).
+        standbys = await conn.fetchval("SHOW synchronous_standby_names")
     finally:
         await conn.close()
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
@@ -69,7 +71,10 @@ async def check_database(settings: Settings) -> str:
         raise CheckFailed(f"PostgreSQL {version // 10000}: 15 or later is required")
     if current != head:
         raise CheckFailed(f"schema at {current or 'nothing'}, head is {head}: run migrate up")
-    return f"PostgreSQL {version // 10000}, schema at head ({head})"
+    return (
+        f"PostgreSQL {version // 10000}, schema at head ({head}), "
+        f"synchronous standbys: {standbys or 'none'}"
+    )
 
 
 async def check_node(settings: Settings, endpoint: NodeEndpoint) -> tuple[str, int]:

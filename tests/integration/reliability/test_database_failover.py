@@ -23,11 +23,13 @@ from typing import Any
 import httpx
 import pytest
 
+from dydx_router.config import Settings
+from dydx_router.doctor import check_database
 from dydx_router.domain.risk import TradingState
 from dydx_router.store import migrate
 from dydx_router.store.trading_state import TradingStateRepository
 from tests.fixtures.devnet import DevnetProcess
-from tests.fixtures.pg_pair import PostgresPair, find_binaries
+from tests.fixtures.pg_pair import STANDBY_NAME, PostgresPair, find_binaries
 from tests.integration.reliability.harness import (
     FINAL,
     Load,
@@ -79,6 +81,9 @@ async def test_promoted_standby_holds_every_acknowledged_order(
     url = pair.url("router")
     # The migration itself goes through the multi-host URL.
     await asyncio.to_thread(migrate.upgrade, url)
+    # doctor reads the same URL and says commits wait for the standby.
+    doctor_row = await check_database(Settings(DATABASE_URL=url))
+    assert doctor_row.endswith(f"synchronous standbys: {STANDBY_NAME}"), doctor_row
     mnemonic, address = new_mnemonic()
     await devnet.fund(address, "100000")
     env = {
