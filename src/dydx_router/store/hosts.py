@@ -22,6 +22,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
 
 #: The least time one host is given, however many are listed (a TLS handshake on a slow link).
 MIN_HOST_TIMEOUT_S = 1.0
@@ -74,6 +77,9 @@ async def connect_any(dsn: str, *, timeout: float | None = None, **kwargs: Any) 
         except (OSError, TimeoutError, asyncpg.PostgresError, _NOT_WRITABLE) as exc:
             last_error = exc
             continue
+        if _preferred.get(dsn, 0) != i:
+            # The writable host moved (a failover), or the first listed one is not it.
+            log.warning("database_host_changed", host=host_of(urls[i]), hosts=len(urls))
         _preferred[dsn] = i
         return conn
     assert last_error is not None

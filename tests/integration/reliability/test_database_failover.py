@@ -195,6 +195,9 @@ async def test_promoted_standby_holds_every_acknowledged_order(
     assert [k for k, n in chain_keys.items() if n > 1] == []
     assert all(r["status"] in FINAL for r in (await order_rows(url)))
     assert log.count('"internal_error"') == 0
+    # Every router says where it writes now (the standby's port, never the credentials).
+    assert log.count('"database_host_changed"') >= replicas, "no router logged the new host"
+    assert f"127.0.0.1:{pair.standby_port}" in log
 
 
 async def _until_halted(
