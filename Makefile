@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Start the embedded PostgreSQL (unless DATABASE_URL is set) and the devnet, migrate, serve the API.
+## REPLICAS=3: three routers on the same database and devnet behind HAProxy (docs/scaling.md).
+REPLICAS ?= 1
 run: $(STAMP)
-	$(BIN)/dydx-router local run
+	$(BIN)/dydx-router local run --replicas $(REPLICAS)
 
 ## The whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL/DATABASE_URL is set).
 test: $(STAMP) browser

@@ -87,7 +87,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "DYDX_ROUTER_DATABASE_URL")
     )
     """PostgreSQL URL (postgresql://user:password@host:5432/db); sslmode=require|verify-full is
-    honoured. Required by `serve`, `migrate` and `doctor`."""
+    honoured. Several hosts, libpq style (postgresql://u:p@db1:5432,db2:5432/db), for a database
+    that fails over: connections go to the one that takes writes (target_session_attrs
+    read-write by default). Required by `serve`, `migrate` and `doctor`."""
     db_pool_min_size: int = Field(default=2, ge=1, le=100)
     """Connections the pool keeps open."""
     db_pool_max_size: int = Field(default=16, ge=1, le=500)

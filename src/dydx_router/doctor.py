@@ -51,18 +51,19 @@ async def _check(name: str, probe: Callable[[], Awaitable[str]], limit_s: float)
 
 
 async def check_database(settings: Settings) -> str:
-    import asyncpg
     from alembic.script import ScriptDirectory
 
-    from dydx_router.store.database import asyncpg_dsn
+    from dydx_router.store.database import connect
     from dydx_router.store.migrate import alembic_config
 
     url = settings.require_database_url()
-    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=settings.db_timeout_s)
+    conn = await connect(url, timeout=settings.db_timeout_s)
     try:
         version = int(await conn.fetchval("SHOW server_version_num"))
         exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
         current = await conn.fetchval("SELECT version_num FROM alembic_version") if exists else None
+        # Whether a commit waits for a standby: what a failover keeps (docs/scaling.md).
+        standbys = await conn.fetchval("SHOW synchronous_standby_names")
     finally:
         await conn.close()
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
@@ -70,7 +71,10 @@ async def check_database(settings: Settings) -> str:
         raise CheckFailed(f"PostgreSQL {version // 10000}: 15 or later is required")
     if current != head:
         raise CheckFailed(f"schema at {current or 'nothing'}, head is {head}: run migrate up")
-    return f"PostgreSQL {version // 10000}, schema at head ({head})"
+    return (
+        f"PostgreSQL {version // 10000}, schema at head ({head}), "
+        f"synchronous standbys: {standbys or 'none'}"
+    )
 
 
 async def check_node(settings: Settings, endpoint: NodeEndpoint) -> tuple[str, int]:
@@ -149,13 +153,11 @@ async def check_wallet(settings: Settings, address: str) -> str:
 
 
 async def check_risk(settings: Settings) -> str:
-    import asyncpg
-
-    from dydx_router.store.database import asyncpg_dsn
+    from dydx_router.store.database import connect
     from dydx_router.store.risk import RiskRepository
 
     url = settings.require_database_url()
-    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=settings.db_timeout_s)
+    conn = await connect(url, timeout=settings.db_timeout_s)
     try:
         policy = await RiskRepository(conn).policy()
         state = await conn.fetchval("SELECT state FROM trading_state WHERE id = 1")

@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from dydx_router.store.database import asyncpg_dsn
+from dydx_router.store.database import connect
 from dydx_router.store.embedded import EmbeddedPostgres, with_database
 
 DATABASE_NAME = "dydx_router"
@@ -42,7 +40,7 @@ def local_dir() -> Path:
 
 async def ensure_database(admin_url: str, name: str) -> str:
     """Create database ``name`` on the server if missing; return its URL."""
-    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    conn = await connect(admin_url)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
@@ -181,7 +179,7 @@ async def ensure_demo_api_key(database_url: str) -> str:
     from dydx_router.store.api_keys import ApiKeyRepository
 
     path = local_dir() / "demo-api-key"
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    conn = await connect(database_url)
     try:
         repo = ApiKeyRepository(conn)
         if path.exists():

@@ -140,7 +140,9 @@ def test_compose_router_variables_are_settings_and_load() -> None:
     assert "dydx_mnemonic" in services["router"]["secrets"]
     assert services["router"]["env_file"][0]["path"] == ".env"
     port = env["DYDX_ROUTER_PORT"]
-    assert any(p.endswith(f":{port}") for p in services["router"]["ports"])
+    # Replicas publish nothing; the load balancer publishes the API port.
+    assert "ports" not in services["router"] and services["router"]["expose"] == [port]
+    assert any(p.endswith(f":{port}") for p in services["lb"]["ports"])
     assert f":{port}/health'" in " ".join(services["router"]["healthcheck"]["test"])
 
 
@@ -180,7 +182,9 @@ def test_mounted_files_exist_and_observability_uses_the_docs() -> None:
     prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     (job,) = prom["scrape_configs"]
     port = services["router"]["environment"]["DYDX_ROUTER_PORT"]
-    assert job["static_configs"][0]["targets"] == [f"router:{port}"]
+    # Every replica is scraped: the service's DNS name lists them all.
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["router"] and sd["type"] == "A" and str(sd["port"]) == port
     assert job["metrics_path"] in route_paths()
     alerts = (ROOT / "docs/prometheus-alerts.yml").read_text()
     assert f'job="{job["job_name"]}"' in alerts

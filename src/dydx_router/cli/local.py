@@ -21,10 +21,23 @@ def _devnet_args() -> list[str]:
 
 
 @local_app.command("run")
-def local_run() -> None:
+def local_run(
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1, max=16, help="Routers to run; more than 1 puts HAProxy in front of them."
+        ),
+    ] = 1,
+) -> None:
     """Start the database and the devnet, migrate, and serve the API until interrupted."""
-    from dydx_router import localdev
+    from dydx_router import localcluster, localdev
     from dydx_router.store import migrate
+
+    if replicas > 1:
+        try:
+            localcluster.find_haproxy()  # before anything starts
+        except localcluster.LoadBalancerMissing as exc:
+            _fail(str(exc))
 
     # SIGTERM ends the command like Ctrl-C, so the finally block stops what it started.
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -75,7 +88,26 @@ def local_run() -> None:
             else:
                 print(f"API key: {api_key}", flush=True)
 
-        _run(_serve(settings, announce))
+        if replicas == 1:
+            _run(_serve(settings, announce))
+        else:
+            cluster = localcluster.LocalCluster(
+                replicas, settings.host, settings.port, localdev.local_dir()
+            )
+            try:
+                try:
+                    # The settings took the key out of the environment (custody.py); the
+                    # replicas read it as this process did.
+                    cluster.start({**os.environ, "DYDX_ROUTER_MNEMONIC": mnemonic})
+                except RuntimeError as exc:
+                    _fail(str(exc), 1)
+                for child in cluster.children:
+                    print(f"{child.name}: pid {child.process.pid}, log {child.log_path}")
+                announce(cluster.url)
+                gone = cluster.wait()
+                _fail(f"{gone.name} exited with {gone.process.returncode}; see {gone.log_path}", 1)
+            finally:
+                cluster.stop()
     except KeyboardInterrupt:
         pass
     except ConfigError as exc:

@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from dydx_router.store.hosts import connect_any
+
 
 def asyncpg_dsn(url: str) -> str:
     """A libpq-style DSN for asyncpg (``sslmode`` and ``host=/socket/dir`` are understood)."""
@@ -45,12 +47,14 @@ class DatabaseUnavailable(ConnectionError):
 # Errors that mean "the server or the connection is gone", not "the statement is wrong":
 # socket errors and timeouts (OSError, incl. TimeoutError), SQLSTATE class 08 (connection
 # exception), 57P (operator intervention: admin shutdown, cannot connect now, crash shutdown) and
-# 53300 (too many connections).
+# 53300 (too many connections); and, with several hosts listed, none of those that answer takes
+# writes (a failover under way: the primary is gone and no standby has been promoted yet).
 _CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
 )
 #: Every class :func:`is_connection_error` may say yes to (for exception handler registration).
 DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
@@ -88,10 +92,19 @@ class _NoResetConnection(asyncpg.Connection):  # type: ignore[misc]
         return ""
 
 
+async def connect(url: str, **kwargs: Any) -> Any:
+    """One connection (``asyncpg.connect``'s keywords), to the writable host of a multi-host URL
+    (``store/hosts.py``)."""
+    return await connect_any(asyncpg_dsn(url), **kwargs)
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, **kwargs: Any) -> Any:
-    """Open the pool; raises OSError/asyncpg errors if the server is unreachable."""
+    """Open the pool; raises OSError/asyncpg errors if the server is unreachable. Each new
+    connection goes to the host that takes writes (``store/hosts.py``), so after a failover the
+    pool's replacements of its broken connections reach the new primary."""
     return await asyncpg.create_pool(
         asyncpg_dsn(url),
+        connect=connect_any,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,

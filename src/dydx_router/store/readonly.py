@@ -11,7 +11,7 @@ from typing import Any, Self
 import asyncpg
 
 from dydx_router.domain.order import Order
-from dydx_router.store.database import asyncpg_dsn
+from dydx_router.store.database import connect
 from dydx_router.store.orders import order_from_row
 
 
@@ -21,8 +21,8 @@ class ReadOnlyOrders:
 
     @classmethod
     async def connect(cls, url: str, *, connect_timeout: float = 5.0) -> Self:
-        conn = await asyncpg.connect(
-            asyncpg_dsn(url),
+        conn = await connect(
+            url,
             timeout=connect_timeout,
             command_timeout=60,
             server_settings={

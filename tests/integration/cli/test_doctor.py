@@ -79,6 +79,8 @@ def test_a_working_deployment_passes_every_check(env: dict[str, str], funded: st
     node = rows[f"node grpc://{env['DYDX_ROUTER_NODE_ENDPOINTS']}"]
     assert "chain localdydxprotocol" in node
     assert rows["database"].startswith("ok PostgreSQL")
+    # The test server has no standby: a failover could lose what it last committed.
+    assert rows["database"].endswith("synchronous standbys: none")
     assert wallet_address(funded) in rows["wallet"] and "5000" in rows["wallet"]
     assert f"indexer {env['DYDX_ROUTER_INDEXER_URLS']}" in rows
 

@@ -1,4 +1,8 @@
-"""Alembic environment: runs migrations over an async (asyncpg) engine."""
+"""Alembic environment: runs migrations over an async (asyncpg) engine.
+
+The engine's connections come from ``store.database.connect``, not from SQLAlchemy's parsing of
+the URL: one reading of ``DATABASE_URL`` everywhere, libpq's multi-host form included (the
+migration runs on whichever listed host takes writes)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dydx_router.store.database import sqlalchemy_url
+from dydx_router.store.database import connect
 from dydx_router.store.tables import metadata
 
 config = context.config
@@ -22,7 +26,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(sqlalchemy_url(config.get_main_option("sqlalchemy.url") or ""))
+    url = config.get_main_option("sqlalchemy.url") or ""
+    engine = create_async_engine("postgresql+asyncpg://", async_creator=lambda: connect(url))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
