@@ -63,11 +63,19 @@ class HealthProbe(threading.Thread):
         with httpx.Client(base_url=self.url, timeout=30) as c:
             while not self.stop.is_set():
                 start = time.perf_counter()
-                assert c.get("/health").status_code == 200
+                try:
+                    resp = c.get("/health")
+                except httpx.TransportError:
+                    if self.stop.is_set():  # the router went away after the test
+                        return
+                    raise
+                assert resp.status_code == 200
                 self.latencies.append(time.perf_counter() - start)
                 time.sleep(0.05)
 
 
+# ~80 s on an idle machine; several times that when CI shares the cores between two workers.
+@pytest.mark.timeout(480)
 def test_no_server_error_for_any_generated_request(fuzzed: RouterProcess, tmp_path: Path) -> None:
     report = tmp_path / "report.ndjson"
     probe = HealthProbe(fuzzed.url)
@@ -111,7 +119,7 @@ def test_no_server_error_for_any_generated_request(fuzzed: RouterProcess, tmp_pa
         ],
         capture_output=True,
         text=True,
-        timeout=540,
+        timeout=420,
         cwd=ROOT,
     )
     probe.stop.set()

@@ -131,7 +131,9 @@ async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
     assert sum(o.status == 202 for o in during) <= load.concurrency  # only those caught mid-way
     assert len(fast) >= 20, load.summary(during)
     assert {o.code for o in fast} == {"chain_unavailable"}
-    assert percentiles([o.seconds for o in fast])["p95_ms"] < 100  # type: ignore[operator]
+    # Refused without waiting on a node: well under the 1 s node timeout even on a busy machine
+    # (CI runs two test workers on two cores; ~5-20 ms when the machine is idle).
+    assert percentiles([o.seconds for o in fast])["p95_ms"] < 500  # type: ignore[operator]
     assert first_503 - stopped_at < 4.0
     assert all(o.status == 201 for o in after), load.summary(after)
     assert recovered_at - resumed_at < 5.0
