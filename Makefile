@@ -19,10 +19,11 @@ since = $$(awk -v a="$(1)" -v b="$$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
         dev-up dev-down bench ts-client docs console console-shots browser
 
+# `make run` prints its own progress lines: pip says only what went wrong.
 $(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(RUN_EXTRAS)]'
+	@$(BIN)/python -m pip install -qq --upgrade pip
+	@$(BIN)/python -m pip install -qq -e '.[$(RUN_EXTRAS)]'
 	@touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml
