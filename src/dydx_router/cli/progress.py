@@ -29,6 +29,9 @@ class Progress:
         install = _env_float(INSTALL_ENV)
         if install is not None:
             self.steps["install"] = install
+        if self.started is not None:
+            # Python and our imports (the wallet's key derivation library is the heaviest).
+            self.steps["start-up"] = max(0.0, time.time() - self.started - (install or 0.0))
 
     def say(self, step: str, text: str) -> None:
         print(f"{self.prefix} {step}: {text}", flush=True)
