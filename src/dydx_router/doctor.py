@@ -1,10 +1,11 @@
 """``dydx-router doctor``: check a deployment's configuration against what it names.
 
 One row per check: the configuration and the trading key, the database (reachable, version,
-migrated to head), the placements (no order left PENDING: docs/orders.md), each node endpoint (reachable, chain id, height fresh), each indexer endpoint
-(reachable, height fresh, not far behind the nodes), the wallet (address, collateral on the
-indexer) and the risk limits (set where they are required). Every outbound call has the
-timeout of its setting; a failing check never stops the others. Read only.
+migrated to head), the placements (no order left PENDING: docs/orders.md), each node endpoint
+(reachable, chain id, height fresh), each indexer endpoint (reachable, height fresh, not far
+behind the nodes), the wallet (address, collateral on the indexer) and the risk limits (set
+where they are required). Every outbound call has the timeout of its setting; a failing check
+never stops the others. Read only.
 """
 
 from __future__ import annotations
