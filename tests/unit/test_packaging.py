@@ -91,12 +91,15 @@ def test_make_run_without_the_devnet_extra_names_it(tmp_path: Path) -> None:
         f"""
         import os
         os.environ["DYDX_ROUTER_LOCAL_DIR"] = {str(tmp_path)!r}
+        os.environ.pop("DATABASE_URL", None)  # the embedded database, were anything started
         from dydx_router.cli import app
         app(["local", "up"])
         """,
     )
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "[devnet] extra" in done.stderr and "Traceback" not in done.stderr
+    # Refused before anything started: no database left running, nothing recorded.
+    assert not (tmp_path / "pgdata").exists() and not (tmp_path / "dev-up.json").exists()
 
 
 def test_the_embedded_database_without_its_extra_names_it(

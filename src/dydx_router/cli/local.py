@@ -16,7 +16,7 @@ import typer
 from dydx_router.cli.common import _fail, _run, _serve
 from dydx_router.cli.progress import Progress
 from dydx_router.config import ConfigError, load_settings
-from dydx_router.extras import MissingExtra
+from dydx_router.extras import MissingExtra, check
 
 local_app = typer.Typer(no_args_is_help=True, help="Local development environment (make targets).")
 
@@ -196,6 +196,8 @@ def local_up() -> None:
 
     if localdev.DevUpState.load() is not None:
         _fail("already up (run `make dev-down` first)", 1)
+    # Before anything starts: a missing devnet must not leave a database running.
+    check("dydx_devnet", "devnet", "the local devnet")
     state = localdev.DevUpState()
     db = localdev.start_database(keep_running=True)
     if db.embedded is not None:
