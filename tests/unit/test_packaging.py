@@ -24,7 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 EXTRA_MODULES = {
     "devnet": ["dydx_devnet"],
     "embedded": ["pgserver"],
-    "dev": ["pytest", "_pytest", "hypothesis", "schemathesis", "mypy", "datamodel_code_generator"],
+    "dev": [
+        "pytest",
+        "_pytest",
+        "xdist",
+        "hypothesis",
+        "schemathesis",
+        "mypy",
+        "datamodel_code_generator",
+        "playwright",
+    ],
 }
 # Our own modules that only local development uses.
 LOCAL_ONLY = ["dydx_router.localdev", "dydx_router.store.embedded"]
@@ -131,4 +140,4 @@ def test_runtime_dependencies_hold_no_extra_and_make_installs_what_each_target_n
     assert set(dev_extras[1].split(",")) == {"dev", "devnet", "embedded"}
     assert re.search(r"^run:\n(\t.*\n)*.*\$\(RUN_STAMP\)", makefile, re.M)
     for target in ("test", "lint"):
-        assert re.search(rf"^{target}: \$\(STAMP\)$", makefile, re.M), target
+        assert re.search(rf"^{target}: \$\(STAMP\)( |$)", makefile, re.M), target
