@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# The router (and the devnet, which ships in the same wheel). Two stages: the first builds our
-# wheel and the wheels of the runtime dependencies only (no dev/embedded extras); the second
-# installs them into a slim image and runs as an unprivileged user.
+# The router. Two stages: the first builds our wheel and the wheels of the runtime dependencies
+# only (none of the devnet/embedded/dev extras); the second installs them into a slim image and
+# runs as an unprivileged user. The devnet's code is in the same wheel and imported only by
+# `dydx-router devnet` (compose's devnet profile runs that command from this image: its modules
+# are all runtime dependencies; pyproject.toml, [devnet]).
 # Checked statically by tests/unit/test_deploy_files.py (no Docker engine runs in CI).
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 

@@ -3,28 +3,52 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What running needs (the service, the devnet, the embedded PostgreSQL) and, for the test and
+# lint targets, the development tools on top (pyproject.toml's extras).
+RUN_EXTRAS := devnet,embedded
+DEV_EXTRAS := dev,devnet,embedded
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 ## Parallel pytest workers for `make test` (pytest-xdist; `0` runs in one process).
 TEST_WORKERS ?= auto
 PY_DIRS := $(wildcard src tests bench scripts examples)
+# Seconds since $(1) (a $$EPOCHREALTIME), one decimal.
+since = $$(awk -v a="$(1)" -v b="$$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
         dev-up dev-down bench ts-client docs console console-shots browser
 
+# `make run` prints its own progress lines: pip says only what went wrong.
+$(RUN_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq --upgrade pip
+	@$(BIN)/python -m pip install -qq -e '.[$(RUN_EXTRAS)]'
+	@touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$(DEV_EXTRAS)]'
+	@touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
 ## Start the embedded PostgreSQL (unless DATABASE_URL is set) and the devnet, migrate, serve the API.
 ## REPLICAS=3: three routers on the same database and devnet behind HAProxy (docs/scaling.md).
+## Installs what running needs only (not the dev tools); prints each step with its time.
 REPLICAS ?= 1
-run: $(STAMP)
-	$(BIN)/dydx-router local run --replicas $(REPLICAS)
+run:
+	@t0=$$EPOCHREALTIME; \
+	if $(MAKE) --no-print-directory -q $(RUN_STAMP); then \
+	  echo "[run] install: up to date ($(VENV), .[$(RUN_EXTRAS)])"; \
+	else \
+	  echo "[run] install: .[$(RUN_EXTRAS)] into $(VENV) ..."; \
+	  $(MAKE) --no-print-directory $(RUN_STAMP) || exit $$?; \
+	  echo "[run] install: done in $(call since,$$t0)s"; \
+	fi; \
+	MAKE_RUN_STARTED=$$t0 MAKE_RUN_INSTALL_S=$(call since,$$t0) \
+	  exec $(BIN)/dydx-router local run --replicas $(REPLICAS)
 
 ## The whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL/DATABASE_URL is set).
 test: $(STAMP) browser
@@ -76,17 +100,17 @@ format: $(STAMP)
 build: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist .
 
-migrate-up: $(STAMP)
+migrate-up: $(RUN_STAMP)
 	$(BIN)/dydx-router local migrate up
 
-migrate-down: $(STAMP)
+migrate-down: $(RUN_STAMP)
 	$(BIN)/dydx-router local migrate down
 
 ## Start the local dependencies in the background; dev-down stops exactly those.
-dev-up: $(STAMP)
+dev-up: $(RUN_STAMP)
 	$(BIN)/dydx-router local up
 
-dev-down: $(STAMP)
+dev-down: $(RUN_STAMP)
 	$(BIN)/dydx-router local down
 
 clean:

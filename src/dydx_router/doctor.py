@@ -1,10 +1,11 @@
 """``dydx-router doctor``: check a deployment's configuration against what it names.
 
 One row per check: the configuration and the trading key, the database (reachable, version,
-migrated to head), each node endpoint (reachable, chain id, height fresh), each indexer endpoint
-(reachable, height fresh, not far behind the nodes), the wallet (address, collateral on the
-indexer) and the risk limits (set where they are required). Every outbound call has the
-timeout of its setting; a failing check never stops the others. Read only.
+migrated to head), the placements (no order left PENDING: docs/orders.md), each node endpoint
+(reachable, chain id, height fresh), each indexer endpoint (reachable, height fresh, not far
+behind the nodes), the wallet (address, collateral on the indexer) and the risk limits (set
+where they are required). Every outbound call has the timeout of its setting; a failing check
+never stops the others. Read only.
 """
 
 from __future__ import annotations
@@ -75,6 +76,43 @@ async def check_database(settings: Settings) -> str:
         f"PostgreSQL {version // 10000}, schema at head ({head}), "
         f"synchronous standbys: {standbys or 'none'}"
     )
+
+
+def stuck_after_s(settings: Settings) -> float:
+    """Age past which a PENDING order is stuck: a placement records the chain's answer within
+    its broadcast timeout, and the reconciler settles a row a crash left PENDING within a few of
+    its intervals (docs/reliability.md)."""
+    return max(60.0, 10 * settings.reconcile_interval_s, 4 * settings.broadcast_timeout_s)
+
+
+async def check_placements(settings: Settings) -> str:
+    """Orders still PENDING long after they were stored: no placement or reconciler is settling
+    them, and every retry with their Idempotency-Key answers 409 idempotency_in_flight."""
+    import asyncpg
+
+    from dydx_router.store.database import asyncpg_dsn
+
+    limit = stuck_after_s(settings)
+    conn = await asyncpg.connect(
+        asyncpg_dsn(settings.require_database_url()), timeout=settings.db_timeout_s
+    )
+    try:
+        # ix_orders_status_created_at_id: reads the PENDING rows only.
+        row = await conn.fetchrow(
+            "SELECT count(*) AS pending, "
+            "count(*) FILTER (WHERE created_at < now() - make_interval(secs => $1)) AS stuck, "
+            "min(created_at) AS oldest FROM orders WHERE status = 'PENDING'",
+            limit,
+        )
+    finally:
+        await conn.close()
+    if row["stuck"]:
+        raise CheckFailed(
+            f"{row['stuck']} order(s) PENDING for over {limit:g} s (oldest "
+            f"{_age(row['oldest']):.0f} s): is the service running? retries with their "
+            "Idempotency-Key answer 409 idempotency_in_flight until the reconciler settles them"
+        )
+    return f"{row['pending']} order(s) being placed, none PENDING for over {limit:g} s"
 
 
 async def check_node(settings: Settings, endpoint: NodeEndpoint) -> tuple[str, int]:
@@ -186,6 +224,9 @@ async def run_checks(settings: Settings) -> list[Check]:
     db_timeout = settings.db_timeout_s + 1
     database = functools.partial(check_database, settings)
     checks.append(await _check("database", database, db_timeout))
+    if checks[-1].ok:  # an unreachable or unmigrated database is one row, not two
+        placements = functools.partial(check_placements, settings)
+        checks.append(await _check("placements", placements, db_timeout))
     heights: list[int] = []
     node_timeout = float(settings.node_timeout_s) + 1
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dydx_router.extras import check
 from dydx_router.store.database import connect
 from dydx_router.store.embedded import EmbeddedPostgres, with_database
 
@@ -125,14 +126,23 @@ def parse_ready_line(line: str) -> dict[str, str] | None:
     return dict(part.split("=", 1) for part in line.split()[2:] if "=" in part)
 
 
-def start_devnet(
-    fund: dict[str, str],
-    extra_args: list[str],
-    *,
-    timeout: float = 60.0,
-    log_path: Path | None = None,
-) -> Devnet:
-    """Start ``python -m dydx_devnet`` in its own process group and wait for its READY line."""
+@dataclass
+class DevnetLaunch:
+    """A devnet process started but not yet known to be ready (``wait_ready``)."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        stop_pid(self.process.pid)
+
+
+def launch_devnet(
+    fund: dict[str, str], extra_args: list[str], *, log_path: Path | None = None
+) -> DevnetLaunch:
+    """Start ``python -m dydx_devnet`` in its own process group; return without waiting, so
+    that the database can start meanwhile (``make run``)."""
+    check("dydx_devnet", "devnet", "the local devnet")
     log_path = log_path or local_dir() / "devnet.log"
     args = [sys.executable, "-m", "dydx_devnet"]
     for address, amount in fund.items():
@@ -141,6 +151,12 @@ def start_devnet(
     log = log_path.open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
+    return DevnetLaunch(process, log_path)
+
+
+def wait_ready(launch: DevnetLaunch, *, timeout: float = 60.0) -> Devnet:
+    """Wait for the devnet's READY line; stop it if it does not come within ``timeout``."""
+    process, log_path = launch.process, launch.log_path
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         # Waiting on the process paces the loop and notices at once if it exits.
@@ -164,6 +180,17 @@ def start_devnet(
                 )
     stop_pid(process.pid)
     raise RuntimeError(f"the devnet did not become ready within {timeout:.0f}s; see {log_path}")
+
+
+def start_devnet(
+    fund: dict[str, str],
+    extra_args: list[str],
+    *,
+    timeout: float = 60.0,
+    log_path: Path | None = None,
+) -> Devnet:
+    """Start ``python -m dydx_devnet`` in its own process group and wait for its READY line."""
+    return wait_ready(launch_devnet(fund, extra_args, log_path=log_path), timeout=timeout)
 
 
 def wallet_address(mnemonic: str) -> str:

@@ -1,7 +1,8 @@
 """What the sync and async clients share: the requests each method sends, and when to retry.
 
 Retries: every request is retried after a transport failure (nothing, or no answer, came back),
-a 429 or a 5xx, at most ``max_attempts`` times in all, waiting ``Retry-After`` when the router
+a 429, a 5xx or a 409 ``idempotency_in_flight`` (an earlier attempt with the same key is still
+being placed), at most ``max_attempts`` times in all, waiting ``Retry-After`` when the router
 sends one and an exponential backoff otherwise. Placements and closes always carry an
 ``Idempotency-Key`` that stays the same across the retries, so a placement whose answer was lost
 is answered by the order the first attempt placed (HTTP 200, a replay), never placed twice.
@@ -38,6 +39,8 @@ from dydx_router_client.models import (
 
 M = TypeVar("M", bound=BaseModel)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 409 with this code: a retry while the first attempt with the key is in flight (retried too).
+IN_FLIGHT_CODE = "idempotency_in_flight"
 FINAL_STATUSES = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
 )
@@ -65,7 +68,19 @@ class RetryPolicy:
 
     @staticmethod
     def retryable(response: httpx.Response) -> bool:
+        if response.status_code == 409:
+            # The first attempt with this Idempotency-Key is still being processed (its
+            # answer was lost, the order is PENDING): the same request again answers it.
+            return _error_code(response) == IN_FLIGHT_CODE
         return response.status_code in RETRY_STATUSES
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
 
 
 @dataclass(frozen=True)

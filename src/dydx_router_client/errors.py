@@ -106,7 +106,7 @@ _FAMILY_CODES: dict[type[RouterError], tuple[str, ...]] = {
         "risk_limits_not_found", "indexer_not_found", "tx_not_found", "console_not_built",
     ),
     Conflict: (
-        "trading_halted", "trading_reduce_only", "idempotency_key_reused",
+        "trading_halted", "trading_reduce_only", "idempotency_key_reused", "idempotency_in_flight",
         "order_not_cancelable", "order_in_flight", "duplicate_order", "concurrent_update",
         "illegal_status_transition", "account_not_found", "order_withdrawn",
         "sequence_mismatch", "timestamp_nonce_rejected", "chain_rejected", "authenticator_refused",

@@ -274,8 +274,14 @@ def test_concurrent_duplicates_make_exactly_one_order(router: RouterProcess) -> 
             return await asyncio.gather(*(c.post("/v1/orders", json=body) for _ in range(8)))
 
     responses = asyncio.run(burst())
-    assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses]
-    assert len({r.json()["id"] for r in responses}) == 1
+    # One placement (201); each other copy is a replay of it (200) or, while it is still being
+    # placed, 409 idempotency_in_flight naming it (tests/e2e/test_idempotency_in_flight.py).
+    assert all(r.status_code in (200, 201, 409) for r in responses), [r.text for r in responses]
+    in_flight = [r.json()["error"] for r in responses if r.status_code == 409]
+    assert all(e["code"] == "idempotency_in_flight" for e in in_flight), in_flight
+    ids = {r.json()["id"] for r in responses if r.status_code != 409}
+    ids |= {e["details"]["order_id"] for e in in_flight}
+    assert len(ids) == 1
     assert sum(r.status_code == 201 for r in responses) == 1
 
 

@@ -18,12 +18,13 @@ from dydx_router.domain import risk
 from dydx_router.redact import REDACTOR
 from dydx_router.service.admin import AdminScopeRestricted
 from dydx_router.service.cancels import OrderNotCancelable
-from dydx_router.service.lifecycle import ShuttingDown
-from dydx_router.service.orders import (
+from dydx_router.service.idempotency import (
+    IN_FLIGHT_RETRY_AFTER_S,
     IdempotencyConflict,
-    NoPosition,
-    SubaccountForbidden,
+    IdempotencyInFlight,
 )
+from dydx_router.service.lifecycle import ShuttingDown
+from dydx_router.service.orders import NoPosition, SubaccountForbidden
 from dydx_router.service.sync import OrderInFlight
 from dydx_router.service.throttle import ChainRateLimited
 from dydx_router.store.api_keys import ApiKeyNotFound, InvalidApiKeySpec
@@ -71,6 +72,8 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (ChainRateLimited, 429),
     # A key re-used with another body: 422 (draft-ietf-httpapi-idempotency-key-header §2.7).
     (IdempotencyConflict, 422),
+    # The first request with the key still in flight: 409, retry after Retry-After (§2.7).
+    (IdempotencyInFlight, 409),
     (OrderNotCancelable, 409),
     (OrderInFlight, 409),
     (DuplicateOrder, 409),
@@ -91,6 +94,10 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
 ]
 # Statuses that tell the caller to come back later.
 RETRY_AFTER_S = {503: "1", 504: "1"}
+# Errors of other statuses that tell the caller when to come back.
+RETRY_AFTER_BY_CLASS: dict[type[Exception], str] = {
+    IdempotencyInFlight: str(IN_FLIGHT_RETRY_AFTER_S),
+}
 
 
 def status_for(exc: Exception) -> int:
@@ -133,7 +140,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, domain.DomainError)
         status = status_for(exc)
         retry = (
-            str(exc.details.get("retry_after_s", 1)) if status == 429 else RETRY_AFTER_S.get(status)
+            str(exc.details.get("retry_after_s", 1))
+            if status == 429
+            else RETRY_AFTER_S.get(status) or RETRY_AFTER_BY_CLASS.get(type(exc))
         )
         return ProblemResponse(
             error_body(exc.code, exc.message, exc.details),

@@ -40,7 +40,9 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         max_length=IDEMPOTENCY_KEY_MAX,
         pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="Same key + same body returns the same order; a different body is a 409.",
+        description="Same key + same body returns the same order (200, Idempotent-Replayed); "
+        "a different body is a 422; while the first request with the key is still in flight, "
+        "409 idempotency_in_flight with Retry-After.",
     ),
 ]
 
@@ -98,6 +100,10 @@ def _decode_cursor(text: str) -> Cursor:
         202: {
             "description": "Persisted, but the broadcast outcome is unknown (UNKNOWN), or "
             "known but not yet stored (`unrecorded_outcome`)"
+        },
+        409: {
+            "description": "The first request with this Idempotency-Key is still in flight "
+            "(`idempotency_in_flight`, Retry-After), or trading is halted"
         },
         422: {"description": "Idempotency-Key reused with a different body, or a malformed one"},
     },

@@ -49,6 +49,11 @@ async def positions(
             "placed earlier with this key"
         },
         202: {"description": "Persisted, but the broadcast outcome is unknown (UNKNOWN)"},
+        409: {
+            "description": "The first close with this Idempotency-Key is still in flight "
+            "(`idempotency_in_flight`, Retry-After), or trading is halted"
+        },
+        422: {"description": "Idempotency-Key reused with other parameters, or a malformed one"},
     },
     summary="Close a position with a reduce-only IOC order",
 )

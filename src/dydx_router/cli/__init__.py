@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from dydx_devnet import cli as devnet_cli
 from dydx_router.cli import doctor, local, trading_keys
 from dydx_router.cli.common import _fail, _run, _serve, _settings, config_errors
 from dydx_router.config import ConfigError
+from dydx_router.extras import MissingExtra, require
 from dydx_router.mcp.stdio import mcp_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="dYdX v4 order router.")
@@ -29,11 +29,24 @@ app.command("doctor")(doctor.doctor)
 app.command("mcp", help="Serve the MCP tools over stdio (DYDX_ROUTER_URL, DYDX_ROUTER_API_KEY).")(
     mcp_command
 )
+
+
 # `dydx-router devnet ...` runs the local chain and indexer (the same command as
-# `python -m dydx_devnet`).
-app.command(
-    "devnet", help="Run the local dYdX devnet: a node (gRPC) and an indexer (REST, websocket)."
-)(devnet_cli.run)
+# `python -m dydx_devnet`). The devnet is the [devnet] extra: imported only when this command
+# runs, never by the service (dydx_router/extras.py); its own options are parsed by its app.
+@app.command(
+    "devnet",
+    help="Run the local dYdX devnet: a node (gRPC) and an indexer (REST, websocket). "
+    "`dydx-router devnet --help` lists its options.",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def devnet(ctx: typer.Context) -> None:
+    try:
+        devnet_cli = require("dydx_devnet.cli", "devnet", "`dydx-router devnet`")
+    except MissingExtra as exc:
+        _fail(str(exc))
+    devnet_cli.app(args=list(ctx.args), prog_name="dydx-router devnet")
 
 
 @app.command()

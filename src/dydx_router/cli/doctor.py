@@ -9,7 +9,8 @@ from dydx_router.config import ConfigError, load_settings
 
 
 def doctor() -> None:
-    """Check configuration, database, nodes, indexers, wallet and risk limits; exit 1 on a failure.
+    """Check configuration, database, stuck orders, nodes, indexers, wallet and risk limits; exit 1
+    on a failure.
 
     Read only. One row per check; every call has the timeout of its setting.
     """

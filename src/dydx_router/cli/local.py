@@ -6,14 +6,36 @@ import asyncio
 import os
 import shlex
 import signal
-from typing import Annotated
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from dydx_router.cli.common import _fail, _run, _serve
+from dydx_router.cli.progress import Progress
 from dydx_router.config import ConfigError, load_settings
+from dydx_router.extras import MissingExtra, check
 
 local_app = typer.Typer(no_args_is_help=True, help="Local development environment (make targets).")
+
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _extras_errors(func: F) -> F:
+    """A missing optional part (the devnet, the embedded database) ends the command with one
+    line naming the extra to install."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except MissingExtra as exc:
+            _fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _devnet_args() -> list[str]:
@@ -41,14 +63,26 @@ def local_run(
 
     # SIGTERM ends the command like Ctrl-C, so the finally block stops what it started.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    progress = Progress()
     db = None
-    devnet = None
+    launch = None
     try:
-        db = localdev.start_database()
-        migrate.upgrade(db.url)
         mnemonic = localdev.demo_mnemonic()
         address = localdev.wallet_address(mnemonic)
-        devnet = localdev.start_devnet({address: localdev.DEMO_FUNDS_USDC}, _devnet_args())
+        # The devnet boots in its own process while the database starts and is migrated.
+        devnet_started = time.monotonic()
+        launch = localdev.launch_devnet({address: localdev.DEMO_FUNDS_USDC}, _devnet_args())
+        progress.say("devnet", f"starting in the background (log: {launch.log_path})")
+        external = bool(os.environ.get("DATABASE_URL"))
+        with progress.step(
+            "database",
+            "DATABASE_URL" if external else f"embedded PostgreSQL in {localdev.local_dir()}",
+        ):
+            db = localdev.start_database()
+        with progress.step("migrations", "alembic upgrade head"):
+            migrate.upgrade(db.url)
+        devnet = localdev.wait_ready(launch)
+        progress.done("devnet", time.monotonic() - devnet_started, " (since its start)")
         os.environ.update(
             {
                 "DATABASE_URL": db.url,
@@ -65,8 +99,11 @@ def local_run(
             if localdev.may_mint_demo_key(db, settings.network.value)
             else None
         )
+        progress.say("API", "starting ...")
+        api_started = time.monotonic()
 
         def announce(url: str) -> None:
+            progress.done("API", time.monotonic() - api_started)
             print(
                 f"Devnet: grpc={devnet.node_endpoints} rpc={','.join(devnet.rpcs)} "
                 f"indexer={devnet.indexer} (log: {devnet.log_path})"
@@ -78,6 +115,7 @@ def local_run(
                 "-H 'Content-Type: application/json' "
                 '-d \'{"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"}\''
             )
+            print(progress.summary())
             print(f"API URL: {url}")
             if api_key is None:
                 print(
@@ -112,9 +150,11 @@ def local_run(
         pass
     except ConfigError as exc:
         _fail(f"configuration: {exc}")
+    except MissingExtra as exc:
+        _fail(str(exc))
     finally:
-        if devnet is not None:
-            devnet.stop()
+        if launch is not None:
+            launch.stop()
         if db is not None and db.embedded is not None:
             db.embedded.stop()
 
@@ -124,6 +164,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 @local_app.command("migrate")
+@_extras_errors
 def local_migrate(
     direction: Annotated[str, typer.Argument(help="up or down")],
     revision: Annotated[str | None, typer.Argument()] = None,
@@ -147,6 +188,7 @@ def local_migrate(
 
 
 @local_app.command("up")
+@_extras_errors
 def local_up() -> None:
     """Start the embedded database (unless DATABASE_URL is set) and the devnet in the background."""
     from dydx_router import localdev
@@ -154,6 +196,8 @@ def local_up() -> None:
 
     if localdev.DevUpState.load() is not None:
         _fail("already up (run `make dev-down` first)", 1)
+    # Before anything starts: a missing devnet must not leave a database running.
+    check("dydx_devnet", "devnet", "the local devnet")
     state = localdev.DevUpState()
     db = localdev.start_database(keep_running=True)
     if db.embedded is not None:

@@ -125,6 +125,12 @@ CATALOG: dict[str, Entry] = {
         "The Idempotency-Key was used before with a different request (keys never expire).",
         "Use a new key for a new request.",
     ),
+    "idempotency_in_flight": Entry(
+        "The first request with this Idempotency-Key is still being processed (its order is "
+        "PENDING: the chain's answer is not recorded yet); `details.order_id` names it.",
+        "Retry the same request with the same key after Retry-After: it answers the order "
+        "once its outcome is stored (never a second order).",
+    ),
     "duplicate_order": Entry(
         "An order with the same chain order id or idempotency key exists.",
         "Read the existing order instead of placing again.",

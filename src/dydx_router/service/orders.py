@@ -41,6 +41,8 @@ from dydx_router.service.cancels import (
     record_cancel_outcome,
 )
 from dydx_router.service.faults import FaultHolds, Step
+from dydx_router.service.idempotency import IdempotencyConflict as IdempotencyConflict
+from dydx_router.service.idempotency import find_replay
 from dydx_router.service.lifecycle import WriteGate
 from dydx_router.service.ports import (
     AccountSnapshot,
@@ -69,10 +71,6 @@ MAX_BATCH_CANCELS = 100
 # Orders read per page by a cancel-all.
 CANCEL_PAGE = 1000
 SHORT_BLOCK_WINDOW = 40
-
-
-class IdempotencyConflict(DomainError):
-    code = "idempotency_key_reused"
 
 
 class WithdrawnBeforeBroadcast(DomainError):
@@ -292,7 +290,8 @@ class OrderService:
                 admission.release()
             if not isinstance(exc, DuplicateOrder) or cmd.idempotency_key is None:
                 raise
-            # A concurrent duplicate won the race: answer as a replay of it.
+            # A concurrent duplicate won the race: answer as a replay of it (409 while it is
+            # still in flight).
             assert fingerprint is not None
             replay = await self._replay(caller, cmd.idempotency_key, fingerprint)
             if replay is None:
@@ -397,17 +396,8 @@ class OrderService:
         )
 
     async def _replay(self, caller: Caller, key: str, fingerprint: str) -> Order | None:
-        async with self.uow() as uow:
-            existing = await uow.orders.find_by_idempotency_key(caller.api_key_id, key)
-            if existing is None:
-                return None
-            if existing.request_fingerprint != fingerprint:
-                raise IdempotencyConflict(
-                    "this Idempotency-Key was already used with a different request",
-                    order_id=str(existing.id),
-                )
-            existing.history = await uow.orders.history(existing.id)
-            return existing
+        # 422 for another body, 409 while the first is in flight (service/idempotency.py).
+        return await find_replay(self.uow, caller.api_key_id, key, fingerprint)
 
     def _new_order(
         self,

@@ -1,6 +1,7 @@
 """The embedded default database: a PostgreSQL server installed from PyPI (``pgserver``).
 
-Used by ``make run`` / ``make test`` when no ``DATABASE_URL`` is set. PostgreSQL refuses to run as
+Used by ``make run`` / ``make test`` when no ``DATABASE_URL`` is set; ``pgserver`` is the
+``[embedded]`` extra, imported only here (dydx_router/extras.py). PostgreSQL refuses to run as
 root; pgserver then runs the server as a dedicated system user it creates, so this works both for
 ordinary users and for root in CI containers. The server listens on a unix socket only (no TCP port
 to collide with), with its data under a project-local directory.
@@ -15,6 +16,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from dydx_router.extras import require
 
 
 class EmbeddedPostgres:
@@ -31,9 +34,8 @@ class EmbeddedPostgres:
         # platformdirs warns when XDG_RUNTIME_DIR is unset (common in containers); harmless.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from pgserver import get_server  # type: ignore[attr-defined]
-
-            self._server = get_server(
+            pgserver = require("pgserver", "embedded", "the embedded PostgreSQL")
+            self._server = pgserver.get_server(
                 self.data_dir, cleanup_mode=None if self.keep_running else "stop"
             )
         return str(self._server.get_uri())

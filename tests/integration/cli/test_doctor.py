@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -146,3 +147,47 @@ def test_the_public_demo_key_is_refused_off_the_devnet(env: dict[str, str]) -> N
         rows["wallet"]
         == f"FAIL {doctor.DEMO_ADDRESS} is the public demo key: never use it off the devnet"
     )
+
+
+async def _insert_pending(url: str, age_s: float) -> None:
+    import uuid
+
+    import asyncpg
+
+    from dydx_router.store.database import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(
+            "INSERT INTO orders (id, market, side, type, time_in_force, size, quantums, subticks,"
+            " client_id, order_flags, clob_pair_id, address, subaccount_number,"
+            " indexer_order_id, status, created_at)"
+            " VALUES ($1, 'BTC-USD', 'BUY', 'LIMIT', 'GTT', 0.001, 1000000, 1000000, $2, 0, 0,"
+            " 'dydx1x', 0, $3, 'PENDING', now() - make_interval(secs => $4))",
+            uuid.uuid4(),
+            int(age_s) % 2**32,
+            uuid.uuid4(),
+            age_s,
+        )
+    finally:
+        await conn.close()
+
+
+def test_an_order_left_pending_is_a_failing_placements_row(
+    env: dict[str, str], pg_server_url: str
+) -> None:
+    # A PENDING order being placed now is normal; one left PENDING for an hour means nothing
+    # settles it, and every retry with its Idempotency-Key answers 409 idempotency_in_flight.
+    with fresh_database(pg_server_url, "doctor_pending") as url:
+        asyncio.run(_insert_pending(url, age_s=0))
+        code, rows = run_doctor(**{**env, "DATABASE_URL": url})
+        assert code == 0, rows
+        assert rows["placements"] == "ok 1 order(s) being placed, none PENDING for over 60 s"
+        asyncio.run(_insert_pending(url, age_s=3600))
+        code, rows = run_doctor(**{**env, "DATABASE_URL": url})
+    assert code == 1
+    assert re.match(
+        r"FAIL 1 order\(s\) PENDING for over 60 s \(oldest 36\d\d s\)", rows["placements"]
+    )
+    assert "409 idempotency_in_flight" in rows["placements"]
+    assert rows["database"].startswith("ok PostgreSQL")

@@ -333,6 +333,16 @@ class Outcome:
     order_status: str | None = None
 
 
+def _in_flight(resp: httpx.Response) -> bool:
+    """409 idempotency_in_flight: the request with this key is still being placed."""
+    if resp.status_code != 409:
+        return False
+    try:
+        return bool(resp.json()["error"]["code"] == "idempotency_in_flight")
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 @dataclass
 class Load:
     """Orders over HTTP at a fixed concurrency, each outcome recorded with its timing."""
@@ -348,6 +358,8 @@ class Load:
     answers: dict[int, Outcome] = field(default_factory=dict)
     sent: int = 0
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    #: 409 idempotency_in_flight answers resent (retry_lost only).
+    in_flight_retries: int = 0
     _waiters: list[tuple[int, asyncio.Event]] = field(default_factory=list)
 
     async def run(self, *, total: int | None = None, until: asyncio.Event | None = None) -> None:
@@ -371,12 +383,19 @@ class Load:
             try:
                 # self.url is read each time: a test may point the clients at a restarted router.
                 resp = await client.post(self.url + "/v1/orders", json=body, headers=headers)
-                break
             except httpx.TransportError:
                 self.outcomes.append(Outcome(started, time.monotonic() - started, 0))
                 await asyncio.sleep(0.05)  # the router is down: do not spin
                 if not self.retry_lost:
                     return
+                continue
+            if self.retry_lost and _in_flight(resp):
+                # The first copy is still being placed, or was left PENDING by a crash until the
+                # reconciler settles it: resend after Retry-After, as the typed client does.
+                self.in_flight_retries += 1
+                await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
+                continue
+            break
         seconds = time.monotonic() - started
         is_json = resp.headers.get("content-type", "").startswith(
             ("application/json", "application/problem+json")

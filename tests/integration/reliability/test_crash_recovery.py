@@ -97,6 +97,7 @@ async def test_kill_9_mid_load_then_restart(
             "rows_at_crash": len(rows_at_crash),
             "in_doubt_at_crash": dict(in_doubt),
             "lost_connections_resent": sum(1 for o in load.outcomes if o.status == 0),
+            "in_flight_409s_resent": load.in_flight_retries,
             "answers": load.summary(list(answers.values())),
             "replays_after_restart": sum(1 for o in answers.values() if o.status == 200),
             "kill_to_ready_s": round(ready_after, 2),

@@ -133,6 +133,27 @@ def test_a_4xx_is_not_retried() -> None:
     assert len(calls) == 1 and calls[0].headers["Idempotency-Key"] == "mine"
 
 
+async def test_a_placement_still_in_flight_is_retried_with_its_key_until_replayed() -> None:
+    # The first attempt's answer was lost while the router still broadcasts it: the retry is
+    # 409 idempotency_in_flight with Retry-After, then the replay of the one order (200).
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            raise httpx.ReadError("connection lost", request=request)
+        if len(seen) == 2:
+            body = {"error": {"code": "idempotency_in_flight", "message": "in flight"}}
+            return httpx.Response(409, json=body, headers={"Retry-After": "0"})
+        return httpx.Response(200, json=order_json(), headers={"Idempotent-Replayed": "true"})
+
+    transport = httpx.MockTransport(answer)
+    async with AsyncRouterClient("http://r", "k", retry=FAST, transport=transport) as c:
+        order = await c.place_order(PlaceOrderBody.model_validate(ORDER))
+    assert order.status == "SUBMITTED"
+    assert len(seen) == 3 and len({r.headers["Idempotency-Key"] for r in seen}) == 1
+
+
 def test_without_any_answer_the_transport_error_is_raised_after_the_attempts() -> None:
     calls: list[httpx.Request] = []
 
