@@ -36,7 +36,13 @@ class OrderEvent(_Event):
     filled_size: Decimal
     average_fill_price: Decimal | None = None
     subaccount_number: int
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="Why the status changed.")
+    placement_reason: str | None = Field(
+        default=None, description="The reason the placing caller gave (an agent's why)."
+    )
+    cancel_reason: str | None = Field(
+        default=None, description="The reason the canceling caller gave."
+    )
     at: datetime
 
 
