@@ -55,7 +55,7 @@ def _limits_details(limits: RiskLimits) -> dict[str, Any]:
     return {k: None if v is None else str(v) for k, v in values.items()}
 
 
-def _agent_details(limits: AgentLimits) -> dict[str, Any]:
+def agent_details(limits: AgentLimits) -> dict[str, Any]:
     markets = limits.allowed_markets
     return {
         "max_order_notional": _text(limits.max_order_notional),
@@ -178,7 +178,7 @@ class AdminService:
             key = await self._reachable(uow, caller, key_id)
             await uow.agent_limits.put(key_id, limits, actor.key_id)
             await uow.audit.record(
-                actor, "agent_limits_set", str(key_id), name=key.name, **_agent_details(limits)
+                actor, "agent_limits_set", str(key_id), name=key.name, **agent_details(limits)
             )
             await uow.commit()
         if self.agents is not None:  # this replica at once; the others on the notification
