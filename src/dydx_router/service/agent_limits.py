@@ -98,14 +98,24 @@ class AgentLimitsBook:
         return self.limits.get(key, AgentLimits()) if key is not None else AgentLimits()
 
     async def reload(self) -> None:
-        self.limits = await self._load_limits()
+        self._replace(await self._load_limits())
         self.loaded = True
 
     def apply(self, key: uuid.UUID, limits: AgentLimits) -> None:
         """Take a value just written by this process (the notification follows anyway)."""
-        self.limits = {k: v for k, v in self.limits.items() if k != key}
+        new = {k: v for k, v in self.limits.items() if k != key}
         if not limits.empty:
-            self.limits[key] = limits
+            new[key] = limits
+        self._replace(new)
+
+    def _replace(self, new: dict[uuid.UUID, AgentLimits]) -> None:
+        for key in self.limits.keys() | new.keys():
+            held = self._usage.get(key)
+            if held is not None and self.limits.get(key) != new.get(key):
+                # Orders admitted while the key had other (or no) limits held no reservation:
+                # the next check reads the usage again rather than trust the last read.
+                held.taken_at = float("-inf")
+        self.limits = new
 
     def changed(self) -> None:
         """A notification arrived: reload now (called from the listener, not awaited)."""

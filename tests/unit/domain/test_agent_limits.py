@@ -71,7 +71,5 @@ def test_open_orders_count_this_one() -> None:
 
 
 def test_reduce_only_orders_are_never_refused_by_notional_or_open_orders() -> None:
-    limits = AgentLimits(
-        max_order_notional=D("1"), max_daily_notional=D("1"), max_open_orders=0
-    )
+    limits = AgentLimits(max_order_notional=D("1"), max_daily_notional=D("1"), max_open_orders=0)
     check(limits, notional="1000", reduce_only=True, usage=AgentUsage(D("5"), 3))

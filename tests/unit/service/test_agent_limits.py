@@ -159,3 +159,15 @@ async def test_unreadable_usage_fails_closed(agents: Any) -> None:
     assert keys.store.rows == {}
     await set_limits(keys, book, AGENT, max_order_notional=D("1000000"))
     await service.place(buy("0.01"), Caller(api_key_id=AGENT))  # no usage needed: no read
+
+
+async def test_orders_placed_while_unlimited_count_once_limits_return(agents: Any) -> None:
+    keys, service, book = agents
+    agent = Caller(api_key_id=AGENT)
+    await set_limits(keys, book, AGENT, max_open_orders=2)
+    await service.place(limit("0.001", "40000"), agent)  # read: 0 open, then reserved
+    book.apply(AGENT, AgentLimits())  # limits removed: the next order reserves nothing
+    await service.place(limit("0.001", "40000"), agent)
+    book.apply(AGENT, AgentLimits(max_open_orders=2))
+    with pytest.raises(AgentLimitBreached):  # both open orders are seen, not only the first
+        await service.place(limit("0.001", "40000"), agent)
