@@ -25,7 +25,14 @@ from dydx_router_client.errors import (
     WaitTimeout,
     error_from_response,
 )
-from dydx_router_client.events import FillEvent, OrderEvent, TradingStateEvent, decode, parse_sse
+from dydx_router_client.events import (
+    FillEvent,
+    OrderEvent,
+    TradingStateEvent,
+    decode,
+    parse_sse,
+    resume_point,
+)
 from dydx_router_client.models import (
     CancelOrdersBody,
     CancelResult,
@@ -260,6 +267,7 @@ class AsyncRouterClient:
                         event = decode(message)
                         if message.id is not None and message.id.isdigit():
                             last = int(message.id)
+                        last = resume_point(message, last)
                         if event is not None:
                             yield event
             except httpx.TransportError:

@@ -27,8 +27,11 @@ from dydx_router.service.events import EventHub, EventsExpired, SlowReader, Unkn
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-def _error(code: str, message: str) -> ServerSentEvent:
-    return ServerSentEvent(orjson.dumps({"code": code, "message": message}).decode(), event="error")
+def _error(code: str, message: str, last: int) -> ServerSentEvent:
+    """The stream's last event. ``last_event_id``: the id of the last event this stream sent (or
+    where it started), to reconnect with as ``Last-Event-ID``: nothing after it is lost."""
+    body = {"code": code, "message": message, "last_event_id": last}
+    return ServerSentEvent(orjson.dumps(body).decode(), event="error")
 
 
 @router.get(
@@ -71,14 +74,19 @@ async def events(
         # At once: the response's headers leave with its first bytes, and a client should know
         # the stream is open before the first event or heartbeat.
         yield ServerSentEvent(comment="connected")
+        # Where this stream stands: the client's resume point, else the hub's position when it
+        # subscribed (nothing after it has been sent yet).
+        last = resume if resume is not None else sub.start
         try:
             async for e in hub.stream(caller, last_event_id=resume, sub=sub):
                 yield ServerSentEvent(e.data(), event=e.kind, id=str(e.id))
+                last = e.id
         except EventsExpired as e:
             # Pruned between the check above and the read: said, never skipped silently.
-            yield _error("event_id_expired", str(e))
+            yield _error("event_id_expired", str(e), last)
         except SlowReader as e:
-            yield _error("slow_reader", str(e))
+            # The events are in the log: the client misses nothing by resuming after ``last``.
+            yield _error("slow_reader", f"{e}; reconnect with Last-Event-ID: {last}", last)
         finally:
             hub.unsubscribe(sub)
 
