@@ -12,6 +12,7 @@ idle stream. A stream whose client reads too slowly ends with an ``error`` event
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -22,9 +23,25 @@ from starlette.background import BackgroundTask
 
 from dydx_router.api.auth import ReadCaller
 from dydx_router.api.errors import ApiError
+from dydx_router.domain.events import StoredEvent
 from dydx_router.service.events import EventHub, EventsExpired, SlowReader, UnknownEventId
 
 router = APIRouter(prefix="/v1", tags=["events"])
+# Events encoded for the wire, by id: an event every stream receives (a trading_state, an order
+# seen by many orders:all keys) is encoded once, not once per stream. Bounded: the newest ids.
+_ENCODED: OrderedDict[int, bytes] = OrderedDict()
+ENCODED_MAX = 4096
+
+
+def encoded(e: StoredEvent) -> bytes:
+    """The event's SSE block (``id:``, ``event:``, ``data:``), the same bytes for every stream."""
+    hit = _ENCODED.get(e.id)
+    if hit is None:
+        hit = ServerSentEvent(e.data(), event=e.kind, id=str(e.id)).encode()
+        _ENCODED[e.id] = hit
+        if len(_ENCODED) > ENCODED_MAX:
+            _ENCODED.popitem(last=False)
+    return hit
 
 
 def _error(code: str, message: str, last: int) -> ServerSentEvent:
@@ -70,7 +87,7 @@ async def events(
     # happens afterwards can be missed.
     sub = await hub.subscribe(caller, market=market, order_id=order_id)
 
-    async def content() -> AsyncIterator[ServerSentEvent]:
+    async def content() -> AsyncIterator[ServerSentEvent | bytes]:
         # At once: the response's headers leave with its first bytes, and a client should know
         # the stream is open before the first event or heartbeat.
         yield ServerSentEvent(comment="connected")
@@ -79,7 +96,7 @@ async def events(
         last = resume if resume is not None else sub.start
         try:
             async for e in hub.stream(caller, last_event_id=resume, sub=sub):
-                yield ServerSentEvent(e.data(), event=e.kind, id=str(e.id))
+                yield encoded(e)
                 last = e.id
         except EventsExpired as e:
             # Pruned between the check above and the read: said, never skipped silently.
