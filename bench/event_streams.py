@@ -137,7 +137,21 @@ async def main(
         f"RSS {rss_mb(pid):.1f} MB"
     )
 
-    # Broadcasts: one event to every stream.
+    if args.broadcasts:
+        await broadcasts(args, url, key, pid, streams)
+    closed = sum(s.closed for s in streams)
+    print(f"streams closed by the router: {closed}; router RSS at the end {rss_mb(pid):.1f} MB")
+    for t in tasks:
+        t.cancel()
+    for s in streams:
+        with contextlib.suppress(Exception):
+            s.writer.close()
+
+
+async def broadcasts(
+    args: argparse.Namespace, url: str, key: str, pid: int, streams: list[Stream]
+) -> None:
+    """Kill-switch writes: one event to every stream."""
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
         reasons = []
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
@@ -160,13 +174,6 @@ async def main(
         f"until the last stream had it: p50 {pct(last, 0.5):.1f} ms, max {max(last):.1f} ms; "
         f"router CPU {bcast_cpu:.1f} % (a write every 0.5 s)"
     )
-    closed = sum(s.closed for s in streams)
-    print(f"streams closed by the router: {closed}; router RSS at the end {rss_mb(pid):.1f} MB")
-    for t in tasks:
-        t.cancel()
-    for s in streams:
-        with contextlib.suppress(Exception):
-            s.writer.close()
 
 
 def cli() -> None:
