@@ -185,7 +185,7 @@ def test_the_reason_is_stored_with_the_order_its_events_and_the_audit_log(
             e["action"]: e
             for e in entries
             if order_id in (e["target"], *e["details"].get("order_ids", []))
-        }  # noqa: E501
+        }
         assert mine["order_placed"]["details"]["reason"] == why
         assert mine["order_placed"]["actor_key_id"] is not None
         assert mine["order_cancel_requested"]["details"]["reason"] == "flat by 17:00"
