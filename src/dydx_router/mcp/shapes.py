@@ -92,7 +92,10 @@ class TradingStateView(BaseModel):
 class Limits(BaseModel):
     preview_ttl_s: float
     max_reason_chars: int
-    account_limits: Any = Field(description="The key's own limits, as GET /v1/account has them")
+    account_limits: Any = Field(
+        description="As GET /v1/account has them: the router's risk_limits, this key's "
+        "agent_limits and its agent_usage today"
+    )
 
 
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", description="e.g. BTC-USD")]

@@ -386,11 +386,14 @@ def build_server(connect: Connect, settings: McpSettings | None = None) -> MCPSe
                 account: Any = await client.account()
             except RouterError:
                 account = None
-        limits = account.get("limits") if isinstance(account, dict) else None
+        key = (account.get("api_key") or {}) if isinstance(account, dict) else {}
+        limits = None if not isinstance(account, dict) else {
+            "risk_limits": account.get("risk_limits"), "agent_limits": key.get("agent_limits"),
+            "agent_usage": key.get("agent_usage"),
+        }  # fmt: skip
         return Limits(
-            preview_ttl_s=settings.preview_ttl_s,
-            max_reason_chars=settings.max_reason_chars,
+            preview_ttl_s=settings.preview_ttl_s, max_reason_chars=settings.max_reason_chars,
             account_limits=limits,
-        ).model_dump_json()
+        ).model_dump_json()  # fmt: skip
 
     return mcp

@@ -102,6 +102,10 @@ async def test_preview_then_place_fills_then_close_and_the_read_tools(
         assert specs["market"] == "BTC-USD" and specs["step_size"] == btc["step_size"]
         limits = resource_json(await session.read_resource("dydx-router://limits"))
         assert limits["preview_ttl_s"] == 30
+        assert set(limits["account_limits"]["agent_limits"]) == {
+            "max_order_notional", "max_daily_notional", "max_open_orders", "allowed_markets",
+        }  # fmt: skip
+        assert dec(limits["account_limits"]["agent_usage"]["daily_notional"]) > 0
 
         close = {"market": "BTC-USD", "size": "0.001"}
         preview = await call(session, "preview_order", intent="close", **close)
