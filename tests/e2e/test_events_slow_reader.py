@@ -89,7 +89,6 @@ class StalledClient:
         while time.monotonic() < deadline:
             chunk = self.sock.recv(1 << 20)
             if not chunk:
-                self.sock.close()
                 return self.received
             self.received += chunk
         pytest.fail("the router did not end the stalled stream")
@@ -114,8 +113,15 @@ def sse_events(raw: bytes) -> list[tuple[str, int | None, dict[str, Any]]]:
 def test_a_stalled_reader_is_dropped_without_stalling_others_or_growing_memory(
     slowrouter: RouterProcess,
 ) -> None:
-    rss = psutil.Process(slowrouter.process.pid).memory_info
     stalled = StalledClient(slowrouter)
+    try:
+        check_the_stall(slowrouter, stalled)
+    finally:
+        stalled.sock.close()
+
+
+def check_the_stall(slowrouter: RouterProcess, stalled: StalledClient) -> None:
+    rss = psutil.Process(slowrouter.process.pid).memory_info
     healthy = Sse(slowrouter)
     try:
         before = rss().rss

@@ -27,21 +27,31 @@ from dydx_router.domain.events import StoredEvent
 from dydx_router.service.events import EventHub, EventsExpired, SlowReader, UnknownEventId
 
 router = APIRouter(prefix="/v1", tags=["events"])
-# Events encoded for the wire, by id: an event every stream receives (a trading_state, an order
-# seen by many orders:all keys) is encoded once, not once per stream. Bounded: the newest ids.
-_ENCODED: OrderedDict[int, bytes] = OrderedDict()
-ENCODED_MAX = 4096
 
 
-def encoded(e: StoredEvent) -> bytes:
-    """The event's SSE block (``id:``, ``event:``, ``data:``), the same bytes for every stream."""
-    hit = _ENCODED.get(e.id)
-    if hit is None:
-        hit = ServerSentEvent(e.data(), event=e.kind, id=str(e.id)).encode()
-        _ENCODED[e.id] = hit
-        if len(_ENCODED) > ENCODED_MAX:
-            _ENCODED.popitem(last=False)
-    return hit
+class EncodedEvents:
+    """Events encoded for the wire, by id: an event every stream receives (a trading_state, an
+    order seen by many orders:all keys) is encoded once, not once per stream. Bounded in bytes:
+    the newest events, which the streams are sending now."""
+
+    def __init__(self, max_bytes: int = 2 * 1024 * 1024) -> None:
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._bytes = 0
+        self.max_bytes = max_bytes
+
+    def __call__(self, e: StoredEvent) -> bytes:
+        """The event's SSE block (``id:``, ``event:``, ``data:``), the same for every stream."""
+        hit = self._blocks.get(e.id)
+        if hit is None:
+            hit = ServerSentEvent(e.data(), event=e.kind, id=str(e.id)).encode()
+            self._blocks[e.id] = hit
+            self._bytes += len(hit)
+            while self._bytes > self.max_bytes:
+                self._bytes -= len(self._blocks.popitem(last=False)[1])
+        return hit
+
+
+encoded = EncodedEvents()
 
 
 def _error(code: str, message: str, last: int) -> ServerSentEvent:
