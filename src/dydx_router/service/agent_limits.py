@@ -183,16 +183,18 @@ class AgentLimitsBook:
         size: Decimal,
         price: Decimal,
         reduce_only: bool,
-        oracle: Decimal | None,
+        oracle: Callable[[str], Decimal | None],
     ) -> AgentReservation | None:
         """Raise ``AgentLimitBreached`` if the key's limits refuse the order; else reserve its
-        notional and open-order slot (None for a key without limits)."""
+        notional and open-order slot (None for a key without limits). ``oracle`` is asked only
+        for a key with limits: a stale price (``PriceStale``) fails them closed, and never
+        touches a key without any."""
         if key is None:
             return None
         limits = self.limits.get(key)
         if limits is None:
             return None
-        notional = order_notional(size, price, oracle)
+        notional = order_notional(size, price, oracle(market))
         usage = None
         if limits.needs_usage:
             usage = await self.usage(key)

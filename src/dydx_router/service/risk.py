@@ -340,7 +340,7 @@ class PreTradeGate:
         if self.agents is not None:
             agent = await self.agents.check(
                 key, market=req.market, size=req.size, price=plan.price,
-                reduce_only=req.reduce_only, oracle=self.oracle_price(req.market),
+                reduce_only=req.reduce_only, oracle=self.oracle_price,
             )  # fmt: skip
         try:
             reservation = await self._check_risk(req, plan, subaccount)

@@ -14,6 +14,7 @@ import pytest
 from tests.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
 from tests.unit.service.test_pre_trade import World, buy, limit
 
+from dydx_router.chain.errors import PriceStale
 from dydx_router.domain.agent_limits import AgentLimitBreached, AgentLimits, AgentUsage
 from dydx_router.domain.risk import RiskDataUnavailable, RiskLimitBreached, RiskLimits, RiskPolicy
 from dydx_router.service.agent_limits import AgentLimitsBook, day_start
@@ -171,3 +172,19 @@ async def test_orders_placed_while_unlimited_count_once_limits_return(agents: An
     book.apply(AGENT, AgentLimits(max_open_orders=2))
     with pytest.raises(AgentLimitBreached):  # both open orders are seen, not only the first
         await service.place(limit("0.001", "40000"), agent)
+
+
+async def test_a_stale_price_fails_limited_keys_closed_and_leaves_others_alone(
+    agents: Any,
+) -> None:
+    keys, service, book = agents
+    await set_limits(keys, book, AGENT, max_order_notional=D("1000000"))
+
+    def stale(market: str) -> Decimal:
+        raise PriceStale(f"the {market} oracle price is too old")
+
+    service.gate.oracle_price = stale
+    order = limit("0.001", "40000")  # a limit order: the router itself needs no price for it
+    await service.place(order, Caller(api_key_id=OTHER))
+    with pytest.raises(PriceStale):
+        await service.place(order, Caller(api_key_id=AGENT))
