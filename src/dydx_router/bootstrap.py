@@ -30,6 +30,7 @@ from dydx_router.custody import private_key_from_hex
 from dydx_router.domain.audit import AuditRules
 from dydx_router.domain.risk import RiskLimits, TradingState
 from dydx_router.service.admin import AdminService
+from dydx_router.service.agent_limits import agent_limits_book
 from dydx_router.service.audit import OrderAudit
 from dydx_router.service.events import EventHub
 from dydx_router.service.faults import FaultHolds, Step
@@ -420,15 +421,22 @@ async def _wire_security(
         throttle.configure(ChainLimits.of(await node.block_rate_limits()))
     # The kill switch stops the reconciler's re-sends too (service/recovery.py).
     container.sync.halted = lambda: controls.state is TradingState.HALTED
-    gate = PreTradeGate(controls, exposure, exchange.oracle_price, throttle)
+    # Per-key agent limits: reloaded on notification like the controls; usage read at most
+    # once per exposure_refresh_s per key.
+    agents = agent_limits_book(
+        uow, refresh_s=settings.risk_refresh_s, usage_max_age_s=settings.exposure_refresh_s
+    )
+    await agents.reload()
+    gate = PreTradeGate(controls, exposure, exchange.oracle_price, throttle, agents)
     container.gate = container.orders.gate = gate
     container.admin = AdminService(
-        uow, controls, container.orders, on_keys_changed=container.key_cache.clear
+        uow, controls, container.orders, on_keys_changed=container.key_cache.clear, agents=agents
     )
     listener = notify.Listener(database_url)
     listener.subscribe(notify.TOPIC_RISK, controls.changed)
     listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
     listener.subscribe(notify.TOPIC_API_KEYS, container.key_cache.clear)
+    listener.subscribe(notify.TOPIC_AGENT_LIMITS, agents.changed)
     container.events = hub = EventHub(
         uow, retention_s=settings.events_retention_s, queue_max=settings.events_queue_max
     )
@@ -436,5 +444,6 @@ async def _wire_security(
     container.spawn(hub.run, "events")
     container.spawn(listener.run, "controls-listener")
     container.spawn(controls.run, "risk-controls")
+    container.spawn(agents.run, "agent-limits")
     container.spawn(lambda: exposure.run(gate.needs_exposure), "exposure")
     container.spawn(lambda: throttle.run(node.block_rate_limits), "chain-rate-limits")

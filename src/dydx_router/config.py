@@ -231,10 +231,12 @@ class Settings(BaseSettings):
     """How long an order may wait for the chain's rate window before 429
     chain_rate_limited."""
     risk_refresh_s: float = Field(default=1.0, gt=0, le=60)
-    """Backstop poll of the risk limits and trading state (changes are also pushed by
-    NOTIFY)."""
+    """Backstop poll of the risk limits, the API keys' agent limits and the trading state
+    (changes are also pushed by NOTIFY)."""
     exposure_refresh_s: float = Field(default=1.0, gt=0, le=60)
-    """Refresh of positions and open orders for the position and open-order limits."""
+    """Refresh of positions and open orders for the position and open-order limits; also the
+    longest a key's agent usage (today's notional, open orders) is trusted before it is read
+    again."""
     exposure_max_age_s: float = Field(default=10.0, gt=0, le=600)
     """Exposure older than this is reloaded by the order path itself (failing closed)."""
     events_retention_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400)

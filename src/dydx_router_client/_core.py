@@ -143,8 +143,8 @@ def get_order(order_id: UUID | str) -> Call:
     return Call("GET", f"/v1/orders/{order_id}")
 
 
-def cancel_order(order_id: UUID | str) -> Call:
-    return Call("DELETE", f"/v1/orders/{order_id}")
+def cancel_order(order_id: UUID | str, reason: str | None = None) -> Call:
+    return Call("DELETE", f"/v1/orders/{order_id}", None if reason is None else {"reason": reason})
 
 
 def positions(subaccount: int | None) -> Call:

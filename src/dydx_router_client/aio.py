@@ -25,7 +25,14 @@ from dydx_router_client.errors import (
     WaitTimeout,
     error_from_response,
 )
-from dydx_router_client.events import FillEvent, OrderEvent, TradingStateEvent, decode, parse_sse
+from dydx_router_client.events import (
+    FillEvent,
+    OrderEvent,
+    TradingStateEvent,
+    decode,
+    parse_sse,
+    resume_point,
+)
 from dydx_router_client.models import (
     CancelOrdersBody,
     CancelResult,
@@ -156,8 +163,9 @@ class AsyncRouterClient:
         )  # fmt: skip
         return _core.parse(await self._send(call), OrderPage)
 
-    async def cancel_order(self, order_id: UUID | str) -> OrderOut:
-        return _core.parse(await self._send(_core.cancel_order(order_id)), OrderOut)
+    async def cancel_order(self, order_id: UUID | str, *, reason: str | None = None) -> OrderOut:
+        """Cancel one order; ``reason`` (one line) is stored with it and in the audit log."""
+        return _core.parse(await self._send(_core.cancel_order(order_id, reason)), OrderOut)
 
     async def cancel_orders(
         self,
@@ -165,8 +173,9 @@ class AsyncRouterClient:
         ids: list[UUID] | None = None,
         market: str | None = None,
         all: bool = False,
+        reason: str | None = None,
     ) -> CancelResult:
-        body = CancelOrdersBody(ids=ids, market=market, all=all)
+        body = CancelOrdersBody(ids=ids, market=market, all=all, reason=reason)
         return _core.parse(await self._send(_core.cancel_many(body)), CancelResult)
 
     async def close_position(
@@ -178,12 +187,14 @@ class AsyncRouterClient:
         subaccount: int | None = None,
         client_order_id: str | None = None,
         idempotency_key: str | None = None,
+        reason: str | None = None,
     ) -> OrderOut:
         body = ClosePositionBody(
             size=size,
             max_slippage_bps=max_slippage_bps,
             subaccount=subaccount,
             client_order_id=client_order_id,
+            reason=reason,
         )
         call = _core.close(market, body, idempotency_key or _core.new_idempotency_key())
         return _core.parse(await self._send(call), OrderOut)
@@ -256,6 +267,7 @@ class AsyncRouterClient:
                         event = decode(message)
                         if message.id is not None and message.id.isdigit():
                             last = int(message.id)
+                        last = resume_point(message, last)
                         if event is not None:
                             yield event
             except httpx.TransportError:

@@ -98,12 +98,16 @@ _FAMILY_CODES: dict[type[RouterError], tuple[str, ...]] = {
         # one per risk limit (domain/risk.py), beside the general risk_limit_breached
         "risk_max_order_size", "risk_max_order_notional", "risk_max_position_notional",
         "risk_max_open_orders", "risk_price_band_bps", "risk_max_slippage_bps",
+        # the API key's own agent limits (docs/agents.md)
+        "agent_limit_breached", "agent_market_not_allowed", "agent_max_order_notional",
+        "agent_max_daily_notional", "agent_max_open_orders",
     ),
     Unauthenticated: ("unauthenticated", "invalid_api_key"),
     Forbidden: ("insufficient_scope", "subaccount_forbidden", "admin_scope_restricted"),
     NotFound: (
         "not_found", "order_not_found", "api_key_not_found", "no_position",
         "risk_limits_not_found", "indexer_not_found", "tx_not_found", "console_not_built",
+        "agent_limits_not_found",
     ),
     Conflict: (
         "trading_halted", "trading_reduce_only", "idempotency_key_reused", "idempotency_in_flight",

@@ -36,7 +36,13 @@ class OrderEvent(_Event):
     filled_size: Decimal
     average_fill_price: Decimal | None = None
     subaccount_number: int
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="Why the status changed.")
+    placement_reason: str | None = Field(
+        default=None, description="The reason the placing caller gave (an agent's why)."
+    )
+    cancel_reason: str | None = Field(
+        default=None, description="The reason the canceling caller gave."
+    )
     at: datetime
 
 
@@ -110,3 +116,16 @@ def decode(message: SseMessage) -> OrderEvent | FillEvent | TradingStateEvent | 
     payload["event"] = message.event
     payload["id"] = int(message.id)
     return _EVENT.validate_python(payload)
+
+
+def resume_point(message: SseMessage, last: int | None) -> int | None:
+    """Where to resume after the server ended the stream with an ``error`` event (a
+    ``slow_reader``, ...): its ``last_event_id`` when this client has none of its own yet (a
+    stream opened without an id ends before its first event), else ``last``."""
+    if message.event != "error" or last is not None:
+        return last
+    try:
+        found = json.loads(message.data).get("last_event_id")
+    except (ValueError, AttributeError):
+        return last
+    return found if isinstance(found, int) else last

@@ -29,6 +29,109 @@ class AdminCloseBody(BaseModel):
     subaccount: Annotated[Subaccount | None, Field(title="Subaccount")] = None
 
 
+class AllowedMarket(RootModel[str]):
+    root: Annotated[str, Field(examples=["BTC-USD"], pattern="^[A-Z0-9]{1,20}-[A-Z]{2,10}$")]
+
+
+class AllowedMarkets(RootModel[list[AllowedMarket]]):
+    root: Annotated[
+        list[AllowedMarket],
+        Field(
+            description="The only markets the key may place orders in.",
+            max_length=1000,
+            title="Allowed Markets",
+        ),
+    ]
+
+
+class MaxDailyNotional(RootModel[Decimal]):
+    root: Annotated[
+        Decimal,
+        Field(
+            description="USD: the notional of the key's orders since 00:00 UTC.",
+            examples=["0.001"],
+            title="Max Daily Notional",
+        ),
+    ]
+
+
+class MaxOpenOrders(RootModel[int]):
+    root: Annotated[
+        int,
+        Field(
+            description="The key's non-final orders, every market and subaccount.",
+            ge=0,
+            le=100000,
+            title="Max Open Orders",
+        ),
+    ]
+
+
+class MaxOrderNotional(RootModel[Decimal]):
+    root: Annotated[
+        Decimal,
+        Field(
+            description="USD: size x max(price, oracle price) of one order.",
+            examples=["0.001"],
+            title="Max Order Notional",
+        ),
+    ]
+
+
+class AgentLimitsBody(BaseModel):
+    """
+    Omitted or null: no limit. ``allowed_markets: []`` allows no market at all.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    allowed_markets: Annotated[
+        AllowedMarkets | None,
+        Field(
+            description="The only markets the key may place orders in.",
+            title="Allowed Markets",
+        ),
+    ] = None
+    max_daily_notional: Annotated[
+        MaxDailyNotional | None,
+        Field(
+            description="USD: the notional of the key's orders since 00:00 UTC.",
+            title="Max Daily Notional",
+        ),
+    ] = None
+    max_open_orders: Annotated[
+        MaxOpenOrders | None,
+        Field(
+            description="The key's non-final orders, every market and subaccount.",
+            title="Max Open Orders",
+        ),
+    ] = None
+    max_order_notional: Annotated[
+        MaxOrderNotional | None,
+        Field(
+            description="USD: size x max(price, oracle price) of one order.",
+            title="Max Order Notional",
+        ),
+    ] = None
+
+
+class AgentLimitsOut(BaseModel):
+    allowed_markets: Annotated[list[str] | None, Field(title="Allowed Markets")]
+    max_daily_notional: Annotated[Decimal | None, Field(title="Max Daily Notional")]
+    max_open_orders: Annotated[int | None, Field(title="Max Open Orders")]
+    max_order_notional: Annotated[Decimal | None, Field(title="Max Order Notional")]
+
+
+class AgentUsageOut(BaseModel):
+    daily_notional: Annotated[
+        Decimal,
+        Field(description="USD placed since `day_started_at`.", title="Daily Notional"),
+    ]
+    day_started_at: Annotated[AwareDatetime, Field(title="Day Started At")]
+    open_orders: Annotated[int, Field(title="Open Orders")]
+
+
 class Scope(StrEnum):
     read = "read"
     trade = "trade"
@@ -136,6 +239,20 @@ class Market(RootModel[str]):
     ]
 
 
+class Reason(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description="Why (one line, at most 200 characters): stored with the order and in the audit log, shown to operators.",
+            examples=["momentum: BTC up 0.4% in 5 min, entering small"],
+            max_length=200,
+            min_length=1,
+            pattern="^[^\\x00-\\x1f\\x7f]*$",
+            title="Reason",
+        ),
+    ]
+
+
 class CancelOrdersBody(BaseModel):
     """
     Either ``ids``, or ``market`` (cancel every open order there), or ``all: true``.
@@ -147,6 +264,7 @@ class CancelOrdersBody(BaseModel):
     all: Annotated[bool | None, Field(title="All")] = False
     ids: Annotated[Ids | None, Field(title="Ids")] = None
     market: Annotated[Market | None, Field(title="Market")] = None
+    reason: Annotated[Reason | None, Field(title="Reason")] = None
 
 
 class ChainErrorOut(BaseModel):
@@ -195,6 +313,7 @@ class ClosePositionBody(BaseModel):
     )
     client_order_id: Annotated[ClientOrderId | None, Field(title="Client Order Id")] = None
     max_slippage_bps: Annotated[MaxSlippageBps | None, Field(title="Max Slippage Bps")] = None
+    reason: Annotated[Reason | None, Field(title="Reason")] = None
     size: Annotated[Size | None, Field(title="Size")] = None
     subaccount: Annotated[Subaccount2 | None, Field(title="Subaccount")] = None
 
@@ -281,6 +400,12 @@ class FillPage(BaseModel):
     next_cursor: Annotated[str | None, Field(title="Next Cursor")]
 
 
+class KeyAgentLimitsOut(BaseModel):
+    api_key_id: Annotated[UUID, Field(title="Api Key Id")]
+    limits: AgentLimitsOut
+    usage: AgentUsageOut
+
+
 class MarketOut(BaseModel):
     atomic_resolution: Annotated[int, Field(title="Atomic Resolution")]
     clob_pair_id: Annotated[int, Field(title="Clob Pair Id")]
@@ -360,11 +485,11 @@ class RateOut(BaseModel):
     per_second: Annotated[float, Field(title="Per Second")]
 
 
-class MaxOpenOrders(RootModel[int]):
+class MaxOpenOrders1(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=100000, title="Max Open Orders")]
 
 
-class MaxOrderNotional(RootModel[Decimal]):
+class MaxOrderNotional3(RootModel[Decimal]):
     root: Annotated[Decimal, Field(examples=["0.001"], title="Max Order Notional")]
 
 
@@ -392,8 +517,10 @@ class RiskLimitsBody(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    max_open_orders: Annotated[MaxOpenOrders | None, Field(title="Max Open Orders")] = None
-    max_order_notional: Annotated[MaxOrderNotional | None, Field(title="Max Order Notional")] = None
+    max_open_orders: Annotated[MaxOpenOrders1 | None, Field(title="Max Open Orders")] = None
+    max_order_notional: Annotated[MaxOrderNotional3 | None, Field(title="Max Order Notional")] = (
+        None
+    )
     max_order_size: Annotated[MaxOrderSize | None, Field(title="Max Order Size")] = None
     max_position_notional: Annotated[
         MaxPositionNotional | None, Field(title="Max Position Notional")
@@ -513,6 +640,13 @@ class ChainOrderIdOut(BaseModel):
 
 
 class KeyOut(BaseModel):
+    agent_limits: Annotated[
+        AgentLimitsOut,
+        Field(
+            description="This key's own limits (null fields: none), as the pre-trade gate enforces them (docs/agents.md)"
+        ),
+    ]
+    agent_usage: AgentUsageOut
     id: Annotated[UUID, Field(title="Id")]
     name: Annotated[str, Field(title="Name")]
     rate_limits: Annotated[dict[str, RateOut], Field(title="Rate Limits")]
@@ -529,6 +663,13 @@ class OrderOut(BaseModel):
         ),
     ] = None
     average_fill_price: Annotated[Decimal | None, Field(title="Average Fill Price")]
+    cancel_reason: Annotated[
+        str | None,
+        Field(
+            description="The reason the caller gave when canceling it",
+            title="Cancel Reason",
+        ),
+    ] = None
     chain: ChainIdsOut
     client_order_id: Annotated[str | None, Field(title="Client Order Id")]
     created_at: Annotated[AwareDatetime | None, Field(title="Created At")]
@@ -537,6 +678,13 @@ class OrderOut(BaseModel):
     id: Annotated[UUID, Field(title="Id")]
     market: Annotated[str, Field(title="Market")]
     max_slippage_bps: Annotated[int | None, Field(title="Max Slippage Bps")]
+    placement_reason: Annotated[
+        str | None,
+        Field(
+            description="The reason the caller gave when placing (or closing with) it",
+            title="Placement Reason",
+        ),
+    ] = None
     post_only: Annotated[bool, Field(title="Post Only")]
     price: Annotated[Decimal | None, Field(title="Price")]
     reduce_only: Annotated[bool, Field(title="Reduce Only")]
@@ -588,6 +736,7 @@ class PlaceOrderBody(BaseModel):
     max_slippage_bps: Annotated[MaxSlippageBps | None, Field(title="Max Slippage Bps")] = None
     post_only: Annotated[bool | None, Field(title="Post Only")] = False
     price: Annotated[Price | None, Field(title="Price")] = None
+    reason: Annotated[Reason | None, Field(title="Reason")] = None
     reduce_only: Annotated[bool | None, Field(title="Reduce Only")] = False
     side: Side
     size: Annotated[Decimal, Field(examples=["0.001"], title="Size")]

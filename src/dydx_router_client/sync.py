@@ -132,13 +132,19 @@ class RouterClient:
         )  # fmt: skip
         return _core.parse(self._send(call), OrderPage)
 
-    def cancel_order(self, order_id: UUID | str) -> OrderOut:
-        return _core.parse(self._send(_core.cancel_order(order_id)), OrderOut)
+    def cancel_order(self, order_id: UUID | str, *, reason: str | None = None) -> OrderOut:
+        """Cancel one order; ``reason`` (one line) is stored with it and in the audit log."""
+        return _core.parse(self._send(_core.cancel_order(order_id, reason)), OrderOut)
 
     def cancel_orders(
-        self, *, ids: list[UUID] | None = None, market: str | None = None, all: bool = False
+        self,
+        *,
+        ids: list[UUID] | None = None,
+        market: str | None = None,
+        all: bool = False,
+        reason: str | None = None,
     ) -> CancelResult:
-        body = CancelOrdersBody(ids=ids, market=market, all=all)
+        body = CancelOrdersBody(ids=ids, market=market, all=all, reason=reason)
         return _core.parse(self._send(_core.cancel_many(body)), CancelResult)
 
     def close_position(
@@ -150,12 +156,14 @@ class RouterClient:
         subaccount: int | None = None,
         client_order_id: str | None = None,
         idempotency_key: str | None = None,
+        reason: str | None = None,
     ) -> OrderOut:
         body = ClosePositionBody(
             size=size,
             max_slippage_bps=max_slippage_bps,
             subaccount=subaccount,
             client_order_id=client_order_id,
+            reason=reason,
         )
         call = _core.close(market, body, idempotency_key or _core.new_idempotency_key())
         return _core.parse(self._send(call), OrderOut)

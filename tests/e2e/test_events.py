@@ -34,6 +34,8 @@ ORDER_FIELDS = {
     "average_fill_price",
     "subaccount_number",
     "reason",
+    "placement_reason",
+    "cancel_reason",
     "at",
 }
 FILL_FIELDS = {"order_id", "market", "side", "price", "size", "fee", "liquidity", "at"}

@@ -6,18 +6,21 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from dydx_router.api.agent_limits import AgentLimitsOut, AgentUsageOut
 from dydx_router.api.auth import ReadCaller
 from dydx_router.api.errors import ApiError
 from dydx_router.api.schemas import DecimalOut, SubaccountNumber, Ticker
+from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
 from dydx_router.domain.events import Fill
 from dydx_router.domain.order import FINAL_STATUSES, OrderStatus
+from dydx_router.service.agent_limits import day_start
 from dydx_router.service.fills import search_fills
 from dydx_router.service.orders import OrderService
 from dydx_router.store.api_keys import ApiKey
@@ -77,6 +80,11 @@ class KeyOut(BaseModel):
     scopes: list[str]
     subaccounts: list[int] | None
     rate_limits: dict[str, RateOut]
+    agent_limits: AgentLimitsOut = Field(
+        description="This key's own limits (null fields: none), as the pre-trade gate enforces "
+        "them (docs/agents.md)"
+    )
+    agent_usage: AgentUsageOut
 
 
 class RiskLimitsOut(BaseModel):
@@ -177,6 +185,11 @@ async def account(
     controls = container.gate.controls if container.gate is not None else None
     limits = controls.limits_for("*")[0] if controls is not None else None
     key: ApiKey | None = getattr(request.state, "api_key", None)
+    gate = container.gate
+    agent = gate.agents.limits_for(caller.api_key_id) if gate and gate.agents else AgentLimits()
+    day = day_start(datetime.now(UTC))
+    async with container.uow() as tx:
+        spent = await tx.agent_limits.usage(key.id, day) if key is not None else AgentUsage()
     return AccountOut(
         subaccount=sub,
         equity=snap.equity,
@@ -204,6 +217,8 @@ async def account(
                 scope: RateOut(per_second=r.per_second, burst=r.burst, available=left)
                 for scope, (r, left) in container.rate_limiter.usage(key.id).items()
             },
+            agent_limits=AgentLimitsOut.of(agent),
+            agent_usage=AgentUsageOut.of(spent, day),
         ),
         source=snap.source,
     )

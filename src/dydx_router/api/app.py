@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from dydx_router import __version__, tracing
-from dydx_router.api import account, admin, events, health, orders, positions
+from dydx_router.api import account, admin, agent_limits, events, health, orders, positions
 from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.console import mount_console
 from dydx_router.api.errors import install_error_handlers
@@ -89,6 +89,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(orders.router)
     app.include_router(positions.router)
     app.include_router(admin.router)
+    app.include_router(agent_limits.router)
     app.include_router(events.router)
     app.include_router(account.router)
     # The operator console's page, assets and health summary (docs/console.md).

@@ -15,6 +15,7 @@ from dydx_router.chain import errors as chain
 from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain import risk
+from dydx_router.domain.agent_limits import AgentLimitBreached
 from dydx_router.redact import REDACTOR
 from dydx_router.service.admin import AdminScopeRestricted
 from dydx_router.service.cancels import OrderNotCancelable
@@ -67,6 +68,7 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (risk.TradingHalted, 409),
     (risk.TradingReduceOnly, 409),
     (risk.RiskLimitBreached, 400),
+    (AgentLimitBreached, 400),
     (risk.RiskDataUnavailable, 503),
     (ShuttingDown, 503),
     (ChainRateLimited, 429),

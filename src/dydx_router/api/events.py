@@ -12,6 +12,7 @@ idle stream. A stream whose client reads too slowly ends with an ``error`` event
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -22,13 +23,42 @@ from starlette.background import BackgroundTask
 
 from dydx_router.api.auth import ReadCaller
 from dydx_router.api.errors import ApiError
+from dydx_router.domain.events import StoredEvent
 from dydx_router.service.events import EventHub, EventsExpired, SlowReader, UnknownEventId
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-def _error(code: str, message: str) -> ServerSentEvent:
-    return ServerSentEvent(orjson.dumps({"code": code, "message": message}).decode(), event="error")
+class EncodedEvents:
+    """Events encoded for the wire, by id: an event every stream receives (a trading_state, an
+    order seen by many orders:all keys) is encoded once, not once per stream. Bounded in bytes:
+    the newest events, which the streams are sending now."""
+
+    def __init__(self, max_bytes: int = 2 * 1024 * 1024) -> None:
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._bytes = 0
+        self.max_bytes = max_bytes
+
+    def __call__(self, e: StoredEvent) -> bytes:
+        """The event's SSE block (``id:``, ``event:``, ``data:``), the same for every stream."""
+        hit = self._blocks.get(e.id)
+        if hit is None:
+            hit = ServerSentEvent(e.data(), event=e.kind, id=str(e.id)).encode()
+            self._blocks[e.id] = hit
+            self._bytes += len(hit)
+            while self._bytes > self.max_bytes:
+                self._bytes -= len(self._blocks.popitem(last=False)[1])
+        return hit
+
+
+encoded = EncodedEvents()
+
+
+def _error(code: str, message: str, last: int) -> ServerSentEvent:
+    """The stream's last event. ``last_event_id``: the id of the last event this stream sent (or
+    where it started), to reconnect with as ``Last-Event-ID``: nothing after it is lost."""
+    body = {"code": code, "message": message, "last_event_id": last}
+    return ServerSentEvent(orjson.dumps(body).decode(), event="error")
 
 
 @router.get(
@@ -67,18 +97,23 @@ async def events(
     # happens afterwards can be missed.
     sub = await hub.subscribe(caller, market=market, order_id=order_id)
 
-    async def content() -> AsyncIterator[ServerSentEvent]:
+    async def content() -> AsyncIterator[ServerSentEvent | bytes]:
         # At once: the response's headers leave with its first bytes, and a client should know
         # the stream is open before the first event or heartbeat.
         yield ServerSentEvent(comment="connected")
+        # Where this stream stands: the client's resume point, else the hub's position when it
+        # subscribed (nothing after it has been sent yet).
+        last = resume if resume is not None else sub.start
         try:
             async for e in hub.stream(caller, last_event_id=resume, sub=sub):
-                yield ServerSentEvent(e.data(), event=e.kind, id=str(e.id))
+                yield encoded(e)
+                last = e.id
         except EventsExpired as e:
             # Pruned between the check above and the read: said, never skipped silently.
-            yield _error("event_id_expired", str(e))
+            yield _error("event_id_expired", str(e), last)
         except SlowReader as e:
-            yield _error("slow_reader", str(e))
+            # The events are in the log: the client misses nothing by resuming after ``last``.
+            yield _error("slow_reader", f"{e}; reconnect with Last-Event-ID: {last}", last)
         finally:
             hub.unsubscribe(sub)
 

@@ -6,8 +6,9 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
@@ -15,6 +16,8 @@ from pydantic import BaseModel
 from dydx_router.api.auth import ReadCaller, TradeCaller
 from dydx_router.api.errors import ApiError
 from dydx_router.api.schemas import (
+    MAX_REASON,
+    REASON_PATTERN,
     CancelOrdersBody,
     CancelResult,
     DryRunOut,
@@ -26,8 +29,10 @@ from dydx_router.api.schemas import (
 )
 from dydx_router.domain.errors import OrderNotFound
 from dydx_router.domain.market import Side
-from dydx_router.domain.order import OrderStatus
-from dydx_router.service.orders import OrderService, PlaceOrder
+from dydx_router.domain.order import Order, OrderStatus
+from dydx_router.service.orders import CancelAudit, OrderService, PlaceOrder
+from dydx_router.store.api_keys import ApiKey
+from dydx_router.store.audit import Actor
 from dydx_router.store.orders import Cursor, OrderFilter
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -130,6 +135,7 @@ async def place_order(
         subaccount_number=sub,
         client_order_id=body.client_order_id,
         idempotency_key=idempotency_key,
+        reason=body.reason,
     )
     if dry_run:
         order, preview = await service.dry_run(cmd, caller)
@@ -232,9 +238,35 @@ async def list_orders(
     return _json(OrderPage(orders=out, next_cursor=next_cursor))
 
 
+def _cancel_reason(request: Request, reason: str | None) -> CancelAudit | None:
+    """Stores the caller's reason with the orders and in the audit log, in the transaction
+    that marks them CANCEL_REQUESTED (store/audit.py)."""
+    if reason is None:
+        return None
+    key: ApiKey = request.state.api_key
+    actor = Actor(key.id, key.name)
+
+    async def audit(uow: Any, orders: Sequence[Order]) -> None:
+        await uow.audit.order_cancel_reason(actor, [o.id for o in orders], reason)
+        for o in orders:
+            o.cancel_reason = reason
+
+    return audit
+
+
 @router.delete("/{order_id}", response_model=OrderOut, summary="Cancel an order")
-async def cancel_order(order_id: uuid.UUID, request: Request, caller: TradeCaller) -> OrderOut:
-    return OrderOut.of(await _service(request).cancel(order_id, caller))
+async def cancel_order(
+    order_id: uuid.UUID,
+    request: Request,
+    caller: TradeCaller,
+    reason: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_REASON, pattern=REASON_PATTERN, description="Why"),
+    ] = None,
+) -> OrderOut:
+    reason = reason.strip() if reason is not None else None
+    audit = _cancel_reason(request, reason or None)
+    return OrderOut.of(await _service(request).cancel(order_id, caller, audit=audit))
 
 
 @router.post(
@@ -253,5 +285,7 @@ async def cancel_orders(
         raise ApiError(
             400, "invalid_cancel_selector", "give exactly one of ids, market, or all: true"
         )
-    report = await _service(request).cancel_many(caller, order_ids=body.ids, market=body.market)
+    report = await _service(request).cancel_many(
+        caller, order_ids=body.ids, market=body.market, audit=_cancel_reason(request, body.reason)
+    )
     return CancelResult.of(report)

@@ -76,6 +76,7 @@ async def close_position(
         max_slippage_bps=body.max_slippage_bps,
         idempotency_key=idempotency_key,
         client_order_id=body.client_order_id,
+        reason=body.reason,
     )
     status_code = 201
     if result.replayed:

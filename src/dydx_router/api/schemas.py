@@ -12,7 +12,15 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 from dydx_router.domain.market import Side, format_decimal
 from dydx_router.domain.order import Order, OrderStatus, OrderType, TimeInForce
@@ -96,6 +104,21 @@ StoredText = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 ClientOrderId = Annotated[StoredText, Field(min_length=1, max_length=64)]
 SubaccountNumber = Annotated[int, Field(ge=0, le=128_000)]
 SlippageBps = Annotated[int, Field(ge=1, le=5_000)]
+# The caller's reason for an order or a cancel (an AI agent's "why"), stored with the order and
+# in the audit log and shown to operators: one line of at most MAX_REASON characters, no
+# control characters (a newline could forge a line in a log or a console).
+MAX_REASON = 200
+REASON_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON),
+    Field(
+        pattern=REASON_PATTERN,
+        description="Why (one line, at most 200 characters): stored with the order and in the "
+        "audit log, shown to operators.",
+        examples=["momentum: BTC up 0.4% in 5 min, entering small"],
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -136,6 +159,7 @@ class PlaceOrderBody(Strict):
     max_slippage_bps: SlippageBps | None = None
     client_order_id: ClientOrderId | None = None
     subaccount: SubaccountNumber | None = None
+    reason: Reason | None = None
 
     def to_request(self) -> OrderRequest:
         return OrderRequest(
@@ -160,6 +184,7 @@ class CancelOrdersBody(Strict):
     ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)] | None = None
     market: Ticker | None = None
     all: bool = False
+    reason: Reason | None = None
 
 
 class ClosePositionBody(Strict):
@@ -167,6 +192,7 @@ class ClosePositionBody(Strict):
     max_slippage_bps: SlippageBps | None = None
     subaccount: SubaccountNumber | None = None
     client_order_id: ClientOrderId | None = None
+    reason: Reason | None = None
 
 
 class StatusChangeOut(BaseModel):
@@ -223,6 +249,12 @@ class OrderOut(BaseModel):
     api_key_id: uuid.UUID | None = Field(
         default=None, description="The API key that placed the order (null: the system's)."
     )
+    placement_reason: str | None = Field(
+        default=None, description="The reason the caller gave when placing (or closing with) it"
+    )
+    cancel_reason: str | None = Field(
+        default=None, description="The reason the caller gave when canceling it"
+    )
     chain: ChainIdsOut
     error: ChainErrorOut | None
     created_at: datetime | None
@@ -258,6 +290,8 @@ class OrderOut(BaseModel):
             client_order_id=o.client_order_id,
             subaccount=o.subaccount_number,
             api_key_id=o.api_key_id,
+            placement_reason=o.placement_reason,
+            cancel_reason=o.cancel_reason,
             chain=ChainIdsOut(
                 client_id=o.client_id,
                 order_flags=o.order_flags,

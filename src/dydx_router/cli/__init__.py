@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dydx_router.cli import doctor, local, trading_keys
+from dydx_router.cli import agent_limits, doctor, local, trading_keys
 from dydx_router.cli.common import _fail, _run, _serve, _settings, config_errors
 from dydx_router.config import ConfigError
 from dydx_router.extras import MissingExtra, require
@@ -26,6 +26,7 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(local.local_app, name="local")
 app.add_typer(trading_keys.app, name="keys")
 app.command("doctor")(doctor.doctor)
+keys_app.command("limits")(agent_limits.limits)
 app.command("mcp", help="Serve the MCP tools over stdio (DYDX_ROUTER_URL, DYDX_ROUTER_API_KEY).")(
     mcp_command
 )

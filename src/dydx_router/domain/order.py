@@ -154,6 +154,9 @@ class Order:
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     slippage_bps: int | None = None
+    # What the caller (an AI agent, an operator's tool) said it placed / canceled the order for.
+    placement_reason: str | None = None
+    cancel_reason: str | None = None
     filled_size: Decimal = Decimal(0)
     average_fill_price: Decimal | None = None
     tx_hash: str | None = None

@@ -47,6 +47,12 @@ FIXES = {
     "price_stale": "the router's prices are stale: wait and preview again",
     "order_not_cancelable": "the order is final or its cancel is already in flight (get_order)",
     "insufficient_scope": "this API key may not do this; ask the operator for a key with the scope",
+    # This agent's own limits (the limits resource; get_account's agent_limits and usage).
+    "agent_market_not_allowed": "trade only the markets in the limits resource's allowed_markets",
+    "agent_max_order_notional": "make the order smaller: its notional is over max_order_notional",
+    "agent_max_daily_notional": "today's notional is nearly used: a smaller order (at most "
+    "details.remaining USD), a reduce_only order, or wait for 00:00 UTC",
+    "agent_max_open_orders": "cancel an open order (list_orders) or wait for one to fill or expire",
 }
 
 
@@ -86,7 +92,10 @@ class TradingStateView(BaseModel):
 class Limits(BaseModel):
     preview_ttl_s: float
     max_reason_chars: int
-    account_limits: Any = Field(description="The key's own limits, as GET /v1/account has them")
+    account_limits: Any = Field(
+        description="As GET /v1/account has them: the router's risk_limits, this key's "
+        "agent_limits and its agent_usage today"
+    )
 
 
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}-[A-Z]{2,10}$", description="e.g. BTC-USD")]

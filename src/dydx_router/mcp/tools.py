@@ -288,7 +288,8 @@ def build_server(connect: Connect, settings: McpSettings | None = None) -> MCPSe
                 raise ToolError(r.render()) from None
             key = "mcp-" + hashlib.sha256(preview_token.encode()).hexdigest()[:40]
             try:
-                order = await client.place_order(body_of(params), idempotency_key=key)
+                body = body_of(params).model_copy(update={"reason": why})
+                order = await client.place_order(body, idempotency_key=key)
             except RouterError as e:
                 raise refusal_of(e) from None
         log.info(
@@ -329,7 +330,7 @@ def build_server(connect: Connect, settings: McpSettings | None = None) -> MCPSe
             try:
                 order = await client.close_position(
                     market, size=size, max_slippage_bps=max_slippage_bps, subaccount=subaccount,
-                    idempotency_key=key,
+                    idempotency_key=key, reason=why,
                 )  # fmt: skip
             except RouterError as e:
                 raise refusal_of(e) from None
@@ -347,7 +348,7 @@ def build_server(connect: Connect, settings: McpSettings | None = None) -> MCPSe
         """Cancel one order."""
         refuse_secrets({"reason": reason})
         why = one_line_reason(reason, settings.max_reason_chars)
-        order: OrderOut = await call(ctx, lambda c: c.cancel_order(order_id))
+        order: OrderOut = await call(ctx, lambda c: c.cancel_order(order_id, reason=why))
         log.info("mcp_order", order_id=str(order.id), action="cancel", reason=why)
         return order
 
@@ -359,7 +360,7 @@ def build_server(connect: Connect, settings: McpSettings | None = None) -> MCPSe
         refuse_secrets({"reason": reason})
         why = one_line_reason(reason, settings.max_reason_chars)
         result: CancelResult = await call(
-            ctx, lambda c: c.cancel_orders(market=market, all=market is None)
+            ctx, lambda c: c.cancel_orders(market=market, all=market is None, reason=why)
         )
         log.info("mcp_cancel_all", market=market, reason=why, orders=len(result.orders))
         return result
@@ -385,11 +386,14 @@ def build_server(connect: Connect, settings: McpSettings | None = None) -> MCPSe
                 account: Any = await client.account()
             except RouterError:
                 account = None
-        limits = account.get("limits") if isinstance(account, dict) else None
+        key = (account.get("api_key") or {}) if isinstance(account, dict) else {}
+        limits = None if not isinstance(account, dict) else {
+            "risk_limits": account.get("risk_limits"), "agent_limits": key.get("agent_limits"),
+            "agent_usage": key.get("agent_usage"),
+        }  # fmt: skip
         return Limits(
-            preview_ttl_s=settings.preview_ttl_s,
-            max_reason_chars=settings.max_reason_chars,
+            preview_ttl_s=settings.preview_ttl_s, max_reason_chars=settings.max_reason_chars,
             account_limits=limits,
-        ).model_dump_json()
+        ).model_dump_json()  # fmt: skip
 
     return mcp

@@ -178,6 +178,30 @@ CATALOG: dict[str, Entry] = {
     "risk_max_slippage_bps": Entry(
         "The requested slippage exceeds `max_slippage_bps`.", "Ask for less slippage."
     ),
+    # --- per-key agent limits (domain/agent_limits.py) ---
+    "agent_limit_breached": Entry(
+        "The order breaks one of its API key's agent limits.",
+        "See `details.limit`; change the order, or an admin changes the key's limits.",
+    ),
+    "agent_market_not_allowed": Entry(
+        "The key's `allowed_markets` does not include the order's market.",
+        "Trade one of `details.allowed_markets`, or an admin allows the market.",
+    ),
+    "agent_max_order_notional": Entry(
+        "The order's notional (size x max(price, oracle)) exceeds the key's `max_order_notional`.",
+        "Send a smaller order, or an admin raises the key's limit.",
+    ),
+    "agent_max_daily_notional": Entry(
+        "The key's orders since 00:00 UTC plus this one exceed its `max_daily_notional`; "
+        "`details.remaining` is what is left today.",
+        "Send a smaller order (at most `details.remaining`), wait for 00:00 UTC, or an admin "
+        "raises the limit. Reduce-only orders are never refused by it.",
+    ),
+    "agent_max_open_orders": Entry(
+        "The key already has `max_open_orders` non-final orders.",
+        "Cancel some orders or wait for them to fill or expire.",
+    ),
+    "agent_limits_not_found": Entry("The API key has no agent limits.", "Nothing to delete."),
     "trading_halted": Entry(
         "An admin halted trading: new orders are refused (cancels work).",
         "Wait for an admin to resume trading.",

@@ -6,13 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import structlog
 
+from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order
 from dydx_router.domain.risk import LIMIT_NAMES, RiskLimits, RiskPolicy, TradingState
+from dydx_router.service.agent_limits import AgentLimitsBook, day_start
 from dydx_router.service.orders import Caller, OrderService, PlaceResult, SubaccountForbidden
 from dydx_router.service.risk import ControlsSnapshot, RiskControls
 from dydx_router.store.api_keys import ApiKey, ApiKeyNotFound
@@ -50,6 +53,20 @@ def within(caller: Caller, key: ApiKey) -> bool:
 def _limits_details(limits: RiskLimits) -> dict[str, Any]:
     values = {name: getattr(limits, name) for name in LIMIT_NAMES}
     return {k: None if v is None else str(v) for k, v in values.items()}
+
+
+def agent_details(limits: AgentLimits) -> dict[str, Any]:
+    markets = limits.allowed_markets
+    return {
+        "max_order_notional": _text(limits.max_order_notional),
+        "max_daily_notional": _text(limits.max_daily_notional),
+        "max_open_orders": limits.max_open_orders,
+        "allowed_markets": None if markets is None else sorted(markets),
+    }
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 async def create_api_key(
@@ -91,6 +108,7 @@ class AdminService:
     controls: RiskControls
     orders: OrderService
     on_keys_changed: Callable[[], None] = field(default=lambda: None)
+    agents: AgentLimitsBook | None = None  # per-key agent limits in force (this replica)
 
     # --- API keys ---------------------------------------------------------------------------
     async def create_key(
@@ -133,6 +151,50 @@ class AdminService:
         self.on_keys_changed()  # this replica at once; the others on the notification
         log.info("api_key_revoked", key_id=str(key.id), actor=actor.name)
         return key
+
+    # --- per-key agent limits ---------------------------------------------------------------
+    async def _reachable(self, uow: Any, caller: Caller, key_id: uuid.UUID) -> ApiKey:
+        """The key, if it exists and lies within what the caller may administer (else 404)."""
+        for key in await uow.api_keys.list_all():
+            if key.id == key_id and within(caller, key):
+                return cast(ApiKey, key)
+        raise ApiKeyNotFound(f"api key {key_id} not found", key_id=str(key_id))
+
+    async def agent_limits(
+        self, caller: Caller, key_id: uuid.UUID
+    ) -> tuple[AgentLimits, AgentUsage, datetime]:
+        """A key's stored agent limits and what it has used since 00:00 UTC."""
+        day = day_start(datetime.now(UTC))
+        async with self.uow() as uow:
+            await self._reachable(uow, caller, key_id)
+            limits: AgentLimits = await uow.agent_limits.get(key_id)
+            usage: AgentUsage = await uow.agent_limits.usage(key_id, day)
+        return limits, usage, day
+
+    async def set_agent_limits(
+        self, actor: Actor, caller: Caller, key_id: uuid.UUID, limits: AgentLimits
+    ) -> None:
+        async with self.uow() as uow:
+            key = await self._reachable(uow, caller, key_id)
+            await uow.agent_limits.put(key_id, limits, actor.key_id)
+            await uow.audit.record(
+                actor, "agent_limits_set", str(key_id), name=key.name, **agent_details(limits)
+            )
+            await uow.commit()
+        if self.agents is not None:  # this replica at once; the others on the notification
+            self.agents.apply(key_id, limits)
+        log.info("agent_limits_set", key_id=str(key_id), actor=actor.name)
+
+    async def delete_agent_limits(self, actor: Actor, caller: Caller, key_id: uuid.UUID) -> bool:
+        async with self.uow() as uow:
+            key = await self._reachable(uow, caller, key_id)
+            deleted: bool = await uow.agent_limits.delete(key_id)
+            if deleted:
+                await uow.audit.record(actor, "agent_limits_deleted", str(key_id), name=key.name)
+            await uow.commit()
+        if self.agents is not None:
+            self.agents.apply(key_id, AgentLimits())
+        return deleted
 
     # --- risk limits ------------------------------------------------------------------------
     async def policy(self) -> RiskPolicy:

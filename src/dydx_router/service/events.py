@@ -16,7 +16,7 @@ import contextlib
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,6 +99,11 @@ class EventHub:
         self.queue_max = queue_max
         self.last_id: int | None = None
         self._subs: set[Subscription] = set()
+        # Who may see an order or fill event: the streams of keys that see every order, and the
+        # others by the key whose orders they see. An event is offered to those only, so its cost
+        # does not grow with the streams that cannot see it (a thousand agents' idle streams).
+        self._everyone: set[Subscription] = set()
+        self._by_key: dict[uuid.UUID | None, set[Subscription]] = {}
         self._wake = asyncio.Event()
         self._pruned_at = time.monotonic()
 
@@ -133,7 +138,7 @@ class EventHub:
                 batch = await tx.events.after(self.last_id, limit=READ_BATCH)
                 for e in batch:
                     self.last_id = e.id
-                    for sub in self._subs:
+                    for sub in self._audience(e):
                         sub.offer(e)
                 if len(batch) < READ_BATCH:
                     break
@@ -176,10 +181,27 @@ class EventHub:
             caller, market=market, order_id=order_id, start=start, queue_max=self.queue_max
         )
         self._subs.add(sub)
+        if caller.all_orders:
+            self._everyone.add(sub)
+        else:
+            self._by_key.setdefault(caller.api_key_id, set()).add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
+        self._everyone.discard(sub)
+        mine = self._by_key.get(sub.caller.api_key_id)
+        if mine is not None:
+            mine.discard(sub)
+            if not mine:
+                del self._by_key[sub.caller.api_key_id]
+
+    def _audience(self, e: StoredEvent) -> Iterable[Subscription]:
+        """The streams that may want ``e`` (each still checks its filters)."""
+        if e.kind == "trading_state":
+            return self._subs
+        mine = self._by_key.get(e.api_key_id)
+        return self._everyone if not mine else (*self._everyone, *mine)
 
     async def stream(
         self,
@@ -222,7 +244,7 @@ class EventHub:
                         last = e.id
                         yield e
         finally:
-            self._subs.discard(sub)
+            self.unsubscribe(sub)
 
 
 class SlowReader(Exception):

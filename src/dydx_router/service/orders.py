@@ -127,6 +127,7 @@ class PlaceOrder:
     subaccount_number: int
     client_order_id: str | None = None
     idempotency_key: str | None = None
+    reason: str | None = None  # the caller's stated reason (not part of the fingerprint)
     # The fingerprint of what the caller asked when the order was derived from it (a close:
     # its size comes from the position, which the close itself changes).
     asked: str | None = None
@@ -249,7 +250,7 @@ class OrderService:
     async def _place(self, cmd: PlaceOrder, caller: Caller) -> PlaceResult:
         caller.check_subaccount(cmd.subaccount_number)
         # Only a request with a key can be replayed, so only its body is worth a hash.
-        fingerprint = None
+        fingerprint, key = None, caller.api_key_id
         if cmd.idempotency_key is not None:
             fingerprint = cmd.fingerprint()
             existing = await self._replay(caller, cmd.idempotency_key, fingerprint)
@@ -262,7 +263,7 @@ class OrderService:
         self.exchange.ensure_writable()
         admission = None
         if self.gate is not None:
-            admission = await self.gate.admit(cmd.request, plan, cmd.subaccount_number)
+            admission = await self.gate.admit(cmd.request, plan, cmd.subaccount_number, key)
             if self.exchange.latest_height() != height:
                 # The chain's rate window held the order for later blocks: plan it anew, so its
                 # good-til-block counts from the height it is sent at.
@@ -357,19 +358,15 @@ class OrderService:
             Outcome.ALREADY_DONE: OrderStatus.SUBMITTED,
             Outcome.REJECTED: OrderStatus.REJECTED,
         }.get(submission.outcome, OrderStatus.UNKNOWN)
-        log.warning(
-            "order_outcome_not_stored",
-            outcome=outcome.value,
-            error=type(exc).__name__,
-        )
+        log.warning("order_outcome_not_stored", outcome=outcome.value, error=type(exc).__name__)
         return PlaceResult(order, unrecorded=outcome)
 
     async def dry_run(self, cmd: PlaceOrder, caller: Caller) -> tuple[Order, OrderPreview]:
         """Everything placement does up to signing; nothing is stored or sent."""
         caller.check_subaccount(cmd.subaccount_number)
-        plan = self._plan(cmd.request)
+        plan, key = self._plan(cmd.request), caller.api_key_id
         if self.gate is not None:
-            (await self.gate.check(cmd.request, plan, cmd.subaccount_number)).release()
+            (await self.gate.check(cmd.request, plan, cmd.subaccount_number, key)).release()
         async with self.uow() as uow:
             # A real id from the shared sequence, so the signed bytes are the ones a placement
             # could send; taking one stores nothing.
@@ -442,6 +439,7 @@ class OrderService:
             idempotency_key=cmd.idempotency_key,
             request_fingerprint=fingerprint,
             slippage_bps=plan.slippage_bps,
+            placement_reason=cmd.reason,
         )
 
     async def _record_submission(
@@ -716,6 +714,7 @@ class OrderService:
         max_slippage_bps: int | None = None,
         idempotency_key: str | None = None,
         client_order_id: str | None = None,
+        reason: str | None = None,
     ) -> PlaceResult:
         """A reduce-only IOC market order on the opposite side (PROTOCOL.md §11.10).
 
@@ -764,6 +763,7 @@ class OrderService:
                 client_order_id=client_order_id,
                 idempotency_key=idempotency_key,
                 asked=asked,
+                reason=reason,
             ),
             caller,
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ from dydx_router.domain.risk import (
     check_order,
     check_trading_state,
 )
+from dydx_router.service.agent_limits import AgentLimitsBook, AgentReservation
 from dydx_router.service.ports import AccountSnapshot
 from dydx_router.service.throttle import ChainThrottle, Kind
 from dydx_router.store.risk import OpenOrder
@@ -295,17 +297,20 @@ class ExposureBook:
 
 @dataclass
 class Admission:
-    """What an admitted order holds until it is persisted."""
+    """What an admitted order holds until it is persisted: its exposure, its key's usage."""
 
     reservation: Reservation | None = None
+    agent: AgentReservation | None = None
 
     def committed(self) -> None:
-        if self.reservation is not None:
-            self.reservation.committed()
+        for held in (self.reservation, self.agent):
+            if held is not None:
+                held.committed()
 
     def release(self) -> None:
-        if self.reservation is not None:
-            self.reservation.release()
+        for held in (self.reservation, self.agent):
+            if held is not None:
+                held.release()
 
 
 @dataclass
@@ -316,6 +321,8 @@ class PreTradeGate:
     exposure: ExposureBook
     oracle_price: Callable[[str], Decimal | None]
     throttle: ChainThrottle | None = None
+    # Per-key agent limits (service/agent_limits.py); None: not wired (unit tests).
+    agents: AgentLimitsBook | None = None
 
     def needs_exposure(self) -> bool:
         policy = self.controls.current.policy
@@ -323,9 +330,27 @@ class PreTradeGate:
             limits.needs_exposure for _, limits in policy.markets
         )
 
-    async def check(self, req: OrderRequest, plan: OrderPlan, subaccount: int) -> Reservation:
-        """Raise if the order may not be placed; else reserve its exposure (not yet a slot)."""
+    async def check(
+        self, req: OrderRequest, plan: OrderPlan, subaccount: int, key: uuid.UUID | None = None
+    ) -> Admission:
+        """Raise if the order may not be placed; else reserve its exposure and its key's usage
+        (not yet a slot of the chain's rate)."""
         check_trading_state(self.controls.state, reduce_only=req.reduce_only)
+        agent = None
+        if self.agents is not None:
+            agent = await self.agents.check(
+                key, market=req.market, size=req.size, price=plan.price,
+                reduce_only=req.reduce_only, oracle=self.oracle_price,
+            )  # fmt: skip
+        try:
+            reservation = await self._check_risk(req, plan, subaccount)
+        except BaseException:
+            if agent is not None:
+                agent.release()
+            raise
+        return Admission(reservation, agent)
+
+    async def _check_risk(self, req: OrderRequest, plan: OrderPlan, subaccount: int) -> Reservation:
         limits, scope = self.controls.limits_for(req.market)
         if limits.empty:
             return self.exposure.reserve(subaccount, req.market, req.side, req.size)
@@ -333,30 +358,27 @@ class PreTradeGate:
         if limits.needs_exposure and not req.reduce_only:
             exposure = await self.exposure.exposure(subaccount, req.market)
         order = ProposedOrder(
-            market=req.market,
-            side=req.side,
-            type=req.type,
-            size=req.size,
-            price=plan.price,
-            reduce_only=req.reduce_only,
-            slippage_bps=plan.slippage_bps,
-        )
+            market=req.market, side=req.side, type=req.type, size=req.size, price=plan.price,
+            reduce_only=req.reduce_only, slippage_bps=plan.slippage_bps,
+        )  # fmt: skip
         check_order(
             order, limits, scope=scope, oracle=self.oracle_price(req.market), exposure=exposure
         )
         # No await between the check and the reservation: concurrent orders see each other.
         return self.exposure.reserve(subaccount, req.market, req.side, req.size)
 
-    async def admit(self, req: OrderRequest, plan: OrderPlan, subaccount: int) -> Admission:
-        reservation = await self.check(req, plan, subaccount)
+    async def admit(
+        self, req: OrderRequest, plan: OrderPlan, subaccount: int, key: uuid.UUID | None = None
+    ) -> Admission:
+        admission = await self.check(req, plan, subaccount, key)
         if self.throttle is not None:
             kind = Kind.PLACE_SHORT_TERM if plan.is_short_term else Kind.PLACE_STATEFUL
             try:
                 await self.throttle.admit(kind)
             except BaseException:
-                reservation.release()
+                admission.release()
                 raise
-        return Admission(reservation)
+        return admission
 
     async def admit_cancel(self, *, short_term: bool, weight: int = 1) -> None:
         """Cancels are never refused by the kill switch or the limits, only by the chain's rate;

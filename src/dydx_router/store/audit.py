@@ -58,3 +58,28 @@ class AuditRepository:
             limit,
         )
         return [AuditEntry(**dict(r)) for r in rows]
+
+    async def order_cancel_reason(
+        self, actor: Actor, order_ids: list[uuid.UUID], reason: str
+    ) -> None:
+        """The caller's reason for canceling these orders: stored with each order, on the order
+        events this transaction wrote (the CANCEL_REQUESTED one, written before the reason was
+        known), and in the log. Call in the transaction that marks them CANCEL_REQUESTED."""
+        await self._conn.execute(
+            "UPDATE orders SET cancel_reason = $2 WHERE id = ANY($1::uuid[])", order_ids, reason
+        )
+        # Only this transaction's rows: uncommitted, so no reader has seen them yet.
+        await self._conn.execute(
+            "UPDATE events SET payload = payload || jsonb_build_object('cancel_reason', $2::text) "
+            "WHERE id IS NULL AND order_id = ANY($1::uuid[]) AND xmin = pg_current_xact_id()::xid",
+            order_ids,
+            reason,
+        )
+        target = str(order_ids[0]) if len(order_ids) == 1 else None
+        await self.record(
+            actor,
+            "order_cancel_requested",
+            target,
+            reason=reason,
+            order_ids=[str(i) for i in order_ids],
+        )

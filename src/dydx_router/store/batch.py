@@ -40,7 +40,7 @@ _TYPES = (
     *("uuid", "uuid", "text", "text", "text", "text", "text", "text", "text", "bool", "bool"),
     *("numeric", "numeric", "numeric", "int", "numeric", "numeric", "numeric", "bigint", "int"),
     *("int", "bigint", "timestamptz", "text", "int", "uuid", "text", "numeric", "numeric"),
-    *("text", "bytea", "text", "int", "text"),
+    *("text", "bytea", "text", "int", "text", "text"),
 )
 _N = len(_TYPES)
 _ARRAYS = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_TYPES))

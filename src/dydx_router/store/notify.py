@@ -1,7 +1,8 @@
 """Change notifications between replicas: ``pg_notify`` on write, one LISTEN connection per process.
 
-Admin writes (risk limits, trading state, API keys) notify in the same transaction, so PostgreSQL
-delivers the notification at commit and every replica reloads within milliseconds. Notifications
+Admin writes (risk limits, trading state, API keys, agent limits) notify in the same
+transaction, so PostgreSQL delivers the notification at commit and every replica reloads within
+milliseconds. Notifications
 are lost while a listener is disconnected, so readers also poll (``service/risk.py``).
 
 After a database failover the listener connects to the new primary (``store/hosts.py``) and
@@ -27,6 +28,7 @@ CHANNEL = "dydx_router_controls"
 TOPIC_RISK = "risk_limits"
 TOPIC_TRADING_STATE = "trading_state"
 TOPIC_API_KEYS = "api_keys"
+TOPIC_AGENT_LIMITS = "agent_limits"  # per-key agent limits (service/agent_limits.py)
 # Sent by the event triggers (migration 0005): wakes the event hubs (service/events.py).
 TOPIC_EVENTS = "events"
 

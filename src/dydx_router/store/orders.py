@@ -33,16 +33,19 @@ _COLUMNS = (
     "time_in_force, reduce_only, post_only, size, price, trigger_price, slippage_bps, quantums, "
     "subticks, trigger_subticks, client_id, order_flags, clob_pair_id, good_til_block, "
     "good_til_block_time, address, subaccount_number, indexer_order_id, status, filled_size, "
-    "average_fill_price, tx_hash, signed_tx, error_codespace, error_code, error_log"
+    "average_fill_price, tx_hash, signed_tx, error_codespace, error_code, error_log, "
+    "placement_reason"
 )
+# What a read selects: the inserted columns and those set later.
+_READ = f"{_COLUMNS}, cancel_reason, created_at, updated_at"
 # The order and its first history row in one statement (one round trip, atomic on its own: the
 # history row's foreign key is checked at the end of the statement, when the order row exists).
 _INSERT = (
     f"WITH o AS (INSERT INTO orders ({_COLUMNS}) VALUES "
     "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,"
-    "$25,$26,$27,$28,$29,$30,$31,$32,$33,$34) RETURNING id, status, created_at, updated_at), "
+    "$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35) RETURNING id, status, created_at, updated_at), "
     "h AS (INSERT INTO order_status_history (order_id, from_status, to_status, reason, "
-    "chain_height) SELECT id, NULL, status, $35, $36 FROM o) "
+    "chain_height) SELECT id, NULL, status, $36, $37 FROM o) "
     "SELECT created_at, updated_at FROM o"
 )
 # Client ids taken from the sequence per round trip (see ClientIds).
@@ -176,6 +179,7 @@ def _params(order: Order) -> tuple[Any, ...]:
         err.codespace if err else None,
         err.code if err else None,
         err.log if err else None,
+        order.placement_reason,
     )
 
 
@@ -200,6 +204,8 @@ def order_from_row(row: asyncpg.Record) -> Order:
         price=row["price"],
         trigger_price=row["trigger_price"],
         slippage_bps=row["slippage_bps"],
+        placement_reason=row.get("placement_reason"),
+        cancel_reason=row.get("cancel_reason"),
         quantums=int(row["quantums"]),
         subticks=int(row["subticks"]),
         trigger_subticks=None if trigger is None else int(trigger),
@@ -248,7 +254,8 @@ class OrderRepository:
 
     async def get(self, order_id: uuid.UUID, *, with_history: bool = True) -> Order:
         row = await self._conn.fetchrow(
-            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders WHERE id = $1", order_id
+            f"SELECT {_READ} FROM orders WHERE id = $1",
+            order_id,
         )
         if row is None:
             raise OrderNotFound(f"order {order_id} not found", order_id=str(order_id))
@@ -260,7 +267,7 @@ class OrderRepository:
     async def get_for_update(self, order_id: uuid.UUID) -> Order:
         """Read and lock the row until the transaction ends."""
         row = await self._conn.fetchrow(
-            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders WHERE id = $1 FOR UPDATE",
+            f"SELECT {_READ} FROM orders WHERE id = $1 FOR UPDATE",
             order_id,
         )
         if row is None:
@@ -269,7 +276,7 @@ class OrderRepository:
 
     async def find_by_idempotency_key(self, api_key_id: uuid.UUID | None, key: str) -> Order | None:
         row = await self._conn.fetchrow(
-            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
+            f"SELECT {_READ} FROM orders "
             "WHERE api_key_id IS NOT DISTINCT FROM $1 AND idempotency_key = $2",
             api_key_id,
             key,
@@ -279,8 +286,7 @@ class OrderRepository:
     async def find_by_indexer_ids(self, ids: list[uuid.UUID]) -> list[Order]:
         """Our orders among the indexer order ids ``ids``."""
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
-            "WHERE indexer_order_id = ANY($1::uuid[])",
+            f"SELECT {_READ} FROM orders WHERE indexer_order_id = ANY($1::uuid[])",
             ids,
         )
         return [order_from_row(r) for r in rows]
@@ -414,7 +420,7 @@ class OrderRepository:
             where.append(f"api_key_id IS NOT DISTINCT FROM {arg(filters.placed_by[0])}::uuid")
         if cursor is not None:
             where.append(f"(created_at, id) < ({arg(cursor.created_at)}, {arg(cursor.id)})")
-        sql = f"SELECT {_COLUMNS}, created_at, updated_at FROM orders"
+        sql = f"SELECT {_READ} FROM orders"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
@@ -449,7 +455,7 @@ class OrderRepository:
             args += [after[0], after[1]]
             where.append(f"(created_at, id) > (${len(args) - 1}, ${len(args)})")
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS}, created_at, updated_at FROM orders "
+            f"SELECT {_READ} FROM orders "
             f"WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT $1",
             *args,
         )

@@ -47,6 +47,24 @@ api_keys = sa.Table(
     sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+# Per-key agent limits (migration 0006, domain/agent_limits.py): NULL is no limit.
+api_key_limits = sa.Table(
+    "api_key_limits",
+    metadata,
+    sa.Column(
+        "api_key_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("api_keys.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("max_order_notional", sa.Numeric, nullable=True),
+    sa.Column("max_daily_notional", sa.Numeric, nullable=True),
+    sa.Column("max_open_orders", sa.Integer, nullable=True),
+    sa.Column("allowed_markets", pg.ARRAY(sa.Text), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("updated_by", pg.UUID(as_uuid=True), nullable=True),
+)
+
 orders = sa.Table(
     "orders",
     metadata,
@@ -86,6 +104,9 @@ orders = sa.Table(
     sa.Column("error_codespace", sa.Text, nullable=True),
     sa.Column("error_code", sa.Integer, nullable=True),
     sa.Column("error_log", sa.Text, nullable=True),
+    # The caller's one-line reasons (an AI agent's "why", migration 0006).
+    sa.Column("placement_reason", sa.Text, nullable=True),
+    sa.Column("cancel_reason", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.UniqueConstraint("address", "subaccount_number", "client_id", "order_flags", "clob_pair_id"),

@@ -14,6 +14,7 @@ import contextlib
 from types import TracebackType
 from typing import Any, Self
 
+from dydx_router.store.agent_limits import AgentLimitsRepository
 from dydx_router.store.api_keys import ApiKeyRepository
 from dydx_router.store.audit import AuditRepository
 from dydx_router.store.database import DatabaseUnavailable, is_connection_error
@@ -34,6 +35,7 @@ class UnitOfWork:
     trading_state: TradingStateRepository
     events: EventRepository
     fills: FillRepository
+    agent_limits: AgentLimitsRepository
 
     def __init__(
         self,
@@ -70,6 +72,7 @@ class UnitOfWork:
         self.trading_state = TradingStateRepository(self._conn)
         self.events = EventRepository(self._conn)
         self.fills = FillRepository(self._conn)
+        self.agent_limits = AgentLimitsRepository(self._conn)
         return self
 
     async def __aexit__(

@@ -87,6 +87,8 @@ async def test_preview_then_place_fills_then_close_and_the_read_tools(
         assert "test: buy a little BTC to close it again" in log and placed["id"] in log
         filled = await wait_status(session, placed["id"], {"FILLED", "CANCELED", "REJECTED"})
         assert filled["status"] == "FILLED" and dec(filled["filled_size"]) == Decimal("0.001")
+        # The reason is stored with the order (not only logged).
+        assert filled["placement_reason"] == "test: buy a little BTC to close it again"
 
         listed = await call(session, "list_orders", market="BTC-USD", limit=50)
         assert placed["id"] in {o["id"] for o in listed["orders"]}
@@ -100,6 +102,10 @@ async def test_preview_then_place_fills_then_close_and_the_read_tools(
         assert specs["market"] == "BTC-USD" and specs["step_size"] == btc["step_size"]
         limits = resource_json(await session.read_resource("dydx-router://limits"))
         assert limits["preview_ttl_s"] == 30
+        assert set(limits["account_limits"]["agent_limits"]) == {
+            "max_order_notional", "max_daily_notional", "max_open_orders", "allowed_markets",
+        }  # fmt: skip
+        assert dec(limits["account_limits"]["agent_usage"]["daily_notional"]) > 0
 
         close = {"market": "BTC-USD", "size": "0.001"}
         preview = await call(session, "preview_order", intent="close", **close)
@@ -110,6 +116,7 @@ async def test_preview_then_place_fills_then_close_and_the_read_tools(
         )  # fmt: skip
         done = await wait_status(session, closed["id"], {"FILLED", "CANCELED", "REJECTED"})
         assert done["status"] == "FILLED" and done["reduce_only"] is True
+        assert done["placement_reason"] == "test: flatten what the test bought"
         fills = await session.call_tool("list_fills", {"market": "BTC-USD"})
         # GET /v1/fills comes with the event stream's branch; until then the router says 404.
         if fills.is_error:
@@ -142,11 +149,14 @@ async def test_a_resting_order_is_canceled_one_by_one_and_all_at_once(
             ids.append(placed["id"])
         one = await call(session, "cancel_order", order_id=ids[0], reason="test: no longer wanted")
         assert one["status"] in {"CANCEL_REQUESTED", "CANCELED"}
+        assert one["cancel_reason"] == "test: no longer wanted"
         everything = await call(
             session, "cancel_all_orders", market="ETH-USD", reason="test: flat book"
         )
         assert ids[1] in {o["id"] for o in everything["orders"]}
-        assert (await wait_status(session, ids[1], {"CANCELED"}))["status"] == "CANCELED"
+        canceled = await wait_status(session, ids[1], {"CANCELED"})
+        assert canceled["status"] == "CANCELED" and canceled["cancel_reason"] == "test: flat book"
+        assert canceled["placement_reason"] == "test: a resting bid far below the market"
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

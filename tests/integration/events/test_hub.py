@@ -180,3 +180,30 @@ async def test_the_hub_prunes_on_its_own(clean_db: Any) -> None:
                     if await conn.fetchval("SELECT count(*) FROM events") == 1:
                         break
                 await asyncio.sleep(0.05)
+
+
+async def test_an_event_costs_only_the_streams_that_may_see_it(
+    clean_db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thousand agents' streams that cannot see an order event are not even asked: the cost
+    of an event follows its audience, not the number of open streams."""
+    from dydx_router.service.events import Subscription
+
+    asked: list[Subscription] = []
+    wants = Subscription.wants
+    monkeypatch.setattr(Subscription, "wants", lambda s, e: asked.append(s) or wants(s, e))
+    async with running(clean_db) as hub:
+        others = [await hub.subscribe(Caller(api_key_id=uuid.uuid4())) for _ in range(1000)]
+        mine = hub.stream(Caller(api_key_id=KEY_A), last_event_id=None)
+        everything = hub.stream(Caller(all_orders=True), last_event_id=None)
+        got = asyncio.ensure_future(take(mine, 2))
+        seen_all = asyncio.ensure_future(take(everything, 2))
+        await asyncio.sleep(0.1)
+        await place(clean_db, 1)
+        assert len(await got) == 2 and len(await seen_all) == 2
+        assert len(asked) == 4  # 2 events x (the key's stream + the all-orders one)
+        assert all(not s.queue for s in others)
+        # Unsubscribed streams leave the index.
+        for s in others:
+            hub.unsubscribe(s)
+        assert hub.streams == 2 and set(hub._by_key) == {KEY_A}

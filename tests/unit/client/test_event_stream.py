@@ -124,3 +124,13 @@ async def test_stream_starts_after_a_given_id_and_raises_what_a_reconnect_cannot
     async with AsyncRouterClient(url, "good") as client, asyncio.timeout(10):
         with pytest.raises(client_errors.StreamGone):  # an id past the retention window
             await anext(aiter(client.events(last_event_id=0)))
+
+
+def test_a_stream_ended_before_its_first_event_resumes_where_the_server_says() -> None:
+    from dydx_router_client.events import SseMessage, resume_point
+
+    ended = SseMessage(event="error", data='{"code":"slow_reader","last_event_id":41}')
+    assert resume_point(ended, None) == 41  # opened without an id: resume after the server's
+    assert resume_point(ended, 57) == 57  # its own last id wins
+    assert resume_point(SseMessage(event="order", data="{}", id="3"), None) is None
+    assert resume_point(SseMessage(event="error", data="not json"), None) is None
