@@ -22,6 +22,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -45,6 +46,15 @@ class Heights(Protocol):
     def height(self) -> int: ...
 
     async def wait_for_height(self, height: int, *, within: float) -> int: ...
+
+
+Counts = dict[str, dict[int, int]]
+
+
+class SharedCounts(Protocol):
+    """The counts of every replica, locked while one admission reads and updates them."""
+
+    def locked(self, floor: int) -> AbstractAsyncContextManager[Counts]: ...
 
 
 class Kind(StrEnum):
@@ -111,7 +121,9 @@ class ChainThrottle:
         slack_blocks: int = 1,
         max_wait_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedCounts | None = None,
     ) -> None:
+        self._shared = shared
         self._heights = heights
         self._share = share
         self._slack = slack_blocks
@@ -170,6 +182,20 @@ class ChainThrottle:
         self._prune(height)
         return None
 
+    async def _admit_once(self, kind: Kind, weight: int, height: int) -> int | None:
+        if self._shared is None:
+            return self.try_admit(kind, weight, height)
+        longest = max(
+            (b.num_blocks for name in _ALL_BUCKETS for b in getattr(self.limits, name)), default=1
+        )
+        async with self._shared.locked(height - longest - self._slack) as counts:
+            self._counts = counts  # every replica's, updated in place and written back
+            # Replicas see the height at different moments: one that trails counts at the
+            # newest height another has counted at, or its messages would fall out of the
+            # window while the chain still counts them.
+            newest = max((h for per in counts.values() for h in per), default=height)
+            return self.try_admit(kind, weight, max(height, newest))
+
     def _prune(self, height: int) -> None:
         longest = max(
             (b.num_blocks for name in _ALL_BUCKETS for b in getattr(self.limits, name)), default=1
@@ -193,7 +219,7 @@ class ChainThrottle:
         deadline = self._clock() + self._max_wait
         while True:
             height = self._heights.height
-            wait_for = self.try_admit(kind, weight, height)
+            wait_for = await self._admit_once(kind, weight, height)
             if wait_for is None:
                 return
             per_block = self._block_seconds(height)

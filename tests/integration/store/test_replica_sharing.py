@@ -1,0 +1,115 @@
+"""What replicas share through PostgreSQL, each replica played by a pool of its own: worker leases
+(taken over after expiry, handed over at once on release, fenced by a token), the account
+sequence's one writer (two sequencers on one fake chain never collide), and the API rate-limit
+buckets (request N+1 is refused whichever replica gets it)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from tests.unit.chain.test_sequencer import WALLET, FakeChain, _long_term
+
+from dydx_router.api.ratelimit import Rate
+from dydx_router.chain.errors import SequenceMismatch
+from dydx_router.chain.sequencer import SequenceMode, Sequencer
+from dydx_router.chain.tx import SignedTx
+from dydx_router.store.database import create_pool
+from dydx_router.store.leases import PgSequenceLock, WorkerLeases
+from dydx_router.store.rate_buckets import SharedRateLimiter
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def other_pool(database_url: str) -> AsyncIterator[Any]:
+    pool = await create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+def _name() -> str:
+    return f"workers:test-{uuid.uuid4()}"
+
+
+async def test_a_dead_holders_lease_moves_after_expiry_with_a_new_token(
+    db_pool: Any, other_pool: Any
+) -> None:
+    a, b = WorkerLeases(db_pool), WorkerLeases(other_pool)
+    name = _name()
+    token = await a.acquire(name, "a", 0.5)
+    assert token == 1
+    assert await b.acquire(name, "b", 0.5) is None  # held
+    assert await a.acquire(name, "a", 0.5) == 1  # the holder renews: same token
+    await asyncio.sleep(0.7)  # "a" died: no renewal
+    assert await b.acquire(name, "b", 0.5) == 2
+    # "a" wakes up from a pause: its renewal is refused, the token moved on.
+    assert not await a.renew(name, "a", 1, 0.5)
+    assert await b.renew(name, "b", 2, 0.5)
+
+
+async def test_a_released_lease_is_taken_at_once(db_pool: Any, other_pool: Any) -> None:
+    a, b = WorkerLeases(db_pool), WorkerLeases(other_pool)
+    name = _name()
+    assert await a.acquire(name, "a", 60) == 1
+    assert await b.acquire(name, "b", 60) is None
+    await a.release(name, "a")
+    assert await b.acquire(name, "b", 60) == 2
+    held = await b.holders()
+    assert held[name] == ("b", 2, True)
+
+
+class CountingChain(FakeChain):
+    """The fake chain, counting sdk/32 answers (each one a replica that lost a race)."""
+
+    mismatches: int = 0
+
+    async def broadcast(self, signed: SignedTx) -> str:
+        try:
+            return await super().broadcast(signed)
+        except SequenceMismatch:
+            self.mismatches += 1
+            raise
+
+
+async def test_two_replicas_share_the_account_sequence_without_a_mismatch(
+    db_pool: Any, other_pool: Any
+) -> None:
+    chain = CountingChain(sequence=7)
+    address = f"dydx1test{uuid.uuid4().hex[:12]}"
+
+    def replica(pool: Any, name: str) -> Sequencer:
+        return Sequencer(
+            chain, WALLET, address, chain_id="localdydxprotocol",
+            mode=SequenceMode.ACCOUNT_SEQUENCE, sequence_lock=PgSequenceLock(pool, name),
+        )  # fmt: skip
+
+    one, two = replica(db_pool, "one"), replica(other_pool, "two")
+    sent = await asyncio.gather(*(s.send([_long_term(i)]) for i in range(12) for s in (one, two)))
+    assert sorted(r.sequence for r in sent) == list(range(7, 31))
+    assert chain.accepted == list(range(7, 31))
+    assert chain.mismatches == 0  # never a race lost to the other replica
+    # Each replica read its account number once; after the first tx the sequence was handed over.
+    assert chain.account_calls == 2
+    async with db_pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT next_sequence, token FROM sequence_leases WHERE address = $1", address
+        )
+    assert (row["next_sequence"], row["token"]) == (31, 24)
+
+
+async def test_request_n_plus_one_is_refused_whichever_replica_gets_it(
+    db_pool: Any, other_pool: Any
+) -> None:
+    rates = {"trade": Rate(0.01, 5)}
+    a = SharedRateLimiter(db_pool, rates, local_only=frozenset(), timeout_s=5)
+    b = SharedRateLimiter(other_pool, rates, local_only=frozenset(), timeout_s=5)
+    who = uuid.uuid4()
+    waits = [await (a if i % 2 else b).acquire(who, "trade") for i in range(5)]
+    assert waits == [0.0] * 5
+    assert await a.acquire(who, "trade") > 0
+    assert await b.acquire(who, "trade") > 0
+    assert await a.acquire(uuid.uuid4(), "trade") == 0.0  # another key has its own bucket
