@@ -136,24 +136,24 @@ async def _run(routers: list[RouterProcess], devnet: DevnetProcess, url: str) ->
             jobs.append(place(n, f"lt-{uuid.uuid4()}", far_limit(btc, good_til_seconds=600)))
         await asyncio.gather(*jobs)
 
+    moved_after: list[float] = []
+
     async def kill_mid_load() -> None:
         await asyncio.sleep(0.3)
         os.kill(victim.process.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while (await _lease_holder(url))[0] in (None, holder_before):
+            assert time.monotonic() - killed_at < 10, f"the lease stayed with {holder_before}"
+            await asyncio.sleep(0.05)
+        moved_after.append(time.monotonic() - killed_at)
 
-    started = time.monotonic()
     await asyncio.gather(load(), kill_mid_load(), load())
     victim.process.wait(timeout=5)
-    # The lease moved to a live replica within 5 s of the kill.
-    deadline = time.monotonic() + 10
-    while True:
-        holder, token = await _lease_holder(url)
-        if holder is not None and holder != holder_before:
-            break
-        assert time.monotonic() < deadline, f"lease still {holder_before}"
-        await asyncio.sleep(0.1)
-    moved_after = time.monotonic() - started
-    assert token > token_before
-    assert moved_after < 5 + 0.3 + 5, moved_after  # kill at 0.3 s; generous for 2 shared cores
+    # The lease moved to a live replica within 5 s of the kill (TTL 1.5 s here), fenced by a
+    # new token.
+    assert moved_after[0] < 5, moved_after
+    assert (await _lease_holder(url))[1] > token_before
+    print(f"lease moved {moved_after[0]:.2f} s after SIGKILL")
 
     assert not [r for r in refused if any(w in str(r[1]) for w in SEQUENCE_WORDS)], refused
     assert acked, refused

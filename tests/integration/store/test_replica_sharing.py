@@ -6,20 +6,32 @@ buckets (request N+1 is refused whichever replica gets it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from tests.unit.chain.test_sequencer import WALLET, FakeChain, _long_term
+from tests.unit.service.test_throttle import FakeHeights
 
 from dydx_router.api.ratelimit import Rate
 from dydx_router.chain.errors import SequenceMismatch
 from dydx_router.chain.sequencer import SequenceMode, Sequencer
 from dydx_router.chain.tx import SignedTx
+from dydx_router.service.throttle import (
+    BlockLimit,
+    ChainLimits,
+    ChainRateLimited,
+    ChainThrottle,
+    Kind,
+)
+from dydx_router.store import notify
+from dydx_router.store.chain_budget import PgChainBudget
 from dydx_router.store.database import create_pool
-from dydx_router.store.leases import PgSequenceLock, WorkerLeases
+from dydx_router.store.leases import TOPIC_LEASES, PgSequenceLock, WorkerLeases
 from dydx_router.store.rate_buckets import SharedRateLimiter
+from dydx_router.workers.lease import LeasedGroup
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +125,96 @@ async def test_request_n_plus_one_is_refused_whichever_replica_gets_it(
     assert await a.acquire(who, "trade") > 0
     assert await b.acquire(who, "trade") > 0
     assert await a.acquire(uuid.uuid4(), "trade") == 0.0  # another key has its own bucket
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.running = False
+
+    async def run(self) -> None:
+        self.running = True
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.running = False
+
+
+async def _until(cond: Any, within: float) -> float:
+    start = asyncio.get_running_loop().time()
+    while not cond():
+        assert asyncio.get_running_loop().time() - start < within
+        await asyncio.sleep(0.02)
+    return asyncio.get_running_loop().time() - start
+
+
+async def test_leased_workers_run_on_one_replica_and_move_when_it_dies(
+    db_pool: Any, other_pool: Any
+) -> None:
+    name = _name()
+    wa, wb = _Worker(), _Worker()
+    a = LeasedGroup(WorkerLeases(db_pool), name, "a", {"w": wa.run}, ttl_s=1.0)
+    b = LeasedGroup(WorkerLeases(other_pool), name, "b", {"w": wb.run}, ttl_s=1.0)
+    ta = asyncio.create_task(a.run())
+    await _until(lambda: wa.running, 5)
+    tb = asyncio.create_task(b.run())
+    await asyncio.sleep(1.5)  # longer than the TTL: a renews, b stays on standby
+    assert wa.running and not wb.running and not b.held
+    ta.cancel()  # a dies without releasing
+    with contextlib.suppress(asyncio.CancelledError):
+        await ta
+    assert not wa.running
+    await _until(lambda: wb.running, 5)  # after the TTL, b takes over
+    assert b.token == 2
+    tb.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tb
+
+
+async def test_a_replica_shutting_down_hands_its_workers_over_at_once(
+    database_url: str, db_pool: Any, other_pool: Any
+) -> None:
+    """With a 60 s TTL, only the release (and its NOTIFY) can move the lease within seconds."""
+    name = _name()
+    wa, wb = _Worker(), _Worker()
+    a = LeasedGroup(WorkerLeases(db_pool), name, "a", {"w": wa.run}, ttl_s=60)
+    b = LeasedGroup(WorkerLeases(other_pool), name, "b", {"w": wb.run}, ttl_s=60)
+    listener = notify.Listener(database_url)
+    listener.subscribe(TOPIC_LEASES, b.wake)
+    tl = asyncio.create_task(listener.run())
+    await asyncio.wait_for(listener.connected.wait(), 10)
+    ta = asyncio.create_task(a.run())
+    await _until(lambda: wa.running, 5)
+    tb = asyncio.create_task(b.run())
+    await asyncio.sleep(0.3)
+    assert not wb.running
+    ta.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ta
+    await a.release()
+    await _until(lambda: wb.running, 10)  # far sooner than the 60 s TTL (or b's 15 s poll)
+    for t in (tb, tl):
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+
+
+async def test_the_chains_block_budget_holds_across_replicas(db_pool: Any, other_pool: Any) -> None:
+    """Two stateful orders per block for the account, whichever replica sends them; a replica
+    whose view of the height trails counts at the newest height another one counted at."""
+    address = f"dydx1budget{uuid.uuid4().hex[:10]}"
+    limits = ChainLimits(stateful_orders=(BlockLimit(2, 1),))
+
+    def replica(pool: Any, heights: FakeHeights) -> ChainThrottle:
+        return ChainThrottle(
+            heights, limits=limits, max_wait_s=0, slack_blocks=0,
+            shared=PgChainBudget(pool, address),
+        )  # fmt: skip
+
+    a = replica(db_pool, FakeHeights(100))
+    b = replica(other_pool, FakeHeights(99))  # trails by a block
+    await a.admit(Kind.PLACE_STATEFUL)
+    await b.admit(Kind.PLACE_STATEFUL)
+    with pytest.raises(ChainRateLimited):
+        await b.admit(Kind.PLACE_STATEFUL)
+    with pytest.raises(ChainRateLimited):
+        await a.admit(Kind.PLACE_STATEFUL)
