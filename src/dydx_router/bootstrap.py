@@ -76,8 +76,8 @@ class Container:
     status: StatusStreamWorker | None = None
     events: EventHub | None = None  # GET /v1/events (service/events.py)
     listener: notify.Listener | None = None  # NOTIFY from the other replicas
-    # Worker groups run under a lease; released first at shutdown (replicas.py).
-    leases: list[LeasedGroup] = field(default_factory=list)
+    # Leases held by this replica; released first at shutdown (replicas.py).
+    leases: list[LeasedGroup | replicas.Presence] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def readiness(self) -> dict[str, str]:
@@ -123,11 +123,12 @@ class Container:
     async def _hand_over_leases(self) -> None:
         """Stop the leased workers and release their leases, so another replica takes them
         over at once rather than when they expire."""
-        worker = self.supervisor.workers.get("worker-lease")
-        if worker is not None and worker.task is not None:
-            worker.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await worker.task
+        for name in ("worker-lease", "replica-presence"):
+            worker = self.supervisor.workers.get(name)
+            if worker is not None and worker.task is not None:
+                worker.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker.task
         for group in self.leases:
             await group.release()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,39 @@ def sequencing(
         idle_timeout_s=settings.broadcast_timeout_s + SEQUENCE_LOCK_WAIT_S,
     )
     return SequenceMode.ACCOUNT_SEQUENCE, lock, stride, offset
+
+
+class Presence:
+    """This replica's own lease ``replica:<id>``, renewed while it runs, and how many other
+    replicas hold theirs: the reconciler's grace for PENDING orders only applies while some do
+    (a lone replica restarted after a crash recovers at once, as before)."""
+
+    PREFIX = "replica:"
+
+    def __init__(self, leases: WorkerLeases, replica: str, ttl_s: float) -> None:
+        self._leases = leases
+        self._replica = replica
+        self._ttl = ttl_s
+        self.others = 0
+
+    def peers(self) -> bool:
+        return self.others > 0
+
+    async def run_once(self) -> None:
+        try:
+            await self._leases.acquire(self.PREFIX + self._replica, self._replica, self._ttl)
+            self.others = await self._leases.others_live(self.PREFIX, self._replica)
+        except Exception:  # the database is away: assume others may be placing
+            self.others = max(self.others, 1)
+
+    async def run(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self._ttl / 4)
+
+    async def release(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._leases.release(self.PREFIX + self._replica, self._replica)
 
 
 def pending_grace_s(settings: Settings) -> float:
@@ -107,8 +141,9 @@ async def start_status_workers(
                 await follower.prune(idle_s=60)
                 loops = 0
 
+    leases = WorkerLeases(container.pool, timeout_s=settings.db_timeout_s)
     group = LeasedGroup(
-        WorkerLeases(container.pool, timeout_s=settings.db_timeout_s),
+        leases,
         f"workers:{address}",
         settings.effective_replica_id(),
         {"status-stream": status.run, "subaccount-follower": follow, "reconciler": reconciler.run},
@@ -116,9 +151,14 @@ async def start_status_workers(
         on_standby=beat.beat,  # a standby replica's reconciler is idle, not stuck
     )
     listener.subscribe(TOPIC_LEASES, group.wake)
+    presence = Presence(leases, settings.effective_replica_id(), settings.worker_lease_ttl_s)
+    sync.peers = presence.peers
+    await presence.run_once()
+    container.spawn(presence.run, "replica-presence")
     # A pass checks every awaited order against the indexer (each call under its timeout):
     # one that has not begun for this long is stuck.
     stale_after = max(120.0, 20 * settings.reconcile_interval_s)
     container.spawn(group.run, "worker-lease", heartbeat=beat, stale_after_s=stale_after)
     container.leases.append(group)
+    container.leases.append(presence)
     return group

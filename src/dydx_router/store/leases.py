@@ -81,6 +81,18 @@ class WorkerLeases:
             if done != "UPDATE 0":
                 await notify.notify(conn, TOPIC_LEASES)
 
+    async def others_live(self, prefix: str, holder: str) -> int:
+        """How many live leases named ``prefix...`` other holders have."""
+        async with self._pool.acquire(timeout=self._timeout) as conn:
+            n = await conn.fetchval(
+                "SELECT count(*) FROM leases WHERE name LIKE $1 || '%' AND holder <> $2 "
+                "AND expires_at >= clock_timestamp()",
+                prefix,
+                holder,
+                timeout=self._timeout,
+            )
+        return int(n)
+
     async def holders(self) -> dict[str, tuple[str | None, int, bool]]:
         """Every lease: (holder, token, live) (for tests, the CLI and the docs' figures)."""
         async with self._pool.acquire(timeout=self._timeout) as conn:
