@@ -9,6 +9,7 @@ database hiccup slows nothing down (and limits stay per replica meanwhile).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable
 from typing import Any
 
@@ -50,6 +51,8 @@ class SharedRateLimiter(RateLimiter):
         self._pool = pool
         self._local_only = local_only
         self._timeout = timeout_s
+        # What the shared bucket held after this replica's last take (GET /v1/account).
+        self._seen: dict[tuple[Hashable, str], tuple[float, float]] = {}
 
     async def acquire(self, who: Hashable, route_class: str) -> float:
         rate = self._rates.get(route_class)
@@ -62,6 +65,7 @@ class SharedRateLimiter(RateLimiter):
                     _TAKE, key, rate.per_second, rate.burst, timeout=self._timeout
                 )
                 if left is not None:
+                    self._remember(who, route_class, float(left))
                     return 0.0
                 available = await conn.fetchval(
                     _LEFT, key, rate.burst, rate.per_second, timeout=self._timeout
@@ -69,6 +73,23 @@ class SharedRateLimiter(RateLimiter):
         except (OSError, TimeoutError, Exception) as e:
             log.warning("shared_rate_limit_unavailable", error=type(e).__name__)
             return self.take(who, route_class)
+        self._remember(who, route_class, float(available or 0))
         if rate.per_second <= 0:
             return math.inf
         return max(1e-3, (1 - float(available or 0)) / rate.per_second)
+
+    def _remember(self, who: Hashable, route_class: str, left: float) -> None:
+        if len(self._seen) >= self.MAX_BUCKETS:
+            self._seen.clear()
+        self._seen[(who, route_class)] = (left, time.monotonic())
+
+    def usage(self, who: Hashable) -> dict[str, tuple[Rate, float]]:
+        """As of this replica's last look at the shared buckets, refilled since."""
+        out = super().usage(who)
+        now = time.monotonic()
+        for route_class, (rate, left) in out.items():
+            seen = self._seen.get((who, route_class))
+            if seen is not None and route_class not in self._local_only:
+                left = min(float(rate.burst), seen[0] + (now - seen[1]) * rate.per_second)
+            out[route_class] = (rate, left)
+        return out

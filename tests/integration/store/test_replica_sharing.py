@@ -218,3 +218,14 @@ async def test_the_chains_block_budget_holds_across_replicas(db_pool: Any, other
         await b.admit(Kind.PLACE_STATEFUL)
     with pytest.raises(ChainRateLimited):
         await a.admit(Kind.PLACE_STATEFUL)
+
+
+async def test_usage_reports_the_shared_bucket(db_pool: Any, other_pool: Any) -> None:
+    rates = {"trade": Rate(0.001, 5)}
+    a = SharedRateLimiter(db_pool, rates, local_only=frozenset(), timeout_s=5)
+    b = SharedRateLimiter(other_pool, rates, local_only=frozenset(), timeout_s=5)
+    who = uuid.uuid4()
+    for _ in range(3):
+        await a.acquire(who, "trade")
+    await b.acquire(who, "trade")
+    assert round(b.usage(who)["trade"][1]) == 1  # the other replica's three takes counted
