@@ -129,11 +129,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--stateful", type=int, default=120)
     ap.add_argument("--concurrency", type=int, default=24)
+    ap.add_argument("--replicas", default="1,3", help="replica counts to run, comma-separated")
+    ap.add_argument("--modes", default="timestamp_nonce,account_sequence")
+    ap.add_argument(
+        "--limits", default="postgres", choices=("postgres", "memory"),
+        help="DYDX_ROUTER_SHARED_RATE_LIMITS (memory: the A/B of the shared limits' cost)",
+    )  # fmt: skip
     args = ap.parse_args()
+    ENV["DYDX_ROUTER_SHARED_RATE_LIMITS"] = args.limits
     rows: list[tuple[str, dict[str, Any]]] = []
     with postgres() as pg:
-        for n in (1, 3):
-            for mode in ("timestamp_nonce", "account_sequence"):
+        for n in (int(x) for x in args.replicas.split(",")):
+            for mode in args.modes.split(","):
                 with replicas(pg, n, mode) as routers:
                     r0 = routers[0]
                     if mode == "timestamp_nonce":

@@ -78,6 +78,7 @@ class Container:
     listener: notify.Listener | None = None  # NOTIFY from the other replicas
     # Leases held by this replica; released first at shutdown (replicas.py).
     leases: list[LeasedGroup | replicas.Presence] = field(default_factory=list)
+    presence: replicas.Presence | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def readiness(self) -> dict[str, str]:
@@ -407,6 +408,7 @@ async def _wire_security(
         slack_blocks=settings.chain_rate_limit_slack_blocks,
         max_wait_s=settings.chain_rate_limit_max_wait_s,
         shared=replicas.chain_budget(settings, container.pool, exchange.address),
+        replicas=(await replicas.start_presence(container)).count,
     )
     with contextlib.suppress(ChainError):
         throttle.configure(ChainLimits.of(await node.block_rate_limits()))

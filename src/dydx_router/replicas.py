@@ -67,6 +67,10 @@ class Presence:
     def peers(self) -> bool:
         return self.others > 0
 
+    def count(self) -> int:
+        """Live replicas, this one included."""
+        return self.others + 1
+
     async def run_once(self) -> None:
         try:
             await self._leases.acquire(self.PREFIX + self._replica, self._replica, self._ttl)
@@ -151,14 +155,24 @@ async def start_status_workers(
         on_standby=beat.beat,  # a standby replica's reconciler is idle, not stuck
     )
     listener.subscribe(TOPIC_LEASES, group.wake)
-    presence = Presence(leases, settings.effective_replica_id(), settings.worker_lease_ttl_s)
-    sync.peers = presence.peers
-    await presence.run_once()
-    container.spawn(presence.run, "replica-presence")
+    assert container.presence is not None
+    sync.peers = container.presence.peers
     # A pass checks every awaited order against the indexer (each call under its timeout):
     # one that has not begun for this long is stuck.
     stale_after = max(120.0, 20 * settings.reconcile_interval_s)
     container.spawn(group.run, "worker-lease", heartbeat=beat, stale_after_s=stale_after)
     container.leases.append(group)
-    container.leases.append(presence)
     return group
+
+
+async def start_presence(container: Container) -> Presence:
+    """This replica's presence lease (its count divides the short-term chain budget; its peers
+    give the reconciler's PENDING grace)."""
+    settings = container.settings
+    leases = WorkerLeases(container.pool, timeout_s=settings.db_timeout_s)
+    presence = Presence(leases, settings.effective_replica_id(), settings.worker_lease_ttl_s)
+    await presence.run_once()
+    container.presence = presence
+    container.spawn(presence.run, "replica-presence")
+    container.leases.append(presence)
+    return presence
