@@ -19,9 +19,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import structlog
 
 from dydx_router.store import notify
+from dydx_router.store.database import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -121,6 +123,18 @@ class PgSequenceLock:
 
     @contextlib.asynccontextmanager
     async def hold(self, address: str) -> AsyncIterator[_Hold]:
+        try:
+            async with self._hold(address) as hold:
+                yield hold
+        except asyncpg.exceptions.LockNotAvailableError as e:
+            # Another replica held the account sequence past lock_timeout: 503 with Retry-After;
+            # the order stays PENDING for the reconciler (docs/scaling.md).
+            raise DatabaseUnavailable(
+                "the account sequence is held by another replica; retry shortly"
+            ) from e
+
+    @contextlib.asynccontextmanager
+    async def _hold(self, address: str) -> AsyncIterator[_Hold]:
         acquire = self._pool.acquire(timeout=self._lock_timeout_ms / 1000)
         async with acquire as conn, conn.transaction():
             # Both only for this transaction (the pool's connections keep no session state).
