@@ -286,7 +286,7 @@ fills = sa.Table(
 sa.Index("ix_fills_created_at_id", fills.c.created_at.desc(), fills.c.id.desc())
 sa.Index("ix_fills_order_id", fills.c.order_id)
 
-# --- several replicas on one database (migration 0006, docs/scaling.md) -------------------------
+# --- several replicas on one database (migration 0007, docs/scaling.md) -------------------------
 
 # Named leases with a fencing token (``token`` grows each time the lease changes hands); expiry
 # is judged by the database's clock.

@@ -11,8 +11,8 @@
 - ``rate_buckets``: token buckets shared by every replica (per API key and route class, and the
   chain's block-rate counts per address, bucket and height in ``chain_rate_counts``).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 02:30:00
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
