@@ -54,6 +54,7 @@ class DevnetConfig:
     seed: int = 0
     fund: tuple[tuple[str, Decimal], ...] = field(default=())
     short_term_limit: int = 2000
+    stateful_scale: int = 1  # multiplies the stateful block rate limits (benchmarks)
     market_makers: bool = True
     oracle_walk: bool = True
     validators: int = 1  # validator i serves gRPC on grpc_port + i (0: free ports)
@@ -72,7 +73,10 @@ class Attachment(Protocol):
 class Devnet:
     def __init__(self, config: DevnetConfig | None = None) -> None:
         self.config = config or DevnetConfig()
-        genesis = default_genesis(short_term_limit=self.config.short_term_limit)
+        genesis = default_genesis(
+            short_term_limit=self.config.short_term_limit,
+            stateful_scale=self.config.stateful_scale,
+        )
         self.state = ChainState(genesis, genesis_time_ms=int(time.time() * 1000))
         self.bus = EventBus()
         n = self.config.validators

@@ -63,6 +63,9 @@ def run(
     short_term_limit: Annotated[
         int, typer.Option(help="Short-term orders+cancels per account per 5 blocks.")
     ] = 2000,
+    stateful_scale: Annotated[
+        int, typer.Option(help="Multiply the stateful allowance (2/block, 20/100 blocks) by this.")
+    ] = 1,
     market_makers: Annotated[bool, typer.Option(help="Run the synthetic market makers.")] = True,
     oracle_walk: Annotated[bool, typer.Option(help="Move oracle prices randomly.")] = True,
     indexer: Annotated[bool, typer.Option(help="Serve the indexer REST/websocket.")] = True,
@@ -81,6 +84,8 @@ def run(
         raise typer.BadParameter("--block-time must be >= 0")
     if short_term_limit < 1:
         raise typer.BadParameter("--short-term-limit must be >= 1")
+    if stateful_scale < 1:
+        raise typer.BadParameter("--stateful-scale must be >= 1")
     if not 1 <= validators <= 64:
         raise typer.BadParameter("--validators must be between 1 and 64")
     if gossip_delay < 0:
@@ -95,6 +100,7 @@ def run(
         seed=seed,
         fund=parse_fund(fund or []),
         short_term_limit=short_term_limit,
+        stateful_scale=stateful_scale,
         market_makers=market_makers,
         oracle_walk=oracle_walk,
         validators=validators,

@@ -87,10 +87,12 @@ def _market(
     )
 
 
-def default_genesis(short_term_limit: int = 2000) -> Genesis:
+def default_genesis(short_term_limit: int = 2000, stateful_scale: int = 1) -> Genesis:
     """Six mainnet markets with their genesis parameters and oracle prices.
 
-    ``short_term_limit`` is the per-account short-term orders+cancels per 5 blocks."""
+    ``short_term_limit`` is the per-account short-term orders+cancels per 5 blocks;
+    ``stateful_scale`` multiplies the stateful allowance (2 per block, 20 per 100 blocks) for
+    benchmarks of the stateful path itself."""
     markets = [
         _market("BTC-USD", 0, atomic_resolution=-10, subticks_per_tick=100_000, liquidity_tier=0,
                 exponent=-5, min_price_change_ppm=1000, price=2_868_819_524),
@@ -122,7 +124,10 @@ def default_genesis(short_term_limit: int = 2000) -> Genesis:
         fee_tiers=(FeeTier("1", 0, taker_fee_ppm=500, maker_fee_ppm=-110),),
         block_rate_limits=BlockRateLimitConfig(
             max_short_term_orders_and_cancels_per_n_blocks=(RateLimit(5, short_term_limit),),
-            max_stateful_orders_per_n_blocks=(RateLimit(1, 2), RateLimit(100, 20)),
+            max_stateful_orders_per_n_blocks=(
+                RateLimit(1, 2 * stateful_scale),
+                RateLimit(100, 20 * stateful_scale),
+            ),
         ),
         stateful_order_equity_tiers=(
             EquityTier(0, 0),

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from dydx_router import metrics, redact
+from dydx_router import metrics, redact, replicas
 from dydx_router.api.auth import AUTH_FAILURES, KeyCache
 from dydx_router.api.ratelimit import Rate, RateLimiter
 from dydx_router.chain.errors import ChainError
@@ -22,8 +22,7 @@ from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.observer import ChainReader
 from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy, RetryPolicy
-from dydx_router.chain.sequencer import SequenceMode, Sequencer
-from dydx_router.chain.stream import IndexerStream
+from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
 from dydx_router.custody import private_key_from_hex
@@ -51,9 +50,9 @@ from dydx_router.store.database import create_pool
 from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
 from dydx_router.trading_keys import check_configured
-from dydx_router.workers.follow import SubaccountFollower
+from dydx_router.workers.lease import LeasedGroup
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
-from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
+from dydx_router.workers.status import StatusStreamWorker
 from dydx_router.workers.supervisor import Heartbeat, Supervisor
 
 log = structlog.get_logger(__name__)
@@ -76,6 +75,10 @@ class Container:
     supervisor: Supervisor = field(default_factory=Supervisor)
     status: StatusStreamWorker | None = None
     events: EventHub | None = None  # GET /v1/events (service/events.py)
+    listener: notify.Listener | None = None  # NOTIFY from the other replicas
+    # Leases held by this replica; released first at shutdown (replicas.py).
+    leases: list[LeasedGroup | replicas.Presence] = field(default_factory=list)
+    presence: replicas.Presence | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def readiness(self) -> dict[str, str]:
@@ -97,7 +100,10 @@ class Container:
         checks["markets"] = "ok" if self.exchange.markets() else "not loaded"
         checks["prices"] = self.exchange.prices_problem() or "ok"
         checks["workers"] = "; ".join(self.supervisor.problems()) or "ok"
-        if self.status is not None:
+        standby = any(isinstance(g, LeasedGroup) and not g.held for g in self.leases)
+        if self.status is not None and standby:
+            checks["status_stream"] = "ok"  # another replica holds the workers' lease
+        elif self.status is not None:
             s = self.settings
             checks["status_stream"] = (
                 self.status.problem(
@@ -118,10 +124,23 @@ class Container:
         """Run ``factory()`` as a supervised worker (restarted if it dies)."""
         self.supervisor.spawn(name, factory, heartbeat=heartbeat, stale_after_s=stale_after_s)
 
+    async def _hand_over_leases(self) -> None:
+        """Stop the leased workers and release their leases, so another replica takes them
+        over at once rather than when they expire."""
+        for name in ("worker-lease", "replica-presence"):
+            worker = self.supervisor.workers.get(name)
+            if worker is not None and worker.task is not None:
+                worker.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker.task
+        for group in self.leases:
+            await group.release()
+
     async def aclose(self) -> None:
         """Graceful shutdown: refuse new writes, let those in flight finish their broadcast and
         DB writes (up to ``shutdown_grace_s``), stop the workers, close the clients and the pool.
         The HTTP server has already stopped accepting connections (cli.py)."""
+        await self._hand_over_leases()
         writes = self.orders.writes
         writes.close()
         log.info("shutdown_started", writes_in_flight=writes.in_flight)
@@ -172,10 +191,11 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     # A permissioned key trades for the owner, with timestamp nonces: it never races the owner's
     # own account sequence (PROTOCOL.md §3c).
     owner, auth_id = settings.owner_address or wallet.address, settings.authenticator_id
-    mode = SequenceMode.TIMESTAMP_NONCE if auth_id is not None else SequenceMode.ACCOUNT_SEQUENCE
+    mode, sequence_lock, stride, offset = replicas.sequencing(settings, pool, auth_id)
     sequencer = Sequencer(
         node, wallet, owner, chain_id=settings.effective_chain_id, memo=settings.memo, mode=mode,
-        authenticator_id=auth_id,
+        authenticator_id=auth_id, sequence_lock=sequence_lock, nonce_stride=stride,
+        nonce_offset=offset,
     )  # fmt: skip
     exchange = DydxExchange(
         node=node,
@@ -216,6 +236,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         confirm_after=timedelta(seconds=settings.stateful_confirm_timeout_s),
         writes=writer,
         in_flight=orders.placing.__contains__,
+        pending_grace=timedelta(seconds=replicas.pending_grace_s(settings)),
     )
     container = Container(
         settings=settings,
@@ -270,7 +291,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     chain_id = settings.effective_chain_id
     log.info("wallet_loaded", address=owner, signer=wallet.address, chain_id=chain_id)
     if workers:
-        await _start_status_workers(container, heights, owner)
+        assert container.listener is not None
+        await replicas.start_status_workers(container, heights, owner, container.listener)
         # Fills of our orders from the indexer, as order events say they happened.
 
         async def fills(sub: int, market: str, before: int | None) -> Any:
@@ -322,34 +344,6 @@ async def open_audit(settings: Settings, rules: AuditRules) -> AsyncIterator[Ord
         await chain.aclose()
 
 
-async def _start_status_workers(container: Container, heights: HeightCache, address: str) -> None:
-    """The status stream (following every subaccount with open orders), the reconciler."""
-    settings, uow, sync = container.settings, container.uow, container.sync
-    reconcile_now = asyncio.Event()
-    stream = IndexerStream(settings.indexer_websockets)
-    container._closers.append(stream.close)
-
-    async def open_subaccounts() -> list[int]:
-        async with uow() as tx:
-            return await tx.risk.open_subaccounts(address)
-
-    follower = SubaccountFollower(stream, address, settings.subaccount_number, open_subaccounts)
-    await follower.load()
-    container.orders.follow = follower.follow
-    status = StatusStreamWorker(stream, sync, heights, uow, reconcile_now)
-    container.status = status
-    container.spawn(status.run, "status-stream")
-    container.spawn(follower.run, "subaccount-follower")
-    beat = container.supervisor.heartbeat()
-    reconciler = ReconcilerWorker(
-        sync, settings.reconcile_interval_s, reconcile_now, status.settled_through, heartbeat=beat
-    )
-    # A pass checks every awaited order against the indexer (each call under its timeout):
-    # one that has not begun for this long is stuck.
-    stale_after = max(120.0, 20 * settings.reconcile_interval_s)
-    container.spawn(reconciler.run, "reconciler", heartbeat=beat, stale_after_s=stale_after)
-
-
 def _trading_key(settings: Settings, database_url: str) -> bytes:
     """The trading key's 32 bytes, from its one source (custody.py); the log redactor learns
     every secret before anything could log them (redact.py)."""
@@ -386,7 +380,7 @@ async def _wire_security(
 ) -> None:
     """Rate limits, the kill switch, the risk limits and the chain's rate (docs/security.md)."""
     uow, exchange = container.uow, container.exchange
-    container.rate_limiter = RateLimiter(_rates(settings))
+    container.rate_limiter = replicas.rate_limiter(settings, container.pool, _rates(settings))
     controls = RiskControls(
         controls_loader(uow),
         refresh_s=settings.risk_refresh_s,
@@ -416,6 +410,8 @@ async def _wire_security(
         share=settings.chain_rate_limit_share,
         slack_blocks=settings.chain_rate_limit_slack_blocks,
         max_wait_s=settings.chain_rate_limit_max_wait_s,
+        shared=replicas.chain_budget(settings, container.pool, exchange.address),
+        replicas=(await replicas.start_presence(container)).count,
     )
     with contextlib.suppress(ChainError):
         throttle.configure(ChainLimits.of(await node.block_rate_limits()))
@@ -432,7 +428,7 @@ async def _wire_security(
     container.admin = AdminService(
         uow, controls, container.orders, on_keys_changed=container.key_cache.clear, agents=agents
     )
-    listener = notify.Listener(database_url)
+    container.listener = listener = notify.Listener(database_url)
     listener.subscribe(notify.TOPIC_RISK, controls.changed)
     listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
     listener.subscribe(notify.TOPIC_API_KEYS, container.key_cache.clear)

@@ -20,7 +20,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from dydx_router.config_replicas import ReplicaSettings
 
 # Re-exported: callers import these from config.
 from dydx_router.networks import (
@@ -55,7 +57,7 @@ FaultStep = Literal[
 ]
 
 
-class Settings(BaseSettings):
+class Settings(ReplicaSettings):
     model_config = SettingsConfigDict(
         env_prefix="DYDX_ROUTER_",
         env_file=None,
@@ -224,7 +226,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
     """Largest request body accepted (413 payload_too_large above)."""
     chain_rate_limit_share: float = Field(default=1.0, gt=0, le=1)
-    """Share of the chain's per-account block rate limits this replica may use (1/N for N)."""
+    """Share of the chain's per-account block rate limits the router may use (the count is
+    shared by every replica through PostgreSQL)."""
     chain_rate_limit_slack_blocks: int = Field(default=1, ge=0, le=100)
     """Extra blocks in the rate window, for when the router's height trails the chain's."""
     chain_rate_limit_max_wait_s: float = Field(default=1.0, ge=0, le=60)

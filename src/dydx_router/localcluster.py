@@ -159,10 +159,6 @@ class LocalCluster:
             "DYDX_ROUTER_FORWARDED_ALLOW_IPS": env.get(
                 "DYDX_ROUTER_FORWARDED_ALLOW_IPS", "127.0.0.1"
             ),
-            # The chain's per-account block rate is shared by the replicas (static shares).
-            "DYDX_ROUTER_CHAIN_RATE_LIMIT_SHARE": env.get(
-                "DYDX_ROUTER_CHAIN_RATE_LIMIT_SHARE", f"{1 / self.replicas:.6f}"
-            ),
         }
         started: list[tuple[Child, str]] = []
         for i in range(1, self.replicas + 1):

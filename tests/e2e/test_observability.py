@@ -85,6 +85,8 @@ def observed(
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "DYDX_ROUTER_READY_MAX_BLOCK_AGE_S": str(MAX_BLOCK_AGE_S),
         "DYDX_ROUTER_READY_MAX_INDEXER_LAG_BLOCKS": str(MAX_INDEXER_LAG),
+        # The test watches the account sequence's resync counter move.
+        "DYDX_ROUTER_SEQUENCE_MODE": "account_sequence",
     }
     with fresh_database(pg_server_url, "obs") as url:
         r = start_router(own_devnet, url, "obs", env)

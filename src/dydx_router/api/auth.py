@@ -114,7 +114,7 @@ async def authenticate(request: Request, token: str | None, scope: str) -> Calle
             f"this API key lacks the '{scope}' scope",
             required_scope=scope,
         )
-    wait = limiter.take(key.id, scope)
+    wait = await limiter.acquire(key.id, scope)
     if wait > 0:
         raise ApiError(
             429,

@@ -3,8 +3,9 @@
 Classes are the scopes routes require: ``read`` (GET), ``trade`` (place, cancel, close) and
 ``admin``. A bucket holds ``burst`` tokens and refills at ``rate`` per second; a request takes
 one token or is refused with 429 ``rate_limited`` and a ``Retry-After`` (whole seconds, rounded
-up). Buckets live in each replica's memory, so with N replicas behind a balancer a key gets up to
-N times the rate; the chain's own limits are guarded separately (``service/throttle.py``).
+up). Buckets live in memory here; ``store/rate_buckets.py`` keeps the per-key ones in PostgreSQL,
+shared by every replica (``acquire``). The chain's own limits are guarded separately
+(``service/throttle.py``).
 
 Failed authentications are limited per client address too, so guessing keys cannot turn into a
 database query per request.
@@ -79,6 +80,10 @@ class RateLimiter:
                 return 1.0 / rate.per_second if rate.per_second > 0 else math.inf
             bucket = self._buckets[key] = TokenBucket(rate, self._clock)
         return bucket.take()
+
+    async def acquire(self, who: Hashable, route_class: str) -> float:
+        """``take``, where a shared store may answer (``store/rate_buckets.py``)."""
+        return self.take(who, route_class)
 
     def _evict(self) -> bool:
         """Forget the buckets that have refilled to their burst: a fresh bucket is the same, so

@@ -11,9 +11,15 @@
   OrderId, never a new one). After any other failure the next tx resyncs from the node first,
   because a counter that drifts after an unrelated error stays wrong for good (hummingbot PR
   #8339).
+* Across replicas (docs/scaling.md), ``ACCOUNT_SEQUENCE`` mode also takes a ``SequenceLock``: a
+  lease in the shared database held while one stateful tx is signed and broadcast, which hands
+  the next sequence to whichever replica sends next.
 * In ``TIMESTAMP_NONCE`` mode (x/accountplus) the "sequence" is unix milliseconds >= 2^40,
   strictly increasing and unique per account, within ±30 s of the block time; stateful txs then
-  need no lock and can go out concurrently, and they never consume the account sequence.
+  need no lock and can go out concurrently, and they never consume the account sequence. With
+  several replicas each one uses only the nonces ``n`` with ``n % stride == offset`` (its own
+  residue), so two replicas never pick the same millisecond unless their offsets collide; a
+  duplicate is refused at CheckTx ("timestamp nonce N rejected") and signed again.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -70,6 +77,20 @@ class ChainWriter(Protocol):
     async def broadcast(self, tx: SignedTx) -> str: ...
 
 
+class SequenceHold(Protocol):
+    """The shared next sequence while the lease is held; set it before leaving (None: unknown,
+    the next holder resyncs from the node)."""
+
+    token: int
+    next_sequence: int | None
+
+
+class SequenceLock(Protocol):
+    """One writer of an address's account sequence across replicas (``store/leases.py``)."""
+
+    def hold(self, address: str) -> AbstractAsyncContextManager[SequenceHold]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Submitted:
     """CheckTx accepted the tx (accepted is not executed: PROTOCOL.md §11.3)."""
@@ -94,7 +115,12 @@ class Sequencer:
         sequence_retries: int = 2,
         clock_ms: Callable[[], int] | None = None,
         authenticator_id: int | None = None,
+        sequence_lock: SequenceLock | None = None,
+        nonce_stride: int = 1,
+        nonce_offset: int = 0,
     ) -> None:
+        if not 0 <= nonce_offset < nonce_stride:
+            raise ValueError("nonce_offset must be in [0, nonce_stride)")
         self._node = node
         self._signer = signer
         self._address = address
@@ -109,6 +135,9 @@ class Sequencer:
         self._last_nonce = 0
         # x/accountplus: ``address`` is the owner's, ``signer`` a permissioned trading key
         self._authenticator_id = authenticator_id
+        self._sequence_lock = sequence_lock
+        self._nonce_stride = nonce_stride
+        self._nonce_offset = nonce_offset
 
     @property
     def address(self) -> str:
@@ -182,7 +211,35 @@ class Sequencer:
         if self._mode is SequenceMode.TIMESTAMP_NONCE:
             return await self._send_with_nonce(messages, before_broadcast)
         async with self._lock:
-            return await self._send_in_sequence(messages, before_broadcast)
+            if self._sequence_lock is None:
+                return await self._send_in_sequence(messages, before_broadcast)
+            return await self._send_leased(self._sequence_lock, messages, before_broadcast)
+
+    async def _send_leased(
+        self,
+        lease: SequenceLock,
+        messages: Sequence[Any],
+        before_broadcast: BeforeBroadcast | None,
+    ) -> Submitted:
+        """Send under the shared lease: the sequence another replica left is the one to use."""
+        failure: ChainError | None = None
+        async with lease.hold(self._address) as hold:
+            fresh = self._account_number is None
+            if fresh:
+                await self._resync()  # the account number, once per process
+            if hold.next_sequence is not None:
+                self._sequence = hold.next_sequence
+            elif not fresh:
+                self._sequence = None  # unknown to the last holder: ask the node
+            try:
+                submitted = await self._send_in_sequence(messages, before_broadcast)
+            except ChainError as e:
+                # Committed with the lease (unknown: None), not rolled back with it.
+                failure = e
+            hold.next_sequence = self._sequence
+        if failure is not None:
+            raise failure
+        return submitted
 
     async def _send_in_sequence(
         self, messages: Sequence[Any], before_broadcast: BeforeBroadcast | None
@@ -230,6 +287,7 @@ class Sequencer:
     def _next_nonce(self) -> int:
         now = self._clock_ms()
         nonce = max(now, self._last_nonce + 1)
+        nonce += (self._nonce_offset - nonce) % self._nonce_stride  # this replica's residue
         if nonce < TIMESTAMP_NONCE_MIN:
             raise InvalidTxInput("the clock is before 2004: no valid timestamp nonce")
         if nonce - now > TIMESTAMP_NONCE_WINDOW_MS:

@@ -127,6 +127,10 @@ class OrderSync(RecoveryMixin):
     halted: Callable[[], bool] = field(default=lambda: False)
     # Orders whose placement is running in this process (OrderService.placing).
     in_flight: Callable[[uuid.UUID], bool] = field(default=lambda _id: False)
+    # While other replicas are alive (``peers()``), a PENDING order younger than this may be a
+    # placement still running on one of them (docs/scaling.md): its outcome is left to it.
+    pending_grace: timedelta = timedelta(0)
+    peers: Callable[[], bool] = field(default=lambda: False)
     _cancels_resent: dict[uuid.UUID, datetime] = field(default_factory=dict)
 
     async def apply(
@@ -298,8 +302,15 @@ class OrderSync(RecoveryMixin):
         return report
 
     async def _reconcile_one(self, order: Order, at: _At, report: ReconcileReport) -> bool:
-        if order.status is OrderStatus.PENDING and self.in_flight(order.id):
-            return False  # its placement, in this process, records the outcome
+        if order.status is OrderStatus.PENDING and (
+            self.in_flight(order.id)
+            or (
+                order.created_at is not None
+                and at.now - order.created_at < self.pending_grace
+                and self.peers()
+            )
+        ):
+            return False  # its placement, in this or another replica, records the outcome
         venue = await self.exchange.venue_order(order)
         if venue is not None:
             if order.status is OrderStatus.CANCEL_REQUESTED and venue.status in RESTING:

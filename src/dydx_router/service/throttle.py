@@ -22,6 +22,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -45,6 +46,15 @@ class Heights(Protocol):
     def height(self) -> int: ...
 
     async def wait_for_height(self, height: int, *, within: float) -> int: ...
+
+
+Counts = dict[str, dict[int, int]]
+
+
+class SharedCounts(Protocol):
+    """The counts of every replica, locked while one admission reads and updates them."""
+
+    def locked(self, floor: int) -> AbstractAsyncContextManager[Counts]: ...
 
 
 class Kind(StrEnum):
@@ -111,7 +121,12 @@ class ChainThrottle:
         slack_blocks: int = 1,
         max_wait_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedCounts | None = None,
+        replicas: Callable[[], int] = lambda: 1,
     ) -> None:
+        self._shared = shared
+        self._replicas = replicas
+        self._divisor = 1
         self._heights = heights
         self._share = share
         self._slack = slack_blocks
@@ -128,7 +143,7 @@ class ChainThrottle:
         self.limits = limits
 
     def capacity(self, limit: BlockLimit) -> int:
-        return math.floor(limit.limit * self._share)
+        return math.floor(limit.limit * self._share / self._divisor)
 
     # --- counting ---------------------------------------------------------------------------
     def _window(self, bucket: str, limit: BlockLimit, height: int) -> int:
@@ -170,6 +185,30 @@ class ChainThrottle:
         self._prune(height)
         return None
 
+    async def _admit_once(self, kind: Kind, weight: int, height: int) -> int | None:
+        if self._shared is None:
+            return self.try_admit(kind, weight, height)
+        if kind is not Kind.PLACE_STATEFUL:
+            self._divisor = max(1, self._replicas())
+            try:
+                return self.try_admit(kind, weight, height)
+            finally:
+                self._divisor = 1
+        longest = max(b.num_blocks for b in self.limits.stateful_orders) if (
+            self.limits.stateful_orders
+        ) else 1  # fmt: skip
+        local = self._counts
+        async with self._shared.locked(height - longest - self._slack) as counts:
+            self._counts = counts  # every replica's, updated in place and written back
+            try:
+                # Replicas see the height at different moments: one that trails counts at the
+                # newest height another has counted at, or its messages would fall out of the
+                # window while the chain still counts them.
+                newest = max((h for per in counts.values() for h in per), default=height)
+                return self.try_admit(kind, weight, max(height, newest))
+            finally:
+                self._counts = local
+
     def _prune(self, height: int) -> None:
         longest = max(
             (b.num_blocks for name in _ALL_BUCKETS for b in getattr(self.limits, name)), default=1
@@ -193,7 +232,7 @@ class ChainThrottle:
         deadline = self._clock() + self._max_wait
         while True:
             height = self._heights.height
-            wait_for = self.try_admit(kind, weight, height)
+            wait_for = await self._admit_once(kind, weight, height)
             if wait_for is None:
                 return
             per_block = self._block_seconds(height)

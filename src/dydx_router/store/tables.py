@@ -285,3 +285,48 @@ fills = sa.Table(
 )
 sa.Index("ix_fills_created_at_id", fills.c.created_at.desc(), fills.c.id.desc())
 sa.Index("ix_fills_order_id", fills.c.order_id)
+
+# --- several replicas on one database (migration 0007, docs/scaling.md) -------------------------
+
+# Named leases with a fencing token (``token`` grows each time the lease changes hands); expiry
+# is judged by the database's clock.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=True),
+    sa.Column("token", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# The account sequence of an address in ``account_sequence`` mode: its row lock is held while one
+# stateful tx is signed and broadcast; ``next_sequence`` is handed to the next holder.
+sequence_leases = sa.Table(
+    "sequence_leases",
+    metadata,
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("token", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("holder", sa.Text, nullable=True),
+    sa.Column("next_sequence", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# Token buckets shared by the replicas (API rate limits per key and route class).
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# The chain's block-rate counts of an address, shared by the replicas (service/throttle.py).
+chain_rate_counts = sa.Table(
+    "chain_rate_counts",
+    metadata,
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("height", sa.BigInteger, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)

@@ -251,13 +251,21 @@ async def launch_router(
     mnemonic: str,
     env: dict[str, str] | None = None,
 ) -> RouterProcess:
-    """``dydx-router serve`` with the given wallet (so a restarted router is the same account)."""
+    """``dydx-router serve`` with the given wallet (so a restarted router is the same account).
+
+    In ``account_sequence`` mode unless ``env`` says otherwise: the fault tests are about the
+    account sequence (sdk/32, resyncs, a used sequence); the default, timestamp nonces, is
+    proven by tests/integration/replicas/."""
     return await asyncio.to_thread(
         start_router,
         devnet,
         database_url,
         name,
-        {"DYDX_ROUTER_MNEMONIC": mnemonic, **(env or {})},
+        {
+            "DYDX_ROUTER_SEQUENCE_MODE": "account_sequence",
+            "DYDX_ROUTER_MNEMONIC": mnemonic,
+            **(env or {}),
+        },
     )
 
 

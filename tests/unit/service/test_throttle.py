@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -139,3 +141,34 @@ def test_limits_from_the_node_drop_disabled_entries() -> None:
     limits = ChainLimits.of(Config())
     assert limits.short_term_orders == ()
     assert limits.short_term_orders_and_cancels == (BlockLimit(2000, 5),)
+
+
+class InMemoryShared:
+    """A fake of the shared counts (``store/chain_budget.py`` in production)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[int, int]] = {}
+        self.locked_calls = 0
+
+    @contextlib.asynccontextmanager
+    async def locked(self, floor: int) -> AsyncIterator[dict[str, dict[int, int]]]:
+        self.locked_calls += 1
+        yield self.counts
+
+
+async def test_with_replicas_short_term_uses_its_share_and_stateful_the_shared_counts() -> None:
+    """Three live replicas: each admits a third of the short-term allowance from memory (the hot
+    path takes no lock), while stateful placements are counted in the shared counts."""
+    shared = InMemoryShared()
+    t = throttle(FakeHeights(), max_wait_s=0, slack_blocks=0, shared=shared, replicas=lambda: 3)
+    for _ in range(3):  # floor(10 / 3)
+        await t.admit(Kind.PLACE_SHORT_TERM)
+    with pytest.raises(ChainRateLimited):
+        await t.admit(Kind.PLACE_SHORT_TERM)
+    assert shared.locked_calls == 0
+    other = throttle(FakeHeights(), max_wait_s=0, slack_blocks=0, shared=shared)
+    await other.admit(Kind.PLACE_STATEFUL)
+    await t.admit(Kind.PLACE_STATEFUL)
+    with pytest.raises(ChainRateLimited):  # 2 per block, whichever replica
+        await t.admit(Kind.PLACE_STATEFUL)
+    assert shared.counts["stateful_orders"] == {100: 2}

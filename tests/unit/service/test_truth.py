@@ -273,3 +273,19 @@ async def test_an_outcome_that_could_not_be_stored_is_answered_with_the_order(en
     assert result.order.status is OrderStatus.PENDING  # what the stored row says
     assert isinstance(result.order.id, uuid.UUID) and result.order.id in store.rows
     assert service.placing == set()
+
+
+async def test_a_pending_order_is_left_to_another_live_replica_within_the_grace(
+    env: Any,
+) -> None:
+    """Its placement may still be running on another replica (waiting for the account
+    sequence's lease, say): re-placing it here would race that one (docs/scaling.md)."""
+    store, exchange, row, sync = await _pending_stateful(env, tx=False)
+    sync.pending_grace = datetime.now(UTC) - OLD + timedelta(minutes=1)
+    sync.peers = lambda: True
+    await sync.reconcile()
+    assert store.rows[row.id].status is OrderStatus.PENDING and exchange.broadcasts == []
+    sync.peers = lambda: False  # alone now (the other replica died): recovered at once
+    await sync.reconcile()
+    assert store.rows[row.id].status is OrderStatus.SUBMITTED
+    assert exchange.broadcasts == [b"stateful-again"]
