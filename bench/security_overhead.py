@@ -24,7 +24,7 @@ from dydx_router.domain.market import MarketSpec, Side
 from dydx_router.domain.order import OrderType
 from dydx_router.domain.planning import OrderRequest, PlanningContext, plan_order
 from dydx_router.domain.risk import RiskLimits, RiskPolicy, TradingState
-from dydx_router.redact import REDACTOR, redact_event
+from dydx_router.observability.redact import REDACTOR, redact_event
 from dydx_router.service.ports import AccountSnapshot, Position
 from dydx_router.service.risk import ControlsSnapshot, ExposureBook, PreTradeGate, RiskControls
 from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainThrottle

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from dydx_router import metrics, redact, replicas
+from dydx_router import replicas
 from dydx_router.api.auth import AUTH_FAILURES, KeyCache
 from dydx_router.api.ratelimit import Rate, RateLimiter
 from dydx_router.chain.errors import ChainError
@@ -28,6 +28,7 @@ from dydx_router.config import Settings
 from dydx_router.custody import private_key_from_hex
 from dydx_router.domain.audit import AuditRules
 from dydx_router.domain.risk import RiskLimits, TradingState
+from dydx_router.observability import metrics, redact
 from dydx_router.service.admin import AdminService
 from dydx_router.service.agent_limits import agent_limits_book
 from dydx_router.service.audit import OrderAudit
@@ -346,7 +347,7 @@ async def open_audit(settings: Settings, rules: AuditRules) -> AsyncIterator[Ord
 
 def _trading_key(settings: Settings, database_url: str) -> bytes:
     """The trading key's 32 bytes, from its one source (custody.py); the log redactor learns
-    every secret before anything could log them (redact.py)."""
+    every secret before anything could log them (observability/redact.py)."""
     password = urlsplit(database_url).password
     if password:
         redact.register_secret(password)

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
-from dydx_router import __version__, tracing
+from dydx_router import __version__
 from dydx_router.api import account, admin, agent_limits, events, health, orders, positions
 from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.console import mount_console
@@ -23,6 +23,7 @@ from dydx_router.api.openapi import install_openapi
 from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
 from dydx_router.mcp.http import mount_mcp
+from dydx_router.observability import tracing
 
 log = structlog.get_logger(__name__)
 GC_THRESHOLDS = (50_000, 50, 100)
@@ -69,8 +70,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             '`status`, `detail`) with a stable `code`, and `{"error": {"code", "message"}}`.'
         ),
         lifespan=lifespan,
-        # Spans are ours (tracing.py, off unless configured); FastAPI's built-in OpenTelemetry
-        # would otherwise check the global providers on every request.
+        # Spans are ours (observability/tracing.py, off unless configured); FastAPI's built-in
+        # OpenTelemetry would otherwise check the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # The API's description can be switched off (DYDX_ROUTER_API_DOCS=false) where it
         # should not be public; it holds no data either way.

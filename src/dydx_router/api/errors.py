@@ -16,7 +16,7 @@ from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain import risk
 from dydx_router.domain.agent_limits import AgentLimitBreached
-from dydx_router.redact import REDACTOR
+from dydx_router.observability.redact import REDACTOR
 from dydx_router.service.admin import AdminScopeRestricted
 from dydx_router.service.cancels import OrderNotCancelable
 from dydx_router.service.idempotency import (

@@ -18,7 +18,6 @@ from typing import Any
 
 import structlog
 
-from dydx_router import tracing
 from dydx_router.chain import tx as txb
 from dydx_router.chain.answers import observe_answer, submission_of
 from dydx_router.chain.errors import (
@@ -42,6 +41,7 @@ from dydx_router.domain.order import ChainError as RecordedError
 from dydx_router.domain.order import Order, OrderFlags
 from dydx_router.domain.planning import OrderPlan, plan_of
 from dydx_router.domain.sync import VenueOrder
+from dydx_router.observability import tracing
 from dydx_router.service.ports import (
     AccountSnapshot,
     BeforeBroadcast,

@@ -48,7 +48,7 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
     import uvicorn
 
     from dydx_router.api.app import create_app
-    from dydx_router.logs import configure_logging
+    from dydx_router.observability.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
     if not settings.allow_core_dumps:

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import structlog
 
-from dydx_router import metrics, tracing
 from dydx_router.domain.errors import DomainError, InvalidOrder, OrderNotFound, UnknownMarket
 from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import Side
@@ -34,6 +33,7 @@ from dydx_router.domain.order import (
     TimeInForce,
 )
 from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext, plan_order
+from dydx_router.observability import metrics, tracing
 from dydx_router.service.cancels import (
     CancelFailure,
     CancelReport,

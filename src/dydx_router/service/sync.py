@@ -18,10 +18,10 @@ from typing import Any
 
 import structlog
 
-from dydx_router import metrics
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.domain.sync import VenueOrder, VenueStatus, is_expired, settle
+from dydx_router.observability import metrics
 from dydx_router.service.ports import (
     Clock,
     Exchange,

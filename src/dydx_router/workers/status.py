@@ -20,7 +20,6 @@ from decimal import Decimal
 
 import structlog
 
-from dydx_router import metrics
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer_models import WsOrderUpdate
@@ -35,6 +34,7 @@ from dydx_router.chain.stream import (
 from dydx_router.domain.errors import DomainError
 from dydx_router.domain.order import Order
 from dydx_router.domain.sync import REMOVED_BY_EXPIRY, VenueOrder, VenueStatus
+from dydx_router.observability import metrics
 from dydx_router.service.ports import UnitOfWorkFactory
 from dydx_router.service.sync import SETTLE_CONCURRENCY, OrderInFlight, OrderSync, settle_all
 from dydx_router.workers.supervisor import Heartbeat
