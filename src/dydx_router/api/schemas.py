@@ -25,6 +25,7 @@ from pydantic import (
 from dydx_router.domain.market import Side, format_decimal
 from dydx_router.domain.order import Order, OrderStatus, OrderType, TimeInForce
 from dydx_router.domain.planning import OrderRequest
+from dydx_router.domain.windows import SHORT_BLOCK_WINDOW
 from dydx_router.service.cancels import CancelReport
 from dydx_router.service.ports import AccountSnapshot, MarketView
 
@@ -153,7 +154,7 @@ class PlaceOrderBody(Strict):
     trigger_price: PositiveDecimal | None = None
     time_in_force: TimeInForce | None = None
     good_til_seconds: Annotated[int, Field(ge=1, le=95 * 24 * 3600)] | None = None
-    good_til_blocks: Annotated[int, Field(ge=1, le=40)] | None = None
+    good_til_blocks: Annotated[int, Field(ge=1, le=SHORT_BLOCK_WINDOW)] | None = None
     reduce_only: bool = False
     post_only: bool = False
     max_slippage_bps: SlippageBps | None = None

@@ -41,6 +41,7 @@ from dydx_router.domain.order import ChainError as RecordedError
 from dydx_router.domain.order import Order, OrderFlags
 from dydx_router.domain.planning import OrderPlan, plan_of
 from dydx_router.domain.sync import VenueOrder
+from dydx_router.domain.windows import cancel_good_til_block
 from dydx_router.observability import tracing
 from dydx_router.service.ports import (
     AccountSnapshot,
@@ -55,8 +56,6 @@ from dydx_router.service.ports import (
 
 log = structlog.get_logger(__name__)
 USDC_ASSET_ID = 0
-# ShortBlockWindow (protocol/x/clob/types/constants.go).
-SHORT_BLOCK_WINDOW = 40
 
 
 class DydxExchange:
@@ -313,9 +312,7 @@ class DydxExchange:
     async def cancel(self, order: Order, height: int) -> Submission:
         oid = self._order_id(order)
         if order.is_short_term:
-            # The cancel must be good at least as long as the order to remove it
-            # (memclob.go CancelOrder), within the short block window.
-            gtb = min(max(order.good_til_block or 0, height + 1), height + SHORT_BLOCK_WINDOW)
+            gtb = cancel_good_til_block(height, [order.good_til_block])
             msg = txb.cancel_order(oid, good_til_block=gtb)
         else:
             gtbt = order.good_til_block_time

@@ -33,6 +33,7 @@ from dydx_router.domain.order import (
     TimeInForce,
 )
 from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext, plan_order
+from dydx_router.domain.windows import cancel_good_til_block
 from dydx_router.observability import metrics, tracing
 from dydx_router.service.cancels import (
     CancelFailure,
@@ -70,7 +71,6 @@ log = structlog.get_logger(__name__)
 MAX_BATCH_CANCELS = 100
 # Orders read per page by a cancel-all.
 CANCEL_PAGE = 1000
-SHORT_BLOCK_WINDOW = 40
 
 
 class WithdrawnBeforeBroadcast(DomainError):
@@ -691,11 +691,7 @@ class OrderService:
         ids: dict[int, list[int]] = defaultdict(list)
         for o, _ in marked:
             ids[o.clob_pair_id].append(o.client_id)
-        # The cancel must outlive every order it cancels, within the short block window.
-        gtb = min(
-            max([o.good_til_block or 0 for o, _ in marked] + [height + 1]),
-            height + SHORT_BLOCK_WINDOW,
-        )
+        gtb = cancel_good_til_block(height, [o.good_til_block for o, _ in marked])
         # Sent with no pooled connection held (see _cancel).
         submission = await self.exchange.batch_cancel_short_term(subaccount, ids, gtb)
         log.info("orders_batch_cancel_sent", count=len(marked), outcome=submission.outcome.value)
