@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from dydx_router import replicas
-from dydx_router.api.auth import AUTH_FAILURES, KeyCache
+from dydx_router.api.auth import AUTH_FAILURES
 from dydx_router.api.ratelimit import Rate, RateLimiter
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.gateway import DydxExchange
@@ -21,7 +21,8 @@ from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.observer import ChainReader
-from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy, RetryPolicy
+from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy
+from dydx_router.chain.retries import RetryPolicy
 from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
@@ -48,6 +49,7 @@ from dydx_router.service.throttle import ChainLimits, ChainThrottle
 from dydx_router.store import notify
 from dydx_router.store.batch import PlacementWriter
 from dydx_router.store.database import create_pool
+from dydx_router.store.key_cache import KeyCache
 from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
 from dydx_router.trading_keys import check_configured

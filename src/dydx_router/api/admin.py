@@ -19,11 +19,9 @@ from dydx_router.api.schemas import (
     SubaccountNumber,
     Ticker,
 )
-from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState
+from dydx_router.domain.access import Actor, ApiKey
+from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState, TradingStateRecord
 from dydx_router.service.admin import AdminService, require_global_admin
-from dydx_router.store.api_keys import ApiKey
-from dydx_router.store.audit import Actor
-from dydx_router.store.trading_state import TradingStateRecord
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

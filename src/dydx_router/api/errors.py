@@ -16,25 +16,26 @@ from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain import risk
 from dydx_router.domain.agent_limits import AgentLimitBreached
+from dydx_router.domain.errors import (
+    AdminScopeRestricted,
+    ApiKeyNotFound,
+    ChainRateLimited,
+    ConcurrentUpdate,
+    DuplicateOrder,
+    InvalidApiKeySpec,
+    NoPosition,
+    OrderInFlight,
+    OrderNotCancelable,
+    ShuttingDown,
+    SubaccountForbidden,
+)
 from dydx_router.observability.redact import REDACTOR
-from dydx_router.service.admin import AdminScopeRestricted
-from dydx_router.service.cancels import OrderNotCancelable
 from dydx_router.service.idempotency import (
     IN_FLIGHT_RETRY_AFTER_S,
     IdempotencyConflict,
     IdempotencyInFlight,
 )
-from dydx_router.service.lifecycle import ShuttingDown
-from dydx_router.service.orders import NoPosition, SubaccountForbidden
-from dydx_router.service.sync import OrderInFlight
-from dydx_router.service.throttle import ChainRateLimited
-from dydx_router.store.api_keys import ApiKeyNotFound, InvalidApiKeySpec
-from dydx_router.store.database import (
-    DB_CONNECTION_ERRORS,
-    DatabaseUnavailable,
-    is_connection_error,
-)
-from dydx_router.store.orders import ConcurrentUpdate, DuplicateOrder
+from dydx_router.service.ports import DatabaseUnavailable, StoreFailures
 
 
 class ApiError(Exception):
@@ -131,7 +132,11 @@ def unparsable_body(exc: BaseException) -> ProblemResponse:
     return ProblemResponse(error_body(code, message), 422)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, store_failures: StoreFailures | None = None) -> None:
+    """Render every error; ``store_failures`` (the store's, from the composition root) says which
+    driver errors mean the database is unreachable (503), beyond `DatabaseUnavailable`."""
+    failures = store_failures or StoreFailures()
+
     async def api_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, ApiError)
         return ProblemResponse(
@@ -196,7 +201,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_down(request: Request, exc: Exception) -> ProblemResponse:
         # PostgreSQL unreachable or its connection lost (store/uow.py raises DatabaseUnavailable;
         # a raw driver error can come from code that uses the pool directly).
-        if not is_connection_error(exc):
+        if not failures.is_unreachable(exc):
             return await unexpected(request, exc)
         message = str(exc) if isinstance(exc, DatabaseUnavailable) else "database unreachable"
         return ProblemResponse(
@@ -221,6 +226,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ArithmeticError, hostile_input)
     app.add_exception_handler(RecursionError, hostile_input)
-    for cls in DB_CONNECTION_ERRORS:
+    for cls in failures.classes:
         app.add_exception_handler(cls, database_down)
     app.add_exception_handler(Exception, unexpected)

@@ -27,13 +27,12 @@ from dydx_router.api.schemas import (
     Ticker,
     UnrecordedOutcomeOut,
 )
+from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.errors import OrderNotFound
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import Order, OrderStatus
+from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.service.orders import CancelAudit, OrderService, PlaceOrder
-from dydx_router.store.api_keys import ApiKey
-from dydx_router.store.audit import Actor
-from dydx_router.store.orders import Cursor, OrderFilter
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 IDEMPOTENCY_KEY_MAX = 128

@@ -72,3 +72,15 @@ class AmountTooLarge(InvalidOrder):
     """The chain stores quantums and subticks as uint64."""
 
     code = "amount_too_large"
+
+
+class ConcurrentUpdate(DomainError):
+    """The order's status changed under us; the caller re-reads and decides again."""
+
+    code = "concurrent_update"
+
+
+class DuplicateOrder(DomainError):
+    """An order with the same chain OrderId or idempotency key already exists."""
+
+    code = "duplicate_order"

@@ -20,7 +20,9 @@ open orders) do not apply to them; the price band and slippage limits do.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -274,3 +276,21 @@ def check_order(
                 projected_notional=notional,
                 projected_size=after,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateRecord:
+    state: TradingState
+    reason: str
+    updated_at: datetime
+    updated_by: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """A non-final order's remaining size, for the exposure of its subaccount and market."""
+
+    subaccount_number: int
+    market: str
+    side: Side
+    remaining: Decimal

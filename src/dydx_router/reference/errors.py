@@ -55,7 +55,7 @@ def class_status(cls: type) -> int:
 
 
 def _exception_classes() -> dict[str, type]:
-    import dydx_router.api.app  # noqa: F401  (imports every route and so every error class)
+    import dydx_router.asgi  # noqa: F401  (imports every route and adapter, so every error class)
 
     classes = _subclasses(DomainError) | _subclasses(ChainError) | {DomainError, ChainError}
     classes |= {cls for cls, _ in api_errors.STATUS_TABLE}

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import structlog
 
-from dydx_router.domain.errors import DomainError, InvalidOrder, OrderNotFound, UnknownMarket
+from dydx_router.domain.errors import (
+    ConcurrentUpdate,
+    DomainError,
+    DuplicateOrder,
+    InvalidOrder,
+    OrderNotFound,
+    UnknownMarket,
+)
 from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import (
@@ -33,6 +40,7 @@ from dydx_router.domain.order import (
     TimeInForce,
 )
 from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext, plan_order
+from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.domain.windows import cancel_good_til_block
 from dydx_router.observability import metrics, tracing
 from dydx_router.service.cancels import (
@@ -59,7 +67,6 @@ from dydx_router.service.ports import (
     UnitOfWorkFactory,
 )
 from dydx_router.service.throttle import BATCH_CANCEL_WEIGHT
-from dydx_router.store.orders import ConcurrentUpdate, Cursor, DuplicateOrder, OrderFilter
 
 if TYPE_CHECKING:
     from dydx_router.service.risk import PreTradeGate

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import ConcurrentUpdate, DomainError
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.domain.sync import VenueOrder, VenueStatus, is_expired, settle
 from dydx_router.observability import metrics
@@ -29,7 +29,6 @@ from dydx_router.service.ports import (
     UnitOfWorkFactory,
 )
 from dydx_router.service.recovery import RecoveryMixin
-from dydx_router.store.orders import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
 

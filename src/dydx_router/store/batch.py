@@ -25,15 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange, check_transition
-from dydx_router.store.database import DatabaseUnavailable, is_connection_error
-from dydx_router.store.orders import (
-    _COLUMNS,
-    ClientIds,
-    ConcurrentUpdate,
-    DuplicateOrder,
-    _params,
-)
+from dydx_router.service.ports import DatabaseUnavailable
+from dydx_router.store.database import is_connection_error
+from dydx_router.store.orders import _COLUMNS, ClientIds, _params
 
 # Column types in _COLUMNS order, for unnest() of one array per column.
 _TYPES = (

@@ -21,6 +21,7 @@ import asyncpg
 import orjson
 
 from dydx_router.domain.events import Fill, StoredEvent
+from dydx_router.domain.queries import FillFilter
 
 # pg_advisory_xact_lock key of the sequencer ("dxr-evts").
 SEQUENCER_LOCK = 0x6478722D65767473
@@ -47,17 +48,6 @@ def _event(row: asyncpg.Record) -> StoredEvent:
         at=row["at"],
         payload=orjson.loads(payload) if isinstance(payload, str | bytes) else payload,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class FillFilter:
-    market: str | None = None
-    order_id: uuid.UUID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    subaccounts: tuple[int, ...] | None = None
-    # Only fills of orders placed by this key (a 1-tuple, as OrderFilter.placed_by).
-    placed_by: tuple[uuid.UUID | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from dydx_router.domain.errors import DomainError, OrderNotFound
+from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder, OrderNotFound
 from dydx_router.domain.order import (
     FINAL_STATUSES,
     ChainError,
@@ -27,6 +26,7 @@ from dydx_router.domain.order import (
     TimeInForce,
     check_transition,
 )
+from dydx_router.domain.queries import Cursor, OrderFilter
 
 _COLUMNS = (
     "id, api_key_id, client_order_id, idempotency_key, request_fingerprint, market, side, type, "
@@ -68,41 +68,6 @@ _UPDATABLE = frozenset(
 
 # Literal, so the planner can use the partial index ix_orders_open.
 _FINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES))
-
-
-class ConcurrentUpdate(DomainError):
-    """The order's status changed under us; the caller re-reads and decides again."""
-
-    code = "concurrent_update"
-
-
-class DuplicateOrder(DomainError):
-    """An order with the same chain OrderId or idempotency key already exists."""
-
-    code = "duplicate_order"
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    market: str | None = None
-    status: OrderStatus | None = None
-    side: Side | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    subaccounts: tuple[tuple[str, int], ...] | None = None
-    # Only the orders placed by this API key (a 1-tuple; (None,): orders placed without a key).
-    placed_by: tuple[uuid.UUID | None] | None = None
-    # Any of these statuses (?status=OPEN,UNTRIGGERED); the caller's own id for the order.
-    statuses: tuple[OrderStatus, ...] | None = None
-    client_order_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Keyset position: the (created_at, id) of the last row of the previous page."""
-
-    created_at: datetime
-    id: uuid.UUID
 
 
 class ClientIds:

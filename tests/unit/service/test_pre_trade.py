@@ -15,6 +15,7 @@ from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderStatus, OrderType
 from dydx_router.domain.planning import OrderRequest
 from dydx_router.domain.risk import (
+    OpenOrder,
     RiskDataUnavailable,
     RiskLimitBreached,
     RiskLimits,
@@ -27,7 +28,6 @@ from dydx_router.service.orders import Caller, OrderService, PlaceOrder
 from dydx_router.service.ports import AccountSnapshot, Position
 from dydx_router.service.risk import ControlsSnapshot, ExposureBook, PreTradeGate, RiskControls
 from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainRateLimited, ChainThrottle
-from dydx_router.store.risk import OpenOrder
 
 D = Decimal
 
