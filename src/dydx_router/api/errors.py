@@ -14,7 +14,6 @@ from dydx_router.api.problem import ProblemResponse
 from dydx_router.chain import errors as chain
 from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
-from dydx_router.domain import risk
 from dydx_router.domain.agent_limits import AgentLimitBreached
 from dydx_router.domain.errors import (
     AdminScopeRestricted,
@@ -22,6 +21,8 @@ from dydx_router.domain.errors import (
     ChainRateLimited,
     ConcurrentUpdate,
     DuplicateOrder,
+    IdempotencyConflict,
+    IdempotencyInFlight,
     InvalidApiKeySpec,
     NoPosition,
     OrderInFlight,
@@ -30,11 +31,7 @@ from dydx_router.domain.errors import (
     SubaccountForbidden,
 )
 from dydx_router.observability.redact import REDACTOR
-from dydx_router.service.idempotency import (
-    IN_FLIGHT_RETRY_AFTER_S,
-    IdempotencyConflict,
-    IdempotencyInFlight,
-)
+from dydx_router.service.idempotency import IN_FLIGHT_RETRY_AFTER_S
 from dydx_router.service.ports import DatabaseUnavailable, StoreFailures
 
 
@@ -66,11 +63,11 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (NoPosition, 404),
     (SubaccountForbidden, 403),
     (AdminScopeRestricted, 403),
-    (risk.TradingHalted, 409),
-    (risk.TradingReduceOnly, 409),
-    (risk.RiskLimitBreached, 400),
+    (domain.TradingHalted, 409),
+    (domain.TradingReduceOnly, 409),
+    (domain.RiskLimitBreached, 400),
     (AgentLimitBreached, 400),
-    (risk.RiskDataUnavailable, 503),
+    (domain.RiskDataUnavailable, 503),
     (ShuttingDown, 503),
     (ChainRateLimited, 429),
     # A key re-used with another body: 422 (draft-ietf-httpapi-idempotency-key-header §2.7).

@@ -9,20 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dydx_router.domain.errors import DomainError
-
 KEY_PREFIX = "dxr_"
 # ``orders:all``: read and cancel every order of the key's subaccounts, not only its own.
 ORDERS_ALL = "orders:all"
 SCOPES = frozenset({"read", "trade", "admin", ORDERS_ALL})
-
-
-class InvalidApiKeySpec(DomainError):
-    code = "invalid_api_key_spec"
-
-
-class ApiKeyNotFound(DomainError):
-    code = "api_key_not_found"
 
 
 @dataclass(frozen=True, slots=True)

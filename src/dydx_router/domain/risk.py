@@ -26,7 +26,12 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import (
+    RiskDataUnavailable,
+    RiskLimitBreached,
+    TradingHalted,
+    TradingReduceOnly,
+)
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderType
 
@@ -40,26 +45,6 @@ class TradingState(StrEnum):
     ACTIVE = "ACTIVE"  # every order accepted (subject to the limits)
     REDUCE_ONLY = "REDUCE_ONLY"  # only reduce-only orders accepted
     HALTED = "HALTED"  # no new orders at all; cancels still work
-
-
-class RiskLimitBreached(DomainError):
-    """An order would breach a limit; ``code`` names the limit, ``details`` its value."""
-
-    code = "risk_limit_breached"
-
-
-class TradingHalted(DomainError):
-    code = "trading_halted"
-
-
-class TradingReduceOnly(DomainError):
-    code = "trading_reduce_only"
-
-
-class RiskDataUnavailable(DomainError):
-    """A limit needs data the router does not have fresh (oracle price, position): fail closed."""
-
-    code = "risk_data_unavailable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 import dydx_router
 from dydx_router.api import errors as api_errors
 from dydx_router.chain.errors import ChainError
-from dydx_router.domain.errors import DomainError
-from dydx_router.domain.risk import RiskLimitBreached, RiskLimits
+from dydx_router.domain.errors import DomainError, RiskLimitBreached
+from dydx_router.domain.risk import RiskLimits
 from dydx_router.reference.error_catalog import CATALOG
 from dydx_router.store.database import DB_CONNECTION_ERRORS
 

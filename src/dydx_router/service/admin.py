@@ -13,7 +13,12 @@ import structlog
 
 from dydx_router.domain.access import Actor, ApiKey, AuditEntry
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
-from dydx_router.domain.errors import ApiKeyNotFound, DomainError, SubaccountForbidden
+from dydx_router.domain.errors import (
+    AdminScopeRestricted,
+    ApiKeyNotFound,
+    DomainError,
+    SubaccountForbidden,
+)
 from dydx_router.domain.order import Order
 from dydx_router.domain.risk import (
     LIMIT_NAMES,
@@ -27,12 +32,6 @@ from dydx_router.service.orders import Caller, OrderService, PlaceResult
 from dydx_router.service.risk import ControlsSnapshot, RiskControls
 
 log = structlog.get_logger(__name__)
-
-
-class AdminScopeRestricted(DomainError):
-    """A subaccount-restricted admin key tried an action that reaches beyond its subaccounts."""
-
-    code = "admin_scope_restricted"
 
 
 def require_global_admin(caller: Caller, action: str) -> None:

@@ -24,11 +24,14 @@ import structlog
 
 from dydx_router.domain.errors import (
     ConcurrentUpdate,
-    DomainError,
     DuplicateOrder,
     InvalidOrder,
+    NoPosition,
+    OrderNotCancelable,
     OrderNotFound,
+    SubaccountForbidden,
     UnknownMarket,
+    WithdrawnBeforeBroadcast,
 )
 from dydx_router.domain.ids import order_uuid
 from dydx_router.domain.market import Side
@@ -43,14 +46,8 @@ from dydx_router.domain.planning import OrderPlan, OrderRequest, PlanningContext
 from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.domain.windows import cancel_good_til_block
 from dydx_router.observability import metrics, tracing
-from dydx_router.service.cancels import (
-    CancelFailure,
-    CancelReport,
-    OrderNotCancelable,
-    record_cancel_outcome,
-)
+from dydx_router.service.cancels import CancelFailure, CancelReport, record_cancel_outcome
 from dydx_router.service.faults import FaultHolds, Step
-from dydx_router.service.idempotency import IdempotencyConflict as IdempotencyConflict
 from dydx_router.service.idempotency import find_replay
 from dydx_router.service.lifecycle import WriteGate
 from dydx_router.service.ports import (
@@ -78,20 +75,6 @@ log = structlog.get_logger(__name__)
 MAX_BATCH_CANCELS = 100
 # Orders read per page by a cancel-all.
 CANCEL_PAGE = 1000
-
-
-class WithdrawnBeforeBroadcast(DomainError):
-    """A cancel-all took a stateful order while it waited for the sequencer: never sent."""
-
-    code = "order_withdrawn"
-
-
-class NoPosition(DomainError):
-    code = "no_position"
-
-
-class SubaccountForbidden(DomainError):
-    code = "subaccount_forbidden"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from typing import Any
 
 import structlog
 
+from dydx_router.domain.errors import RiskDataUnavailable
 from dydx_router.domain.market import Side
 from dydx_router.domain.planning import OrderPlan, OrderRequest
 from dydx_router.domain.risk import (
@@ -37,7 +38,6 @@ from dydx_router.domain.risk import (
     Exposure,
     OpenOrder,
     ProposedOrder,
-    RiskDataUnavailable,
     RiskLimits,
     RiskPolicy,
     TradingState,

@@ -7,14 +7,8 @@ import uuid
 
 import asyncpg
 
-from dydx_router.domain.access import (
-    KEY_PREFIX,
-    SCOPES,
-    ApiKey,
-    ApiKeyNotFound,
-    InvalidApiKeySpec,
-    hash_key,
-)
+from dydx_router.domain.access import KEY_PREFIX, SCOPES, ApiKey, hash_key
+from dydx_router.domain.errors import ApiKeyNotFound, InvalidApiKeySpec
 from dydx_router.store.notify import TOPIC_API_KEYS, notify
 
 

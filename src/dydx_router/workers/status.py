@@ -31,12 +31,12 @@ from dydx_router.chain.stream import (
     SubaccountSnapshot,
     SubaccountUpdate,
 )
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import DomainError, OrderInFlight
 from dydx_router.domain.order import Order
 from dydx_router.domain.sync import REMOVED_BY_EXPIRY, VenueOrder, VenueStatus
 from dydx_router.observability import metrics
 from dydx_router.service.ports import UnitOfWorkFactory
-from dydx_router.service.sync import SETTLE_CONCURRENCY, OrderInFlight, OrderSync, settle_all
+from dydx_router.service.sync import SETTLE_CONCURRENCY, OrderSync, settle_all
 from dydx_router.workers.supervisor import Heartbeat
 
 DEFERRED_RETRY_S = 0.3

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.chain.errors import ChainUnavailable
-from dydx_router.service.lifecycle import ShuttingDown
+from dydx_router.domain.errors import ShuttingDown
 from dydx_router.service.ports import DatabaseUnavailable
 from dydx_router.store.database import STORE_FAILURES
 
