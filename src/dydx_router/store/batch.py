@@ -75,7 +75,7 @@ OUTCOME_BATCH = (
     "SELECT id, updated_at FROM u"
 )
 
-# Fields an outcome may carry (service/orders.py _record_submission; the fill figures from
+# Fields an outcome may carry (service/placing.py _record_submission; the fill figures from
 # service/sync.py OrderSync.apply_seen).
 OUTCOME_FIELDS = frozenset(
     {

@@ -19,6 +19,7 @@ from dydx_router.domain.errors import (
     IdempotencyConflict,
     NoPosition,
     OrderInFlight,
+    OrderNotCancelable,
     OrderNotFound,
     SubaccountForbidden,
     UnknownMarket,
@@ -35,7 +36,7 @@ from dydx_router.domain.order import (
 from dydx_router.domain.planning import OrderPlan, OrderRequest
 from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.domain.sync import VenueOrder, VenueStatus
-from dydx_router.service.orders import Caller, OrderNotCancelable, OrderService, PlaceOrder
+from dydx_router.service.orders import Caller, OrderService, PlaceOrder
 from dydx_router.service.ports import (
     AccountSnapshot,
     MarketView,
