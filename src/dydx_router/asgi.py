@@ -7,8 +7,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dydx_router.api.app import build_api
-from dydx_router.bootstrap import Container, build_container
+from dydx_router.bootstrap import build_container
 from dydx_router.config import Settings
+from dydx_router.container import Container
 from dydx_router.store.database import STORE_FAILURES
 
 
