@@ -6,7 +6,7 @@ RESOURCE_EXHAUSTED — public nodes throttle, PROTOCOL.md §11.13 — and UNIMPL
 that is not a dYdX node) move to the next endpoint and repeat the *same* request there; a
 broadcast is repeated with the same bytes, so a failover never creates a second order. When every
 endpoint has failed, the call is retried with exponential backoff and jitter inside a total time
-budget (``chain/resilience.py``), then raises :class:`ChainUnavailable` (or :class:`ChainTimeout`,
+budget (``chain/retries.py``), then raises :class:`ChainUnavailable` (or :class:`ChainTimeout`,
 whose outcome is unknown for a broadcast). Other statuses are translated into the typed errors of
 ``chain/errors.py``; nothing here lets a ``grpc.aio.AioRpcError`` escape.
 
@@ -45,13 +45,8 @@ from dydx_router.chain.errors import (
     ChainTimeout,
     ChainUnavailable,
 )
-from dydx_router.chain.resilience import (
-    EndpointPool,
-    HealthPolicy,
-    RetryPolicy,
-    call_with_retries,
-    circuit_open_error,
-)
+from dydx_router.chain.resilience import EndpointPool, HealthPolicy, circuit_open_error
+from dydx_router.chain.retries import RetryPolicy, call_with_retries
 
 log = structlog.get_logger(__name__)
 
