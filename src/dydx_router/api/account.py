@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from dydx_router.api.agent_limits import AgentLimitsOut, AgentUsageOut
 from dydx_router.api.auth import ReadCaller
 from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import DecimalOut, SubaccountNumber, Ticker
+from dydx_router.api.fields import DecimalOut, SubaccountNumber, Ticker
 from dydx_router.domain.access import ApiKey
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
 from dydx_router.domain.events import Fill

@@ -11,14 +11,8 @@ from pydantic import BaseModel, Field
 
 from dydx_router.api.auth import AdminCaller
 from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import (
-    DecimalOut,
-    PositiveDecimal,
-    StoredText,
-    Strict,
-    SubaccountNumber,
-    Ticker,
-)
+from dydx_router.api.fields import DecimalOut, PositiveDecimal, StoredText, SubaccountNumber, Ticker
+from dydx_router.api.schemas import Strict
 from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState, TradingStateRecord
 from dydx_router.service.admin import AdminService, require_global_admin

@@ -24,7 +24,8 @@ from starlette.staticfiles import StaticFiles
 from dydx_router import metrics
 from dydx_router.api.auth import AdminCaller, ReadCaller
 from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import OrderOut, StoredText, Strict, SubaccountNumber, Ticker
+from dydx_router.api.fields import StoredText, SubaccountNumber, Ticker
+from dydx_router.api.schemas import OrderOut, Strict
 from dydx_router.domain.order import OrderStatus
 from dydx_router.service.admin import AdminService
 from dydx_router.store.api_keys import ApiKey

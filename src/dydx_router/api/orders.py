@@ -15,16 +15,14 @@ from pydantic import BaseModel
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
 from dydx_router.api.errors import ApiError
+from dydx_router.api.fields import MAX_REASON, REASON_PATTERN, Ticker
 from dydx_router.api.schemas import (
-    MAX_REASON,
-    REASON_PATTERN,
     CancelOrdersBody,
     CancelResult,
     DryRunOut,
     OrderOut,
     OrderPage,
     PlaceOrderBody,
-    Ticker,
     UnrecordedOutcomeOut,
 )
 from dydx_router.domain.access import Actor, ApiKey
