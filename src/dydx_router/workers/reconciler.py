@@ -13,26 +13,9 @@ import structlog
 
 from dydx_router.chain.errors import ChainError
 from dydx_router.domain.errors import DomainError
-from dydx_router.domain.sync import VenueStatus
 from dydx_router.observability import metrics
 from dydx_router.service.sync import OrderSync
 from dydx_router.workers.supervisor import Heartbeat
-
-DEFERRED_RETRY_S = 0.3
-# The reader's end of stream.
-_END = object()
-# Stream events read ahead of the settling at most.
-STREAM_BACKLOG_MAX = 2048
-# Blocks the stream gets to report an expired short-term order before the expiry pass asks.
-EXPIRY_GRACE_BLOCKS = 2
-# A stream that runs this far behind (its oldest unsettled event is older) settles this many
-# orders at a time rather than SETTLE_CONCURRENCY: their writes then share larger statements.
-# With 8 at a time the settling is bound by write round trips (~8 per group commit), and under
-# sustained load it fell further behind every second until the websocket's flow control stalled
-# the connection and its pings timed out.
-CATCH_UP_AFTER_S = 0.5
-CATCH_UP_CONCURRENCY = 128
-_RESTING = frozenset({VenueStatus.OPEN, VenueStatus.BEST_EFFORT_OPENED, VenueStatus.UNTRIGGERED})
 
 log = structlog.get_logger(__name__)
 
