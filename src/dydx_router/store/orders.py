@@ -23,6 +23,7 @@ from dydx_router.domain.order import (
 )
 from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.store.order_rows import COLUMNS, INSERT, apply_fields, order_from_row, order_params
+from dydx_router.store.paging import Listing
 
 # What a read selects: the inserted columns and those set later.
 _READ = f"{COLUMNS}, cancel_reason, created_at, updated_at"
@@ -235,13 +236,8 @@ class OrderRepository:
         self, filters: OrderFilter, *, limit: int = 50, cursor: Cursor | None = None
     ) -> list[Order]:
         """Newest first, keyset-paginated on (created_at, id)."""
-        where: list[str] = []
-        args: list[Any] = []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
+        q = Listing()
+        arg, where = q.arg, q.where
         if filters.market is not None:
             where.append(f"market = {arg(filters.market)}")
         if filters.status is not None:
@@ -265,13 +261,12 @@ class OrderRepository:
             )
         if filters.placed_by is not None:
             where.append(f"api_key_id IS NOT DISTINCT FROM {arg(filters.placed_by[0])}::uuid")
-        if cursor is not None:
-            where.append(f"(created_at, id) < ({arg(cursor.created_at)}, {arg(cursor.id)})")
-        sql = f"SELECT {_READ} FROM orders"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
-        return [order_from_row(r) for r in await self._conn.fetch(sql, *args)]
+        sql = q.newest_first(
+            f"SELECT {_READ} FROM orders",
+            limit=limit,
+            cursor=None if cursor is None else (cursor.created_at, cursor.id),
+        )
+        return [order_from_row(r) for r in await self._conn.fetch(sql, *q.args)]
 
     async def non_final(
         self,
