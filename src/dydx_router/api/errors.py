@@ -15,21 +15,6 @@ from dydx_router.chain import errors as chain
 from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
 from dydx_router.domain.agent_limits import AgentLimitBreached
-from dydx_router.domain.errors import (
-    AdminScopeRestricted,
-    ApiKeyNotFound,
-    ChainRateLimited,
-    ConcurrentUpdate,
-    DuplicateOrder,
-    IdempotencyConflict,
-    IdempotencyInFlight,
-    InvalidApiKeySpec,
-    NoPosition,
-    OrderInFlight,
-    OrderNotCancelable,
-    ShuttingDown,
-    SubaccountForbidden,
-)
 from dydx_router.observability.redact import REDACTOR
 from dydx_router.service.idempotency import IN_FLIGHT_RETRY_AFTER_S
 from dydx_router.service.ports import DatabaseUnavailable, StoreFailures
@@ -59,28 +44,29 @@ class ApiError(Exception):
 # describe the caller's account (AccountNotFound) or a definitive rejection.
 STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (domain.OrderNotFound, 404),
-    (ApiKeyNotFound, 404),
-    (NoPosition, 404),
-    (SubaccountForbidden, 403),
-    (AdminScopeRestricted, 403),
+    (domain.ApiKeyNotFound, 404),
+    (domain.RiskLimitsNotFound, 404),
+    (domain.NoPosition, 404),
+    (domain.SubaccountForbidden, 403),
+    (domain.AdminScopeRestricted, 403),
     (domain.TradingHalted, 409),
     (domain.TradingReduceOnly, 409),
     (domain.RiskLimitBreached, 400),
     (AgentLimitBreached, 400),
     (domain.RiskDataUnavailable, 503),
-    (ShuttingDown, 503),
-    (ChainRateLimited, 429),
+    (domain.ShuttingDown, 503),
+    (domain.ChainRateLimited, 429),
     # A key re-used with another body: 422 (draft-ietf-httpapi-idempotency-key-header §2.7).
-    (IdempotencyConflict, 422),
+    (domain.IdempotencyConflict, 422),
     # The first request with the key still in flight: 409, retry after Retry-After (§2.7).
-    (IdempotencyInFlight, 409),
-    (OrderNotCancelable, 409),
-    (OrderInFlight, 409),
-    (DuplicateOrder, 409),
-    (ConcurrentUpdate, 409),
+    (domain.IdempotencyInFlight, 409),
+    (domain.OrderNotCancelable, 409),
+    (domain.OrderInFlight, 409),
+    (domain.DuplicateOrder, 409),
+    (domain.ConcurrentUpdate, 409),
     (domain.IllegalTransition, 409),
     (domain.UnknownMarket, 400),
-    (InvalidApiKeySpec, 400),
+    (domain.InvalidApiKeySpec, 400),
     (domain.InvalidOrder, 400),
     (domain.DomainError, 400),
     (chain.AccountNotFound, 409),
@@ -96,7 +82,7 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
 RETRY_AFTER_S = {503: "1", 504: "1"}
 # Errors of other statuses that tell the caller when to come back.
 RETRY_AFTER_BY_CLASS: dict[type[Exception], str] = {
-    IdempotencyInFlight: str(IN_FLIGHT_RETRY_AFTER_S),
+    domain.IdempotencyInFlight: str(IN_FLIGHT_RETRY_AFTER_S),
 }
 
 

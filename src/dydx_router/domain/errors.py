@@ -170,3 +170,24 @@ class ShuttingDown(DomainError):
     """This process is stopping: it takes no new writes (another replica, or a retry, will)."""
 
     code = "shutting_down"
+
+
+# ---- what a listing or a selection asks for -----------------------------------------------------
+class InvalidCursor(DomainError):
+    """A page cursor this API did not return."""
+
+    code = "invalid_cursor"
+
+
+class InvalidStatusFilter(DomainError):
+    code = "invalid_status"
+
+
+class InvalidCancelSelector(DomainError):
+    """A cancel of many orders names none, or more than one, of ids, market and all."""
+
+    code = "invalid_cancel_selector"
+
+
+class RiskLimitsNotFound(DomainError):
+    code = "risk_limits_not_found"

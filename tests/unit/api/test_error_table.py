@@ -15,6 +15,7 @@ from dydx_router.domain import errors as domain
 ROWS: list[tuple[Exception, int, str]] = [
     (domain.OrderNotFound("x"), 404, "order_not_found"),
     (domain.ApiKeyNotFound("x"), 404, "api_key_not_found"),
+    (domain.RiskLimitsNotFound("x"), 404, "risk_limits_not_found"),
     (domain.NoPosition("x"), 404, "no_position"),
     (domain.SubaccountForbidden("x"), 403, "subaccount_forbidden"),
     (domain.AdminScopeRestricted("x"), 403, "admin_scope_restricted"),
@@ -67,3 +68,17 @@ async def test_each_error_answers_its_status_and_code(
         resp = await client.get("/")
     assert resp.status_code == status
     assert resp.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (domain.InvalidCursor("x"), "invalid_cursor"),
+        (domain.InvalidStatusFilter("x"), "invalid_status"),
+        (domain.InvalidCancelSelector("x"), "invalid_cancel_selector"),
+    ],
+    ids=["InvalidCursor", "InvalidStatusFilter", "InvalidCancelSelector"],
+)
+async def test_what_a_request_asks_wrongly_is_a_400(exc: Exception, code: str) -> None:
+    """Errors of the catalogue without a row of their own: DomainError's row."""
+    await test_each_error_answers_its_status_and_code(exc, 400, code)
