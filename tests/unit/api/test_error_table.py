@@ -26,6 +26,7 @@ ROWS: list[tuple[Exception, int, str]] = [
     (domain.ShuttingDown("x"), 503, "shutting_down"),
     (domain.ChainRateLimited("x"), 429, "chain_rate_limited"),
     (domain.IdempotencyConflict("x"), 422, "idempotency_key_reused"),
+    (domain.IdempotencyInFlight("x"), 409, "idempotency_in_flight"),
     (domain.OrderNotCancelable("x"), 409, "order_not_cancelable"),
     (domain.OrderInFlight("x"), 409, "order_in_flight"),
     (domain.DuplicateOrder("x"), 409, "duplicate_order"),
