@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from dydx_router.api.ratelimit import Rate, RateLimiter
+from dydx_router.service.ratelimit import Rate, RateLimiter
 from dydx_router.domain.market import MarketSpec, Side
 from dydx_router.domain.order import OrderType
 from dydx_router.domain.planning import OrderRequest, PlanningContext, plan_order

@@ -12,7 +12,6 @@ import structlog
 
 from dydx_router import replicas
 from dydx_router.api.auth import AUTH_FAILURES
-from dydx_router.api.ratelimit import Rate
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.gateway import DydxExchange
 from dydx_router.chain.height import HeightCache
@@ -36,6 +35,7 @@ from dydx_router.service.events import EventHub
 from dydx_router.service.faults import FaultHolds, Step
 from dydx_router.service.fills import FillRecorder
 from dydx_router.service.orders import OrderService, OrderServiceConfig
+from dydx_router.service.ratelimit import Rate
 from dydx_router.service.risk import (
     UNCONFIGURED,
     ExposureBook,

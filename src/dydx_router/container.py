@@ -12,13 +12,13 @@ from typing import Any
 import structlog
 
 from dydx_router import replicas
-from dydx_router.api.ratelimit import RateLimiter
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.gateway import DydxExchange
 from dydx_router.config import Settings
 from dydx_router.service.admin import AdminService
 from dydx_router.service.events import EventHub
 from dydx_router.service.orders import OrderService
+from dydx_router.service.ratelimit import RateLimiter
 from dydx_router.service.risk import (
     PreTradeGate,
 )

@@ -14,7 +14,6 @@ from dydx_router.api.problem import ProblemResponse
 from dydx_router.chain import errors as chain
 from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
-from dydx_router.domain.agent_limits import AgentLimitBreached
 from dydx_router.observability.redact import REDACTOR
 from dydx_router.service.idempotency import IN_FLIGHT_RETRY_AFTER_S
 from dydx_router.service.ports import DatabaseUnavailable, StoreFailures
@@ -52,7 +51,7 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (domain.TradingHalted, 409),
     (domain.TradingReduceOnly, 409),
     (domain.RiskLimitBreached, 400),
-    (AgentLimitBreached, 400),
+    (domain.AgentLimitBreached, 400),
     (domain.RiskDataUnavailable, 503),
     (domain.ShuttingDown, 503),
     (domain.ChainRateLimited, 429),

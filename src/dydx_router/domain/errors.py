@@ -112,6 +112,12 @@ class TradingReduceOnly(DomainError):
     code = "trading_reduce_only"
 
 
+class AgentLimitBreached(DomainError):
+    """An order would breach one of its API key's agent limits; ``code`` names the limit."""
+
+    code = "agent_limit_breached"
+
+
 class RiskDataUnavailable(DomainError):
     """A limit needs data the router does not have fresh (oracle price, position): fail closed."""
 

@@ -22,6 +22,11 @@ ROWS: list[tuple[Exception, int, str]] = [
     (domain.TradingHalted("x"), 409, "trading_halted"),
     (domain.TradingReduceOnly("x"), 409, "trading_reduce_only"),
     (domain.RiskLimitBreached("x", code="risk_max_order_size"), 400, "risk_max_order_size"),
+    (
+        domain.AgentLimitBreached("x", code="agent_max_order_notional"),
+        400,
+        "agent_max_order_notional",
+    ),
     (domain.RiskDataUnavailable("x"), 503, "risk_data_unavailable"),
     (domain.ShuttingDown("x"), 503, "shutting_down"),
     (domain.ChainRateLimited("x"), 429, "chain_rate_limited"),
