@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from dydx_router.service.ratelimit import Rate, RateLimiter
 from dydx_router.domain.market import MarketSpec, Side
 from dydx_router.domain.order import OrderType
 from dydx_router.domain.planning import OrderRequest, PlanningContext, plan_order
 from dydx_router.domain.risk import OpenOrder, RiskLimits, RiskPolicy, TradingState
 from dydx_router.observability.redact import REDACTOR, redact_event
 from dydx_router.service.ports import AccountSnapshot, Position
+from dydx_router.service.ratelimit import Rate, RateLimiter
 from dydx_router.service.risk import ControlsSnapshot, ExposureBook, PreTradeGate, RiskControls
 from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainThrottle
 
