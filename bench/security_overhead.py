@@ -19,16 +19,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from dydx_router.api.ratelimit import Rate, RateLimiter
 from dydx_router.domain.market import MarketSpec, Side
 from dydx_router.domain.order import OrderType
 from dydx_router.domain.planning import OrderRequest, PlanningContext, plan_order
-from dydx_router.domain.risk import RiskLimits, RiskPolicy, TradingState
-from dydx_router.redact import REDACTOR, redact_event
+from dydx_router.domain.risk import OpenOrder, RiskLimits, RiskPolicy, TradingState
+from dydx_router.observability.redact import REDACTOR, redact_event
 from dydx_router.service.ports import AccountSnapshot, Position
+from dydx_router.service.ratelimit import Rate, RateLimiter
 from dydx_router.service.risk import ControlsSnapshot, ExposureBook, PreTradeGate, RiskControls
 from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainThrottle
-from dydx_router.store.risk import OpenOrder
 
 BTC = MarketSpec("BTC-USD", 0, -10, -9, 1_000_000, 100_000)
 ORACLE = Decimal("28688.19524")

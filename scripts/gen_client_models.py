@@ -47,7 +47,7 @@ CODEGEN_ARGS = [
 
 
 def server_spec() -> str:
-    from dydx_router.api.app import create_app
+    from dydx_router.asgi import create_app
     from dydx_router.config import Settings
 
     spec = create_app(Settings(_env_file=None)).openapi()  # type: ignore[call-arg]

@@ -41,7 +41,7 @@ from dydx_devnet.faults import NODE_SWITCHES
 from dydx_devnet.model import ClobPairStatus
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
+    from dydx_devnet.host import DevnetHost
 
 
 class FundRequest(BaseModel):
@@ -63,7 +63,7 @@ def _error(status: int, msg: str) -> JSONResponse:
     return JSONResponse({"errors": [{"msg": msg}]}, status_code=status)
 
 
-def build_admin_router(devnet: Devnet) -> APIRouter:
+def build_admin_router(devnet: DevnetHost) -> APIRouter:
     router = APIRouter(prefix="/devnet")
 
     @router.get("/status")
@@ -242,7 +242,7 @@ class _Server(uvicorn.Server):
 
 
 class AdminServer:
-    def __init__(self, devnet: Devnet) -> None:
+    def __init__(self, devnet: DevnetHost) -> None:
         self.app = FastAPI(title="dydx-devnet admin", docs_url=None, redoc_url=None)
         self.app.include_router(build_admin_router(devnet))
         self._server: _Server | None = None

@@ -8,10 +8,11 @@ With ``validators=N`` validator i serves gRPC on ``grpc_port + i`` (and CometBFT
 reach the others after ``gossip_delay`` seconds (`dydx_devnet.engine`).
 
 Other servers attach to it (the indexer's REST and websocket servers do) by implementing
-`Attachment` and calling ``devnet.attach(obj)`` *before* ``start()``::
+`Attachment` (`dydx_devnet.host`, with `DevnetHost`, the port through which every server sees the
+devnet, so that none imports this module) and calling ``devnet.attach(obj)`` *before* ``start()``::
 
     class IndexerServers:
-        async def start(self, devnet: Devnet) -> None:
+        async def start(self, devnet: DevnetHost) -> None:
             # read devnet.state / subscribe devnet.bus; bind devnet.config.indexer_port and
             # devnet.config.ws_port; then publish the URLs:
             devnet.indexer_url = "http://127.0.0.1:3002"
@@ -29,9 +30,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from dydx_devnet.admin import AdminServer
 from dydx_devnet.cometrpc import RpcNodes
@@ -39,35 +38,11 @@ from dydx_devnet.engine import Engine
 from dydx_devnet.events import EventBus
 from dydx_devnet.faults import NODE_SWITCHES, Faults
 from dydx_devnet.genesis import default_genesis
+from dydx_devnet.host import Attachment, DevnetConfig, DevnetHost
 from dydx_devnet.node import NodeServer
 from dydx_devnet.state import ChainState
 
-
-@dataclass(frozen=True, slots=True)
-class DevnetConfig:
-    host: str = "127.0.0.1"
-    grpc_port: int = 9090
-    indexer_port: int = 3002
-    ws_port: int = 3003
-    admin_port: int = 3010
-    block_time: float = 1.0  # seconds; 0 = blocks only when stepped through the admin API
-    seed: int = 0
-    fund: tuple[tuple[str, Decimal], ...] = field(default=())
-    short_term_limit: int = 2000
-    stateful_scale: int = 1  # multiplies the stateful block rate limits (benchmarks)
-    market_makers: bool = True
-    oracle_walk: bool = True
-    validators: int = 1  # validator i serves gRPC on grpc_port + i (0: free ports)
-    gossip_delay: float = 0.2  # seconds before a tx accepted by one validator reaches the others
-    # CometBFT JSON-RPC: validator i on rpc_port + i (0: free ports); None: not served (the CLI
-    # serves it on 26657 by default)
-    rpc_port: int | None = None
-
-
-class Attachment(Protocol):
-    async def start(self, devnet: Devnet) -> None: ...
-
-    async def stop(self) -> None: ...
+__all__ = ["Attachment", "Devnet", "DevnetConfig", "DevnetHost"]
 
 
 class Devnet:

@@ -43,10 +43,11 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
+from typing import Protocol
 
 from dydx_devnet.model import (
     Liquidity,
@@ -257,6 +258,16 @@ Event = (
     | Transfer
     | FundingPayment
 )
+
+EventFactory = Callable[..., Event]  # called as make(height=..., time=...)
+
+
+class EventSink(Protocol):
+    """Where the memclob sends what it does: off-chain (now) or on-chain (with the block)."""
+
+    def offchain(self, make: EventFactory) -> None: ...
+
+    def onchain(self, make: EventFactory) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

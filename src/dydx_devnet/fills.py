@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING
 
 from dydx_devnet.book import RestingOrder
-from dydx_devnet.events import Fill, FillSide, OrderUpdated, SubaccountUpdated
+from dydx_devnet.events import EventSink, Fill, FillSide, OrderUpdated, SubaccountUpdated
 from dydx_devnet.genesis import SHORT_BLOCK_WINDOW
 from dydx_devnet.model import Liquidity, Market, MarketPrice, Order, OrderId, Side
 from dydx_devnet.risk import is_valid_transition, risk_of
 from dydx_devnet.state import ChainState, SubaccountRecord
-
-if TYPE_CHECKING:
-    from dydx_devnet.memclob import EventSink
 
 STATEFUL_PRUNE_HEIGHT = 2**32  # stateful fill amounts are never pruned by height
 

@@ -16,16 +16,14 @@ Behaviour follows `protocol/x/clob/memclob/memclob.go` (`PlaceOrder`, `CancelOrd
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
-from typing import Protocol
 
 from dydx_devnet import errors as E
 from dydx_devnet.book import OrderBook, RestingOrder
 from dydx_devnet.events import (
-    Event,
+    EventSink,
     OrderPlaced,
     OrderRemoved,
     OrderReplaced,
@@ -38,14 +36,6 @@ from dydx_devnet.model import Market, Order, OrderId, Side, TimeInForce
 from dydx_devnet.state import ChainState
 from dydx_devnet.tx import order_hash
 from dydx_devnet.validate import go_order, requires_immediate_execution
-
-EventFactory = Callable[..., Event]  # called as make(height=..., time=...)
-
-
-class EventSink(Protocol):
-    def offchain(self, make: EventFactory) -> None: ...
-
-    def onchain(self, make: EventFactory) -> None: ...
 
 
 class TakerStatus(Enum):

@@ -56,7 +56,7 @@ from dydx_devnet.accountplus.query import AccountplusQuery
 from dydx_devnet.errors import TxError
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
+    from dydx_devnet.host import DevnetHost
 
 import bech32
 
@@ -249,7 +249,7 @@ _SERVICES: list[tuple[type[Base], Callable[[Any, Any], None]]] = [
 class NodeServer:
     """The grpc.aio server of validator ``index`` with every servicer above."""
 
-    def __init__(self, devnet: Devnet, index: int = 0) -> None:
+    def __init__(self, devnet: DevnetHost, index: int = 0) -> None:
         self.devnet = devnet
         self.index = index
         self._server: grpc.aio.Server | None = None

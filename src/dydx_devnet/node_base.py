@@ -20,7 +20,7 @@ from v4_proto.dydxprotocol.subaccounts import (
 from dydx_devnet.model import Market, Subaccount
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
+    from dydx_devnet.host import DevnetHost
 from dydx_devnet.faults import Faults
 
 APP_VERSION = "9.6.1"  # the protocol version whose rules the devnet follows
@@ -87,7 +87,7 @@ class Base:
     """A servicer of validator ``index``: queries read the committed state; the fault switches
     are that validator's."""
 
-    def __init__(self, devnet: Devnet, index: int = 0) -> None:
+    def __init__(self, devnet: DevnetHost, index: int = 0) -> None:
         self.devnet = devnet
         self.index = index
 
@@ -112,7 +112,7 @@ class Base:
             await context.abort(chosen.code, f"devnet fault: {chosen.message}")
 
 
-def perpetual_proto(devnet: Devnet, m: Market) -> perpetual_pb2.Perpetual:
+def perpetual_proto(devnet: DevnetHost, m: Market) -> perpetual_pb2.Perpetual:
     p = m.perpetual
     state = devnet.state
     return perpetual_pb2.Perpetual(

@@ -34,6 +34,7 @@ from dydx_devnet.events import (
     Event,
     EventBatch,
     EventBus,
+    EventFactory,
     OrderPlaced,
     OrderRemoved,
     OrderReplaced,
@@ -42,7 +43,7 @@ from dydx_devnet.events import (
     RemovalStatus,
 )
 from dydx_devnet.genesis import RateLimit
-from dydx_devnet.memclob import EventFactory, Memclob
+from dydx_devnet.memclob import Memclob
 from dydx_devnet.model import Order, OrderId
 from dydx_devnet.state import ChainState
 from dydx_devnet.tx import CancelOrderMsg, PubKeyCache, decode_tx, tx_hash

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
 
-from dydx_router import metrics, redact, replicas
-from dydx_router.api.auth import AUTH_FAILURES, KeyCache
-from dydx_router.api.ratelimit import Rate, RateLimiter
+from dydx_router import replicas
+from dydx_router.api.auth import AUTH_FAILURES
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.gateway import DydxExchange
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.observer import ChainReader
-from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy, RetryPolicy
+from dydx_router.chain.resilience import BreakerPolicy, HealthPolicy
+from dydx_router.chain.retries import RetryPolicy
 from dydx_router.chain.sequencer import Sequencer
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
 from dydx_router.config import Settings
+from dydx_router.container import Container
 from dydx_router.custody import private_key_from_hex
 from dydx_router.domain.audit import AuditRules
 from dydx_router.domain.risk import RiskLimits, TradingState
+from dydx_router.observability import metrics, redact
 from dydx_router.service.admin import AdminService
 from dydx_router.service.agent_limits import agent_limits_book
 from dydx_router.service.audit import OrderAudit
@@ -35,6 +35,7 @@ from dydx_router.service.events import EventHub
 from dydx_router.service.faults import FaultHolds, Step
 from dydx_router.service.fills import FillRecorder
 from dydx_router.service.orders import OrderService, OrderServiceConfig
+from dydx_router.service.ratelimit import Rate
 from dydx_router.service.risk import (
     UNCONFIGURED,
     ExposureBook,
@@ -47,115 +48,13 @@ from dydx_router.service.throttle import ChainLimits, ChainThrottle
 from dydx_router.store import notify
 from dydx_router.store.batch import PlacementWriter
 from dydx_router.store.database import create_pool
+from dydx_router.store.key_cache import KeyCache
 from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
 from dydx_router.trading_keys import check_configured
-from dydx_router.workers.lease import LeasedGroup
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
-from dydx_router.workers.status import StatusStreamWorker
-from dydx_router.workers.supervisor import Heartbeat, Supervisor
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class Container:
-    settings: Settings
-    pool: Any
-    uow: UnitOfWorkFactory
-    exchange: DydxExchange
-    orders: OrderService
-    sync: OrderSync
-    key_cache: KeyCache = field(default_factory=KeyCache)
-    monitor: HealthMonitor | None = None
-    rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
-    admin: AdminService | None = None
-    gate: PreTradeGate | None = None
-    # Every background worker, restarted when it dies (workers/supervisor.py).
-    supervisor: Supervisor = field(default_factory=Supervisor)
-    status: StatusStreamWorker | None = None
-    events: EventHub | None = None  # GET /v1/events (service/events.py)
-    listener: notify.Listener | None = None  # NOTIFY from the other replicas
-    # Leases held by this replica; released first at shutdown (replicas.py).
-    leases: list[LeasedGroup | replicas.Presence] = field(default_factory=list)
-    presence: replicas.Presence | None = None
-    _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
-
-    async def readiness(self) -> dict[str, str]:
-        checks: dict[str, str] = {}
-        try:
-            async with asyncio.timeout(2):
-                async with self.pool.acquire(timeout=2) as conn:
-                    await conn.fetchval("SELECT 1")
-            checks["database"] = "ok"
-        except (OSError, TimeoutError, Exception) as exc:
-            checks["database"] = f"unreachable ({type(exc).__name__})"
-        if self.monitor is not None:
-            checks |= self.monitor.checks()
-        else:
-            try:
-                checks["chain"] = "ok" if self.exchange.latest_height() else "no height"
-            except ChainError as exc:
-                checks["chain"] = exc.message
-        checks["markets"] = "ok" if self.exchange.markets() else "not loaded"
-        checks["prices"] = self.exchange.prices_problem() or "ok"
-        checks["workers"] = "; ".join(self.supervisor.problems()) or "ok"
-        standby = any(isinstance(g, LeasedGroup) and not g.held for g in self.leases)
-        if self.status is not None and standby:
-            checks["status_stream"] = "ok"  # another replica holds the workers' lease
-        elif self.status is not None:
-            s = self.settings
-            checks["status_stream"] = (
-                self.status.problem(
-                    max_behind_s=s.ready_max_stream_behind_s, max_down_s=s.ready_max_block_age_s
-                )
-                or "ok"
-            )
-        return checks
-
-    def spawn(
-        self,
-        factory: Callable[[], Awaitable[Any]],
-        name: str,
-        *,
-        heartbeat: Heartbeat | None = None,
-        stale_after_s: float | None = None,
-    ) -> None:
-        """Run ``factory()`` as a supervised worker (restarted if it dies)."""
-        self.supervisor.spawn(name, factory, heartbeat=heartbeat, stale_after_s=stale_after_s)
-
-    async def _hand_over_leases(self) -> None:
-        """Stop the leased workers and release their leases, so another replica takes them
-        over at once rather than when they expire."""
-        for name in ("worker-lease", "replica-presence"):
-            worker = self.supervisor.workers.get(name)
-            if worker is not None and worker.task is not None:
-                worker.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await worker.task
-        for group in self.leases:
-            await group.release()
-
-    async def aclose(self) -> None:
-        """Graceful shutdown: refuse new writes, let those in flight finish their broadcast and
-        DB writes (up to ``shutdown_grace_s``), stop the workers, close the clients and the pool.
-        The HTTP server has already stopped accepting connections (cli.py)."""
-        await self._hand_over_leases()
-        writes = self.orders.writes
-        writes.close()
-        log.info("shutdown_started", writes_in_flight=writes.in_flight)
-        left = await writes.drain(self.settings.shutdown_grace_s)
-        if left:
-            # Cut anyway: their rows are PENDING or UNKNOWN, which the reconciler settles.
-            log.warning("shutdown_writes_abandoned", writes_in_flight=left)
-        await self.supervisor.aclose()
-        for close in reversed(self._closers):
-            with contextlib.suppress(Exception):
-                await close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.settings.db_timeout_s):
-                await self.pool.close()
-        log.info("shutdown_complete")
 
 
 async def build_container(settings: Settings, *, workers: bool = True) -> Container:
@@ -346,7 +245,7 @@ async def open_audit(settings: Settings, rules: AuditRules) -> AsyncIterator[Ord
 
 def _trading_key(settings: Settings, database_url: str) -> bytes:
     """The trading key's 32 bytes, from its one source (custody.py); the log redactor learns
-    every secret before anything could log them (redact.py)."""
+    every secret before anything could log them (observability/redact.py)."""
     password = urlsplit(database_url).password
     if password:
         redact.register_secret(password)

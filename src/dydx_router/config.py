@@ -25,6 +25,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from dydx_router.config_replicas import ReplicaSettings
 
 # Re-exported: callers import these from config.
+from dydx_router.domain.windows import SHORT_BLOCK_WINDOW
 from dydx_router.networks import (
     PRESETS,
     USDC_DENOM,
@@ -127,7 +128,7 @@ class Settings(ReplicaSettings):
     for. With AUTHENTICATOR_ID; the key settings then hold the trading key, never the owner's."""
     authenticator_id: int | None = Field(default=None, ge=0)
     """The owner's authenticator that lets the trading key sign (`dydx-router keys grant`)."""
-    good_til_block_offset: int = Field(default=20, ge=2, le=40)
+    good_til_block_offset: int = Field(default=20, ge=2, le=SHORT_BLOCK_WINDOW)
     """Blocks ahead of the latest height for short-term orders; the chain accepts at most 40
     (ShortBlockWindow, protocol/x/clob/types/constants.go), so the offset must leave room."""
     default_slippage_bps: int = Field(default=100, ge=1, le=5000)

@@ -9,20 +9,21 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from dydx_router.api.auth import AUTH_FAILURES
-from dydx_router.api.ratelimit import Rate, RateLimiter
 from dydx_router.chain.sequencer import SequenceLock, SequenceMode
 from dydx_router.chain.stream import IndexerStream
 from dydx_router.config import Settings
+from dydx_router.service.ratelimit import Rate, RateLimiter
 from dydx_router.store.chain_budget import PgChainBudget
 from dydx_router.store.leases import TOPIC_LEASES, PgSequenceLock, WorkerLeases
 from dydx_router.store.rate_buckets import SharedRateLimiter
 from dydx_router.workers.follow import SubaccountFollower
 from dydx_router.workers.lease import LeasedGroup
-from dydx_router.workers.status import ReconcilerWorker, StatusStreamWorker
+from dydx_router.workers.reconciler import ReconcilerWorker
+from dydx_router.workers.status import StatusStreamWorker
 
 if TYPE_CHECKING:
-    from dydx_router.bootstrap import Container
     from dydx_router.chain.height import HeightCache
+    from dydx_router.container import Container
     from dydx_router.store import notify
 
 # How long a stateful send waits for another replica's hold of the account sequence.

@@ -22,7 +22,7 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel
 
-from dydx_router_client.errors import error_from_response, retry_after_s
+from dydx_router_client.errors import TransportError, error_from_response, retry_after_s
 from dydx_router_client.models import (
     CancelOrdersBody,
     CancelResult,
@@ -81,6 +81,23 @@ def _error_code(response: httpx.Response) -> str | None:
     except (ValueError, KeyError, TypeError):
         return None
     return code if isinstance(code, str) else None
+
+
+def after_attempt(
+    retry: RetryPolicy, call: Call, attempt: int, outcome: httpx.Response | httpx.TransportError
+) -> httpx.Response | float:
+    """What follows attempt ``attempt`` of ``call`` (the one retry rule of both clients): the
+    response to return, or the seconds to wait before the next attempt. A transport failure with
+    no attempt left raises :class:`TransportError`."""
+    if isinstance(outcome, httpx.TransportError):
+        wait = retry.delay(attempt, None)
+        if wait is None:
+            raise TransportError(f"{call.method} {call.path}: {outcome!r}") from outcome
+        return wait
+    if not retry.retryable(outcome):
+        return outcome
+    wait = retry.delay(attempt, outcome)
+    return outcome if wait is None else wait
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from dydx_router_client.errors import (
     InvalidRequest,
     NotFound,
     StreamGone,
-    TransportError,
     Unauthenticated,
     WaitTimeout,
     error_from_response,
@@ -86,22 +85,17 @@ class AsyncRouterClient:
         attempt = 0
         while True:
             attempt += 1
+            outcome: httpx.Response | httpx.TransportError
             try:
-                response = await self._http.request(
+                outcome = await self._http.request(
                     call.method, call.path, params=call.params, json=call.json, headers=call.headers
                 )
             except httpx.TransportError as exc:
-                wait = self.retry.delay(attempt, None)
-                if wait is None:
-                    raise TransportError(f"{call.method} {call.path}: {exc!r}") from exc
-                await asyncio.sleep(wait)
-                continue
-            if not self.retry.retryable(response):
-                return response
-            wait = self.retry.delay(attempt, response)
-            if wait is None:
-                return response
-            await asyncio.sleep(wait)
+                outcome = exc
+            step = _core.after_attempt(self.retry, call, attempt, outcome)
+            if isinstance(step, httpx.Response):
+                return step
+            await asyncio.sleep(step)
 
     # --- markets, positions, account ------------------------------------------------------------
     async def markets(self) -> MarketsOut:

@@ -14,7 +14,7 @@ import httpx
 
 from dydx_router_client import _core
 from dydx_router_client._core import Call, RetryPolicy
-from dydx_router_client.errors import TransportError, WaitTimeout
+from dydx_router_client.errors import WaitTimeout
 from dydx_router_client.models import (
     CancelOrdersBody,
     CancelResult,
@@ -65,22 +65,17 @@ class RouterClient:
         attempt = 0
         while True:
             attempt += 1
+            outcome: httpx.Response | httpx.TransportError
             try:
-                response = self._http.request(
+                outcome = self._http.request(
                     call.method, call.path, params=call.params, json=call.json, headers=call.headers
                 )
             except httpx.TransportError as exc:
-                wait = self.retry.delay(attempt, None)
-                if wait is None:
-                    raise TransportError(f"{call.method} {call.path}: {exc!r}") from exc
-                time.sleep(wait)
-                continue
-            if not self.retry.retryable(response):
-                return response
-            wait = self.retry.delay(attempt, response)
-            if wait is None:
-                return response
-            time.sleep(wait)
+                outcome = exc
+            step = _core.after_attempt(self.retry, call, attempt, outcome)
+            if isinstance(step, httpx.Response):
+                return step
+            time.sleep(step)
 
     def markets(self) -> MarketsOut:
         return _core.parse(self._send(_core.MARKETS), MarketsOut)

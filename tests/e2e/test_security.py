@@ -19,7 +19,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
-from dydx_router.api.app import create_app
+from dydx_router.asgi import create_app
 from dydx_router.config import load_settings
 from dydx_router.store.database import asyncpg_dsn
 from tests.e2e.test_orders import oracle, order_of, place, wait_for

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dydx_router.api.app import create_app
+from dydx_router.asgi import create_app
 from dydx_router.config import Settings
 from dydx_router.localcluster import REPLICA_HEADER, Backend, haproxy_config
 

@@ -16,7 +16,7 @@ import yaml
 from pydantic import AliasChoices
 
 from dydx_devnet.cli import app as devnet_app
-from dydx_router.api.app import create_app
+from dydx_router.asgi import create_app
 from dydx_router.cli import app as router_app
 from dydx_router.config import Settings
 from dydx_router.localdev import wallet_address

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dydx_router.api.app import create_app
+from dydx_router.asgi import create_app
 from dydx_router.config import Settings
 from dydx_router.reference import errors, generators, settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dydx_router import metrics
+from dydx_router.observability import metrics
 
 
 class FakePool:

@@ -10,7 +10,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dydx_router import metrics
+from dydx_router.observability import metrics
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NAME = re.compile(r"\bdydx_router_[a-z0-9_]+")

@@ -64,7 +64,7 @@ def test_serving_the_api_imports_no_extra_and_no_local_tool() -> None:
         f"""
         import json, sys
         from typer.testing import CliRunner
-        from dydx_router.api.app import create_app
+        from dydx_router.asgi import create_app
         import dydx_router.bootstrap
         from dydx_router.cli import app
         from dydx_router.config import Settings

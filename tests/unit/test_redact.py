@@ -16,14 +16,14 @@ from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
 from pydantic import SecretStr
 
 from dydx_router.chain.wallet import Wallet, _private_key_from_mnemonic
-from dydx_router.redact import REDACTED, Redactor
+from dydx_router.observability.redact import REDACTED, Redactor
 
 SCENARIOS = textwrap.dedent(
     """
     import logging, sys
     import structlog
-    from dydx_router import redact
-    from dydx_router.logs import configure_logging
+    from dydx_router.observability import redact
+    from dydx_router.observability.logs import configure_logging
 
     mnemonic, key_hex, api_key, other_mnemonic, fmt = sys.argv[1:6]
     configure_logging(fmt, "DEBUG")
@@ -110,7 +110,7 @@ def test_prose_and_identifiers_are_left_alone() -> None:
 
 
 def test_a_plain_line_passes_untouched_and_a_secret_among_plain_values_is_caught() -> None:
-    from dydx_router.redact import redact_event, register_secret
+    from dydx_router.observability.redact import redact_event, register_secret
 
     plain = {"event": "order_submitted", "tx_hash": "AB" * 32, "status": 201, "ms": 1.5}
     assert redact_event(None, "info", plain) is plain  # the cheap path: nothing copied
@@ -130,7 +130,7 @@ def _phrase() -> list[str]:
 
 
 def test_a_mnemonic_split_numbered_or_used_as_a_key_is_caught() -> None:
-    from dydx_router.redact import redact_event
+    from dydx_router.observability.redact import redact_event
 
     words = _phrase()
     numbered = " ".join(f"{i}. {w}" for i, w in enumerate(words, 1))
@@ -155,7 +155,7 @@ def test_a_mnemonic_split_numbered_or_used_as_a_key_is_caught() -> None:
 
 
 def test_numbered_prose_and_ordinary_fields_are_left_alone() -> None:
-    from dydx_router.redact import redact_event
+    from dydx_router.observability.redact import redact_event
 
     text = "1. place the order 2. wait for the fill 3. cancel the rest at 10:30"
     assert Redactor().text(text) == text

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dydx_router import redact, tracing
+from dydx_router.observability import redact, tracing
 
 SECRET = "k3y-on-a-span-0123456789"
 

@@ -16,7 +16,7 @@ from dydx_devnet.cometrpc.feed import Feed
 from dydx_devnet.cometrpc.server import RpcApp, RpcServer
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
+    from dydx_devnet.host import DevnetHost
 
 __all__ = ["RpcNodes"]
 
@@ -24,7 +24,7 @@ __all__ = ["RpcNodes"]
 class RpcNodes:
     """Every validator's RPC server and the feed they share."""
 
-    def __init__(self, devnet: Devnet, base_port: int) -> None:
+    def __init__(self, devnet: DevnetHost, base_port: int) -> None:
         self.devnet = devnet
         self.base_port = base_port
         n = devnet.config.validators

@@ -48,7 +48,7 @@ from dydx_devnet.node_queries import (
 )
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
+    from dydx_devnet.host import DevnetHost
 
 # cosmos-sdk types/errors/errors.go
 ErrUnknownRequest = E.Registered("sdk", 6, "unknown request")
@@ -118,7 +118,7 @@ class Route:
     request: Any  # the request message class
 
 
-def routes(devnet: Devnet, index: int) -> dict[str, Route]:
+def routes(devnet: DevnetHost, index: int) -> dict[str, Route]:
     """Every gRPC method of the node, by its full path, bound to validator ``index``."""
     out: dict[str, Route] = {}
     for cls, service in _SERVICES:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from dydx_devnet.cometrpc import encode
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
     from dydx_devnet.events import Subscription
+    from dydx_devnet.host import DevnetHost
 
 Listener = Callable[[dict[str, list[str]], dict[str, Any]], None]
 
@@ -53,7 +53,7 @@ def matches(conditions: list[tuple[str, str]], events: dict[str, list[str]]) -> 
 
 
 class Feed:
-    def __init__(self, devnet: Devnet) -> None:
+    def __init__(self, devnet: DevnetHost) -> None:
         self.devnet = devnet
         self._sub: Subscription | None = None
         self._tasks: set[asyncio.Task[None]] = set()

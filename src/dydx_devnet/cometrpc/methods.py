@@ -28,8 +28,8 @@ from dydx_devnet.node_base import APP_VERSION
 from dydx_devnet.tx import tx_hash
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
     from dydx_devnet.cometrpc.feed import Feed
+    from dydx_devnet.host import DevnetHost
 
 # CometBFT's default `timeout_broadcast_tx_commit` (config/config.go).
 BROADCAST_TX_COMMIT_TIMEOUT_S = 10.0
@@ -159,7 +159,7 @@ def uri_params(method: str, query: dict[str, str]) -> dict[str, Any]:
 class Methods:
     """Validator ``index``'s methods; queries and CheckTx go through the gRPC servicers."""
 
-    def __init__(self, devnet: Devnet, index: int, feed: Feed) -> None:
+    def __init__(self, devnet: DevnetHost, index: int, feed: Feed) -> None:
         self.devnet = devnet
         self.index = index
         self.feed = feed

@@ -51,8 +51,8 @@ from dydx_devnet.cometrpc.methods import (
 )
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
     from dydx_devnet.cometrpc.feed import Feed
+    from dydx_devnet.host import DevnetHost
 
 _S = grpc.StatusCode
 # grpc-gateway runtime/errors.go HTTPStatusFromCode
@@ -80,7 +80,7 @@ def _err(rid: Any, e: RpcError) -> dict[str, Any]:
 class RpcApp:
     """Validator ``index``'s RPC routes."""
 
-    def __init__(self, devnet: Devnet, index: int, feed: Feed) -> None:
+    def __init__(self, devnet: DevnetHost, index: int, feed: Feed) -> None:
         self.devnet = devnet
         self.index = index
         self.feed = feed

@@ -1,10 +1,8 @@
 """The indexer's REST API (comlink) under `/v4`, plus the testnet faucet's `POST /faucet/tokens`.
 
-Validation and errors follow comlink: express-validator failures are HTTP 400
-`{"errors": [{"type": "field", "value", "msg", "path", "location"}]}`
-(`request-helpers/error-handler.ts`, `lib/validation/schemas.ts`); `NotFoundError` is 404
-`{"errors": [{"msg"}]}` (`lib/helpers.ts`, `create4xxResponse`). Only the endpoints a trading
-client needs are served (PROTOCOL.md §6); others answer 404.
+Validation and errors follow comlink (`dydx_devnet.indexer.params`); the order listing's filters
+are `dydx_devnet.indexer.order_query`. Only the endpoints a trading client needs are served
+(PROTOCOL.md §6); others answer 404.
 """
 
 from __future__ import annotations
@@ -12,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
@@ -27,28 +24,27 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dydx_devnet.indexer import views
-from dydx_devnet.indexer.fmt import iso, iso_ms, parse_iso_ms, to_ms
+from dydx_devnet.indexer.fmt import iso, iso_ms, to_ms
+from dydx_devnet.indexer.order_query import OrderQuery, list_orders
+from dydx_devnet.indexer.params import (
+    API_ORDERBOOK_LEVELS_PER_SIDE_LIMIT,
+    ORDER_TYPES,
+    POSITION_STATUSES,
+    ApiError,
+    Params,
+    bad_request,
+    faucet_errors,
+    guard,
+    http_error,
+    json_response,
+    not_found,
+)
 from dydx_devnet.indexer.projection import Projection
 from dydx_devnet.indexer.records import (
     API_ORDER_STATUSES,
-    CachedOrder,
-    OrderRow,
-    Status,
     SubaccountRow,
 )
-from dydx_devnet.model import OrderFlags, Side, SubaccountId
-
-# `comlink/src/config.ts`
-API_LIMIT_V4 = 1000
-API_ORDERBOOK_LEVELS_PER_SIDE_LIMIT = 100
-# `MAX_PARENT_SUBACCOUNTS * CHILD_SUBACCOUNT_MULTIPLIER` (`postgres/src/constants.ts`).
-MAX_SUBACCOUNT_NUMBER = 128_000
-ORDER_TYPES = (
-    "LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET", "TRAILING_STOP", "TAKE_PROFIT",
-    "TAKE_PROFIT_MARKET", "TWAP", "TWAP_SUBORDER",
-)  # fmt: skip
-POSITION_STATUSES = ("OPEN", "CLOSED", "LIQUIDATED")
-_ADDRESS = re.compile(r"^[a-zA-Z0-9]{1,90}$")  # `isValidAddress`: alphanumeric, <= 90 chars
+from dydx_devnet.model import SubaccountId
 
 
 class FaucetPort(Protocol):
@@ -62,140 +58,6 @@ class IndexerFaults(Protocol):
 
     indexer_latency_s: float
     indexer_unavailable: bool
-
-
-# ---- responses and errors --------------------------------------------------------------------
-def json_response(body: Any, status: int = 200) -> Response:
-    data = json.dumps(body, separators=(",", ":")).encode()
-    return Response(data, status_code=status, media_type="application/json; charset=utf-8")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, errors: list[dict[str, Any]]) -> None:
-        super().__init__(errors[0]["msg"] if errors else "")
-        self.status = status
-        self.errors = errors
-
-
-def not_found(msg: str) -> ApiError:
-    return ApiError(404, [{"msg": msg}])
-
-
-def bad_request(msg: str) -> ApiError:
-    return ApiError(400, [{"msg": msg}])
-
-
-class Params:
-    """express-validator style checks over path and query parameters; every failure is kept,
-    and `done()` raises one 400 with all of them."""
-
-    def __init__(self, request: Request) -> None:
-        self.path = request.path_params
-        self.query = request.query_params
-        self.errors: list[dict[str, Any]] = []
-
-    def _raw(self, name: str) -> tuple[str | None, str]:
-        if name in self.path:
-            return str(self.path[name]), "params"
-        return self.query.get(name), "query"
-
-    def _fail(self, name: str, value: Any, msg: str, location: str) -> None:
-        self.errors.append(
-            {"type": "field", "value": value, "msg": msg, "path": name, "location": location}
-        )
-
-    def done(self) -> None:
-        if self.errors:
-            raise ApiError(400, self.errors)
-
-    def address(self, name: str = "address") -> str:
-        raw, loc = self._raw(name)
-        if raw is None or not _ADDRESS.match(raw):
-            self._fail(name, raw, "address must be a valid dydx address", loc)
-            return ""
-        return raw
-
-    def integer(
-        self, name: str, msg: str, *, minimum: int, maximum: int | None = None,
-        required: bool = False,
-    ) -> int | None:  # fmt: skip
-        raw, loc = self._raw(name)
-        if raw is None:
-            if required:
-                self._fail(name, raw, msg, loc)
-            return None
-        try:
-            value = int(raw)
-        except ValueError:
-            self._fail(name, raw, msg, loc)
-            return None
-        if value < minimum or (maximum is not None and value > maximum):
-            self._fail(name, raw, msg, loc)
-            return None
-        return value
-
-    def subaccount_number(self, name: str = "subaccountNumber") -> int:
-        n = self.integer(
-            name,
-            f"{name} must be a non-negative integer less than {MAX_SUBACCOUNT_NUMBER + 1}",
-            minimum=0,
-            maximum=MAX_SUBACCOUNT_NUMBER,
-            required=True,
-        )
-        return 0 if n is None else n
-
-    def height(self, name: str) -> int | None:
-        """An optional block height filter (`createdBeforeOrAtHeight`, ...)."""
-        return self.integer(name, f"{name} must be a non-negative integer", minimum=0)
-
-    def page(self) -> int | None:
-        return self.integer("page", "page must be a non-negative integer", minimum=1)
-
-    def limit(self) -> int:
-        msg = f"limit must be a positive integer that is not greater than max: {API_LIMIT_V4}"
-        n = self.integer("limit", msg, minimum=1, maximum=API_LIMIT_V4)
-        return API_LIMIT_V4 if n is None else n
-
-    def choice(self, name: str, allowed: Iterable[str], msg: str) -> str | None:
-        raw, loc = self._raw(name)
-        if raw is None:
-            return None
-        if raw not in allowed:
-            self._fail(name, raw, msg, loc)
-            return None
-        return raw
-
-    def choices(self, name: str, allowed: Iterable[str], msg: str) -> list[str] | None:
-        """A list parameter: repeated (`status=A&status=B`) or comma-separated
-        (`sanitizeArray`, `request-helpers/sanitizers.ts`)."""
-        raws = self.query.getlist(name)
-        if not raws:
-            return None
-        values = [v for raw in raws for v in raw.split(",") if v != ""]
-        allowed = set(allowed)
-        if any(v not in allowed for v in values):
-            self._fail(name, raws if len(raws) > 1 else raws[0], msg, "query")
-            return None
-        return values
-
-    def iso(self, name: str) -> int | None:
-        raw, loc = self._raw(name)
-        if raw is None:
-            return None
-        try:
-            return parse_iso_ms(raw)
-        except ValueError:
-            self._fail(name, raw, "Invalid value", loc)
-            return None
-
-    def boolean(self, name: str) -> bool | None:
-        raw, loc = self._raw(name)
-        if raw is None:
-            return None
-        if raw not in ("true", "false"):
-            self._fail(name, raw, "Invalid value", loc)
-            return None
-        return raw == "true"
 
 
 # ---- the application -------------------------------------------------------------------------
@@ -447,7 +309,7 @@ class IndexerApi:
             raise bad_request("body must be a JSON object") from e
         if not isinstance(body, dict):
             raise bad_request("body must be a JSON object")
-        errors = _faucet_errors(body)
+        errors = faucet_errors(body)
         if errors:
             raise ApiError(400, errors)
         address, number = body["address"], body["subaccountNumber"]
@@ -473,7 +335,7 @@ class IndexerApi:
             fn: Callable[[Request], Awaitable[Response]],
             methods: list[str] | None = None,
         ) -> Route:
-            return Route(path, _guard(fn), methods=methods or ["GET"])
+            return Route(path, guard(fn), methods=methods or ["GET"])
 
         return [
             r("/v4/height", self.height),
@@ -494,26 +356,9 @@ class IndexerApi:
 
     def app(self) -> ASGIApp:
         app = Starlette(routes=self.routes())
-        app.add_exception_handler(404, _http_error)
-        app.add_exception_handler(405, _http_error)
+        app.add_exception_handler(404, http_error)
+        app.add_exception_handler(405, http_error)
         return _FaultsMiddleware(app, self.faults, self)
-
-
-def _guard(
-    fn: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    async def handler(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except ApiError as e:
-            return json_response({"errors": e.errors}, e.status)
-
-    return handler
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status_code", 500)
-    return json_response({"errors": [{"msg": getattr(exc, "detail", "error")}]}, status)
 
 
 class _FaultsMiddleware:
@@ -539,155 +384,3 @@ class _FaultsMiddleware:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _faucet_errors(body: dict[str, Any]) -> list[dict[str, Any]]:
-    errors = []
-
-    def fail(name: str, msg: str) -> None:
-        value = body.get(name)
-        if isinstance(value, Decimal):  # parsed with parse_float=Decimal; echo it as sent
-            value = str(value)
-        errors.append(
-            {"type": "field", "value": value, "msg": msg, "path": name, "location": "body"}
-        )
-
-    address = body.get("address")
-    if (
-        not isinstance(address, str)
-        or not address.startswith("dydx1")
-        or not _ADDRESS.match(address)
-    ):
-        fail("address", "address must be a valid dydx address")
-    number = body.get("subaccountNumber")
-    if (
-        isinstance(number, bool)
-        or not isinstance(number, int)
-        or not 0 <= number <= MAX_SUBACCOUNT_NUMBER
-    ):
-        fail(
-            "subaccountNumber",
-            "subaccountNumber must be a non-negative integer less than "
-            f"{MAX_SUBACCOUNT_NUMBER + 1}",
-        )
-    amount = body.get("amount")
-    try:
-        value = (
-            Decimal(amount)
-            if isinstance(amount, int | Decimal) and not isinstance(amount, bool)
-            else None
-        )
-    except InvalidOperation:
-        value = None
-    # USDC has 6 decimals: a finer amount cannot be credited exactly.
-    if (
-        value is None
-        or not value.is_finite()
-        or value <= 0
-        or value != value.quantize(Decimal("0.000001"))
-    ):
-        fail("amount", "amount must be a positive number of USDC with at most 6 decimals")
-    return errors
-
-
-# ---- order listing (`orders-controller.ts`, `listOrdersCommon`) ------------------------------
-@dataclass(frozen=True, slots=True)
-class OrderQuery:
-    clob_pair_id: int | None
-    side: str | None
-    type: str | None
-    include_types: list[str] | None
-    exclude_types: list[str] | None
-    statuses: list[str] | None
-    gtb_before_or_at: int | None
-    gtb_after: int | None
-    gtbt_before_or_at_ms: int | None
-    gtbt_after_ms: int | None
-
-
-def _expiry_ok(q: OrderQuery, gtb: int | None, gtbt_ms: int | None) -> bool:
-    if q.gtb_before_or_at is not None or q.gtb_after is not None:
-        if gtb is None:
-            return False
-        if q.gtb_before_or_at is not None and gtb > q.gtb_before_or_at:
-            return False
-        if q.gtb_after is not None and gtb <= q.gtb_after:
-            return False
-    if q.gtbt_before_or_at_ms is not None or q.gtbt_after_ms is not None:
-        if gtbt_ms is None:
-            return False
-        if q.gtbt_before_or_at_ms is not None and gtbt_ms > q.gtbt_before_or_at_ms:
-            return False
-        if q.gtbt_after_ms is not None and gtbt_ms <= q.gtbt_after_ms:
-            return False
-    return True
-
-
-def _gtb(order_flags: int, gtb: int, gtbt: int) -> tuple[int | None, int | None]:
-    if order_flags == OrderFlags.SHORT_TERM:
-        return gtb, None
-    return None, gtbt * 1000
-
-
-def _row_matches(q: OrderQuery, row: OrderRow) -> bool:
-    """The Postgres query (`OrderTable.findAll`)."""
-    o = row.order
-    if q.clob_pair_id is not None and o.order_id.clob_pair_id != q.clob_pair_id:
-        return False
-    if q.side is not None and views.side_name(o.side) != q.side:
-        return False
-    if q.type is not None and row.type != q.type:
-        return False
-    if q.include_types is not None and row.type not in q.include_types:
-        return False
-    if q.exclude_types is not None and row.type in q.exclude_types:
-        return False
-    if q.statuses is not None and row.status not in q.statuses:
-        return False
-    return _expiry_ok(q, *_gtb(o.order_id.order_flags, o.good_til_block, o.good_til_block_time))
-
-
-def _cached_matches(q: OrderQuery, entry: CachedOrder) -> bool:
-    """`getRedisOrderMapForSubaccountIds`: Redis holds LIMIT orders only as far as the `type`
-    filter is concerned; include/exclude types and statuses do not apply there."""
-    o = entry.order
-    if q.type is not None and q.type != "LIMIT":
-        return False
-    if q.clob_pair_id is not None and o.order_id.clob_pair_id != q.clob_pair_id:
-        return False
-    if q.side is not None and (o.side == Side.BUY) != (q.side == "BUY"):
-        return False
-    return _expiry_ok(q, *_gtb(o.order_id.order_flags, o.good_til_block, o.good_til_block_time))
-
-
-def list_orders(
-    p: Projection, sid: SubaccountId, q: OrderQuery, limit: int, ascending: bool
-) -> list[dict[str, Any]]:
-    """Postgres rows matching the query, merged with matching Redis orders (whose Postgres row,
-    if any, decides the status); then the status filter on the merged result, the sort by
-    expiry (`compareOrderResponses`: goodTilBlock orders before goodTilBlockTime ones when
-    ascending) and the limit. Only the orders returned are rendered."""
-    sub = p.pending_or_live(sid)
-    if sub is None:
-        return []
-    found: list[tuple[tuple[int, int], OrderRow | None, CachedOrder | None]] = []
-    for uid in sub.order_uuids:
-        row, cached = p.rows.get(uid), p.cache.get(uid)
-        if not (
-            (row is not None and _row_matches(q, row))
-            or (cached is not None and _cached_matches(q, cached))
-        ):
-            continue
-        status = row.status if row is not None else Status.BEST_EFFORT_OPENED
-        if q.statuses is not None and status not in q.statuses:
-            continue
-        # The response's expiry is Redis's when the order is there (a replacement moves it).
-        live = cached.order if cached is not None else row.order  # type: ignore[union-attr]
-        key = (
-            (0, live.good_til_block)
-            if live.order_id.order_flags == OrderFlags.SHORT_TERM
-            else (1, live.good_til_block_time)
-        )
-        found.append((key, row, cached))
-    found.sort(key=lambda f: f[0], reverse=not ascending)
-    return [views.order_response(p, row, cached) for _, row, cached in found[:limit]]

@@ -30,7 +30,7 @@ from dydx_devnet.indexer.ws import SocksServer
 from dydx_devnet.state import ChainState
 
 if TYPE_CHECKING:
-    from dydx_devnet.app import Devnet
+    from dydx_devnet.host import DevnetHost
 
 # How often a held-back (lagging) batch is re-checked when no new batch arrives.
 _LAG_POLL_S = 0.05
@@ -154,13 +154,13 @@ class Indexer:
 
 
 class IndexerAttachment:
-    """`dydx_devnet.app.Attachment`: binds `devnet.config.indexer_port` / `ws_port` and
+    """`dydx_devnet.host.Attachment`: binds `devnet.config.indexer_port` / `ws_port` and
     publishes `devnet.indexer_url` and `devnet.ws_url`."""
 
     def __init__(self) -> None:
         self.indexer: Indexer | None = None
 
-    async def start(self, devnet: Devnet) -> None:
+    async def start(self, devnet: DevnetHost) -> None:
         engine: Any = devnet.engine
 
         def faucet(address: str, subaccount_number: int, usdc: Decimal) -> object:

@@ -37,9 +37,10 @@ from websockets.http11 import Request, Response
 
 from dydx_devnet.indexer import views
 from dydx_devnet.indexer.fmt import iso
+from dydx_devnet.indexer.params import MAX_SUBACCOUNT_NUMBER
 from dydx_devnet.indexer.projection import Projection
 from dydx_devnet.indexer.records import Status, WsMessage
-from dydx_devnet.indexer.rest import MAX_SUBACCOUNT_NUMBER, IndexerFaults
+from dydx_devnet.indexer.rest import IndexerFaults
 from dydx_devnet.model import SubaccountId
 
 # `kafka/src/constants.ts`
@@ -268,7 +269,7 @@ class SocksServer:
                 }
             }
         if channel == "v4_orderbook":
-            from dydx_devnet.indexer.rest import API_ORDERBOOK_LEVELS_PER_SIDE_LIMIT
+            from dydx_devnet.indexer.params import API_ORDERBOOK_LEVELS_PER_SIDE_LIMIT
 
             return views.orderbook_response(
                 p.by_ticker[sub_id], API_ORDERBOOK_LEVELS_PER_SIDE_LIMIT

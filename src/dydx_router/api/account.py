@@ -15,17 +15,16 @@ from pydantic import BaseModel, Field
 
 from dydx_router.api.agent_limits import AgentLimitsOut, AgentUsageOut
 from dydx_router.api.auth import ReadCaller
-from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import DecimalOut, SubaccountNumber, Ticker
+from dydx_router.api.fields import DecimalOut, SubaccountNumber, Ticker
+from dydx_router.domain.access import ApiKey
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
+from dydx_router.domain.errors import InvalidCursor
 from dydx_router.domain.events import Fill
 from dydx_router.domain.order import FINAL_STATUSES, OrderStatus
+from dydx_router.domain.queries import Cursor, FillFilter, OrderFilter
 from dydx_router.service.agent_limits import day_start
 from dydx_router.service.fills import search_fills
 from dydx_router.service.orders import OrderService
-from dydx_router.store.api_keys import ApiKey
-from dydx_router.store.events import FillFilter
-from dydx_router.store.orders import Cursor, OrderFilter
 
 router = APIRouter(prefix="/v1", tags=["account"])
 OPEN_STATUSES = tuple(s for s in OrderStatus if s not in FINAL_STATUSES)
@@ -116,7 +115,7 @@ def _cursor(text: str) -> tuple[datetime, uuid.UUID]:
         created, ident = json.loads(raw)
         return datetime.fromisoformat(created), uuid.UUID(ident)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise ApiError(400, "invalid_cursor", "the cursor is not one this API returned") from exc
+        raise InvalidCursor("the cursor is not one this API returned") from exc
 
 
 def _encode(f: Fill) -> str:

@@ -10,20 +10,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from dydx_router.api.auth import AdminCaller
-from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import (
-    DecimalOut,
-    PositiveDecimal,
-    StoredText,
-    Strict,
-    SubaccountNumber,
-    Ticker,
-)
-from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState
+from dydx_router.api.fields import DecimalOut, PositiveDecimal, StoredText, SubaccountNumber, Ticker
+from dydx_router.api.schemas import Strict
+from dydx_router.domain.access import Actor, ApiKey
+from dydx_router.domain.errors import RiskLimitsNotFound
+from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState, TradingStateRecord
 from dydx_router.service.admin import AdminService, require_global_admin
-from dydx_router.store.api_keys import ApiKey
-from dydx_router.store.audit import Actor
-from dydx_router.store.trading_state import TradingStateRecord
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -216,7 +208,7 @@ async def delete_market_limits(
     require_global_admin(caller, "deleting risk limits")
     service = _service(request)
     if not await service.delete_limits(_actor(request), market):
-        raise ApiError(404, "risk_limits_not_found", f"{market} has no limit overrides")
+        raise RiskLimitsNotFound(f"{market} has no limit overrides")
     return RiskPolicyOut.of(await service.policy())
 
 

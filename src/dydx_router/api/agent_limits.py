@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from dydx_router.api.auth import AdminCaller
 from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import DecimalOut, PositiveDecimal, Strict, Ticker
+from dydx_router.api.fields import DecimalOut, PositiveDecimal, Ticker
+from dydx_router.api.schemas import Strict
+from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
 from dydx_router.service.admin import AdminService
-from dydx_router.store.api_keys import ApiKey
-from dydx_router.store.audit import Actor
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -1,17 +1,20 @@
-"""The FastAPI application factory; resources are owned by the lifespan, never built at import."""
+"""The FastAPI application factory; resources are owned by the lifespan, never built at import.
+
+The API knows what it serves only through ``build`` (the composition root's, passed in by
+``dydx_router.asgi``), so that it imports no adapter (the layer contract, pyproject.toml)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI
 
-from dydx_router import __version__, tracing
+from dydx_router import __version__
 from dydx_router.api import account, admin, agent_limits, events, health, orders, positions
 from dydx_router.api.body_limit import BodySizeLimit
 from dydx_router.api.console import mount_console
@@ -20,15 +23,31 @@ from dydx_router.api.fastpath import PlaceOrderFastPath
 from dydx_router.api.headers import SecurityHeaders
 from dydx_router.api.middleware import ObservabilityMiddleware
 from dydx_router.api.openapi import install_openapi
-from dydx_router.bootstrap import Container, build_container
 from dydx_router.config import Settings
 from dydx_router.mcp.http import mount_mcp
+from dydx_router.observability import tracing
+from dydx_router.service.ports import StoreFailures
 
 log = structlog.get_logger(__name__)
 GC_THRESHOLDS = (50_000, 50, 100)
 
 
-def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
+class AppResources(Protocol):
+    """What the lifespan owns: the container the routes read (``app.state.container``)."""
+
+    async def aclose(self) -> None: ...
+
+
+def build_api(
+    settings: Settings,
+    *,
+    build: Callable[[Settings], Awaitable[AppResources]],
+    store_failures: StoreFailures | None = None,
+    container: AppResources | None = None,
+) -> FastAPI:
+    """The API over ``container``, or over what ``build(settings)`` makes at start-up (then
+    closed at shutdown); ``store_failures``: the store's unreachable-database errors (503)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         owned = container is None
@@ -38,7 +57,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
                 service_name=settings.otel_service_name,
                 sample_ratio=settings.trace_sample_ratio,
             )
-        resources = container or await build_container(settings)
+        resources = container or await build(settings)
         app.state.container = resources
         log.info("service_started", network=settings.network.value)
         # Everything built so far lives as long as the process: move it out of the collector's
@@ -69,8 +88,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             '`status`, `detail`) with a stable `code`, and `{"error": {"code", "message"}}`.'
         ),
         lifespan=lifespan,
-        # Spans are ours (tracing.py, off unless configured); FastAPI's built-in OpenTelemetry
-        # would otherwise check the global providers on every request.
+        # Spans are ours (observability/tracing.py, off unless configured); FastAPI's built-in
+        # OpenTelemetry would otherwise check the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # The API's description can be switched off (DYDX_ROUTER_API_DOCS=false) where it
         # should not be public; it holds no data either way.
@@ -78,7 +97,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         redoc_url="/redoc" if settings.api_docs else None,
         openapi_url="/openapi.json" if settings.api_docs else None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, store_failures)
     install_openapi(app)
     # Innermost: inside the request id, metrics, access log and body limit like any route.
     app.add_middleware(PlaceOrderFastPath, api=app)

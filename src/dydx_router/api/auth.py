@@ -1,9 +1,9 @@
 """API-key authentication, scopes and per-key rate limits: ``Authorization: Bearer <key>``.
 
-Only SHA-256 digests of keys are stored (``store/api_keys.py``). Look-ups are cached for a second,
-so a request costs no database round trip; a revocation clears the cache of the replica that made
-it at once and of every other replica on PostgreSQL's notification (``store/notify.py``), with the
-one-second expiry as a backstop.
+Only SHA-256 digests of keys are stored (``store/api_keys.py``). Look-ups are cached for a second
+(``store/key_cache.py``, the container's ``key_cache``), so a request costs no database round trip;
+a revocation clears the cache of the replica that made it at once and of every other replica on
+PostgreSQL's notification (``store/notify.py``), with the one-second expiry as a backstop.
 
 Every route but the probes depends on ``require(scope)``: 401 without a valid key, 403 without the
 scope, 429 when the key's bucket for the route class (= the scope) is empty (``api/ratelimit.py``).
@@ -11,7 +11,6 @@ scope, 429 when the key's bucket for the route class (= the scope) is empty (``a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -20,55 +19,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dydx_router.api.errors import ApiError
 from dydx_router.api.ratelimit import retry_after
+from dydx_router.domain.access import ORDERS_ALL, ApiKey
 from dydx_router.service.orders import Caller
-from dydx_router.store.api_keys import ORDERS_ALL, ApiKey, ApiKeyRepository, hash_key
-from dydx_router.store.database import DatabaseUnavailable
-from dydx_router.store.uow import DEFAULT_ACQUIRE_TIMEOUT_S
 
-CACHE_TTL_S = 1.0
 # The rate-limiter class of failed authentications, counted per client address.
 AUTH_FAILURES = "auth_failures"
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer dxr_...`")
-
-
-class KeyCache:
-    def __init__(self, acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
-        self._entries: dict[bytes, tuple[float, ApiKey | None]] = {}
-        # How long a look-up waits for a pooled connection (DYDX_ROUTER_DB_TIMEOUT_S).
-        self.acquire_timeout = acquire_timeout
-
-    async def lookup(self, pool: object, key: str) -> ApiKey | None:
-        digest = hash_key(key)
-        now = time.monotonic()
-        hit = self._entries.get(digest)
-        if hit is not None and now - hit[0] < CACHE_TTL_S:
-            return hit[1]
-        try:
-            conn = await pool.acquire(timeout=self.acquire_timeout)  # type: ignore[attr-defined]
-        except TimeoutError as e:
-            # Every connection busy (or the server slow to accept): 503 database_unavailable,
-            # as a unit of work answers, rather than a request that waits forever.
-            raise DatabaseUnavailable(
-                f"no database connection within {self.acquire_timeout:g} s"
-            ) from e
-        try:
-            found = await ApiKeyRepository(conn).authenticate(key)
-        finally:
-            await pool.release(conn)  # type: ignore[attr-defined]
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[digest] = (now, found)
-        return found
-
-    def cached(self, key: str) -> bool:
-        """Whether ``key`` is known good (a cached failed look-up does not count: an address
-        over its auth-failure allowance must not keep guessing with one repeated key)."""
-        hit = self._entries.get(hash_key(key))
-        return hit is not None and hit[1] is not None and time.monotonic() - hit[0] < CACHE_TTL_S
-
-    def clear(self) -> None:
-        """Forget every look-up (a key was revoked here or on another replica)."""
-        self._entries.clear()
 
 
 def _unauthenticated(code: str, message: str) -> ApiError:

@@ -21,14 +21,14 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel, Field
 from starlette.staticfiles import StaticFiles
 
-from dydx_router import metrics
 from dydx_router.api.auth import AdminCaller, ReadCaller
 from dydx_router.api.errors import ApiError
-from dydx_router.api.schemas import OrderOut, StoredText, Strict, SubaccountNumber, Ticker
+from dydx_router.api.fields import StoredText, SubaccountNumber, Ticker
+from dydx_router.api.schemas import OrderOut, Strict
+from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.order import OrderStatus
+from dydx_router.observability import metrics
 from dydx_router.service.admin import AdminService
-from dydx_router.store.api_keys import ApiKey
-from dydx_router.store.audit import Actor
 
 STATIC = Path(__file__).resolve().parent / "console_static"
 # The page may load and connect to nothing but this origin: no CDN, no inline script, no frame.

@@ -14,27 +14,9 @@ from dydx_router.api.problem import ProblemResponse
 from dydx_router.chain import errors as chain
 from dydx_router.chain.resilience import retry_after_header
 from dydx_router.domain import errors as domain
-from dydx_router.domain import risk
-from dydx_router.domain.agent_limits import AgentLimitBreached
-from dydx_router.redact import REDACTOR
-from dydx_router.service.admin import AdminScopeRestricted
-from dydx_router.service.cancels import OrderNotCancelable
-from dydx_router.service.idempotency import (
-    IN_FLIGHT_RETRY_AFTER_S,
-    IdempotencyConflict,
-    IdempotencyInFlight,
-)
-from dydx_router.service.lifecycle import ShuttingDown
-from dydx_router.service.orders import NoPosition, SubaccountForbidden
-from dydx_router.service.sync import OrderInFlight
-from dydx_router.service.throttle import ChainRateLimited
-from dydx_router.store.api_keys import ApiKeyNotFound, InvalidApiKeySpec
-from dydx_router.store.database import (
-    DB_CONNECTION_ERRORS,
-    DatabaseUnavailable,
-    is_connection_error,
-)
-from dydx_router.store.orders import ConcurrentUpdate, DuplicateOrder
+from dydx_router.observability.redact import REDACTOR
+from dydx_router.service.idempotency import IN_FLIGHT_RETRY_AFTER_S
+from dydx_router.service.ports import DatabaseUnavailable, StoreFailures
 
 
 class ApiError(Exception):
@@ -61,28 +43,29 @@ class ApiError(Exception):
 # describe the caller's account (AccountNotFound) or a definitive rejection.
 STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (domain.OrderNotFound, 404),
-    (ApiKeyNotFound, 404),
-    (NoPosition, 404),
-    (SubaccountForbidden, 403),
-    (AdminScopeRestricted, 403),
-    (risk.TradingHalted, 409),
-    (risk.TradingReduceOnly, 409),
-    (risk.RiskLimitBreached, 400),
-    (AgentLimitBreached, 400),
-    (risk.RiskDataUnavailable, 503),
-    (ShuttingDown, 503),
-    (ChainRateLimited, 429),
+    (domain.ApiKeyNotFound, 404),
+    (domain.RiskLimitsNotFound, 404),
+    (domain.NoPosition, 404),
+    (domain.SubaccountForbidden, 403),
+    (domain.AdminScopeRestricted, 403),
+    (domain.TradingHalted, 409),
+    (domain.TradingReduceOnly, 409),
+    (domain.RiskLimitBreached, 400),
+    (domain.AgentLimitBreached, 400),
+    (domain.RiskDataUnavailable, 503),
+    (domain.ShuttingDown, 503),
+    (domain.ChainRateLimited, 429),
     # A key re-used with another body: 422 (draft-ietf-httpapi-idempotency-key-header §2.7).
-    (IdempotencyConflict, 422),
+    (domain.IdempotencyConflict, 422),
     # The first request with the key still in flight: 409, retry after Retry-After (§2.7).
-    (IdempotencyInFlight, 409),
-    (OrderNotCancelable, 409),
-    (OrderInFlight, 409),
-    (DuplicateOrder, 409),
-    (ConcurrentUpdate, 409),
+    (domain.IdempotencyInFlight, 409),
+    (domain.OrderNotCancelable, 409),
+    (domain.OrderInFlight, 409),
+    (domain.DuplicateOrder, 409),
+    (domain.ConcurrentUpdate, 409),
     (domain.IllegalTransition, 409),
     (domain.UnknownMarket, 400),
-    (InvalidApiKeySpec, 400),
+    (domain.InvalidApiKeySpec, 400),
     (domain.InvalidOrder, 400),
     (domain.DomainError, 400),
     (chain.AccountNotFound, 409),
@@ -98,7 +81,7 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
 RETRY_AFTER_S = {503: "1", 504: "1"}
 # Errors of other statuses that tell the caller when to come back.
 RETRY_AFTER_BY_CLASS: dict[type[Exception], str] = {
-    IdempotencyInFlight: str(IN_FLIGHT_RETRY_AFTER_S),
+    domain.IdempotencyInFlight: str(IN_FLIGHT_RETRY_AFTER_S),
 }
 
 
@@ -131,7 +114,11 @@ def unparsable_body(exc: BaseException) -> ProblemResponse:
     return ProblemResponse(error_body(code, message), 422)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, store_failures: StoreFailures | None = None) -> None:
+    """Render every error; ``store_failures`` (the store's, from the composition root) says which
+    driver errors mean the database is unreachable (503), beyond `DatabaseUnavailable`."""
+    failures = store_failures or StoreFailures()
+
     async def api_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, ApiError)
         return ProblemResponse(
@@ -196,7 +183,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_down(request: Request, exc: Exception) -> ProblemResponse:
         # PostgreSQL unreachable or its connection lost (store/uow.py raises DatabaseUnavailable;
         # a raw driver error can come from code that uses the pool directly).
-        if not is_connection_error(exc):
+        if not failures.is_unreachable(exc):
             return await unexpected(request, exc)
         message = str(exc) if isinstance(exc, DatabaseUnavailable) else "database unreachable"
         return ProblemResponse(
@@ -221,6 +208,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ArithmeticError, hostile_input)
     app.add_exception_handler(RecursionError, hostile_input)
-    for cls in DB_CONNECTION_ERRORS:
+    for cls in failures.classes:
         app.add_exception_handler(cls, database_down)
     app.add_exception_handler(Exception, unexpected)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from dydx_router import metrics
+from dydx_router.observability import metrics
 
 router = APIRouter(tags=["probes"])
 

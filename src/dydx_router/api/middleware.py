@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dydx_router import metrics, tracing
+from dydx_router.observability import metrics, tracing
 
 log = structlog.get_logger("dydx_router.access")
 

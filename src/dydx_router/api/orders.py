@@ -14,26 +14,27 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
-from dydx_router.api.errors import ApiError
+from dydx_router.api.fields import MAX_REASON, REASON_PATTERN, Ticker
 from dydx_router.api.schemas import (
-    MAX_REASON,
-    REASON_PATTERN,
     CancelOrdersBody,
     CancelResult,
     DryRunOut,
     OrderOut,
     OrderPage,
     PlaceOrderBody,
-    Ticker,
     UnrecordedOutcomeOut,
 )
-from dydx_router.domain.errors import OrderNotFound
+from dydx_router.domain.access import Actor, ApiKey
+from dydx_router.domain.errors import (
+    InvalidCancelSelector,
+    InvalidCursor,
+    InvalidStatusFilter,
+    OrderNotFound,
+)
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import Order, OrderStatus
+from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.service.orders import CancelAudit, OrderService, PlaceOrder
-from dydx_router.store.api_keys import ApiKey
-from dydx_router.store.audit import Actor
-from dydx_router.store.orders import Cursor, OrderFilter
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 IDEMPOTENCY_KEY_MAX = 128
@@ -87,7 +88,7 @@ def _decode_cursor(text: str) -> Cursor:
         created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return Cursor(datetime.fromisoformat(created), uuid.UUID(ident))
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise ApiError(400, "invalid_cursor", "the cursor is not one this API returned") from exc
+        raise InvalidCursor("the cursor is not one this API returned") from exc
 
 
 @router.post(
@@ -163,9 +164,7 @@ def parse_statuses(text: str | None) -> tuple[OrderStatus, ...] | None:
     try:
         return tuple(dict.fromkeys(OrderStatus(part.strip()) for part in text.split(",")))
     except ValueError as exc:
-        raise ApiError(
-            400,
-            "invalid_status",
+        raise InvalidStatusFilter(
             f"status must be one or more of {', '.join(s.value for s in OrderStatus)}, "
             "comma-separated",
         ) from exc
@@ -282,9 +281,7 @@ async def cancel_orders(
 ) -> CancelResult:
     chosen = sum([bool(body.ids), body.market is not None, body.all])
     if chosen != 1:
-        raise ApiError(
-            400, "invalid_cancel_selector", "give exactly one of ids, market, or all: true"
-        )
+        raise InvalidCancelSelector("give exactly one of ids, market, or all: true")
     report = await _service(request).cancel_many(
         caller, order_ids=body.ids, market=body.market, audit=_cancel_reason(request, body.reason)
     )

@@ -7,16 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
+from dydx_router.api.fields import SubaccountNumber, Ticker
 from dydx_router.api.orders import REPLAYED_HEADER
-from dydx_router.api.schemas import (
-    ClosePositionBody,
-    MarketOut,
-    MarketsOut,
-    OrderOut,
-    PositionsOut,
-    SubaccountNumber,
-    Ticker,
-)
+from dydx_router.api.schemas import ClosePositionBody, MarketOut, MarketsOut, OrderOut, PositionsOut
 from dydx_router.domain.order import OrderStatus
 from dydx_router.service.orders import OrderService
 

@@ -29,9 +29,9 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from dydx_router import metrics
 from dydx_router.chain.errors import ChainError, ChainRejected, ChainUnavailable, Disposition
 from dydx_router.domain.order import ChainError as RecordedError
+from dydx_router.observability import metrics
 from dydx_router.service.ports import Outcome, Submission
 
 

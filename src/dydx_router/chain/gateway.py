@@ -18,17 +18,14 @@ from typing import Any
 
 import structlog
 
-from dydx_router import tracing
 from dydx_router.chain import tx as txb
+from dydx_router.chain.accounts import AccountReads
 from dydx_router.chain.answers import observe_answer, submission_of
 from dydx_router.chain.errors import (
     ChainError,
     ChainUnavailable,
-    IndexerError,
-    IndexerNotFound,
     TxNotFound,
 )
-from dydx_router.chain.fills import order_fill_price
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
@@ -41,25 +38,21 @@ from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
 from dydx_router.domain.order import Order, OrderFlags
 from dydx_router.domain.planning import OrderPlan, plan_of
-from dydx_router.domain.sync import VenueOrder
+from dydx_router.domain.windows import cancel_good_til_block
+from dydx_router.observability import tracing
 from dydx_router.service.ports import (
-    AccountSnapshot,
     BeforeBroadcast,
     MarketView,
     OrderPreview,
     Outcome,
-    Position,
     SignedOrder,
     Submission,
 )
 
 log = structlog.get_logger(__name__)
-USDC_ASSET_ID = 0
-# ShortBlockWindow (protocol/x/clob/types/constants.go).
-SHORT_BLOCK_WINDOW = 40
 
 
-class DydxExchange:
+class DydxExchange(AccountReads):
     def __init__(
         self,
         *,
@@ -140,10 +133,6 @@ class DydxExchange:
                 log.warning("oracle_refresh_failed", error=str(e), code=e.code)
 
     # --- reads from caches ------------------------------------------------------------------
-    @property
-    def address(self) -> str:
-        return self._owner or self.wallet.address
-
     @property
     def chain_id(self) -> str:
         return self._chain_id
@@ -313,9 +302,7 @@ class DydxExchange:
     async def cancel(self, order: Order, height: int) -> Submission:
         oid = self._order_id(order)
         if order.is_short_term:
-            # The cancel must be good at least as long as the order to remove it
-            # (memclob.go CancelOrder), within the short block window.
-            gtb = min(max(order.good_til_block or 0, height + 1), height + SHORT_BLOCK_WINDOW)
+            gtb = cancel_good_til_block(height, [order.good_til_block])
             msg = txb.cancel_order(oid, good_til_block=gtb)
         else:
             gtbt = order.good_til_block_time
@@ -345,72 +332,4 @@ class DydxExchange:
             Outcome.REJECTED,
             tx_hash=tx_hash,
             error=RecordedError(r.codespace, r.code, r.raw_log),
-        )
-
-    # --- account and orders -----------------------------------------------------------------
-    async def account(self, subaccount_number: int) -> AccountSnapshot:
-        try:
-            sub = await self.indexer.subaccount(self.address, subaccount_number)
-        except IndexerNotFound:
-            return AccountSnapshot((), Decimal(0), Decimal(0), "indexer")
-        except IndexerError as e:
-            log.warning("positions_from_node", reason=str(e))
-            return await self._account_from_node(subaccount_number)
-        positions = [
-            Position(p.market, p.size, p.entry_price, p.unrealized_pnl)
-            for p in sub.open_perpetual_positions.values()
-        ]
-        return AccountSnapshot(positions, sub.equity, sub.free_collateral, "indexer")
-
-    async def _account_from_node(self, subaccount_number: int) -> AccountSnapshot:
-        """Sizes from the chain when the indexer is down; equity from the oracle prices."""
-        sub = await self.node.subaccount(self.address, subaccount_number)
-        usdc = sum(
-            (
-                Decimal(a.quantums).scaleb(-6)
-                for a in sub.asset_positions
-                if a.asset_id == USDC_ASSET_ID
-            ),
-            Decimal(0),
-        )
-        positions: list[Position] = []
-        equity: Decimal | None = usdc
-        for p in sub.perpetual_positions:
-            ticker = self._perp_to_ticker.get(p.perpetual_id)
-            if ticker is None or ticker not in self._specs:
-                continue
-            size = self._specs[ticker].size_of(abs(p.quantums)) * (1 if p.quantums > 0 else -1)
-            positions.append(Position(ticker, size, None, None))
-            oracle = self._oracle.last(ticker)
-            # quote_balance is the position's USDC leg (negative for a long bought on credit).
-            if equity is not None and oracle is not None:
-                equity += size * oracle + Decimal(p.quote_balance).scaleb(-6)
-            else:
-                equity = None
-        return AccountSnapshot(positions, equity, None, "node")
-
-    async def venue_order(self, order: Order) -> VenueOrder | None:
-        try:
-            seen = await self.indexer.order(order.indexer_order_id)
-        except IndexerNotFound:
-            return None
-        avg: Decimal | None = None
-        if seen.total_filled > 0:
-            avg = await self._average_fill_price(order, seen.total_filled, seen.updated_at_height)
-        return VenueOrder(
-            status=seen.status,
-            total_filled=seen.total_filled,
-            average_fill_price=avg,
-        )
-
-    async def _average_fill_price(
-        self, order: Order, total_filled: Decimal, last_height: int | None
-    ) -> Decimal | None:
-        spec = self._specs.get(order.market)
-        return await order_fill_price(
-            self.indexer,
-            order,
-            total_filled,
-            last_height,
-            spec.tick_size if spec is not None else None,
         )

@@ -22,15 +22,14 @@ from datetime import datetime
 import structlog
 
 from dydx_router.chain.errors import ChainError, GoodTilBlockOutOfWindow, HeightUnknown
+from dydx_router.domain.windows import SHORT_BLOCK_WINDOW
 
 log = structlog.get_logger(__name__)
 
-# protocol/x/clob/types/constants.go ShortBlockWindow.
-SHORT_BLOCK_WINDOW = 40
-
 
 def validate_good_til_block(good_til_block: int, latest_height: int) -> None:
-    """Raise unless ``latest_height + 1 <= good_til_block <= latest_height + 1 + 40``."""
+    """Raise unless ``latest_height + 1 <= good_til_block <= latest_height + 1 + W``, W the
+    chain's ShortBlockWindow (`dydx_router.domain.windows`)."""
     low, high = latest_height + 1, latest_height + 1 + SHORT_BLOCK_WINDOW
     if not low <= good_til_block <= high:
         raise GoodTilBlockOutOfWindow(

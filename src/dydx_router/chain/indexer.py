@@ -48,13 +48,8 @@ from dydx_router.chain.indexer_models import (
     PositionStatus,
     Subaccount,
 )
-from dydx_router.chain.resilience import (
-    EndpointPool,
-    HealthPolicy,
-    RetryPolicy,
-    call_with_retries,
-    circuit_open_error,
-)
+from dydx_router.chain.resilience import EndpointPool, HealthPolicy, circuit_open_error
+from dydx_router.chain.retries import RetryPolicy, call_with_retries
 
 log = structlog.get_logger(__name__)
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-from dydx_router import metrics
 from dydx_router.chain.errors import PriceStale
+from dydx_router.observability import metrics
 
 
 class OraclePrices:

@@ -34,7 +34,6 @@ from typing import Any, Protocol
 
 import structlog
 
-from dydx_router import metrics
 from dydx_router.chain.errors import (
     ChainError,
     InvalidTxInput,
@@ -50,6 +49,7 @@ from dydx_router.chain.tx import (
     selected_authenticators,
     sign_tx,
 )
+from dydx_router.observability import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -122,9 +122,9 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
+    from dydx_router.domain.access import Actor
     from dydx_router.domain.errors import DomainError
     from dydx_router.service import admin
-    from dydx_router.store.audit import Actor
 
     try:
         subs = {int(s) for s in _csv(subaccounts)} if subaccounts else None
@@ -159,9 +159,9 @@ def keys_list() -> None:
 @config_errors
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
     """Revoke an API key; requests with it are refused from now on."""
+    from dydx_router.domain.access import Actor
     from dydx_router.domain.errors import DomainError
     from dydx_router.service import admin
-    from dydx_router.store.audit import Actor
 
     try:
         ident = uuid.UUID(key_id)

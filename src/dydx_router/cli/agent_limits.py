@@ -60,10 +60,9 @@ def limits(
 ) -> None:
     """Show a key's agent limits, or change the ones given (the others are kept)."""
     from dydx_router.cli import _keys_call
-    from dydx_router.domain.errors import DomainError
+    from dydx_router.domain.access import Actor
+    from dydx_router.domain.errors import ApiKeyNotFound, DomainError
     from dydx_router.service.admin import agent_details
-    from dydx_router.store.api_keys import ApiKeyNotFound
-    from dydx_router.store.audit import Actor
 
     try:
         ident = uuid.UUID(key_id)

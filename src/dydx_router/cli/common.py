@@ -47,8 +47,8 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 async def _serve(settings: Settings, on_started: Callable[[str], None] | None = None) -> None:
     import uvicorn
 
-    from dydx_router.api.app import create_app
-    from dydx_router.logs import configure_logging
+    from dydx_router.asgi import create_app
+    from dydx_router.observability.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
     if not settings.allow_core_dumps:

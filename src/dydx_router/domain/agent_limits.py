@@ -24,13 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
-from dydx_router.domain.errors import DomainError
-
-
-class AgentLimitBreached(DomainError):
-    """An order would breach one of its API key's agent limits; ``code`` names the limit."""
-
-    code = "agent_limit_breached"
+from dydx_router.domain.errors import AgentLimitBreached
 
 
 @dataclass(frozen=True, slots=True)

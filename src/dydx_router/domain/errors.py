@@ -1,7 +1,9 @@
-"""Domain errors, named for the condition.
+"""The catalogue of business errors, named for the condition: every error a use case or a rule
+raises (the chain's own are in ``dydx_router.chain.errors``).
 
 Each carries a stable machine-readable ``code``; the API layer maps error classes to HTTP
-statuses in one table (``dydx_router.api.errors``). Messages never contain secrets.
+statuses in one table (``dydx_router.api.errors.STATUS_TABLE``, tested row by row in
+tests/unit/api/test_error_table.py). Messages never contain secrets.
 """
 
 from __future__ import annotations
@@ -72,3 +74,126 @@ class AmountTooLarge(InvalidOrder):
     """The chain stores quantums and subticks as uint64."""
 
     code = "amount_too_large"
+
+
+class ConcurrentUpdate(DomainError):
+    """The order's status changed under us; the caller re-reads and decides again."""
+
+    code = "concurrent_update"
+
+
+class DuplicateOrder(DomainError):
+    """An order with the same chain OrderId or idempotency key already exists."""
+
+    code = "duplicate_order"
+
+
+# ---- API keys ------------------------------------------------------------------------------------
+class InvalidApiKeySpec(DomainError):
+    code = "invalid_api_key_spec"
+
+
+class ApiKeyNotFound(DomainError):
+    code = "api_key_not_found"
+
+
+# ---- risk limits and the kill switch -------------------------------------------------------------
+class RiskLimitBreached(DomainError):
+    """An order would breach a limit; ``code`` names the limit, ``details`` its value."""
+
+    code = "risk_limit_breached"
+
+
+class TradingHalted(DomainError):
+    code = "trading_halted"
+
+
+class TradingReduceOnly(DomainError):
+    code = "trading_reduce_only"
+
+
+class AgentLimitBreached(DomainError):
+    """An order would breach one of its API key's agent limits; ``code`` names the limit."""
+
+    code = "agent_limit_breached"
+
+
+class RiskDataUnavailable(DomainError):
+    """A limit needs data the router does not have fresh (oracle price, position): fail closed."""
+
+    code = "risk_data_unavailable"
+
+
+# ---- the use cases: placing, cancelling, closing, reading ----------------------------------------
+class IdempotencyConflict(DomainError):
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInFlight(DomainError):
+    """The first request with this key is still being processed (draft-ietf-httpapi-idempotency-
+    key-header §2.7: 409 Conflict)."""
+
+    code = "idempotency_in_flight"
+
+
+class WithdrawnBeforeBroadcast(DomainError):
+    """A cancel-all took a stateful order while it waited for the sequencer: never sent."""
+
+    code = "order_withdrawn"
+
+
+class NoPosition(DomainError):
+    code = "no_position"
+
+
+class SubaccountForbidden(DomainError):
+    code = "subaccount_forbidden"
+
+
+class OrderNotCancelable(DomainError):
+    code = "order_not_cancelable"
+
+
+class OrderInFlight(DomainError):
+    """The order is still being placed; its status is the placement's to write."""
+
+    code = "order_in_flight"
+
+
+# ---- admin ---------------------------------------------------------------------------------------
+class AdminScopeRestricted(DomainError):
+    """A subaccount-restricted admin key tried an action that reaches beyond its subaccounts."""
+
+    code = "admin_scope_restricted"
+
+
+# ---- the chain's rate and the process's life -----------------------------------------------------
+class ChainRateLimited(DomainError):
+    code = "chain_rate_limited"
+
+
+class ShuttingDown(DomainError):
+    """This process is stopping: it takes no new writes (another replica, or a retry, will)."""
+
+    code = "shutting_down"
+
+
+# ---- what a listing or a selection asks for -----------------------------------------------------
+class InvalidCursor(DomainError):
+    """A page cursor this API did not return."""
+
+    code = "invalid_cursor"
+
+
+class InvalidStatusFilter(DomainError):
+    code = "invalid_status"
+
+
+class InvalidCancelSelector(DomainError):
+    """A cancel of many orders names none, or more than one, of ids, market and all."""
+
+    code = "invalid_cancel_selector"
+
+
+class RiskLimitsNotFound(DomainError):
+    code = "risk_limits_not_found"

@@ -25,12 +25,9 @@ from enum import IntEnum
 from dydx_router.domain.errors import InvalidOrder
 from dydx_router.domain.market import MarketSpec, Rounding, Side
 from dydx_router.domain.order import Order, OrderFlags, OrderType, TimeInForce
+from dydx_router.domain.windows import SHORT_BLOCK_WINDOW, STATEFUL_ORDER_TIME_WINDOW
 
 BPS = Decimal(10_000)
-# ShortBlockWindow (protocol/x/clob/types/constants.go): GTB in [H+1, H+1+40].
-SHORT_BLOCK_WINDOW = 40
-# StatefulOrderTimeWindow (protocol/x/clob/types/constants.go).
-STATEFUL_ORDER_TIME_WINDOW = timedelta(days=95)
 
 
 class ConditionType(IntEnum):

@@ -20,11 +20,18 @@ open orders) do not apply to them; the price band and slippage limits do.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import (
+    RiskDataUnavailable,
+    RiskLimitBreached,
+    TradingHalted,
+    TradingReduceOnly,
+)
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderType
 
@@ -38,26 +45,6 @@ class TradingState(StrEnum):
     ACTIVE = "ACTIVE"  # every order accepted (subject to the limits)
     REDUCE_ONLY = "REDUCE_ONLY"  # only reduce-only orders accepted
     HALTED = "HALTED"  # no new orders at all; cancels still work
-
-
-class RiskLimitBreached(DomainError):
-    """An order would breach a limit; ``code`` names the limit, ``details`` its value."""
-
-    code = "risk_limit_breached"
-
-
-class TradingHalted(DomainError):
-    code = "trading_halted"
-
-
-class TradingReduceOnly(DomainError):
-    code = "trading_reduce_only"
-
-
-class RiskDataUnavailable(DomainError):
-    """A limit needs data the router does not have fresh (oracle price, position): fail closed."""
-
-    code = "risk_data_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,3 +261,21 @@ def check_order(
                 projected_notional=notional,
                 projected_size=after,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateRecord:
+    state: TradingState
+    reason: str
+    updated_at: datetime
+    updated_by: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """A non-final order's remaining size, for the exposure of its subaccount and market."""
+
+    subaccount_number: int
+    market: str
+    side: Side
+    remaining: Decimal

@@ -26,7 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dydx_router.redact import REDACTOR
+from dydx_router.observability.redact import REDACTOR
 
 
 class McpSettings(BaseSettings):

@@ -14,9 +14,9 @@ import anyio
 import typer
 from mcp.server.mcpserver import Context, MCPServer
 
-from dydx_router.logs import configure_logging
 from dydx_router.mcp.guard import McpSettings
 from dydx_router.mcp.tools import build_server
+from dydx_router.observability.logs import configure_logging
 from dydx_router_client import AsyncRouterClient
 
 

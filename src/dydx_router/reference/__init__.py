@@ -12,7 +12,7 @@ from typing import Any
 
 def openapi_document() -> str:
     """The OpenAPI document the app serves at /openapi.json, as committed JSON."""
-    from dydx_router.api.app import create_app
+    from dydx_router.asgi import create_app
     from dydx_router.config import Settings
 
     spec: dict[str, Any] = create_app(Settings(api_docs=True)).openapi()

@@ -17,8 +17,8 @@ from pathlib import Path
 import dydx_router
 from dydx_router.api import errors as api_errors
 from dydx_router.chain.errors import ChainError
-from dydx_router.domain.errors import DomainError
-from dydx_router.domain.risk import RiskLimitBreached, RiskLimits
+from dydx_router.domain.errors import DomainError, RiskLimitBreached
+from dydx_router.domain.risk import RiskLimits
 from dydx_router.reference.error_catalog import CATALOG
 from dydx_router.store.database import DB_CONNECTION_ERRORS
 
@@ -55,7 +55,7 @@ def class_status(cls: type) -> int:
 
 
 def _exception_classes() -> dict[str, type]:
-    import dydx_router.api.app  # noqa: F401  (imports every route and so every error class)
+    import dydx_router.asgi  # noqa: F401  (imports every route and adapter, so every error class)
 
     classes = _subclasses(DomainError) | _subclasses(ChainError) | {DomainError, ChainError}
     classes |= {cls for cls, _ in api_errors.STATUS_TABLE}

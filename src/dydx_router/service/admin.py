@@ -11,24 +11,27 @@ from typing import Any, cast
 
 import structlog
 
+from dydx_router.domain.access import Actor, ApiKey, AuditEntry
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import (
+    AdminScopeRestricted,
+    ApiKeyNotFound,
+    DomainError,
+    SubaccountForbidden,
+)
 from dydx_router.domain.order import Order
-from dydx_router.domain.risk import LIMIT_NAMES, RiskLimits, RiskPolicy, TradingState
+from dydx_router.domain.risk import (
+    LIMIT_NAMES,
+    RiskLimits,
+    RiskPolicy,
+    TradingState,
+    TradingStateRecord,
+)
 from dydx_router.service.agent_limits import AgentLimitsBook, day_start
-from dydx_router.service.orders import Caller, OrderService, PlaceResult, SubaccountForbidden
+from dydx_router.service.orders import Caller, OrderService, PlaceResult
 from dydx_router.service.risk import ControlsSnapshot, RiskControls
-from dydx_router.store.api_keys import ApiKey, ApiKeyNotFound
-from dydx_router.store.audit import Actor, AuditEntry
-from dydx_router.store.trading_state import TradingStateRecord
 
 log = structlog.get_logger(__name__)
-
-
-class AdminScopeRestricted(DomainError):
-    """A subaccount-restricted admin key tried an action that reaches beyond its subaccounts."""
-
-    code = "admin_scope_restricted"
 
 
 def require_global_admin(caller: Caller, action: str) -> None:

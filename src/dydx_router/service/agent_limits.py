@@ -32,7 +32,7 @@ from dydx_router.domain.agent_limits import (
     check_agent_order,
     order_notional,
 )
-from dydx_router.domain.risk import RiskDataUnavailable
+from dydx_router.domain.errors import RiskDataUnavailable
 
 log = structlog.get_logger(__name__)
 

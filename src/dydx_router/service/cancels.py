@@ -20,14 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import OrderNotCancelable
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.service.ports import Outcome, Submission, UnitOfWorkFactory
-
-
-class OrderNotCancelable(DomainError):
-    code = "order_not_cancelable"
-
 
 # What a refused cancel restores; anything else (UNKNOWN) was live as far as anyone knows.
 _RESTORABLE = frozenset(

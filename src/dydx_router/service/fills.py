@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import structlog
 
 from dydx_router.domain.events import Fill
+from dydx_router.domain.queries import FillFilter
 from dydx_router.service.events import EventHub, SlowReader
 from dydx_router.service.orders import Caller
-from dydx_router.store.events import FillFilter
 
 log = structlog.get_logger(__name__)
 PAGES_MAX = 10

@@ -16,23 +16,13 @@ from __future__ import annotations
 
 import uuid
 
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import IdempotencyConflict, IdempotencyInFlight
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.service.ports import UnitOfWorkFactory
 
 # Seconds a caller is told to wait before retrying a request whose first copy is in flight: a
 # placement records its outcome within one CheckTx round trip, about a block.
 IN_FLIGHT_RETRY_AFTER_S = 1
-
-
-class IdempotencyConflict(DomainError):
-    code = "idempotency_key_reused"
-
-
-class IdempotencyInFlight(DomainError):
-    """The first request with this key is still being processed (draft §2.7: 409 Conflict)."""
-
-    code = "idempotency_in_flight"
 
 
 async def find_replay(

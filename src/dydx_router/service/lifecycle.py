@@ -13,13 +13,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dydx_router.domain.errors import DomainError
-
-
-class ShuttingDown(DomainError):
-    """This process is stopping: it takes no new writes (another replica, or a retry, will)."""
-
-    code = "shutting_down"
+from dydx_router.domain.errors import ShuttingDown
 
 
 class WriteGate:

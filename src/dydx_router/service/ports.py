@@ -18,8 +18,34 @@ from typing import Any, Protocol, Self
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange
 from dydx_router.domain.planning import OrderPlan
+from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.domain.sync import VenueOrder
-from dydx_router.store.orders import Cursor, OrderFilter
+
+
+class DatabaseUnavailable(ConnectionError):
+    """PostgreSQL cannot be reached, or it dropped the connection mid-transaction (raised by
+    the unit of work and every other port the database backs, `store/`).
+
+    Nothing of the transaction was kept, except when the connection broke during ``COMMIT``
+    itself: then its outcome is unknown (the message says so). The pool replaces broken
+    connections by itself, so the service recovers when the server is back.
+    """
+
+    code = "database_unavailable"
+
+
+def _is_os_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFailures:
+    """How the database driver says the database is unreachable (`store/database.py`): the
+    exception classes to watch, and the test that tells a lost connection from a bad statement.
+    The default knows only `DatabaseUnavailable` and socket errors (no driver)."""
+
+    classes: tuple[type[Exception], ...] = (OSError,)
+    is_unreachable: Callable[[BaseException], bool] = _is_os_error
 
 
 class Outcome(StrEnum):

@@ -30,13 +30,14 @@ from typing import Any
 
 import structlog
 
+from dydx_router.domain.errors import RiskDataUnavailable
 from dydx_router.domain.market import Side
 from dydx_router.domain.planning import OrderPlan, OrderRequest
 from dydx_router.domain.risk import (
     GLOBAL,
     Exposure,
+    OpenOrder,
     ProposedOrder,
-    RiskDataUnavailable,
     RiskLimits,
     RiskPolicy,
     TradingState,
@@ -46,7 +47,6 @@ from dydx_router.domain.risk import (
 from dydx_router.service.agent_limits import AgentLimitsBook, AgentReservation
 from dydx_router.service.ports import AccountSnapshot
 from dydx_router.service.throttle import ChainThrottle, Kind
-from dydx_router.store.risk import OpenOrder
 
 log = structlog.get_logger(__name__)
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import structlog
 
-from dydx_router import metrics
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import ConcurrentUpdate, DomainError, OrderInFlight
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.domain.sync import VenueOrder, VenueStatus, is_expired, settle
+from dydx_router.observability import metrics
 from dydx_router.service.ports import (
     Clock,
     Exchange,
@@ -29,7 +29,6 @@ from dydx_router.service.ports import (
     UnitOfWorkFactory,
 )
 from dydx_router.service.recovery import RecoveryMixin
-from dydx_router.store.orders import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
 
@@ -63,12 +62,6 @@ def log_status_synced(order_id: uuid.UUID, status: OrderStatus) -> None:
     metrics.record_status_synced(status.value)
     write = log.debug if status in ROUTINE_CHANGES else log.info
     write("order_status_synced", order_id=str(order_id), status=status.value)
-
-
-class OrderInFlight(DomainError):
-    """The order is still being placed; its status is the placement's to write."""
-
-    code = "order_in_flight"
 
 
 # Orders settled at once: enough for their writes to share statements, few enough that a burst

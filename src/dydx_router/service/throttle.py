@@ -29,16 +29,12 @@ from typing import Protocol
 
 import structlog
 
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import ChainRateLimited
 
 log = structlog.get_logger(__name__)
 
 # x/clob/rate_limit/order_rate_limiter.go: a MsgBatchCancel counts twice.
 BATCH_CANCEL_WEIGHT = 2
-
-
-class ChainRateLimited(DomainError):
-    code = "chain_rate_limited"
 
 
 class Heights(Protocol):

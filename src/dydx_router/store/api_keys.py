@@ -2,56 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.access import KEY_PREFIX, SCOPES, ApiKey, hash_key
+from dydx_router.domain.errors import ApiKeyNotFound, InvalidApiKeySpec
 from dydx_router.store.notify import TOPIC_API_KEYS, notify
-
-KEY_PREFIX = "dxr_"
-# ``orders:all``: read and cancel every order of the key's subaccounts, not only its own.
-ORDERS_ALL = "orders:all"
-SCOPES = frozenset({"read", "trade", "admin", ORDERS_ALL})
-
-
-class InvalidApiKeySpec(DomainError):
-    code = "invalid_api_key_spec"
-
-
-class ApiKeyNotFound(DomainError):
-    code = "api_key_not_found"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: uuid.UUID
-    name: str
-    key_prefix: str
-    scopes: frozenset[str]
-    subaccounts: frozenset[int] | None
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def allows_subaccount(self, number: int) -> bool:
-        return self.subaccounts is None or number in self.subaccounts
 
 
 def generate_key() -> str:
     """256 bits from the OS CSPRNG, URL-safe, with a recognisable prefix for secret scanners."""
     return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_key(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
 
 
 def _from_row(row: asyncpg.Record) -> ApiKey:

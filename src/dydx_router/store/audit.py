@@ -3,34 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who performed an admin action: an API key, or the host's command line."""
-
-    key_id: uuid.UUID | None
-    name: str
-
-    @classmethod
-    def cli(cls) -> Actor:
-        return cls(None, "cli")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    actor_key_id: uuid.UUID | None
-    actor: str
-    action: str
-    target: str | None
-    details: dict[str, Any]
+from dydx_router.domain.access import Actor, AuditEntry
 
 
 class AuditRepository:

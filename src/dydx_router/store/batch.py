@@ -25,17 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange, check_transition
-from dydx_router.store.database import DatabaseUnavailable, is_connection_error
-from dydx_router.store.orders import (
-    _COLUMNS,
-    ClientIds,
-    ConcurrentUpdate,
-    DuplicateOrder,
-    _params,
-)
+from dydx_router.service.ports import DatabaseUnavailable
+from dydx_router.store.database import is_connection_error
+from dydx_router.store.order_rows import COLUMNS, order_params
+from dydx_router.store.orders import ClientIds
 
-# Column types in _COLUMNS order, for unnest() of one array per column.
+# Column types in COLUMNS order, for unnest() of one array per column.
 _TYPES = (
     *("uuid", "uuid", "text", "text", "text", "text", "text", "text", "text", "bool", "bool"),
     *("numeric", "numeric", "numeric", "int", "numeric", "numeric", "numeric", "bigint", "int"),
@@ -46,7 +43,7 @@ _N = len(_TYPES)
 _ARRAYS = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_TYPES))
 
 INSERT_BATCH = (
-    f"WITH o AS (INSERT INTO orders ({_COLUMNS}) SELECT * FROM unnest({_ARRAYS}) "
+    f"WITH o AS (INSERT INTO orders ({COLUMNS}) SELECT * FROM unnest({_ARRAYS}) "
     "ON CONFLICT DO NOTHING RETURNING id, status, created_at, updated_at), "
     "r AS (SELECT * FROM unnest("
     f"${_N + 1}::uuid[], ${_N + 2}::text[], ${_N + 3}::bigint[]) AS r(id, reason, height)), "
@@ -79,7 +76,7 @@ OUTCOME_BATCH = (
     "SELECT id, updated_at FROM u"
 )
 
-# Fields an outcome may carry (service/orders.py _record_submission; the fill figures from
+# Fields an outcome may carry (service/placing.py _record_submission; the fill figures from
 # service/sync.py OrderSync.apply_seen).
 OUTCOME_FIELDS = frozenset(
     {
@@ -213,7 +210,7 @@ class PlacementWriter:
         await self._outcomes.submit(_Outcome(order, target, reason, height, fields))
 
     async def _write_inserts(self, items: list[_Insert]) -> list[BaseException | None]:
-        rows = [_params(i.order) for i in items]
+        rows = [order_params(i.order) for i in items]
         columns = [list(c) for c in zip(*rows, strict=True)]
         extra = (
             [i.order.id for i in items],

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from dydx_router.service.ports import StoreFailures
 from dydx_router.store.hosts import connect_any
 
 
@@ -31,17 +32,6 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-class DatabaseUnavailable(ConnectionError):
-    """PostgreSQL cannot be reached, or it dropped the connection mid-transaction.
-
-    Nothing of the transaction was kept, except when the connection broke during ``COMMIT``
-    itself: then its outcome is unknown (the message says so). The pool replaces broken
-    connections by itself, so the service recovers when the server is back.
-    """
-
-    code = "database_unavailable"
 
 
 # Errors that mean "the server or the connection is gone", not "the statement is wrong":
@@ -74,6 +64,10 @@ def is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.exceptions.InternalClientError):
         return "another operation" in str(exc)
     return isinstance(exc, asyncpg.InterfaceError) and "clos" in str(exc)
+
+
+#: The API's 503 database_unavailable handler watches these (`api/errors.py`).
+STORE_FAILURES = StoreFailures(DB_CONNECTION_ERRORS, is_connection_error)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

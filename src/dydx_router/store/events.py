@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 import orjson
 
 from dydx_router.domain.events import Fill, StoredEvent
+from dydx_router.domain.queries import FillFilter
+from dydx_router.store.paging import Listing
 
 # pg_advisory_xact_lock key of the sequencer ("dxr-evts").
 SEQUENCER_LOCK = 0x6478722D65767473
@@ -47,17 +48,6 @@ def _event(row: asyncpg.Record) -> StoredEvent:
         at=row["at"],
         payload=orjson.loads(payload) if isinstance(payload, str | bytes) else payload,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class FillFilter:
-    market: str | None = None
-    order_id: uuid.UUID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    subaccounts: tuple[int, ...] | None = None
-    # Only fills of orders placed by this key (a 1-tuple, as OrderFilter.placed_by).
-    placed_by: tuple[uuid.UUID | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +156,8 @@ class FillRepository:
         cursor: tuple[datetime, uuid.UUID] | None = None,
     ) -> list[Fill]:
         """Newest first, keyset-paginated on (created_at, id)."""
-        where: list[str] = []
-        args: list[Any] = []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
+        q = Listing()
+        arg, where = q.arg, q.where
         if filters.market is not None:
             where.append(f"f.market = {arg(filters.market)}")
         if filters.order_id is not None:
@@ -185,12 +170,12 @@ class FillRepository:
             where.append(f"f.subaccount_number = ANY({arg(list(filters.subaccounts))}::int[])")
         if filters.placed_by is not None:
             where.append(f"o.api_key_id IS NOT DISTINCT FROM {arg(filters.placed_by[0])}")
-        if cursor is not None:
-            where.append(f"(f.created_at, f.id) < ({arg(cursor[0])}, {arg(cursor[1])})")
-        sql = (
-            "SELECT f.* FROM fills f JOIN orders o ON o.id = f.order_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY f.created_at DESC, f.id DESC LIMIT {arg(limit)}"
+        sql = q.newest_first(
+            "SELECT f.* FROM fills f JOIN orders o ON o.id = f.order_id",
+            limit=limit,
+            cursor=cursor,
+            created_at="f.created_at",
+            id_="f.id",
         )
-        rows = await self._conn.fetch(sql, *args)
+        rows = await self._conn.fetch(sql, *q.args)
         return [Fill(**{k: r[k] for k in Fill.__dataclass_fields__}) for r in rows]

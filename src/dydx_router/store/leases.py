@@ -22,8 +22,8 @@ from typing import Any
 import asyncpg
 import structlog
 
+from dydx_router.service.ports import DatabaseUnavailable
 from dydx_router.store import notify
-from dydx_router.store.database import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
 

@@ -8,46 +8,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from dydx_router.domain.errors import DomainError, OrderNotFound
+from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder, OrderNotFound
 from dydx_router.domain.order import (
     FINAL_STATUSES,
-    ChainError,
     Order,
     OrderStatus,
-    OrderType,
-    Side,
     StatusChange,
-    TimeInForce,
     check_transition,
 )
+from dydx_router.domain.queries import Cursor, OrderFilter
+from dydx_router.store.order_rows import COLUMNS, INSERT, apply_fields, order_from_row, order_params
+from dydx_router.store.paging import Listing
 
-_COLUMNS = (
-    "id, api_key_id, client_order_id, idempotency_key, request_fingerprint, market, side, type, "
-    "time_in_force, reduce_only, post_only, size, price, trigger_price, slippage_bps, quantums, "
-    "subticks, trigger_subticks, client_id, order_flags, clob_pair_id, good_til_block, "
-    "good_til_block_time, address, subaccount_number, indexer_order_id, status, filled_size, "
-    "average_fill_price, tx_hash, signed_tx, error_codespace, error_code, error_log, "
-    "placement_reason"
-)
 # What a read selects: the inserted columns and those set later.
-_READ = f"{_COLUMNS}, cancel_reason, created_at, updated_at"
-# The order and its first history row in one statement (one round trip, atomic on its own: the
-# history row's foreign key is checked at the end of the statement, when the order row exists).
-_INSERT = (
-    f"WITH o AS (INSERT INTO orders ({_COLUMNS}) VALUES "
-    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,"
-    "$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35) RETURNING id, status, created_at, updated_at), "
-    "h AS (INSERT INTO order_status_history (order_id, from_status, to_status, reason, "
-    "chain_height) SELECT id, NULL, status, $36, $37 FROM o) "
-    "SELECT created_at, updated_at FROM o"
-)
+_READ = f"{COLUMNS}, cancel_reason, created_at, updated_at"
+
 # Client ids taken from the sequence per round trip (see ClientIds).
 CLIENT_ID_BLOCK = 64
 # Columns a transition or an update may set besides the status.
@@ -68,41 +48,6 @@ _UPDATABLE = frozenset(
 
 # Literal, so the planner can use the partial index ix_orders_open.
 _FINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES))
-
-
-class ConcurrentUpdate(DomainError):
-    """The order's status changed under us; the caller re-reads and decides again."""
-
-    code = "concurrent_update"
-
-
-class DuplicateOrder(DomainError):
-    """An order with the same chain OrderId or idempotency key already exists."""
-
-    code = "duplicate_order"
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    market: str | None = None
-    status: OrderStatus | None = None
-    side: Side | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    subaccounts: tuple[tuple[str, int], ...] | None = None
-    # Only the orders placed by this API key (a 1-tuple; (None,): orders placed without a key).
-    placed_by: tuple[uuid.UUID | None] | None = None
-    # Any of these statuses (?status=OPEN,UNTRIGGERED); the caller's own id for the order.
-    statuses: tuple[OrderStatus, ...] | None = None
-    client_order_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Keyset position: the (created_at, id) of the last row of the previous page."""
-
-    created_at: datetime
-    id: uuid.UUID
 
 
 class ClientIds:
@@ -131,103 +76,6 @@ class ClientIds:
         return self._free.pop()
 
 
-def _apply_fields(order: Order, fields: dict[str, Any]) -> None:
-    """Mirror written columns on the in-memory order (the error columns form ``last_error``)."""
-    for name, value in fields.items():
-        if not name.startswith("error_"):
-            setattr(order, name, value)
-    if "error_code" in fields:
-        order.last_error = ChainError(
-            fields.get("error_codespace") or "", fields["error_code"], fields.get("error_log") or ""
-        )
-
-
-def _params(order: Order) -> tuple[Any, ...]:
-    err = order.last_error
-    return (
-        order.id,
-        order.api_key_id,
-        order.client_order_id,
-        order.idempotency_key,
-        order.request_fingerprint,
-        order.market,
-        order.side.value,
-        order.type.value,
-        order.time_in_force.value,
-        order.reduce_only,
-        order.post_only,
-        order.size,
-        order.price,
-        order.trigger_price,
-        order.slippage_bps,
-        Decimal(order.quantums),
-        Decimal(order.subticks),
-        None if order.trigger_subticks is None else Decimal(order.trigger_subticks),
-        order.client_id,
-        order.order_flags,
-        order.clob_pair_id,
-        order.good_til_block,
-        order.good_til_block_time,
-        order.address,
-        order.subaccount_number,
-        order.indexer_order_id,
-        order.status.value,
-        order.filled_size,
-        order.average_fill_price,
-        order.tx_hash,
-        order.signed_tx,
-        err.codespace if err else None,
-        err.code if err else None,
-        err.log if err else None,
-        order.placement_reason,
-    )
-
-
-def order_from_row(row: asyncpg.Record) -> Order:
-    error = None
-    if row["error_code"] is not None:
-        error = ChainError(row["error_codespace"] or "", row["error_code"], row["error_log"] or "")
-    trigger = row["trigger_subticks"]
-    return Order(
-        id=row["id"],
-        api_key_id=row["api_key_id"],
-        client_order_id=row["client_order_id"],
-        idempotency_key=row["idempotency_key"],
-        request_fingerprint=row["request_fingerprint"],
-        market=row["market"],
-        side=Side(row["side"]),
-        type=OrderType(row["type"]),
-        time_in_force=TimeInForce(row["time_in_force"]),
-        reduce_only=row["reduce_only"],
-        post_only=row["post_only"],
-        size=row["size"],
-        price=row["price"],
-        trigger_price=row["trigger_price"],
-        slippage_bps=row["slippage_bps"],
-        placement_reason=row.get("placement_reason"),
-        cancel_reason=row.get("cancel_reason"),
-        quantums=int(row["quantums"]),
-        subticks=int(row["subticks"]),
-        trigger_subticks=None if trigger is None else int(trigger),
-        client_id=row["client_id"],
-        order_flags=row["order_flags"],
-        clob_pair_id=row["clob_pair_id"],
-        good_til_block=row["good_til_block"],
-        good_til_block_time=row["good_til_block_time"],
-        address=row["address"],
-        subaccount_number=row["subaccount_number"],
-        indexer_order_id=row["indexer_order_id"],
-        status=OrderStatus(row["status"]),
-        filled_size=row["filled_size"],
-        average_fill_price=row["average_fill_price"],
-        tx_hash=row["tx_hash"],
-        signed_tx=row["signed_tx"],
-        last_error=error,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
 class OrderRepository:
     def __init__(self, conn: asyncpg.Connection, client_ids: ClientIds | None = None) -> None:
         self._conn = conn
@@ -244,7 +92,7 @@ class OrderRepository:
     ) -> None:
         """Insert a new order and its first history row (from nothing to its status)."""
         try:
-            row = await self._conn.fetchrow(_INSERT, *_params(order), reason, height)
+            row = await self._conn.fetchrow(INSERT, *order_params(order), reason, height)
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateOrder(
                 "an order with this chain OrderId or idempotency key already exists",
@@ -353,7 +201,7 @@ class OrderRepository:
         old = order.status
         order.status = new_status
         order.updated_at = updated
-        _apply_fields(order, fields)
+        apply_fields(order, fields)
         if order.history:
             order.history.append(StatusChange(old, new_status, reason, height, updated))
 
@@ -368,7 +216,7 @@ class OrderRepository:
             order.id,
             *fields.values(),
         )
-        _apply_fields(order, fields)
+        apply_fields(order, fields)
 
     async def store_signed(self, order: Order, signed_tx: bytes, tx_hash: str) -> bool:
         """Store the tx about to be broadcast while the order is still ``order.status``."""
@@ -388,13 +236,8 @@ class OrderRepository:
         self, filters: OrderFilter, *, limit: int = 50, cursor: Cursor | None = None
     ) -> list[Order]:
         """Newest first, keyset-paginated on (created_at, id)."""
-        where: list[str] = []
-        args: list[Any] = []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
+        q = Listing()
+        arg, where = q.arg, q.where
         if filters.market is not None:
             where.append(f"market = {arg(filters.market)}")
         if filters.status is not None:
@@ -418,13 +261,12 @@ class OrderRepository:
             )
         if filters.placed_by is not None:
             where.append(f"api_key_id IS NOT DISTINCT FROM {arg(filters.placed_by[0])}::uuid")
-        if cursor is not None:
-            where.append(f"(created_at, id) < ({arg(cursor.created_at)}, {arg(cursor.id)})")
-        sql = f"SELECT {_READ} FROM orders"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
-        return [order_from_row(r) for r in await self._conn.fetch(sql, *args)]
+        sql = q.newest_first(
+            f"SELECT {_READ} FROM orders",
+            limit=limit,
+            cursor=None if cursor is None else (cursor.created_at, cursor.id),
+        )
+        return [order_from_row(r) for r in await self._conn.fetch(sql, *q.args)]
 
     async def non_final(
         self,

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from dydx_router.api.ratelimit import Rate, RateLimiter
+from dydx_router.service.ratelimit import Rate, RateLimiter
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ import asyncpg
 
 from dydx_router.domain.order import Order
 from dydx_router.store.database import connect
-from dydx_router.store.orders import order_from_row
+from dydx_router.store.order_rows import order_from_row
 
 
 class ReadOnlyOrders:

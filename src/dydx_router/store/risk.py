@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from decimal import Decimal
 
 import asyncpg
 
 from dydx_router.domain.market import Side
-from dydx_router.domain.risk import GLOBAL, LIMIT_NAMES, RiskLimits, RiskPolicy
+from dydx_router.domain.risk import GLOBAL, LIMIT_NAMES, OpenOrder, RiskLimits, RiskPolicy
 from dydx_router.store.notify import TOPIC_RISK, notify
 from dydx_router.store.orders import _FINAL_SQL
 
@@ -18,16 +16,6 @@ _COLUMNS = ", ".join(LIMIT_NAMES)
 
 def _limits(row: asyncpg.Record) -> RiskLimits:
     return RiskLimits(**{name: row[name] for name in LIMIT_NAMES})
-
-
-@dataclass(frozen=True, slots=True)
-class OpenOrder:
-    """A non-final order's remaining size, for the exposure of its subaccount and market."""
-
-    subaccount_number: int
-    market: str
-    side: Side
-    remaining: Decimal
 
 
 class RiskRepository:

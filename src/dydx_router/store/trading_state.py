@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
-from dydx_router.domain.risk import TradingState
+from dydx_router.domain.risk import TradingState, TradingStateRecord
 from dydx_router.store.notify import TOPIC_TRADING_STATE, notify
-
-
-@dataclass(frozen=True, slots=True)
-class TradingStateRecord:
-    state: TradingState
-    reason: str
-    updated_at: datetime
-    updated_by: uuid.UUID | None
 
 
 class TradingStateRepository:

@@ -14,10 +14,11 @@ import contextlib
 from types import TracebackType
 from typing import Any, Self
 
+from dydx_router.service.ports import DatabaseUnavailable
 from dydx_router.store.agent_limits import AgentLimitsRepository
 from dydx_router.store.api_keys import ApiKeyRepository
 from dydx_router.store.audit import AuditRepository
-from dydx_router.store.database import DatabaseUnavailable, is_connection_error
+from dydx_router.store.database import is_connection_error
 from dydx_router.store.events import EventRepository, FillRepository
 from dydx_router.store.orders import ClientIds, OrderRepository
 from dydx_router.store.risk import RiskRepository

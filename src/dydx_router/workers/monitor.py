@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from dydx_router import metrics
 from dydx_router.chain.errors import ChainError
+from dydx_router.observability import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -14,13 +14,12 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
 
-from dydx_router import metrics
 from dydx_router.chain.errors import ChainError
 from dydx_router.chain.height import HeightCache
 from dydx_router.chain.indexer_models import WsOrderUpdate
@@ -32,12 +31,12 @@ from dydx_router.chain.stream import (
     SubaccountSnapshot,
     SubaccountUpdate,
 )
-from dydx_router.domain.errors import DomainError
+from dydx_router.domain.errors import DomainError, OrderInFlight
 from dydx_router.domain.order import Order
 from dydx_router.domain.sync import REMOVED_BY_EXPIRY, VenueOrder, VenueStatus
+from dydx_router.observability import metrics
 from dydx_router.service.ports import UnitOfWorkFactory
-from dydx_router.service.sync import SETTLE_CONCURRENCY, OrderInFlight, OrderSync, settle_all
-from dydx_router.workers.supervisor import Heartbeat
+from dydx_router.service.sync import SETTLE_CONCURRENCY, OrderSync, settle_all
 
 DEFERRED_RETRY_S = 0.3
 # The reader's end of stream.
@@ -340,73 +339,3 @@ class StatusStreamWorker:
 
 def _is_fill(report: tuple[VenueOrder, int | None] | None) -> bool:
     return report is not None and report[0].total_filled > 0
-
-
-class ReconcilerWorker:
-    """Reconciles every ``interval`` seconds (or at once when ``reconcile_now`` is set).
-
-    While the status stream is live (``stream_settled_through()`` is a time, not None), a pass
-    checks only the orders whose outcome is awaited, and only those the stream has had
-    ``settle_after`` of settled time to report; resting orders, which the stream reports, are
-    swept by a full pass at start-up, after every (re)subscription, every ``full_every``
-    seconds, and on every pass while the stream is down (then this is the REST polling
-    fallback).
-    """
-
-    def __init__(
-        self,
-        sync: OrderSync,
-        interval: float,
-        reconcile_now: asyncio.Event,
-        stream_settled_through: Callable[[], datetime | None] | None = None,
-        # The stream resubscribes (and so triggers a full pass) on any gap it detects; the
-        # periodic sweep is a backstop, and costs one indexer call per resting order.
-        full_every: float = 300.0,
-        heartbeat: Heartbeat | None = None,
-    ) -> None:
-        self._heartbeat = heartbeat
-        self._sync = sync
-        self._interval = interval
-        self._now = reconcile_now
-        self._stream_settled_through = stream_settled_through or (lambda: None)
-        self._full_every = full_every
-        self.last_backlog = 0
-
-    async def run(self) -> None:
-        last_full: float | None = None
-        full = True
-        while True:
-            if self._heartbeat is not None:
-                self._heartbeat.beat()
-            try:
-                start = time.perf_counter()
-                settled = self._stream_settled_through()
-                if settled is None or (
-                    last_full is not None and start - last_full >= self._full_every
-                ):
-                    full = True
-                report = await self._sync.reconcile(full=full, seen_through=settled)
-                if full:
-                    last_full, full = start, False
-                metrics.RECONCILE_DURATION.observe(time.perf_counter() - start)
-                self.last_backlog = report.unresolved
-                metrics.RECONCILER_BACKLOG.set(report.checked)
-                metrics.ORDERS_UNRESOLVED.set(report.unresolved)
-                if report.changed or report.rebroadcast:
-                    log.info(
-                        "orders_reconciled",
-                        checked=report.checked,
-                        changed=report.changed,
-                        rebroadcast=report.rebroadcast,
-                        unresolved=report.unresolved,
-                    )
-            except (ChainError, DomainError, OSError) as e:
-                log.warning("reconcile_failed", error=str(e))
-            except Exception:
-                log.exception("reconcile_failed_unexpectedly")  # keep reconciling regardless
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await self._now.wait()
-            if self._now.is_set():
-                full = True  # a (re)subscription: anything may have been missed
-            self._now.clear()

@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from dydx_router import metrics
+from dydx_router.observability import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,8 @@ import pytest
 
 from dydx_router.chain.errors import ChainUnavailable
 from dydx_router.chain.node import GrpcEndpoint, NodeClient
-from dydx_router.chain.resilience import BreakerPolicy, BreakerState, HealthPolicy, RetryPolicy
+from dydx_router.chain.resilience import BreakerPolicy, BreakerState, HealthPolicy
+from dydx_router.chain.retries import RetryPolicy
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import percentiles, report
 

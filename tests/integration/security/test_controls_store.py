@@ -11,13 +11,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from dydx_router.domain.access import Actor
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderStatus
 from dydx_router.domain.risk import GLOBAL, RiskLimits, TradingState
 from dydx_router.service import admin
 from dydx_router.service.risk import RiskControls, controls_loader
 from dydx_router.store import notify
-from dydx_router.store.audit import Actor
 from dydx_router.store.database import create_pool
 from dydx_router.store.uow import UnitOfWork, UnitOfWorkFactory
 from tests.fixtures.db import fresh_database

@@ -12,10 +12,11 @@ import asyncpg
 import pytest
 from tests.integration.store.test_orders_repository import make_order
 
+from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder
 from dydx_router.domain.order import ChainError, OrderStatus
+from dydx_router.service.ports import DatabaseUnavailable
 from dydx_router.store.batch import PlacementWriter
-from dydx_router.store.database import DatabaseUnavailable
-from dydx_router.store.orders import ClientIds, ConcurrentUpdate, DuplicateOrder
+from dydx_router.store.orders import ClientIds
 from dydx_router.store.uow import UnitOfWork
 
 pytestmark = pytest.mark.integration

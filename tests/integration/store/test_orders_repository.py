@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from dydx_router.domain.errors import IllegalTransition, OrderNotFound
+from dydx_router.domain.errors import (
+    ConcurrentUpdate,
+    DuplicateOrder,
+    IllegalTransition,
+    OrderNotFound,
+)
 from dydx_router.domain.order import (
     MAX_CLIENT_ID,
     Order,
@@ -18,7 +23,7 @@ from dydx_router.domain.order import (
     Side,
     TimeInForce,
 )
-from dydx_router.store.orders import ConcurrentUpdate, Cursor, DuplicateOrder, OrderFilter
+from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.store.uow import UnitOfWork
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from dydx_router.api.auth import KeyCache
-from dydx_router.store.database import DatabaseUnavailable, create_pool
+from dydx_router.service.ports import DatabaseUnavailable
+from dydx_router.store.database import create_pool
+from dydx_router.store.key_cache import KeyCache
 
 pytestmark = pytest.mark.integration
 

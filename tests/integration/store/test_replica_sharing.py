@@ -15,17 +15,12 @@ import pytest
 from tests.unit.chain.test_sequencer import WALLET, FakeChain, _long_term
 from tests.unit.service.test_throttle import FakeHeights
 
-from dydx_router.api.ratelimit import Rate
 from dydx_router.chain.errors import SequenceMismatch
 from dydx_router.chain.sequencer import SequenceMode, Sequencer
 from dydx_router.chain.tx import SignedTx
-from dydx_router.service.throttle import (
-    BlockLimit,
-    ChainLimits,
-    ChainRateLimited,
-    ChainThrottle,
-    Kind,
-)
+from dydx_router.domain.errors import ChainRateLimited
+from dydx_router.service.ratelimit import Rate
+from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainThrottle, Kind
 from dydx_router.store import notify
 from dydx_router.store.chain_budget import PgChainBudget
 from dydx_router.store.database import create_pool

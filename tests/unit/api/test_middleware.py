@@ -15,9 +15,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from dydx_router import metrics, tracing
 from dydx_router.api.middleware import ObservabilityMiddleware
-from dydx_router.logs import add_trace_ids
+from dydx_router.observability import metrics, tracing
+from dydx_router.observability.logs import add_trace_ids
 
 seen: dict[str, Any] = {}
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dydx_router.api.ratelimit import Rate, RateLimiter, retry_after
+from dydx_router.api.ratelimit import retry_after
+from dydx_router.service.ratelimit import Rate, RateLimiter
 
 
 class Clock:

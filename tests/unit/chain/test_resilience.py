@@ -24,12 +24,10 @@ from dydx_router.chain.resilience import (
     CircuitBreaker,
     EndpointPool,
     HealthPolicy,
-    RetryPolicy,
     circuit_open_error,
-    keep_cause,
     retry_after_header,
-    retry_identical,
 )
+from dydx_router.chain.retries import RetryPolicy, keep_cause, retry_identical
 
 
 class Clock:

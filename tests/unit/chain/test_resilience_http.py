@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from dydx_router.api.errors import install_error_handlers
 from dydx_router.chain.errors import ChainUnavailable
-from dydx_router.service.lifecycle import ShuttingDown
-from dydx_router.store.database import DatabaseUnavailable
+from dydx_router.domain.errors import ShuttingDown
+from dydx_router.service.ports import DatabaseUnavailable
+from dydx_router.store.database import STORE_FAILURES
 
 RAISED: dict[str, Exception] = {
     "breakers": ChainUnavailable(
@@ -31,7 +32,7 @@ RAISED: dict[str, Exception] = {
 
 def _app() -> FastAPI:
     app = FastAPI()
-    install_error_handlers(app)
+    install_error_handlers(app, STORE_FAILURES)  # the store tells which driver errors are outages
 
     @app.get("/{name}")
     async def fail(name: str) -> None:

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from dydx_router.domain.agent_limits import (
-    AgentLimitBreached,
     AgentLimits,
     AgentUsage,
     check_agent_order,
     order_notional,
 )
+from dydx_router.domain.errors import AgentLimitBreached
 
 D = Decimal
 

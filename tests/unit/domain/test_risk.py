@@ -6,17 +6,19 @@ from decimal import Decimal
 
 import pytest
 
+from dydx_router.domain.errors import (
+    RiskDataUnavailable,
+    RiskLimitBreached,
+    TradingHalted,
+    TradingReduceOnly,
+)
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderType
 from dydx_router.domain.risk import (
     Exposure,
     ProposedOrder,
-    RiskDataUnavailable,
-    RiskLimitBreached,
     RiskLimits,
     RiskPolicy,
-    TradingHalted,
-    TradingReduceOnly,
     TradingState,
     check_order,
     check_trading_state,

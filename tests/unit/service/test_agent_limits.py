@@ -15,8 +15,9 @@ from tests.unit.service.test_order_service import FakeExchange, FakeStore, FakeU
 from tests.unit.service.test_pre_trade import World, buy, limit
 
 from dydx_router.chain.errors import PriceStale
-from dydx_router.domain.agent_limits import AgentLimitBreached, AgentLimits, AgentUsage
-from dydx_router.domain.risk import RiskDataUnavailable, RiskLimitBreached, RiskLimits, RiskPolicy
+from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
+from dydx_router.domain.errors import AgentLimitBreached, RiskDataUnavailable, RiskLimitBreached
+from dydx_router.domain.risk import RiskLimits, RiskPolicy
 from dydx_router.service.agent_limits import AgentLimitsBook, day_start
 from dydx_router.service.orders import Caller, OrderService
 from dydx_router.service.ports import Position

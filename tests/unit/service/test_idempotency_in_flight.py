@@ -16,8 +16,8 @@ from tests.unit.service.test_order_service import (
     market_buy,
 )
 
+from dydx_router.domain.errors import IdempotencyConflict, IdempotencyInFlight
 from dydx_router.domain.order import OrderStatus
-from dydx_router.service.idempotency import IdempotencyConflict, IdempotencyInFlight
 from dydx_router.service.orders import Caller, OrderService
 from dydx_router.service.ports import Submission
 

@@ -13,7 +13,17 @@ from typing import Any, Self
 import pytest
 
 from dydx_router.chain.errors import ChainUnavailable
-from dydx_router.domain.errors import OrderNotFound, UnknownMarket
+from dydx_router.domain.errors import (
+    ConcurrentUpdate,
+    DuplicateOrder,
+    IdempotencyConflict,
+    NoPosition,
+    OrderInFlight,
+    OrderNotCancelable,
+    OrderNotFound,
+    SubaccountForbidden,
+    UnknownMarket,
+)
 from dydx_router.domain.market import MarketSpec, Side
 from dydx_router.domain.order import (
     ChainError,
@@ -24,16 +34,9 @@ from dydx_router.domain.order import (
     check_transition,
 )
 from dydx_router.domain.planning import OrderPlan, OrderRequest
+from dydx_router.domain.queries import Cursor, OrderFilter
 from dydx_router.domain.sync import VenueOrder, VenueStatus
-from dydx_router.service.orders import (
-    Caller,
-    IdempotencyConflict,
-    NoPosition,
-    OrderNotCancelable,
-    OrderService,
-    PlaceOrder,
-    SubaccountForbidden,
-)
+from dydx_router.service.orders import Caller, OrderService, PlaceOrder
 from dydx_router.service.ports import (
     AccountSnapshot,
     MarketView,
@@ -43,8 +46,7 @@ from dydx_router.service.ports import (
     SignedOrder,
     Submission,
 )
-from dydx_router.service.sync import OrderInFlight, OrderSync
-from dydx_router.store.orders import ConcurrentUpdate, Cursor, DuplicateOrder, OrderFilter
+from dydx_router.service.sync import OrderSync
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BTC = MarketSpec("BTC-USD", 0, -10, -9, 1_000_000, 100_000)

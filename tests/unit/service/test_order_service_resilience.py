@@ -12,10 +12,11 @@ import pytest
 from tests.unit.service.test_order_service import FakeExchange, FakeUnitOfWork, env, market_buy
 
 from dydx_router.chain.errors import ChainUnavailable
+from dydx_router.domain.errors import ShuttingDown
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import ChainError, Order, OrderStatus, OrderType
 from dydx_router.domain.planning import OrderRequest
-from dydx_router.service.lifecycle import ShuttingDown, WriteGate
+from dydx_router.service.lifecycle import WriteGate
 from dydx_router.service.orders import Caller, PlaceOrder
 from dydx_router.service.ports import Outcome, Submission
 from dydx_router.service.sync import OrderSync

@@ -11,23 +11,21 @@ import pytest
 from tests.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
 from tests.unit.service.test_throttle import FakeHeights
 
+from dydx_router.domain.errors import (
+    ChainRateLimited,
+    RiskDataUnavailable,
+    RiskLimitBreached,
+    TradingHalted,
+    TradingReduceOnly,
+)
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderStatus, OrderType
 from dydx_router.domain.planning import OrderRequest
-from dydx_router.domain.risk import (
-    RiskDataUnavailable,
-    RiskLimitBreached,
-    RiskLimits,
-    RiskPolicy,
-    TradingHalted,
-    TradingReduceOnly,
-    TradingState,
-)
+from dydx_router.domain.risk import OpenOrder, RiskLimits, RiskPolicy, TradingState
 from dydx_router.service.orders import Caller, OrderService, PlaceOrder
 from dydx_router.service.ports import AccountSnapshot, Position
 from dydx_router.service.risk import ControlsSnapshot, ExposureBook, PreTradeGate, RiskControls
-from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainRateLimited, ChainThrottle
-from dydx_router.store.risk import OpenOrder
+from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainThrottle
 
 D = Decimal
 

@@ -8,16 +8,10 @@ from decimal import Decimal
 import pytest
 
 from dydx_router.config import load_settings
+from dydx_router.domain.errors import RiskLimitBreached
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderType
-from dydx_router.domain.risk import (
-    ProposedOrder,
-    RiskLimitBreached,
-    RiskLimits,
-    RiskPolicy,
-    TradingState,
-    check_order,
-)
+from dydx_router.domain.risk import ProposedOrder, RiskLimits, RiskPolicy, TradingState, check_order
 from dydx_router.service.risk import UNCONFIGURED, ControlsSnapshot, RiskControls
 
 DEFAULTS = RiskLimits(

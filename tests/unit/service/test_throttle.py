@@ -8,13 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from dydx_router.service.throttle import (
-    BlockLimit,
-    ChainLimits,
-    ChainRateLimited,
-    ChainThrottle,
-    Kind,
-)
+from dydx_router.domain.errors import ChainRateLimited
+from dydx_router.service.throttle import BlockLimit, ChainLimits, ChainThrottle, Kind
 
 
 class FakeHeights:

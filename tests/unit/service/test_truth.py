@@ -18,9 +18,8 @@ from dydx_router.chain.answers import PLACEMENT_ANSWERS, Meaning, submission_of
 from dydx_router.chain.errors import ChainRejected, SequenceMismatch, rejection
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.service.orders import Caller
-from dydx_router.service.ports import Outcome, Submission
+from dydx_router.service.ports import DatabaseUnavailable, Outcome, Submission
 from dydx_router.service.sync import OrderSync
-from dydx_router.store.database import DatabaseUnavailable
 
 __all__ = ["env"]
 OLD = datetime(2000, 1, 1, tzinfo=UTC)

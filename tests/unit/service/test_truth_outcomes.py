@@ -12,16 +12,11 @@ import pytest
 from tests.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
 
 from dydx_router.chain.errors import PriceStale
+from dydx_router.domain.errors import IdempotencyConflict, OrderNotCancelable
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import OrderStatus, OrderType
 from dydx_router.domain.planning import OrderRequest
-from dydx_router.service.orders import (
-    Caller,
-    IdempotencyConflict,
-    OrderNotCancelable,
-    OrderService,
-    PlaceOrder,
-)
+from dydx_router.service.orders import Caller, OrderService, PlaceOrder
 from dydx_router.service.ports import Outcome, Position
 
 

@@ -131,7 +131,7 @@ def record_exception(s: Any, exc: BaseException) -> None:
 
     from opentelemetry.trace import Status, StatusCode
 
-    from dydx_router.redact import REDACTOR
+    from dydx_router.observability.redact import REDACTOR
 
     message = REDACTOR.text(str(exc))
     s.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import structlog
 
-from dydx_router import tracing
-from dydx_router.redact import redact_event
+from dydx_router.observability import tracing
+from dydx_router.observability.redact import redact_event
 
 
 def add_trace_ids(

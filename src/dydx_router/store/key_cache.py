@@ -1,0 +1,54 @@
+"""API-key look-ups, cached for a second per key so that an authenticated request costs no
+database round trip. A revocation clears the cache (`clear`) of the replica that made it at once
+and of every other replica on PostgreSQL's notification (``store/notify.py``)."""
+
+from __future__ import annotations
+
+import time
+
+from dydx_router.domain.access import ApiKey, hash_key
+from dydx_router.service.ports import DatabaseUnavailable
+from dydx_router.store.api_keys import ApiKeyRepository
+from dydx_router.store.uow import DEFAULT_ACQUIRE_TIMEOUT_S
+
+CACHE_TTL_S = 1.0
+
+
+class KeyCache:
+    def __init__(self, acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_S) -> None:
+        self._entries: dict[bytes, tuple[float, ApiKey | None]] = {}
+        # How long a look-up waits for a pooled connection (DYDX_ROUTER_DB_TIMEOUT_S).
+        self.acquire_timeout = acquire_timeout
+
+    async def lookup(self, pool: object, key: str) -> ApiKey | None:
+        digest = hash_key(key)
+        now = time.monotonic()
+        hit = self._entries.get(digest)
+        if hit is not None and now - hit[0] < CACHE_TTL_S:
+            return hit[1]
+        try:
+            conn = await pool.acquire(timeout=self.acquire_timeout)  # type: ignore[attr-defined]
+        except TimeoutError as e:
+            # Every connection busy (or the server slow to accept): 503 database_unavailable,
+            # as a unit of work answers, rather than a request that waits forever.
+            raise DatabaseUnavailable(
+                f"no database connection within {self.acquire_timeout:g} s"
+            ) from e
+        try:
+            found = await ApiKeyRepository(conn).authenticate(key)
+        finally:
+            await pool.release(conn)  # type: ignore[attr-defined]
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[digest] = (now, found)
+        return found
+
+    def cached(self, key: str) -> bool:
+        """Whether ``key`` is known good (a cached failed look-up does not count: an address
+        over its auth-failure allowance must not keep guessing with one repeated key)."""
+        hit = self._entries.get(hash_key(key))
+        return hit is not None and hit[1] is not None and time.monotonic() - hit[0] < CACHE_TTL_S
+
+    def clear(self) -> None:
+        """Forget every look-up (a key was revoked here or on another replica)."""
+        self._entries.clear()
