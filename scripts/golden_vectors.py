@@ -9,8 +9,9 @@ file runs twice: in the caller's interpreter (venv setup, market parameters, fix
 with ``--inner``, inside that virtualenv, where it drives the official client's own helpers
 (``KeyPair``, ``Wallet``, ``Market``, ``node.message``, ``Builder``) on the fixed inputs below.
 
-Where the official client is wrong (PROTOCOL.md §0), the vectors record what it actually does and
-the test (``tests/unit/chain/test_golden_vectors.py``) states it explicitly:
+Where the official client (dydxprotocol/v4-clients v4-client-py-v2) is wrong, the vectors record
+what it actually does and the test (``tests/unit/chain/test_golden_vectors.py``) states it
+explicitly:
 * ``client_metadata`` is always 2 (``node/message.py`` ignores its argument): recorded per vector,
   and our builder is given that value;
 * STOP_LIMIT maps to CONDITION_TYPE_UNSPECIFIED (``node/chain_helpers.py``): the vectors pass

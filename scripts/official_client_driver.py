@@ -1,7 +1,8 @@
 """Drive the official `dydx-v4-client==1.1.5`, unmodified, against a node and indexer.
 
 Runs INSIDE `.venv-official` (see `scripts/official_client_venv.py`), in its own process: the
-client's `async` methods make blocking gRPC calls (PROTOCOL.md §0.8).
+client's `async` methods make blocking gRPC calls (v4-client-py-v2 `dydx_v4_client/network.py`
+builds a blocking `grpc.Channel`, which `node/client.py` calls from `async def`s).
 
     .venv-official/bin/python scripts/official_client_driver.py \\
         --grpc 127.0.0.1:9090 --indexer http://127.0.0.1:3002 --faucet http://127.0.0.1:3002

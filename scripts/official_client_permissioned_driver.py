@@ -1,7 +1,8 @@
 """Drive the official `dydx-v4-client==1.1.5`, unmodified, through a permissioned trading key.
 
 Runs INSIDE `.venv-official` (see `scripts/official_client_venv.py`), in its own process (its
-`async` methods make blocking gRPC calls, PROTOCOL.md §0.8):
+`async` methods make blocking gRPC calls on the blocking `grpc.Channel` of v4-client-py-v2
+`dydx_v4_client/network.py`):
 
     .venv-official/bin/python scripts/official_client_permissioned_driver.py \\
         --grpc 127.0.0.1:9090 --indexer http://127.0.0.1:3002

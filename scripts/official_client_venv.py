@@ -3,7 +3,8 @@
     python scripts/official_client_venv.py        # create/verify .venv-official, print its python
 
 `dydx-v4-client==1.1.5` pins `v4-proto<9` while this project uses the 9.x stubs, so the official
-client cannot share `.venv`; and its `async` methods make blocking gRPC calls (PROTOCOL.md §0.8),
+client cannot share `.venv`; and its `async` methods make blocking gRPC calls (its
+`dydx_v4_client/network.py` builds a blocking `grpc.Channel`),
 so it runs in its own process anyway. `official_python()` is idempotent and safe to call from
 several processes at once (a file lock serializes creation); a half-made venv is repaired.
 

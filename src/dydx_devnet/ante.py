@@ -1,6 +1,6 @@
 """The ante chain of CheckTx, as one validator runs it against its own check state.
 
-CheckTx of a clob tx (`protocol/app/ante.go`, ``clobAnteHandle``; PROTOCOL.md §10):
+CheckTx of a clob tx (`protocol/app/ante.go`, ``clobAnteHandle``):
 
 1. decode (sdk/2); every message's ValidateBasic (clob/subaccounts codes) — baseapp runs these
    before the ante handler;

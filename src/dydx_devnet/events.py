@@ -29,7 +29,8 @@ Contract for consumers (the indexer):
 - ``SubaccountUpdated`` carries the full snapshot after the change, so a consumer never needs to
   apply deltas. Fees are signed quote quantums paid by the subaccount (negative = rebate).
 - Short-term orders reach on-chain batches only through their fills and removals (an unfilled
-  short-term order is never part of a block, PROTOCOL.md §0.5-6).
+  short-term order is never part of a block: v4-chain `protocol/app/process/utils_disallow_msgs.go`
+  IsDisallowClobOrderMsgInOtherTxs).
 
 Usage::
 
@@ -104,7 +105,8 @@ class TransferKind(IntEnum):
 @dataclass(frozen=True, slots=True)
 class BlockCommitted:
     """The last event of each on-chain batch. ``tx_hashes`` are the txs included (stateful
-    placements and cancels; short-term txs are never included, PROTOCOL.md §0.5)."""
+    placements and cancels; short-term txs are never included,
+    ``protocol/app/process/utils_disallow_msgs.go``)."""
 
     height: int
     time: datetime

@@ -6,7 +6,7 @@ servers read them on every request, so a change takes effect immediately.
 - ``grpc_latency_s``: delay added before every gRPC answer.
 - ``grpc_unavailable``: every gRPC call fails with UNAVAILABLE (a node that refuses service).
 - ``grpc_error``: ``{"status", "message"?, "times"?}``: gRPC calls fail with that status code
-  (e.g. ``RESOURCE_EXHAUSTED``, the answer of a throttling public node, PROTOCOL.md §11.13).
+  (e.g. ``RESOURCE_EXHAUSTED``, the answer of a throttling public node).
 - ``grpc_refuse_connections``: the gRPC port is closed (connections are refused, open ones are
   cut) until the switch is turned off again: a node process that is down, not just sick.
 - ``broadcast_unavailable``: BroadcastTx alone fails with UNAVAILABLE, without running CheckTx,

@@ -1,7 +1,7 @@
 """The devnet's genesis: a curated subset of the dYdX mainnet genesis parameters.
 
-Values come from `dydxopsdao/networks: dydx-mainnet-1/genesis.json` (2023-10-26), the same numbers
-as PROTOCOL.md §8. Differences from that genesis, on purpose:
+Values come from `dydxopsdao/networks: dydx-mainnet-1/genesis.json` (2023-10-26). Differences from
+that genesis, on purpose:
 
 - clob pairs are ACTIVE (mainnet genesis had INITIALIZING; the live pairs are ACTIVE);
 - the block rate limits use the merged short-term field introduced by upgrade v5.0.0

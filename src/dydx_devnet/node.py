@@ -4,7 +4,8 @@ Served (request/response types are the official `v4_proto` ones):
 
 - `cosmos.tx.v1beta1.Service`: BroadcastTx (SYNC semantics for every mode: the CheckTx result),
   Simulate (``tx_bytes`` or the deprecated ``tx``), GetTx (committed stateful txs only: a
-  short-term order tx is never in a block, PROTOCOL.md §0.5);
+  short-term order tx is never in a block, v4-chain
+  `protocol/app/process/utils_disallow_msgs.go`);
 - `cosmos.auth.v1beta1.Query/Account` (BaseAccount packed in Any; NOT_FOUND when unknown);
 - `cosmos.bank.v1beta1.Query/AllBalances`, `/Balance` (the devnet keeps funds in subaccounts only,
   so bank balances are empty);
@@ -15,14 +16,15 @@ Served (request/response types are the official `v4_proto` ones):
 - `dydxprotocol.perpetuals.Query`: Perpetual, AllPerpetuals, AllLiquidityTiers;
 - `dydxprotocol.prices.Query`: MarketPrice, AllMarketPrices, MarketParam, AllMarketParams;
 - `dydxprotocol.subaccounts.Query`: Subaccount, SubaccountAll (amounts as SerializableInt bytes,
-  PROTOCOL.md §7; an unknown subaccount reads as empty, as on the chain);
+  v4-chain `protocol/dtypes/serializable_int.go`; an unknown subaccount reads as empty, as on the
+  chain);
 - `dydxprotocol.feetiers.Query`: PerpetualFeeParams, UserFeeTier.
 
 Each validator serves these on its own port (``NodeServer(devnet, index)``): BroadcastTx runs
 that validator's CheckTx; queries answer from the committed state, which every validator shares.
 Every method first consults that validator's fault switches (`dydx_devnet.faults`). The transport
 is grpc.aio, the reference implementation (the official Python client makes blocking gRPC calls,
-so it must not share the devnet's event loop: PROTOCOL.md §0.8).
+so it must not share the devnet's event loop: v4-client-py-v2 `dydx_v4_client/network.py`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Decoding a Cosmos `TxRaw`, its clob messages, and verifying SIGN_MODE_DIRECT signatures.
 
-Wire facts (PROTOCOL.md §3a): the tx is `TxRaw{body_bytes, auth_info_bytes, signatures}`; the
-signature is secp256k1 ECDSA over sha256(SignDoc{body_bytes, auth_info_bytes, chain_id,
-account_number}) as 64 bytes r||s with low S; the address is bech32("dydx",
-ripemd160(sha256(compressed pubkey))). The devnet verifies; it never signs.
+Wire facts (v4-client-py-v2 `dydx_v4_client/node/builder.py`, `key_pair.py`, `wallet.py`): the tx is
+`TxRaw{body_bytes, auth_info_bytes, signatures}`; the signature is secp256k1 ECDSA over
+sha256(SignDoc{body_bytes, auth_info_bytes, chain_id, account_number}) as 64 bytes r||s with low S;
+the address is bech32("dydx", ripemd160(sha256(compressed pubkey))). The devnet verifies; it never
+signs.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ BATCH_CANCEL_URL = "/dydxprotocol.clob.MsgBatchCancel"
 @dataclass(frozen=True, slots=True)
 class PlaceOrderMsg:
     order: Order
-    # v9 fields the devnet validates but does not act on (PROTOCOL.md §1)
+    # v9 fields the devnet validates but does not act on (proto/dydxprotocol/clob/order.proto 12-14)
     has_twap_parameters: bool = False
     builder_address: str | None = None
     builder_fee_ppm: int = 0

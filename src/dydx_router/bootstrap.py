@@ -88,7 +88,8 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     )
     heights = HeightCache(node.latest_height)
     # A permissioned key trades for the owner, with timestamp nonces: it never races the owner's
-    # own account sequence (PROTOCOL.md §3c).
+    # own account sequence (v4-chain protocol/x/accountplus/keeper/timestampnonce.go; ante.go
+    # clobAnteHandle skips IncrementSequence for timestamp-nonce txs).
     owner, auth_id = settings.owner_address or wallet.address, settings.authenticator_id
     mode, sequence_lock, stride, offset = replicas.sequencing(settings, pool, auth_id)
     sequencer = Sequencer(

@@ -1,7 +1,8 @@
 """The service's one settings object, built once at startup (never at import time).
 
 Environment variables carry the prefix ``DYDX_ROUTER_`` except ``DATABASE_URL``. Network presets
-fill in chain id, denoms and default endpoints (PROTOCOL.md §9); any preset value can be overridden.
+fill in chain id, denoms and default endpoints (see ``networks.py``); any preset value can be
+overridden.
 Every setting is documented in ``docs/configuration.md`` and ``.env.example`` (both generated).
 """
 

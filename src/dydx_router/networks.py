@@ -1,4 +1,5 @@
-"""dYdX networks: presets of chain id, denoms and public endpoints (PROTOCOL.md §9), and the
+"""dYdX networks: presets of chain id, denoms and public endpoints (dydxprotocol/v4-clients
+``v4-client-js/src/clients/constants.ts``, ``v4-client-py-v2/dydx_v4_client/network.py``), and the
 parsing of endpoint settings. ``config.Settings`` fills its defaults from here."""
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ class Network(StrEnum):
 @dataclass(frozen=True, slots=True)
 class NetworkPreset:
     chain_id: str
-    # Gas token of the chain (PROTOCOL.md §9); clob txs pay no fee (§3d) but other txs would.
+    # Gas token of the chain; clob txs pay no fee (v4-chain protocol/app/ante.go clobAnteHandle) but
+    # other txs would.
     chain_token_denom: str
     node_endpoints: tuple[str, ...]
     indexer_urls: tuple[str, ...]
     indexer_ws_urls: tuple[str, ...]
 
 
-# USDC is the same IBC denom on every network (PROTOCOL.md §9, v4-client-js constants.ts).
+# USDC is the same IBC denom on every network (v4-client-js src/clients/constants.ts).
 USDC_DENOM = "ibc/8E27BA2D5493AF5636760E354E46004562C46AB7EC0CC4C1CA14E9E20E2545B5"
 
 PRESETS: dict[Network, NetworkPreset] = {

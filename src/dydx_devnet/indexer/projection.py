@@ -1,6 +1,6 @@
 """The indexer's data: what the real indexer keeps in Postgres and Redis, fed by the node's events.
 
-The real indexer has two write paths (PROTOCOL.md §0.6, §6):
+The real indexer has two write paths (v4-chain `indexer/services/vulcan`, `indexer/services/ender`):
 
 - **Vulcan** (off-chain updates from the full node's memclob) keeps *Redis*: every order currently
   on a book (`OrdersCache`), the orderbook price levels, and a cache of orders cancelled on a

@@ -2,7 +2,7 @@
 
 Validation and errors follow comlink (`dydx_devnet.indexer.params`); the order listing's filters
 are `dydx_devnet.indexer.order_query`. Only the endpoints a trading client needs are served
-(PROTOCOL.md §6); others answer 404.
+(routes as in v4-chain `indexer/services/comlink/public/swagger.json`); others answer 404.
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ class IndexerApi:
         sid, params = self._subaccount_params(request)
         params.done()
         row = self._require_subaccount(sid)
-        # PROTOCOL.md §0.7: the real route wraps the object (the spec does not).
+        # The real route wraps the object, the spec does not (v4-chain
+        # indexer/services/comlink/src/controllers/api/v4/addresses-controller.ts).
         return json_response({"subaccount": views.subaccount_response(self.projection, row)})
 
     async def perpetual_positions(self, request: Request) -> Response:

@@ -52,7 +52,8 @@ PLACEMENT_ANSWERS: dict[tuple[str, int], tuple[Meaning, Meaning]] = {
     ("sdk", 19): (_M.LOOK_UP, _M.LOOK_UP),
     # ErrWrongSequence: on a first send the sequencer re-signs the same OrderId; on a re-send of
     # stored stateful bytes the sequence may have been consumed by this very tx
-    # (x/auth/ante/sigverify.go IncrementSequenceDecorator; PROTOCOL.md §3b).
+    # (cosmos-sdk x/auth/ante/sigverify.go IncrementSequenceDecorator, run by v4-chain
+    # protocol/app/ante.go clobAnteHandle for stateful txs).
     ("sdk", 32): (_M.RETRY, _M.LOOK_UP),
     # ErrStatefulOrderAlreadyExists: the same stateful OrderId is in state, pending or committed
     # (x/clob/keeper/orders.go PerformStatefulOrderValidation).

@@ -12,7 +12,8 @@ the same bytes or the same persisted ``OrderId``, never with new identifiers.
 Sources: dydxprotocol/v4-chain ``protocol/x/clob/types/errors.go`` (clob codes; the tests check
 against its registry in ``tests/fixtures/data/clob_errors.json``, see
 ``scripts/upstream_fixtures.py``), cosmos-sdk ``types/errors/errors.go`` (sdk codes),
-PROTOCOL.md §2, §3 and §11.
+v4-chain ``protocol/app/ante.go`` (clobAnteHandle), ``protocol/app/ante/replay_protection.go`` and
+``protocol/x/clob/keeper/orders.go``, and cosmos-sdk ``client/broadcast.go`` (CheckCometError).
 """
 
 from __future__ import annotations

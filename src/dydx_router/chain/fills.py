@@ -1,8 +1,9 @@
 """The average price of one order's fills, read back from the indexer's REST API.
 
-``GET /v4/fills`` has no order filter (PROTOCOL.md §6: address, subaccount, market, height or
-time bound, page), so the order's fills are found among its subaccount's, newest first from the
-height of the order's last update, until they add up to the total the indexer states for it.
+``GET /v4/fills`` has no order filter (comlink ``public/swagger.json``: address, subaccount, market,
+height or time bound, page), so the order's fills are found among its subaccount's, newest first
+from the height of the order's last update, until they add up to the total the indexer states for
+it.
 
 Reading only the market's latest 1,000 fills, as the gateway did, missed the fills of an order
 that 1,000 newer fills of the subaccount had pushed out: under load that was most orders, stored

@@ -208,7 +208,8 @@ class DydxExchange(AccountReads):
         )
 
     async def sign_short_term(self, order: Order, plan: OrderPlan) -> SignedOrder:
-        # Any sequence passes for short-term txs and none is consumed (PROTOCOL.md §3b).
+        # Any sequence passes for short-term txs and none is consumed (v4-chain
+        # protocol/app/ante/util.go ShouldSkipSequenceValidation; ante.go clobAnteHandle).
         signed = await self._sign([self._place_msg(order, plan)], self._short_term_sequence())
         return SignedOrder(signed.tx_hash, signed.tx_bytes)
 

@@ -2,9 +2,9 @@
 
 Short-term orders and cancels carry a good-til-block (GTB) that CheckTx accepts only in
 [H+1, H+1+ShortBlockWindow] where H is the last committed height and ShortBlockWindow = 40
-(``protocol/x/clob/types/constants.go``, ``keeper/orders.go`` validateGoodTilBlock; PROTOCOL.md
-§2d). Intermittent window errors in other integrations came from stale heights (§11.2), so the
-cache refuses to answer when its height is older than ``max_age`` and every GTB is checked
+(``protocol/x/clob/types/constants.go``, ``keeper/orders.go`` validateGoodTilBlock). Intermittent
+window errors in other integrations came from stale heights (dydxprotocol/v4-clients #105, #173), so
+the cache refuses to answer when its height is older than ``max_age`` and every GTB is checked
 against the window before it is used.
 
 The height comes from polling the node (:meth:`HeightCache.run`) and/or from the indexer's

@@ -9,7 +9,8 @@ probes ``/v4/height`` on each URL in the background. Responses are parsed into t
 of ``chain/indexer_models.py``; ``httpx`` and pydantic errors are translated into
 ``chain.errors.Indexer*`` at this boundary.
 
-Known divergences from the spec are handled here (PROTOCOL.md §0.7, §6):
+Known divergences from the spec are handled here (comlink ``addresses-controller.ts``,
+``orders-controller.ts``):
 ``/addresses/{a}/subaccountNumber/{n}`` is wrapped as ``{"subaccount": ...}``, and ``/orders``
 returns a bare array.
 """
@@ -253,7 +254,8 @@ class IndexerClient:
     async def subaccount(self, address: str, subaccount_number: int = 0) -> Subaccount:
         path = f"/addresses/{address}/subaccountNumber/{subaccount_number}"
         body = await self._get(path)
-        # The real route wraps the object (PROTOCOL.md §0.7); accept the spec's bare shape too.
+        # The real route wraps the object (comlink addresses-controller.ts); accept the spec's bare
+        # shape too.
         inner = body.get("subaccount", body) if isinstance(body, dict) else body
         result: Subaccount = self._parse(path, Subaccount, inner)
         return result
@@ -327,7 +329,9 @@ class IndexerClient:
         """One order by its indexer UUID (``indexer_models.order_uuid``); 404 → IndexerNotFound.
 
         An unfilled short-term order never reaches the indexer's Postgres, so after a cancel or
-        expiry this is 404 (PROTOCOL.md §0.6): absence is not proof that it never existed.
+        expiry this is 404 (Vulcan only updates existing rows: v4-chain
+        ``indexer/services/vulcan/src/handlers/order-remove-handler.ts``): absence is not proof that
+        it never existed.
         """
         return await self._model(IndexerOrder, f"/orders/{order_id}")
 

@@ -1,4 +1,4 @@
-"""Typed models of the dYdX Indexer's REST and websocket payloads (PROTOCOL.md §6).
+"""Typed models of the dYdX Indexer's REST and websocket payloads.
 
 Shapes follow comlink's OpenAPI spec (``indexer/services/comlink/public/swagger.json``) and the
 websocket documentation (``public/websocket-documentation.md``). Amounts and prices arrive as

@@ -15,11 +15,12 @@ makes no network call of its own:
   may act as the half-open probe instead (``traffic_probes``).
 
 Which errors are retried is decided in ``chain/retries.py`` (:func:`retry_identical`), from the
-dispositions of ``chain/errors.py`` (PROTOCOL.md §2-3): transport failures and a full mempool may
-be retried with the *identical* request, which for a broadcast means the identical signed bytes
-(the chain dedupes them: sdk/19, PROTOCOL.md §3e, an answer that leaves the outcome unknown); a
-rejection whose remedy changes the tx (sequence, height) is left to the sequencer or the caller,
-and nothing is ever retried with new identifiers (PROTOCOL.md §11.4).
+dispositions of ``chain/errors.py``: transport failures and a full mempool may be retried with the
+*identical* request, which for a broadcast means the identical signed bytes (the chain dedupes them:
+sdk/19, cosmos-sdk ``client/broadcast.go`` CheckCometError, an answer that leaves the outcome
+unknown); a rejection whose remedy changes the tx (sequence, height) is left to the sequencer or the
+caller, and nothing is ever retried with new identifiers (blind retries placed duplicate orders:
+junta/tradingview-alert-connector #30).
 """
 
 from __future__ import annotations

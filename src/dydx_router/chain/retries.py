@@ -74,8 +74,9 @@ async def call_with_retries(
 
 
 # (codespace, code) of CheckTx answers where resending the *identical* bytes later is the remedy.
-# sdk/20 ErrMempoolIsFull (cosmos-sdk types/errors/errors.go; CometBFT CheckCometError, PROTOCOL.md
-# §3e). Rate limits (clob/5001) are reported instead: holding a request for blocks helps nobody.
+# sdk/20 ErrMempoolIsFull (cosmos-sdk types/errors/errors.go; cosmos-sdk client/broadcast.go
+# CheckCometError). Rate limits (clob/5001) are reported instead: holding a request for blocks helps
+# nobody.
 _RESEND_IDENTICAL = frozenset({("sdk", 20)})
 
 

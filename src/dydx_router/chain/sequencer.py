@@ -1,4 +1,6 @@
-"""Signing and broadcasting with the right account sequence (PROTOCOL.md §3b, §3c, §11.1).
+"""Signing and broadcasting with the right account sequence (v4-chain
+``protocol/app/ante/replay_protection.go``, ``protocol/app/ante/util.go``,
+``protocol/x/accountplus/keeper/timestampnonce.go``; dydxprotocol/v4-clients #282).
 
 * **Short-term** txs (every message a short-term place/cancel or a batch cancel) skip the
   chain's sequence check and do not consume a sequence (``protocol/app/ante/replay_protection.go``,
@@ -93,7 +95,7 @@ class SequenceLock(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """CheckTx accepted the tx (accepted is not executed: PROTOCOL.md §11.3)."""
+    """CheckTx accepted the tx (accepted is not executed: dydxprotocol/v4-clients #238)."""
 
     tx_hash: str
     sequence: int

@@ -1,6 +1,6 @@
 """Indexer websocket client (socks, ``/v4/ws``) for ``v4_subaccounts`` and ``v4_block_height``.
 
-Websockets are fragile (PROTOCOL.md §11.14), so this client:
+Websockets are fragile (nautechsystems/nautilus_trader PRs #1965, #1967), so this client:
 * reconnects forever with capped exponential backoff, rotating through the given URLs;
 * resubscribes after every reconnect, so each ``subscribed`` message is a fresh **snapshot**
   (:class:`SubaccountSnapshot`) that consumers treat as authoritative, replacing whatever they

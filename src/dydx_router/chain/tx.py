@@ -18,7 +18,8 @@ Contract
   :class:`SignedTx` (``tx_bytes`` = ``TxRaw``, ``tx_hash`` = uppercase hex sha256 of the bytes,
   the hash CometBFT and ``GetTx`` use).
 * Clob txs carry zero fee and gas limit 1,000,000: the chain runs them on a free infinite gas
-  meter with no fee deduction (``protocol/app/ante.go`` ``clobAnteHandle``, PROTOCOL.md §3d),
+  meter with no fee deduction (``protocol/app/ante.go`` ``clobAnteHandle``,
+  ``protocol/app/ante/gas.go``),
   and the official clients send exactly this.
 * ``sequence`` is the caller's business (see ``chain/sequencer.py``): any value works for
   short-term txs; stateful txs need the account's next sequence or a timestamp nonce.
@@ -129,7 +130,8 @@ def _auth_info_bytes(
     public_key: bytes, sequence: int, gas_limit: int, fee: tuple[tuple[str, int], ...]
 ) -> bytes:
     """The signer's AuthInfo, serialised. It depends only on these, and short-term orders all
-    carry the same sequence (PROTOCOL.md §3b): built once instead of for every order."""
+    carry the same sequence (v4-chain ``protocol/app/ante/util.go``
+    ShouldSkipSequenceValidation): built once instead of for every order."""
     auth_info: bytes = AuthInfo(
         signer_infos=[
             SignerInfo(

@@ -1,4 +1,5 @@
-"""Identifiers the indexer computes, computed here the same way (PROTOCOL.md §6).
+"""Identifiers the indexer computes, computed here the same way (v4-chain
+``indexer/packages/postgres/src/stores/order-table.ts``, ``subaccount-table.ts``).
 
 Every indexer id is a UUIDv5 in one namespace (indexer/packages/postgres/src/helpers/uuid.ts).
 """

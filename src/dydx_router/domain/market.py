@@ -10,13 +10,13 @@ chain (``protocol/x/clob/types/quantums.go``, ``price_to_subticks.go``) and the 
 
 where 6 is minus USDC's atomic resolution (``QUOTE_CURRENCY_ATOMIC_RESOLUTION``).
 
-Every conversion here is exact integer arithmetic on ``Decimal.as_integer_ratio()``: no float and
-no ``Decimal`` context (whose precision would round long inputs) is ever involved. The official
-Python client floors binary floats and so loses a step or a tick on values such as BTC 0.0003
-(PROTOCOL.md §4); that cannot happen here, and off-grid input is never silently bumped up to one
-step the way that client does. The caller either gets exactly what it asked for, or an error that
-names the step/tick and the nearest valid values, or (when it asks for rounding) the nearest
-valid value on its own side: size down, a buy price down, a sell price up.
+Every conversion here is exact integer arithmetic on ``Decimal.as_integer_ratio()``: no float and no
+``Decimal`` context (whose precision would round long inputs) is ever involved. The official Python
+client floors binary floats and so loses a step or a tick on values such as BTC 0.0003
+(v4-client-py-v2 ``dydx_v4_client/node/market.py``); that cannot happen here, and off-grid input is
+never silently bumped up to one step the way that client does. The caller either gets exactly what
+it asked for, or an error that names the step/tick and the nearest valid values, or (when it asks
+for rounding) the nearest valid value on its own side: size down, a buy price down, a sell price up.
 """
 
 from __future__ import annotations

@@ -82,8 +82,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     _S.UNTRIGGERED: _LIVE,
     _S.OPEN: _LIVE - {_S.OPEN},
     _S.PARTIALLY_FILLED: _LIVE - {_S.OPEN, _S.PARTIALLY_FILLED},
-    # A cancel is best effort (PROTOCOL.md §11.7): the order may still fill, expire, or the cancel
-    # may be refused and the order stays live.
+    # A cancel is best effort (dydxprotocol/v4-documentation PR #265): the order may still fill,
+    # expire, or the cancel may be refused and the order stays live.
     # REJECTED: the placement of an order a cancel-all reached while PENDING was refused.
     _S.CANCEL_REQUESTED: frozenset(
         {

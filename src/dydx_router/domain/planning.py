@@ -2,10 +2,10 @@
 
 The choice between short-term and stateful orders is automatic (documented in docs/orders.md):
 
-- MARKET, and any IOC order, is short-term (good-til-block = height + offset). A dYdX market
-  order is a short-term IOC limit order at a worst acceptable price (PROTOCOL.md §5); the worst
-  price is the reference price ± ``max_slippage_bps``, rounded in the caller's favour, and
-  recorded on the order.
+- MARKET, and any IOC order, is short-term (good-til-block = height + offset). A dYdX market order
+  is a short-term IOC limit order at a worst acceptable price (v4-client-js ``composite-client.ts``
+  placeOrder); the worst price is the reference price ± ``max_slippage_bps``, rounded in the
+  caller's favour, and recorded on the order.
 - LIMIT with GTT or POST_ONLY rests on the book: a long-term order (good-til-block-time =
   now + ``good_til_seconds``), unless the caller asks for a short lifetime in blocks
   (``good_til_blocks``).

@@ -1,6 +1,7 @@
 """How what the venue reports maps onto our order's lifecycle. Pure.
 
-The indexer's statuses are not all final (PROTOCOL.md §0.6, §6, §11.6-7):
+The indexer's statuses are not all final (v4-chain ``indexer/services/vulcan``;
+dydxprotocol/v4-documentation #376, PR #265; dydxprotocol/v4-chain PR #658):
 - BEST_EFFORT_OPENED and BEST_EFFORT_CANCELED are optimistic (the order is only in the memclob);
   a short-term order's outcome is final only once the chain height passes its good-til-block.
 - An unfilled short-term order disappears from REST after cancel or expiry (404).
@@ -93,8 +94,8 @@ def is_expired(order: Order, height: int | None, now: datetime | None) -> bool:
     """Past its good-til-block (short-term) or its good-til-block-time (stateful).
 
     The chain compares a stateful order's time with the previous block's time
-    (PROTOCOL.md §1); wall-clock ``now`` is at most a block behind that, so it never expires
-    an order early by more than a block.
+    (``proto/dydxprotocol/clob/order.proto`` good_til_block_time); wall-clock ``now`` is at most a
+    block behind that, so it never expires an order early by more than a block.
     """
     if order.is_short_term:
         return (
@@ -128,7 +129,8 @@ def _target(
             return OrderStatus.EXPIRED
         return OrderStatus.CANCELED
     if status is VenueStatus.BEST_EFFORT_CANCELED:
-        # Optimistic: final only once the good-til-block has passed (PROTOCOL.md §11.7).
+        # Optimistic: final only once the good-til-block has passed (dydxprotocol/v4-documentation
+        # PR #265).
         if expired:
             return OrderStatus.CANCELED
         return (

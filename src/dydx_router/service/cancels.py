@@ -2,7 +2,7 @@
 
 - accepted (or already done: the order is gone, a cancel is pending): the orders stay
   CANCEL_REQUESTED, and the status stream or the reconciler settles them (cancels are best effort
-  until the order's expiry, PROTOCOL.md §11.7);
+  until the order's expiry, dydxprotocol/v4-documentation PR #265);
 - rejected: nothing was cancelled. Each order goes back to the status it had before (unless the
   venue moved it meanwhile), and the answer lists it as not cancelled with the chain's error;
 - unknown (no answer): the cancel may or may not have reached the chain, so the orders stay

@@ -102,7 +102,8 @@ class OrderService(Placing, Cancelling):
         client_order_id: str | None = None,
         reason: str | None = None,
     ) -> PlaceResult:
-        """A reduce-only IOC market order on the opposite side (PROTOCOL.md §11.10).
+        """A reduce-only IOC market order on the opposite side, like v4-client-py-v2
+        ``NodeClient.close_position`` (``dydx_v4_client/node/client.py``).
 
         With an ``idempotency_key``, a retry answers the close placed the first time, found by
         the key and the close's own parameters before the position is read: once the first

@@ -176,7 +176,8 @@ class Exchange(Protocol):
 
     async def tx_result(self, tx_hash: str) -> Submission | None:
         """What the chain committed for a tx (ACCEPTED, or REJECTED with the DeliverTx error);
-        None while no block holds it. Short-term txs never appear in a block (PROTOCOL.md §0.5)."""
+        None while no block holds it. Short-term txs never appear in a block (v4-chain
+        protocol/app/process/utils_disallow_msgs.go)."""
         ...
 
     async def batch_cancel_short_term(

@@ -1,9 +1,10 @@
 """Keeping each order's status true: apply what the venue reports, expire short-term orders once
 the chain passes their good-til-block, and reconcile every order whose outcome is still open.
 
-Recovery never invents identifiers: an order whose broadcast outcome is unknown is only ever
-re-sent as the identical signed bytes while its good-til-block is valid (the chain dedupes by
-OrderId, PROTOCOL.md §2e), otherwise settled from what the chain and the indexer say.
+Recovery never invents identifiers: an order whose broadcast outcome is unknown is only ever re-sent
+as the identical signed bytes while its good-til-block is valid (the chain dedupes by OrderId:
+v4-chain ``protocol/x/clob/memclob/memclob.go`` validateNewOrder), otherwise settled from what the
+chain and the indexer say.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The chain counts short-term placements and cancels (a batch cancel weighs 2) and stateful
 placements per owner address over the last N blocks, failed attempts included, and refuses the
-excess with clob/5001 (``protocol/x/clob/rate_limit/``, PROTOCOL.md §2d). The limits are read from
+excess with clob/5001 (``protocol/x/clob/rate_limit/``). The limits are read from
 the node (``clob.Query/BlockRateLimitConfiguration``) at start and every few minutes.
 
 Each admitted message is counted at the latest height the router knows (the HeightCache, fed by
@@ -91,8 +91,9 @@ class ChainLimits:
         )
 
 
-# Until the node answers: the mainnet values (PROTOCOL.md §2d: 2000 short-term orders and cancels
-# per 5 blocks since v5.0.0; 2 stateful per block and 20 per 100 blocks).
+# Until the node answers: the mainnet values (2000 short-term orders and cancels per 5 blocks since
+# v5.0.0, v4-chain protocol/app/upgrades/v5.0.0/upgrade.go; 2 stateful per block and 20 per 100
+# blocks at dydx-mainnet-1 genesis).
 MAINNET_DEFAULTS = ChainLimits(
     short_term_orders_and_cancels=(BlockLimit(2000, 5),),
     stateful_orders=(BlockLimit(2, 1), BlockLimit(20, 100)),

@@ -1,10 +1,10 @@
 """Health of the upstreams, sampled in the background: the facts behind ``/ready`` and the gauges.
 
-- The node's height comes from the height cache (polled every second and fed by the indexer
-  stream). A node that still answers but whose height stopped advancing (a halted chain, a
-  stuck node) is as useless for short-term orders as a dead one: their good-til-block window
-  closes behind them (PROTOCOL.md §2d). So readiness fails when the height has not advanced for
-  ``max_block_age_s``.
+- The node's height comes from the height cache (polled every second and fed by the indexer stream).
+  A node that still answers but whose height stopped advancing (a halted chain, a stuck node) is as
+  useless for short-term orders as a dead one: their good-til-block window closes behind them
+  (v4-chain ``protocol/x/clob/types/constants.go`` ShortBlockWindow). So readiness fails when the
+  height has not advanced for ``max_block_age_s``.
 - The indexer's height is polled from ``GET /v4/height``; when it trails the node by more than
   ``max_indexer_lag_blocks`` the order statuses the router reports are that far behind too.
 - Event-loop lag is measured by how late a short timer fires: anything that blocks the loop

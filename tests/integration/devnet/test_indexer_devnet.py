@@ -221,7 +221,7 @@ async def test_short_term_order_statuses_follow_the_real_indexer(chain: Chain) -
     assert await chain.status(uid) == "BEST_EFFORT_OPENED"
     chain.submit(TRADER, chain_tx.cancel_order(oid, good_til_block=expiry["good_til_block"]))
     await chain.until(lambda: uid not in chain._indexer().projection.cache, "the cancel")
-    assert await chain.status(uid) == 404  # PROTOCOL.md §0.6
+    assert await chain.status(uid) == 404  # vulcan order-remove-handler.ts updates rows only
 
 
 async def test_long_term_order_is_open_after_its_block_and_canceled_after_the_next(

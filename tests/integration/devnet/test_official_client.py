@@ -2,8 +2,9 @@
 
 The client lives in `.venv-official` (it pins `v4-proto<9`) and runs in its own process through
 `scripts/official_client_driver.py`: its `async` methods make blocking gRPC calls, so it must not
-share this test's event loop (PROTOCOL.md §0.8). The test skips only when that virtualenv cannot
-be made because PyPI is unreachable; any other failure to make it fails the test.
+share this test's event loop (v4-client-py-v2 `dydx_v4_client/network.py`). The test skips only when
+that virtualenv cannot be made because PyPI is unreachable; any other failure to make it fails the
+test.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ async def test_the_faucet_funds_the_account_and_subaccount(observed: dict[str, A
 
 
 async def test_account_sequence_counts_only_stateful_txs(observed: dict[str, Any]) -> None:
-    # The long-term place and cancel increment it; short-term txs do not (PROTOCOL.md §3b).
+    # The long-term place and cancel increment it; short-term txs do not (v4-chain
+    # protocol/app/ante.go clobAnteHandle).
     before, after = observed["account_before"], observed["account_after"]
     assert after["number"] == before["number"]
     assert after["sequence"] == before["sequence"] + 2
@@ -102,7 +104,8 @@ async def test_indexer_reports_the_official_orders_like_the_real_indexer(
     short, long = observed["before_cancel"]["short"], observed["before_cancel"]["long"]
     for body in (short, long):
         indexer_swagger.validate_response("/orders/{orderId}", body)
-    # Short-term: only in the indexer's Redis until filled (PROTOCOL.md §0.6).
+    # Short-term: only in the indexer's Redis until filled (v4-chain
+    # indexer/services/vulcan/src/handlers/order-remove-handler.ts).
     assert (short["status"], short["orderFlags"], short["size"]) == (
         "BEST_EFFORT_OPENED",
         "0",

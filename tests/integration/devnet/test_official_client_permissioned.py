@@ -1,8 +1,8 @@
 """The official `dydx-v4-client==1.1.5`, unmodified, with a permissioned key on the devnet:
 `add_authenticator` signed by the owner, then `place_order` / `cancel_order` signed by the
 trading key with `TxOptions(authenticators=[id], ...)`
-(scripts/official_client_permissioned_driver.py, run in `.venv-official`, its own process:
-PROTOCOL.md §0.8). Skips only when PyPI is unreachable.
+(scripts/official_client_permissioned_driver.py, run in `.venv-official`, its own process: the
+official client's `async` methods block). Skips only when PyPI is unreachable.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """sdk/32 on a stateful order: the router resynchronises its account sequence and the order is
-placed, without the caller doing anything (PROTOCOL.md §3b, §11.1).
+placed, without the caller doing anything (v4-chain protocol/app/ante/replay_protection.go;
+dydxprotocol/v4-clients #282).
 
 Two ways: the chain's own sdk/32 after another writer of the same account used the sequence the
 router had cached, and an sdk/32 injected by the devnet (with a misleading "expected" hint).

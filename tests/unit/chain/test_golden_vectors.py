@@ -75,8 +75,9 @@ def _place(wallet: Wallet, v: dict[str, Any], *, quantums: int | None = None) ->
         good_til_block=v.get("good_til_block"),
         good_til_block_time=v.get("good_til_block_time"),
         reduce_only=v["reduce_only"],
-        # The official client sends 2 whatever it is asked (PROTOCOL.md §0.3); we take the
-        # value as an argument, so the vector passes what the official client put on the wire.
+        # The official client sends 2 whatever it is asked (node/message.py PY_V2_CLIENT_ID); we
+        # take the value as an argument, so the vector passes what the official client put on the
+        # wire.
         client_metadata=official["client_metadata"],
         condition_type=condition,
         conditional_order_trigger_subticks=trigger,

@@ -1,4 +1,5 @@
-"""HeightCache: freshness, monotonicity, and good-til-block window checks (PROTOCOL.md §2d)."""
+"""HeightCache: freshness, monotonicity, and good-til-block window checks (v4-chain
+protocol/x/clob/types/constants.go ShortBlockWindow, keeper/orders.go validateGoodTilBlock)."""
 
 import asyncio
 

@@ -3,7 +3,7 @@
 Every payload served here is first validated against the indexer's own OpenAPI spec
 (comlink's ``public/swagger.json`` in dydxprotocol/v4-chain, via the ``indexer_swagger``
 fixture), so the models are tested against the real shapes, including the documented
-divergences (PROTOCOL.md §0.7, §6).
+divergences (comlink `addresses-controller.ts`, `orders-controller.ts`).
 The end-to-end path over real sockets is in tests/integration/chain/.
 """
 

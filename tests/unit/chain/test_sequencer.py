@@ -1,6 +1,7 @@
-"""Sequencer against a hand-written fake of its ChainWriter port that enforces the chain's
-sequence rules (PROTOCOL.md §3b/§3c): short-term txs skip the check and consume nothing; stateful
-txs need the exact next sequence or a fresh, unique timestamp nonce."""
+"""Sequencer against a hand-written fake of its ChainWriter port that enforces the chain's sequence
+rules (v4-chain protocol/app/ante/replay_protection.go, x/accountplus/keeper/timestampnonce.go):
+short-term txs skip the check and consume nothing; stateful txs need the exact next sequence or a
+fresh, unique timestamp nonce."""
 
 import asyncio
 from dataclasses import dataclass, field

@@ -124,7 +124,8 @@ async def test_perpetual_markets_carry_the_chain_parameters(h: Harness) -> None:
     markets = body["markets"]
     assert list(markets) == ["BTC-USD", "ETH-USD", "LINK-USD", "SOL-USD", "AVAX-USD", "DOGE-USD"]
     btc = markets["BTC-USD"]
-    # PROTOCOL.md §8: BTC step 0.0001, tick 1; integer fields stay JSON numbers (§6).
+    # dydx-mainnet-1 genesis: BTC step 0.0001, tick 1; integer fields stay JSON numbers (comlink
+    # public/swagger.json PerpetualMarketResponseObject).
     assert (btc["stepSize"], btc["tickSize"]) == ("0.0001", "1")
     assert (btc["atomicResolution"], btc["quantumConversionExponent"]) == (-10, -9)
     assert (btc["stepBaseQuantums"], btc["subticksPerTick"]) == (1_000_000, 100_000)
@@ -142,7 +143,7 @@ async def test_markets_filtered_by_ticker_keep_the_dict_shape(h: Harness) -> Non
     assert errors[0]["path"] == "ticker" and errors[0]["location"] == "query"
 
 
-# ---- short-term order statuses (PROTOCOL.md §0.6) ----------------------------------------------
+# ---- short-term order statuses (vulcan order-remove-handler.ts) --------------------------------
 async def test_unfilled_short_term_order_is_best_effort_opened_then_gone_after_cancel(
     h: Harness,
 ) -> None:
@@ -239,7 +240,8 @@ async def test_long_term_order_is_open_from_its_block_and_canceled_on_chain(h: H
     h.apply(block(3, *placed(o, 3, PlacementStatus.OPENED).events))
     body = await h.get(f"/orders/{uid(o)}", "/orders/{orderId}")
     assert (body["status"], body["orderFlags"], body["createdAtHeight"]) == ("OPEN", "64", "3")
-    # POST_ONLY is reported as GTT with postOnly (PROTOCOL.md §6).
+    # POST_ONLY is reported as GTT with postOnly (v4-chain
+    # indexer/packages/postgres/src/lib/api-translations.ts).
     assert (body["timeInForce"], body["postOnly"]) == ("GTT", True)
     assert body["goodTilBlockTime"] == "2026-11-18T11:06:40.000Z" and "goodTilBlock" not in body
     h.apply(block(4, *removed(o, 4, RemovalReason.USER_CANCELED, RemovalStatus.CANCELED).events))
@@ -339,7 +341,8 @@ async def test_fill_updates_fills_positions_and_the_wrapped_subaccount(h: Harnes
     ]
     assert len(positions) == 1
     pos = positions[0]
-    # The size of a SHORT position is negative (PROTOCOL.md §6).
+    # The size of a SHORT position is negative (comlink request-transformer.ts
+    # perpetualPositionToResponseObject).
     assert (pos["side"], pos["size"], pos["entryPrice"], pos["status"]) == (
         "SHORT", "-0.0003", "60000", "OPEN",
     )  # fmt: skip

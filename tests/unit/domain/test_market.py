@@ -15,7 +15,7 @@ from dydx_router.domain.errors import (
 )
 from dydx_router.domain.market import MarketSpec, Rounding, Side
 
-# Mainnet genesis parameters (PROTOCOL.md §8; dydxopsdao/networks dydx-mainnet-1/genesis.json).
+# Mainnet genesis parameters (dydxopsdao/networks dydx-mainnet-1/genesis.json).
 BTC = MarketSpec("BTC-USD", 0, -10, -9, 1_000_000, 100_000)
 ETH = MarketSpec("ETH-USD", 1, -9, -9, 1_000_000, 100_000)
 SOL = MarketSpec("SOL-USD", 5, -7, -9, 1_000_000, 1_000_000)

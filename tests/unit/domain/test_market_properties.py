@@ -1,6 +1,7 @@
 """Quantization properties over every mainnet genesis market, against a Fraction oracle.
 
-The oracle is the chain's formula written with exact rationals (PROTOCOL.md §4):
+The oracle is the chain's formula written with exact rationals (v4-chain
+protocol/x/clob/types/quantums.go, price_to_subticks.go):
 ``quantums = size × 10^-aR`` and ``subticks = price × 10^(aR − qce + 6)``; a value is valid iff
 that rational is an integer multiple of the step (tick).
 """

@@ -17,7 +17,8 @@ from dydx_router.domain.planning import (
     plan_order,
 )
 
-# BTC-USD at mainnet genesis (PROTOCOL.md §8): step 0.0001 BTC, tick 1 USD.
+# BTC-USD at mainnet genesis (dydxopsdao/networks dydx-mainnet-1/genesis.json): step 0.0001 BTC,
+# tick 1 USD.
 BTC = MarketSpec(
     ticker="BTC-USD",
     clob_pair_id=0,

@@ -65,7 +65,7 @@ def test_open_then_partial_then_filled_with_average_price() -> None:
 
 
 def test_fill_wins_over_an_earlier_cancel_report() -> None:
-    # An IOC filled across matches showed CANCELED then FILLED (PROTOCOL.md §11.6).
+    # An IOC filled across matches showed CANCELED then FILLED (v4-chain PR #658).
     s = settle(order(), venue(VenueStatus.CANCELED, "1", "100"), 50)
     assert s is not None and s.status is OrderStatus.FILLED
 

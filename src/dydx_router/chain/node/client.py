@@ -223,7 +223,7 @@ class NodeClient(NodeTransport):
         """BroadcastTx (SYNC): returns the tx hash once CheckTx accepted it.
 
         A non-zero CheckTx code raises the typed rejection (``chain.errors.rejection``). Code 0
-        means "accepted into the mempool/memclob", not "filled" (PROTOCOL.md §0.5, §11.3).
+        means "accepted into the mempool/memclob", not "filled" (dydxprotocol/v4-clients #238).
         """
 
         def check(resp: Any, state: CallState) -> str:

@@ -2,7 +2,7 @@
 and failover.
 
 Every call carries a deadline. Transport failures (UNAVAILABLE, DEADLINE_EXCEEDED,
-RESOURCE_EXHAUSTED — public nodes throttle, PROTOCOL.md §11.13 — and UNIMPLEMENTED, an endpoint
+RESOURCE_EXHAUSTED — public nodes throttle — and UNIMPLEMENTED, an endpoint
 that is not a dYdX node) move to the next endpoint and repeat the *same* request there; a
 broadcast is repeated with the same bytes, so a failover never creates a second order. When every
 endpoint has failed, the call is retried with exponential backoff and jitter inside a total time
@@ -16,7 +16,8 @@ instead of waiting for a deadline. :meth:`NodeClient.monitor` probes every endpo
 background (the half-open probes, latency and height lag), so the request path never pays for it.
 
 The blocking stubs are never used: ``v4_proto`` stubs are bound to ``grpc.aio`` channels, so
-every method returns an awaitable (the official client's async methods block, PROTOCOL.md §0.8).
+every method returns an awaitable (the official client's async methods block: v4-client-py-v2
+``dydx_v4_client/network.py`` uses a blocking ``grpc.Channel``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ _FAILOVER = frozenset(
 )
 BASE_ACCOUNT_URL = "/cosmos.auth.v1beta1.BaseAccount"
 PAGE_LIMIT = 1000
-# cosmos.tx.v1beta1.BroadcastMode: SYNC returns the CheckTx result (PROTOCOL.md §3e).
+# cosmos.tx.v1beta1.BroadcastMode: SYNC returns the CheckTx result (cosmos-sdk
+# proto/cosmos/tx/v1beta1/service.proto).
 BROADCAST_SYNC = tx_service.BroadcastMode.BROADCAST_MODE_SYNC
 # gRPC's own reconnect backoff grows to 120 s by default; the breakers already pace the attempts
 # on a failing endpoint, so a recovered node must be reachable within seconds, not minutes.
