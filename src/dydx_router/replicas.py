@@ -154,6 +154,7 @@ async def start_status_workers(
         {"status-stream": status.run, "subaccount-follower": follow, "reconciler": reconciler.run},
         ttl_s=settings.worker_lease_ttl_s,
         on_standby=beat.beat,  # a standby replica's reconciler is idle, not stuck
+        keep=container.supervisor.keep,
     )
     listener.subscribe(TOPIC_LEASES, group.wake)
     assert container.presence is not None

@@ -143,7 +143,9 @@ def test_no_server_error_for_any_generated_request(fuzzed: RouterProcess, tmp_pa
     print(
         f"/health during the fuzz: {len(probe.latencies)} probes, max {max(probe.latencies):.3f} s"
     )
-    assert len(probe.latencies) > 50 and max(probe.latencies) < 1.0
+    # The loop never stalls: a hostile input used to hang it for good; a probe may wait a
+    # moment for a core when CI's two test workers share the machine.
+    assert len(probe.latencies) > 50 and max(probe.latencies) < 3.0
 
 
 ORDER = {"market": "BTC-USD", "side": "BUY", "type": "LIMIT", "size": "0.001", "price": "50000"}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 import structlog
@@ -49,6 +49,7 @@ class LeasedGroup:
         ttl_s: float = 3.0,
         restart_s: float = 1.0,
         on_standby: Callable[[], None] | None = None,
+        keep: Callable[[str, WorkerFactory], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self._leases = leases
         self.name = name
@@ -57,6 +58,9 @@ class LeasedGroup:
         self._ttl = ttl_s
         self._restart_s = restart_s
         self._on_standby = on_standby
+        # How a worker is kept running while the lease is held: the process's supervisor
+        # (restarts with backoff, counted, reported by /ready) where there is one.
+        self._keep_running = keep or self._keep
         self._wake = asyncio.Event()
         self.token: int | None = None
         self.held_since: float | None = None
@@ -99,7 +103,7 @@ class LeasedGroup:
         """Run the workers until the lease is lost (returns) or this task is cancelled."""
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(self._keep(n, f), name=f"{self.name}:{n}")
+                group.create_task(self._keep_running(n, f), name=f"{self.name}:{n}")
                 for n, f in self._workers.items()
             ]
             try:

@@ -107,6 +107,19 @@ class Supervisor:
         worker.task = asyncio.create_task(self._keep(worker), name=f"supervise-{name}")
         return worker
 
+    async def keep(self, name: str, factory: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``factory()`` as the worker ``name`` in the calling task, restarted, counted and
+        reported like a spawned one, until the caller cancels it. It is then no longer listed:
+        a replica that lost its lease (workers/lease.py) has no such worker, not a dead one."""
+        if name in self.workers:
+            raise ValueError(f"worker {name!r} already exists")
+        worker = Worker(name, factory, None, None, running=True)
+        self.workers[name] = worker
+        try:
+            await self._keep(worker)
+        finally:
+            self.workers.pop(name, None)
+
     async def _keep(self, worker: Worker) -> None:
         failures = 0
         while True:

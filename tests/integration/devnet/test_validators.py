@@ -137,9 +137,13 @@ async def test_a_tx_reaches_the_others_after_the_gossip_delay_and_is_included_on
     w, acc = await _funded(d, nodes[0], 3001)
     h = await d.step_blocks(1)
     tx = sign(w, [order(order_id(w, 1), subticks=100_000_000, gtb=h + 20)], account_number=acc)
+    sent = time.monotonic()
     assert await _broadcast(nodes[0], tx) == ("", 0)
     assert _hash(tx) in await d.mempool(0)
-    assert _hash(tx) not in await d.mempool(1)  # not yet gossiped
+    early = _hash(tx) in await d.mempool(1)
+    if time.monotonic() - sent < VALIDATORS_GOSSIP_DELAY_S:
+        # Read before the gossip delay could have passed (a busy machine may not manage it).
+        assert not early  # not yet gossiped
     await asyncio.sleep(GOSSIPED)
     assert all([_hash(tx) in await d.mempool(i) for i in range(3)])
     # an identical re-send to validator 1 meets its tx cache (CometBFT: sdk/19)

@@ -205,7 +205,8 @@ async def test_halted_during_recovery_sends_nothing_new(
     # Cancelled unsent, or, on a machine slow enough that its 40 blocks (8 s) ran out before the
     # router was back, expired unsent: either way nothing reached the chain (asserted above).
     assert short_final["status"] in {"CANCELED", "EXPIRED"}
-    assert "CANCEL_REQUESTED" in history(short_final)
+    if short_final["status"] == "CANCELED":
+        assert "CANCEL_REQUESTED" in history(short_final)
     assert stateful_now["status"] == "UNKNOWN"  # it may not be called never-placed: not sent
     assert accepted == {row_key(at_crash[stateful]): 1}
 

@@ -225,3 +225,27 @@ async def test_close_gives_up_on_a_worker_that_ignores_its_cancel() -> None:
     release.set()
     assert worker.task is not None
     await worker.task
+
+
+async def test_a_kept_worker_is_restarted_counted_and_unlisted_when_its_caller_stops() -> None:
+    """A leased worker (workers/lease.py) runs in its lease holder's task: it is restarted and
+    counted like a spawned one, reported while down, and no longer listed once the lease ends."""
+    runs = 0
+
+    async def dies_once() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise RuntimeError("boom")
+        await asyncio.Event().wait()
+
+    before = restarts("kept")
+    supervisor = Supervisor(backoff_initial_s=0.05, backoff_max_s=0.05)
+    task = asyncio.create_task(supervisor.keep("kept", dies_once))
+    await _until(lambda: runs == 2)
+    assert restarts("kept") == before + 1
+    assert "kept" in supervisor.workers and supervisor.problems() == []
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert "kept" not in supervisor.workers

@@ -143,12 +143,17 @@ async def test_kill_9_during_placement(world: World, step: str) -> None:
         await w.truth(placed=0)
         return
     assert sorted(r["status"] for r in at_crash) == ["PENDING", "PENDING"]
+    placed: int | None = 0
     for r in at_crash:
         # The short-term order's 40 blocks (10 s) can run out before a restart on a busy machine:
-        # then EXPIRED is the truth, and truth() below holds the router to what the chain did.
+        # then EXPIRED is the truth (and, if it was never sent, re-sending it would be refused),
+        # and truth() below holds the router to what the chain did.
         short = r["order_flags"] == OrderFlags.SHORT_TERM
-        await w.until(str(r["id"]), {"OPEN", "EXPIRED"} if short else {"OPEN"}, 30)
-    await w.truth(placed=2)
+        body = await w.until(str(r["id"]), {"OPEN", "EXPIRED"} if short else {"OPEN"}, 30)
+        # An EXPIRED order crashed before its broadcast may or may not have been re-sent in time.
+        known = step == "after_broadcast" or body["status"] == "OPEN"
+        placed = placed + 1 if known and placed is not None else None
+    await w.truth(placed=placed)
 
 
 @pytest.mark.parametrize("step", ["before_cancel_broadcast", "after_cancel_broadcast"])
