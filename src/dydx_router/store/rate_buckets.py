@@ -33,10 +33,12 @@ INSERT INTO rate_buckets AS b (key, tokens, updated_at)
 VALUES ($1, $3::float8 - $4::float8, clock_timestamp())
 ON CONFLICT (key) DO UPDATE
    SET tokens = LEAST($3::float8, b.tokens
-           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8) - $4::float8,
+           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8)
+           - $4::float8,
        updated_at = excluded.updated_at
  WHERE LEAST($3::float8, b.tokens
-           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8) >= $4::float8
+           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8)
+       >= $4::float8
 RETURNING tokens
 """
 
