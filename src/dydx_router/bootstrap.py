@@ -195,9 +195,9 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         await replicas.start_status_workers(container, heights, owner, container.listener)
         # Fills of our orders from the indexer, as order events say they happened.
 
-        async def fills(sub: int, market: str, before: int | None) -> Any:
+        async def fills(sub: int, market: str, before: int | None, limit: int) -> Any:
             page = await indexer.fills(
-                owner, sub, market=market, limit=1000, created_before_or_at_height=before
+                owner, sub, market=market, limit=limit, created_before_or_at_height=before
             )
             return page.fills
 

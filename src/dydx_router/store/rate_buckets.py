@@ -4,10 +4,17 @@ One statement per request takes a token or refuses, atomically (the row lock of 
 the database's clock, so request N+1 of a key is refused whichever replica it reaches. If the
 database cannot answer within ``timeout_s`` the replica's own in-memory bucket decides, so a
 database hiccup slows nothing down (and limits stay per replica meanwhile).
+
+Requests of one key that arrive while its statement is in flight wait for it and then take their
+tokens together, all or none, in one statement (a group take, like the placements' group commit
+in ``store/batch.py``): one round trip and one row lock per group instead of one per request,
+whose queue on the bucket's row lock serialised every trade request of a key. A group the bucket
+cannot grant whole is asked about one request at a time, as before, so the count stays exact.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Hashable
@@ -19,17 +26,19 @@ from dydx_router.service.ratelimit import Rate, RateLimiter
 
 log = structlog.get_logger(__name__)
 
-# The refill is computed from the row's last update to the database's clock; a refused request
-# writes nothing.
+# Takes $4 tokens, all or none (a group never exceeds the burst, so a new row can hold them). The
+# refill is computed from the row's last update to the database's clock; a refusal writes nothing.
 _TAKE = """
 INSERT INTO rate_buckets AS b (key, tokens, updated_at)
-VALUES ($1, $3::float8 - 1, clock_timestamp())
+VALUES ($1, $3::float8 - $4::float8, clock_timestamp())
 ON CONFLICT (key) DO UPDATE
    SET tokens = LEAST($3::float8, b.tokens
-           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8) - 1,
+           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8)
+           - $4::float8,
        updated_at = excluded.updated_at
  WHERE LEAST($3::float8, b.tokens
-           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8) >= 1
+           + EXTRACT(EPOCH FROM excluded.updated_at - b.updated_at)::float8 * $2::float8)
+       >= $4::float8
 RETURNING tokens
 """
 
@@ -53,16 +62,80 @@ class SharedRateLimiter(RateLimiter):
         self._timeout = timeout_s
         # What the shared bucket held after this replica's last take (GET /v1/account).
         self._seen: dict[tuple[Hashable, str], tuple[float, float]] = {}
+        # Per bucket key: the requests waiting for the statement in flight (group take).
+        self._waiting: dict[str, list[asyncio.Future[_Outcome]]] = {}
+        self._drains: set[asyncio.Task[None]] = set()
 
     async def acquire(self, who: Hashable, route_class: str) -> float:
         rate = self._rates.get(route_class)
         if rate is None or route_class in self._local_only:
             return self.take(who, route_class)
         key = f"{route_class}:{who}"
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            # Nothing in flight for this key: ask at once, alone.
+            self._waiting[key] = []
+            try:
+                return await self._acquire_one(key, who, route_class, rate)
+            finally:
+                self._drain_after(key, who, route_class, rate)
+        future: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
+        waiting.append(future)
+        outcome = await future
+        if outcome is _GRANTED:
+            return 0.0
+        if outcome is _UNAVAILABLE:
+            return self.take(who, route_class)
+        return await self._acquire_one(key, who, route_class, rate)
+
+    def _drain_after(self, key: str, who: Hashable, route_class: str, rate: Rate) -> None:
+        if not self._waiting.get(key):
+            self._waiting.pop(key, None)
+            return
+        task = asyncio.get_running_loop().create_task(self._drain(key, who, route_class, rate))
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
+    async def _drain(self, key: str, who: Hashable, route_class: str, rate: Rate) -> None:
+        """Take the tokens of the requests that queued meanwhile, a group at a time."""
+        waiting = self._waiting[key]
+        try:
+            while waiting:
+                group = [f for f in waiting[: max(1, rate.burst)] if not f.done()]
+                del waiting[: max(1, rate.burst)]
+                if not group:
+                    continue
+                outcome = await self._take_group(key, who, route_class, rate, len(group))
+                for future in group:
+                    if not future.done():
+                        future.set_result(outcome)
+        finally:
+            self._waiting.pop(key, None)
+            for future in waiting:  # only if cancelled: each asks alone
+                if not future.done():
+                    future.set_result(_SHORT)
+
+    async def _take_group(
+        self, key: str, who: Hashable, route_class: str, rate: Rate, n: int
+    ) -> _Outcome:
         try:
             async with self._pool.acquire(timeout=self._timeout) as conn:
                 left = await conn.fetchval(
-                    _TAKE, key, rate.per_second, rate.burst, timeout=self._timeout
+                    _TAKE, key, rate.per_second, rate.burst, float(n), timeout=self._timeout
+                )
+        except (OSError, TimeoutError, Exception) as e:
+            log.warning("shared_rate_limit_unavailable", error=type(e).__name__)
+            return _UNAVAILABLE
+        if left is None:
+            return _SHORT
+        self._remember(who, route_class, float(left))
+        return _GRANTED
+
+    async def _acquire_one(self, key: str, who: Hashable, route_class: str, rate: Rate) -> float:
+        try:
+            async with self._pool.acquire(timeout=self._timeout) as conn:
+                left = await conn.fetchval(
+                    _TAKE, key, rate.per_second, rate.burst, 1.0, timeout=self._timeout
                 )
                 if left is not None:
                     self._remember(who, route_class, float(left))
@@ -93,3 +166,12 @@ class SharedRateLimiter(RateLimiter):
                 left = min(float(rate.burst), seen[0] + (now - seen[1]) * rate.per_second)
             out[route_class] = (rate, left)
         return out
+
+
+class _Outcome:
+    __slots__ = ()
+
+
+# A group's outcome: every request granted; the bucket short of the group's tokens (each asks
+# alone); the database unavailable (each takes from the replica's own bucket).
+_GRANTED, _SHORT, _UNAVAILABLE = _Outcome(), _Outcome(), _Outcome()

@@ -44,11 +44,15 @@ class Indexer:
         self.fills = sorted(fills, key=lambda f: -f.created_at_height)
         self.page = page
         self.calls: list[tuple[int, str, int | None]] = []
+        self.limits: list[int] = []
 
-    async def __call__(self, sub: int, market: str, before: int | None) -> list[VenueFill]:
+    async def __call__(
+        self, sub: int, market: str, before: int | None, limit: int
+    ) -> list[VenueFill]:
         self.calls.append((sub, market, before))
+        self.limits.append(limit)
         return [f for f in self.fills if before is None or f.created_at_height <= before][
-            : self.page
+            : min(self.page, limit)
         ]
 
 
@@ -110,3 +114,20 @@ async def test_an_order_whose_fills_are_not_indexed_yet_is_still_short(clean_db:
     venue.fills.insert(0, VenueFill(uuid.uuid4(), a.indexer_order_id, Decimal("0.0023"), 6))
     assert await recorder.record([a.id]) == set()
     assert sorted((await stored(clean_db))[a.id]) == [Decimal("0.0023"), Decimal("0.0100")]
+
+
+async def test_the_first_page_is_sized_to_the_orders_and_further_pages_are_full(
+    clean_db: Any,
+) -> None:
+    orders = [await filled(clean_db, n, "0.001") for n in range(1, 4)]
+    # Newer fills of other orders than a small first page holds: the orders' own are further back.
+    newer = [VenueFill(uuid.uuid4(), uuid.uuid4(), Decimal("0.001"), 200 + i) for i in range(60)]
+    own = [VenueFill(uuid.uuid4(), o.indexer_order_id, Decimal("0.001"), 100) for o in orders]
+    venue = Indexer([*own, *newer], page=1000)
+    uow = UnitOfWorkFactory(clean_db)
+    recorder = FillRecorder(EventHub(uow, retention_s=60), uow, venue, page_size=1000)
+    assert await recorder.record([o.id for o in orders]) == set()
+    # 2 per order + 32, not 1,000 fills rendered and parsed for 3; then a full page further back.
+    assert venue.limits == [38, 1000]
+    assert venue.calls[1] == (0, "BTC-USD", 222)  # the oldest of the first page
+    assert sorted(await stored(clean_db)) == sorted(o.id for o in orders)

@@ -224,3 +224,39 @@ async def test_usage_reports_the_shared_bucket(db_pool: Any, other_pool: Any) ->
         await a.acquire(who, "trade")
     await b.acquire(who, "trade")
     assert round(b.usage(who)["trade"][1]) == 1  # the other replica's three takes counted
+
+
+class _CountingPool:
+    """The pool, counting the connections taken (one per statement round of the limiter)."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self.acquired = 0
+
+    def acquire(self, **kwargs: Any) -> Any:
+        self.acquired += 1
+        return self._pool.acquire(**kwargs)
+
+
+async def test_concurrent_requests_of_a_key_take_their_tokens_together_and_exactly(
+    db_pool: Any, other_pool: Any
+) -> None:
+    rates = {"trade": Rate(0.001, 30)}
+    counted = _CountingPool(db_pool)
+    a = SharedRateLimiter(counted, rates, local_only=frozenset(), timeout_s=5)
+    b = SharedRateLimiter(other_pool, rates, local_only=frozenset(), timeout_s=5)
+    who = uuid.uuid4()
+    waits = await asyncio.gather(*(a.acquire(who, "trade") for _ in range(20)))
+    assert waits == [0.0] * 20
+    # One statement for the first request, one group take for the 19 that queued behind it.
+    assert counted.acquired == 2
+    # The other replica sees the 20 taken: 10 left, then every further request is refused,
+    # the groups that cannot be granted whole asked about one request at a time.
+    waits = await asyncio.gather(
+        *(b.acquire(who, "trade") for _ in range(8)), *(a.acquire(who, "trade") for _ in range(8))
+    )
+    assert sum(w == 0.0 for w in waits) == 10
+    assert all(w > 0 for w in waits if w != 0.0)
+    async with db_pool.acquire() as conn:
+        left = await conn.fetchval("SELECT tokens FROM rate_buckets WHERE key = $1", f"trade:{who}")
+    assert 0 <= left < 1
