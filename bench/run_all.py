@@ -23,6 +23,7 @@ Scenarios (each on a fresh stack: PostgreSQL, devnet, router):
   of 1 s = 40/s; load 80/s): must see zero clob/5001 rejections; the excess waits or gets 429.
 - **official**: the same max-throughput load against the official ``dydx-v4-client`` behind a thin
   HTTP wrapper, then against the router, on the same devnet.
+- **events**: the event stream's latency and 1,000 idle streams' cost, A/B (``bench/event_ab.py``).
 - **list**: ``GET /v1/orders`` with filters and cursors over 10 million rows
   (``bench/list_orders.py``).
 """
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uvloop  # noqa: E402
-from bench import list_orders  # noqa: E402
+from bench import event_ab, list_orders  # noqa: E402
 from bench.fills import FillTarget, run_market_report, stream_drops  # noqa: E402
 from bench.load import LoadResult, order_bodies, print_result, run_load  # noqa: E402
 from bench.official import official_wrapper  # noqa: E402
@@ -177,7 +178,7 @@ def market_rows(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="shorter runs, 1M rows (a smoke test)")
-    p.add_argument("--only", default="market,throughput,latency,paced,official,list")
+    p.add_argument("--only", default="market,throughput,latency,paced,official,events,list")
     args = p.parse_args()
     only = set(args.only.split(","))
     scale = 0.25 if args.quick else 1.0
@@ -317,6 +318,9 @@ def main() -> None:
                         )
                     )
                 asyncio.run(s.devnet.reset_faults())
+        if "events" in only:
+            event_rows, details["events"] = event_ab.scenario(pg, scale)
+            rows += event_rows
         if "list" in only:
             n = 1_000_000 if args.quick else 10_000_000
             res = list_orders.run(pg, n)

@@ -3,10 +3,11 @@ to the streams (``GET /v1/events``) that may see it.
 
 The hub is woken by PostgreSQL's notification (a trigger notifies in the writer's transaction,
 so it arrives at commit) and polls as a backstop for notifications lost while its listener
-reconnects. On each wake it sequences what was committed (``store/events.py``) and reads the
-new ids in order. Every stream holds a bounded queue: a stream that falls more than
-``queue_max`` events behind is dropped with a ``slow_reader`` error rather than growing without
-bound; its client resumes from its ``Last-Event-ID``, read from the table.
+reconnects. On each wake it sequences what was committed (``store/events.py``); the statement
+that numbers the rows returns them, so the hub reads nothing more. Every stream holds a bounded
+queue: a stream that falls more than ``queue_max`` events behind is dropped with a
+``slow_reader`` error rather than growing without bound; its client resumes from its
+``Last-Event-ID``, read from the table.
 """
 
 from __future__ import annotations
@@ -128,20 +129,43 @@ class EventHub:
                 log.warning("events_hub_failed", error=str(e) or type(e).__name__)
 
     async def step(self) -> None:
-        """Sequence what was committed, then hand every new event to the streams."""
+        """Sequence what was committed, then hand every new event to the streams.
+
+        One statement numbers the new rows and returns them (with any another replica numbered
+        meanwhile); they are handed out once that transaction has committed, when their ids are
+        visible to every reader. Four round trips a wake: BEGIN, the lock, the statement, COMMIT
+        (the ids' commit is flushed: an id handed out is never given again after a crash)."""
         async with self._uow() as tx:
             if self.last_id is None:
                 self.last_id = (await tx.events.bounds())[1]
-            await tx.events.sequence()
-            await tx.commit()
+            fresh = await tx.events.sequence_and_read(self.last_id, limit=READ_BATCH)
+            await tx.commit(more=False)
+        for e in fresh:
+            if e.id <= self.last_id:
+                continue
+            if e.id != self.last_id + 1:
+                # More were numbered elsewhere than one read brings: the rest from the table.
+                await self._read_from_table()
+                return
+            self._deliver(e)
+        if len(fresh) >= READ_BATCH:
+            # Those numbered elsewhere may have filled the read: the rest, if any, from the table.
+            await self._read_from_table()
+
+    async def _read_from_table(self) -> None:
+        assert self.last_id is not None
+        async with self._uow() as tx:
             while True:
                 batch = await tx.events.after(self.last_id, limit=READ_BATCH)
                 for e in batch:
-                    self.last_id = e.id
-                    for sub in self._audience(e):
-                        sub.offer(e)
+                    self._deliver(e)
                 if len(batch) < READ_BATCH:
                     break
+
+    def _deliver(self, e: StoredEvent) -> None:
+        self.last_id = e.id
+        for sub in self._audience(e):
+            sub.offer(e)
 
     async def prune(self) -> int:
         self._pruned_at = time.monotonic()

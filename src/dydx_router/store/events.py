@@ -34,6 +34,23 @@ UPDATE events e SET id = base.m + todo.n FROM todo, base WHERE e.seq = todo.seq
 RETURNING e.id
 """
 _EVENT_COLUMNS = "id, kind, order_id, api_key_id, subaccount_number, market, at, payload"
+# The sequencing and the hub's read in one statement: the rows this run numbers come back from
+# the UPDATE itself (no second read of what was just written), with the rows another replica
+# numbered after ``$1`` since (at most ``$2``). A data-modifying CTE's main query reads the
+# statement's snapshot, in which this run's rows have no id yet: no row comes back twice.
+_SEQUENCE_AND_READ = f"""
+WITH todo AS (
+    SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM events WHERE id IS NULL
+), base AS (SELECT coalesce(max(id), 0) AS m FROM events),
+numbered AS (
+    UPDATE events e SET id = base.m + todo.n FROM todo, base WHERE e.seq = todo.seq
+    RETURNING {", ".join(f"e.{c}" for c in _EVENT_COLUMNS.split(", "))}
+)
+SELECT * FROM numbered
+UNION ALL
+(SELECT {_EVENT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2)
+ORDER BY id
+"""
 
 
 def _event(row: asyncpg.Record) -> StoredEvent:
@@ -69,6 +86,15 @@ class EventRepository:
         await self._conn.execute("SELECT pg_advisory_xact_lock($1)", SEQUENCER_LOCK)
         rows = await self._conn.fetch(_SEQUENCE)
         return len(rows)
+
+    async def sequence_and_read(self, last_id: int, *, limit: int = 500) -> list[StoredEvent]:
+        """``sequence`` and the new events in one round trip (call inside a transaction and
+        commit before handing them out: their ids are not visible until then). In id order:
+        the events numbered by others after ``last_id`` (at most ``limit``), then this run's.
+        A hole between them (more than ``limit`` numbered by others) is the caller's to read
+        with ``after``."""
+        await self._conn.execute("SELECT pg_advisory_xact_lock($1)", SEQUENCER_LOCK)
+        return [_event(r) for r in await self._conn.fetch(_SEQUENCE_AND_READ, last_id, limit)]
 
     async def after(self, last_id: int, *, limit: int = 500) -> list[StoredEvent]:
         rows = await self._conn.fetch(
