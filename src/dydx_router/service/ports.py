@@ -19,6 +19,7 @@ from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange
 from dydx_router.domain.planning import OrderPlan
 from dydx_router.domain.queries import Cursor, OrderFilter
+from dydx_router.domain.risk import Exposure
 from dydx_router.domain.sync import VenueOrder
 
 
@@ -220,6 +221,11 @@ class OrderRepo(Protocol):
 
     async def add(self, order: Order, *, reason: str = ..., height: int | None = ...) -> None: ...
 
+    async def locked_exposure(self, order: Order) -> Exposure:
+        """Lock ``order``'s (address, subaccount, market) for the transaction; its committed
+        open orders."""
+        ...
+
     async def get(self, order_id: uuid.UUID, *, with_history: bool = ...) -> Order: ...
 
     async def get_for_update(self, order_id: uuid.UUID) -> Order: ...
@@ -263,14 +269,28 @@ class OrderRepo(Protocol):
     ) -> list[Order]: ...
 
 
+# Re-checks an order against what every replica has committed in its (subaccount, market),
+# under a lock held until its row is committed; raises to refuse it (service/risk.py).
+ExposureGuard = Callable[[Exposure], None]
+
+
 class PlacementWrites(Protocol):
     """The two writes of a placement, each durable when it returns (``store.batch`` groups
     concurrent ones into one commit; the default runs each in a unit of work)."""
 
     async def next_client_id(self) -> int: ...
 
-    async def insert(self, order: Order, *, reason: str, height: int | None) -> None:
-        """Persist a new order and its first history row; DuplicateOrder on a collision."""
+    async def insert(
+        self,
+        order: Order,
+        *,
+        reason: str,
+        height: int | None,
+        guard: ExposureGuard | None = None,
+    ) -> None:
+        """Persist a new order and its first history row; DuplicateOrder on a collision.
+        With a ``guard``: in one transaction with the committed exposure's lock and check
+        (store/exposure.py); the guard's error refuses the order and nothing is written."""
         ...
 
     async def record(

@@ -22,6 +22,8 @@ from dydx_router.domain.order import (
     check_transition,
 )
 from dydx_router.domain.queries import Cursor, OrderFilter
+from dydx_router.domain.risk import Exposure
+from dydx_router.store.exposure import locked_exposure
 from dydx_router.store.order_rows import COLUMNS, INSERT, apply_fields, order_from_row, order_params
 from dydx_router.store.paging import Listing
 
@@ -99,6 +101,10 @@ class OrderRepository:
                 constraint=exc.constraint_name,
             ) from exc
         order.created_at, order.updated_at = row["created_at"], row["updated_at"]
+
+    async def locked_exposure(self, order: Order) -> Exposure:
+        """store/exposure.py: the committed open orders of the order's market, locked."""
+        return await locked_exposure(self._conn, order)
 
     async def get(self, order_id: uuid.UUID, *, with_history: bool = True) -> Order:
         row = await self._conn.fetchrow(
