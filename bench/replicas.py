@@ -132,7 +132,7 @@ async def _set_exposure_limit(router: RouterProcess) -> None:
     async with httpx.AsyncClient(
         base_url=router.url, headers={"Authorization": f"Bearer {admin}"}, timeout=30
     ) as c:
-        resp = await c.put("/v1/admin/risk-limits/global", json={"max_open_orders": 1_000_000})
+        resp = await c.put("/v1/admin/risk-limits/global", json={"max_open_orders": 100_000})
         resp.raise_for_status()
     await asyncio.sleep(1.5)  # every replica reloads (NOTIFY; the poll as a backstop)
 
