@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from dydx_router.domain.risk import Exposure, ProposedOrder, RiskLimits, check_order
+from dydx_router.domain.order import Order
+from dydx_router.domain.risk import ProposedOrder, RiskLimits, check_order
 from dydx_router.service.agent_limits import AgentReservation
-from dydx_router.service.ports import ExposureGuard
+from dydx_router.service.ports import ExposureGuard, GuardReads
 
 if TYPE_CHECKING:
     from dydx_router.service.risk import Reservation
@@ -33,7 +34,8 @@ def exposure_guard(
     """The same check as the gate's, on the committed open orders of every replica and the
     position the gate's snapshot had (positions move by fills, which no replica writes)."""
 
-    def guard(committed: Exposure) -> None:
+    async def guard(reads: GuardReads, placed: Order) -> None:
+        committed = await reads.locked_exposure(placed)
         exposure = replace(committed, position=position)
         check_order(order, limits, scope=scope, oracle=oracle, exposure=exposure)
 
@@ -47,7 +49,23 @@ class Admission:
 
     reservation: Reservation | None = None
     agent: AgentReservation | None = None
-    guard: ExposureGuard | None = None
+    exposure_guard: ExposureGuard | None = None
+
+    @property
+    def guard(self) -> ExposureGuard | None:
+        """Both re-checks in one, the exposure's lock first (the one order of locks)."""
+        agent = self.agent.guard if self.agent is not None else None
+        guards = [g for g in (self.exposure_guard, agent) if g is not None]
+        if not guards:
+            return None
+        if len(guards) == 1:
+            return guards[0]
+
+        async def both(reads: GuardReads, placed: Order) -> None:
+            for g in guards:
+                await g(reads, placed)
+
+        return both
 
     def committed(self) -> None:
         for held in (self.reservation, self.agent):

@@ -129,7 +129,7 @@ class UowPlacements:
     ) -> None:
         async with self._uow() as uow:
             if guard is not None:
-                guard(await uow.orders.locked_exposure(order))
+                await guard(uow.orders, order)
             await uow.orders.add(order, reason=reason, height=height)
             await uow.commit()
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from dydx_router.domain.agent_limits import AgentUsage
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange
 from dydx_router.domain.planning import OrderPlan
@@ -226,6 +227,10 @@ class OrderRepo(Protocol):
         open orders."""
         ...
 
+    async def locked_agent_usage(self, key: uuid.UUID, day: datetime) -> AgentUsage:
+        """Lock the key's usage for the transaction; its committed usage."""
+        ...
+
     async def get(self, order_id: uuid.UUID, *, with_history: bool = ...) -> Order: ...
 
     async def get_for_update(self, order_id: uuid.UUID) -> Order: ...
@@ -269,9 +274,22 @@ class OrderRepo(Protocol):
     ) -> list[Order]: ...
 
 
-# Re-checks an order against what every replica has committed in its (subaccount, market),
-# under a lock held until its row is committed; raises to refuse it (service/risk.py).
-ExposureGuard = Callable[[Exposure], None]
+class GuardReads(Protocol):
+    """Reads inside a placement's insert transaction, each under a transaction-scoped lock
+    held to its commit (store/exposure.py): what every replica has committed."""
+
+    async def locked_exposure(self, order: Order) -> Exposure:
+        """The committed open orders of the order's (address, subaccount, market)."""
+        ...
+
+    async def locked_agent_usage(self, key: uuid.UUID, day: datetime) -> AgentUsage:
+        """The key's committed usage (notional since ``day``, open orders)."""
+        ...
+
+
+# Re-checks an order against what every replica has committed, before its row is inserted in
+# the same transaction; raises to refuse it (service/admission.py).
+ExposureGuard = Callable[[GuardReads, Order], Awaitable[None]]
 
 
 class PlacementWrites(Protocol):

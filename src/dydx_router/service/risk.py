@@ -352,7 +352,7 @@ class PreTradeGate:
         check_order(order, limits, scope=scope, oracle=oracle, exposure=exposure)
         if exposure is not None:
             # Checked again at the insert against every replica's committed orders.
-            admission.guard = exposure_guard(
+            admission.exposure_guard = exposure_guard(
                 order, limits, scope=scope, oracle=oracle, position=exposure.position
             )
         # No await between the check and the reservation: concurrent orders see each other.

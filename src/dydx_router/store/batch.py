@@ -29,9 +29,8 @@ from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange, check_transition
 from dydx_router.service.ports import DatabaseUnavailable, ExposureGuard
 from dydx_router.store.database import is_connection_error
-from dydx_router.store.exposure import locked_exposure
 from dydx_router.store.order_rows import COLUMNS, order_params
-from dydx_router.store.orders import ClientIds
+from dydx_router.store.orders import ClientIds, OrderRepository
 
 # Column types in COLUMNS order, for unnest() of one array per column.
 _TYPES = (
@@ -210,7 +209,7 @@ class PlacementWriter:
         try:
             acquire = self._pool.acquire(timeout=self._acquire_timeout)
             async with acquire as conn, conn.transaction():
-                guard(await locked_exposure(conn, order))
+                await guard(OrderRepository(conn), order)
                 (result,) = await self._insert_rows(conn, [item])
         except Exception as e:
             if is_connection_error(e):

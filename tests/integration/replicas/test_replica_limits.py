@@ -92,6 +92,42 @@ async def _limit_holds(routers: list[RouterProcess]) -> None:
         await c.aclose()
 
 
+def test_an_agent_limit_holds_across_replicas(three: list[RouterProcess]) -> None:
+    asyncio.run(_agent_limit_holds(three))
+
+
+async def _agent_limit_holds(routers: list[RouterProcess]) -> None:
+    k, n = 3, 9
+    url = routers[0].database_url
+    _, admin = await create_key(url, {"read", "trade", "admin"}, name="ops2")
+    agent_key, agent = await create_key(url, {"read", "trade"}, name="agent")
+    async with _client(routers[0], admin) as ops:
+        resp = await ops.put(
+            f"/v1/admin/api-keys/{agent_key.id}/limits", json={"max_open_orders": k}
+        )
+        assert resp.status_code == 200, resp.text
+    await asyncio.sleep(1.2)  # every replica has the key's limits (NOTIFY, the poll a backstop)
+    clients = [_client(r, agent) for r in routers]
+    eth = next(
+        m
+        for m in (await clients[0].get("/v1/markets")).json()["markets"]
+        if m["market"] == "ETH-USD"
+    )
+
+    async def place(i: int) -> httpx.Response:
+        body = far_limit(eth, good_til_seconds=600)
+        headers = {"Idempotency-Key": f"agent-{uuid.uuid4()}"}
+        return await clients[i % len(clients)].post("/v1/orders", json=body, headers=headers)
+
+    answers = await asyncio.gather(*(place(i) for i in range(n)))
+    outcome = Counter(
+        a.status_code if a.status_code < 300 else a.json()["error"]["code"] for a in answers
+    )
+    assert outcome == {201: k, "agent_max_open_orders": n - k}, outcome
+    for c in clients:
+        await c.aclose()
+
+
 def test_sigterm_hands_the_workers_lease_over_at_once(three: list[RouterProcess]) -> None:
     asyncio.run(_hand_over(three))
 
