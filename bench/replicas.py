@@ -15,6 +15,7 @@ here; what the run shows is the cost per order of sharing (leases, shared bucket
 order fails for a sequence reason.
 
     .venv/bin/python bench/replicas.py [--seconds 10] [--stateful 120] [--concurrency 24]
+        [--exposure-limit]   # a max_open_orders set: every insert takes the guarded path
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import order_bodies
 from bench.stack import FUNDS_USDC, cpu_seconds, devnet, postgres
 from tests.fixtures.db import fresh_database
-from tests.fixtures.router import RouterProcess, start_router, stop_router
+from tests.fixtures.router import RouterProcess, create_key, start_router, stop_router
 
 DEVNET = ("--block-time", "0.5", "--short-term-limit", "1000000", "--stateful-scale", "1000")
 ENV = {
@@ -124,6 +125,43 @@ async def _phase(
     }
 
 
+async def _set_exposure_limit(router: RouterProcess) -> None:
+    """A global max_open_orders no run reaches: every placement then takes the guarded insert
+    (store/exposure.py) without being refused."""
+    _, admin = await create_key(router.database_url, {"read", "admin"}, name="bench-admin")
+    async with httpx.AsyncClient(
+        base_url=router.url, headers={"Authorization": f"Bearer {admin}"}, timeout=30
+    ) as c:
+        resp = await c.put("/v1/admin/risk-limits/global", json={"max_open_orders": 100_000})
+        resp.raise_for_status()
+    await asyncio.sleep(1.5)  # every replica reloads (NOTIFY; the poll as a backstop)
+
+
+def run(
+    pg: str, *, seconds: float, stateful: int, concurrency: int, counts: list[int],
+    modes: list[str], exposure_limit: bool = False,
+) -> list[tuple[str, dict[str, Any]]]:  # fmt: skip
+    """Each replica count and mode on a fresh devnet and database; one row per phase."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for n in counts:
+        for mode in modes:
+            with replicas(pg, n, mode) as routers:
+                r0 = routers[0]
+                if exposure_limit:
+                    asyncio.run(_set_exposure_limit(r0))
+                if mode == "timestamp_nonce" and seconds > 0:
+                    quotes = asyncio.run(order_bodies(r0.url, r0.api_key, "quote"))
+                    rows.append((f"{n} replica(s) short-term quotes", asyncio.run(
+                        _phase(routers, quotes, count=None, seconds=seconds,
+                               concurrency=concurrency * 2))))  # fmt: skip
+                if stateful > 0:
+                    bodies = asyncio.run(order_bodies(r0.url, r0.api_key, "stateful"))
+                    rows.append((f"{n} replica(s) stateful, {mode}", asyncio.run(
+                        _phase(routers, bodies, count=stateful, seconds=0,
+                               concurrency=concurrency))))  # fmt: skip
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -135,23 +173,18 @@ def main() -> None:
         "--limits", default="postgres", choices=("postgres", "memory"),
         help="DYDX_ROUTER_SHARED_RATE_LIMITS (memory: the A/B of the shared limits' cost)",
     )  # fmt: skip
+    ap.add_argument(
+        "--exposure-limit", action="store_true",
+        help="set a max_open_orders no run reaches (the A/B of the guarded insert's cost)",
+    )  # fmt: skip
     args = ap.parse_args()
     ENV["DYDX_ROUTER_SHARED_RATE_LIMITS"] = args.limits
-    rows: list[tuple[str, dict[str, Any]]] = []
     with postgres() as pg:
-        for n in (int(x) for x in args.replicas.split(",")):
-            for mode in args.modes.split(","):
-                with replicas(pg, n, mode) as routers:
-                    r0 = routers[0]
-                    if mode == "timestamp_nonce":
-                        quotes = asyncio.run(order_bodies(r0.url, r0.api_key, "quote"))
-                        rows.append((f"{n} replica(s) short-term quotes", asyncio.run(
-                            _phase(routers, quotes, count=None, seconds=args.seconds,
-                                   concurrency=args.concurrency * 2))))  # fmt: skip
-                    stateful = asyncio.run(order_bodies(r0.url, r0.api_key, "stateful"))
-                    rows.append((f"{n} replica(s) stateful, {mode}", asyncio.run(
-                        _phase(routers, stateful, count=args.stateful, seconds=0,
-                               concurrency=args.concurrency))))  # fmt: skip
+        rows = run(
+            pg, seconds=args.seconds, stateful=args.stateful, concurrency=args.concurrency,
+            counts=[int(x) for x in args.replicas.split(",")], modes=args.modes.split(","),
+            exposure_limit=args.exposure_limit,
+        )  # fmt: skip
     print(f"\n{'scenario':44} {'orders':>6} {'per s':>7} {'CPU ms/order':>12} "
           f"{'p50 ms':>7} {'p99 ms':>7} {'failed':>6} {'seq':>4}")  # fmt: skip
     for name, r in rows:

@@ -26,6 +26,10 @@ Scenarios (each on a fresh stack: PostgreSQL, devnet, router):
 - **events**: the event stream's latency and 1,000 idle streams' cost, A/B (``bench/event_ab.py``).
 - **list**: ``GET /v1/orders`` with filters and cursors over 10 million rows
   (``bench/list_orders.py``).
+- **replicas**: one router replica against three on one database (``bench/replicas.py``, short:
+  10 s of short-term quotes, then 60 stateful orders, timestamp nonces): throughput and the
+  routers' CPU per order. On this 2-core machine three replicas share the same cores with
+  PostgreSQL, the devnet and the load client: they cannot add throughput here (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uvloop  # noqa: E402
-from bench import event_ab, list_orders  # noqa: E402
+from bench import event_ab, list_orders, replicas  # noqa: E402
 from bench.fills import FillTarget, run_market_report, stream_drops  # noqa: E402
 from bench.load import LoadResult, order_bodies, print_result, run_load  # noqa: E402
 from bench.official import official_wrapper  # noqa: E402
@@ -178,7 +182,8 @@ def market_rows(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="shorter runs, 1M rows (a smoke test)")
-    p.add_argument("--only", default="market,throughput,latency,paced,official,events,list")
+    scenarios = "market,throughput,latency,paced,official,events,list,replicas"
+    p.add_argument("--only", default=scenarios)
     args = p.parse_args()
     only = set(args.only.split(","))
     scale = 0.25 if args.quick else 1.0
@@ -334,6 +339,13 @@ def main() -> None:
                     "met" if res["p99_ms"] <= 20 else "NOT met",
                 )
             )
+        if "replicas" in only:
+            runs = replicas.run(
+                pg, seconds=10 * scale, stateful=max(20, int(60 * scale)), concurrency=24,
+                counts=[1, 3], modes=["timestamp_nonce"],
+            )  # fmt: skip
+            details["replicas"] = dict(runs)
+            rows += replica_rows(runs)
 
     speed.append(host_speed_ms())
     rows.append(
@@ -351,6 +363,21 @@ def main() -> None:
     (RESULTS / "latest.md").write_text(table + "\n")
     (RESULTS / "latest.json").write_text(json.dumps(details, indent=2, default=str) + "\n")
     print(f"\nwritten: {RESULTS / 'latest.md'}")
+
+
+def replica_rows(runs: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, str, str]]:
+    """One row per phase of bench/replicas.py: 2 cores cannot show three replicas' gain."""
+    return [
+        (
+            f"{name}, all replicas on this machine's 2 cores",
+            "(measured)",
+            f"{r['per_s']:,.1f} orders/s, router CPU {r['cpu_ms_per_order']:.2f} ms per order "
+            f"(all replicas), p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
+            f"{r['failed']} failed ({r['sequence_failures']} for a sequence reason)",
+            "",
+        )
+        for name, r in runs
+    ]
 
 
 def host_speed_ms() -> float:

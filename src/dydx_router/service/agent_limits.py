@@ -33,6 +33,8 @@ from dydx_router.domain.agent_limits import (
     order_notional,
 )
 from dydx_router.domain.errors import RiskDataUnavailable
+from dydx_router.domain.order import Order
+from dydx_router.service.ports import ExposureGuard, GuardReads
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +56,9 @@ class AgentReservation:
     reserved_at: float
     book: AgentLimitsBook
     committed_at: float | None = None
+    # The same check against what every replica has committed, run by the order's insert
+    # under a lock per key (store/exposure.py); None when no limit needs the usage.
+    guard: ExposureGuard | None = None
 
     def committed(self) -> None:
         self.committed_at = self.book.clock()
@@ -202,7 +207,20 @@ class AgentLimitsBook:
         check_agent_order(
             market=market, notional=notional, reduce_only=reduce_only, limits=limits, usage=usage
         )
-        return self.reserve(key, notional) if limits.needs_usage else None
+        if not limits.needs_usage:
+            return None
+        r = self.reserve(key, notional)
+        day = day_start(self._now())
+
+        async def guard(reads: GuardReads, placed: Order) -> None:
+            committed = await reads.locked_agent_usage(key, day)
+            check_agent_order(
+                market=market, notional=notional, reduce_only=reduce_only, limits=limits,
+                usage=committed,
+            )  # fmt: skip
+
+        r.guard = guard
+        return r
 
 
 def _seen(r: AgentReservation, taken_at: float) -> bool:

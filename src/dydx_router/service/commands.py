@@ -19,6 +19,7 @@ from dydx_router.domain.order import (
 )
 from dydx_router.domain.planning import OrderRequest
 from dydx_router.service.ports import (
+    ExposureGuard,
     UnitOfWorkFactory,
 )
 
@@ -118,8 +119,17 @@ class UowPlacements:
         async with self._uow() as uow:
             return await uow.orders.next_client_id()
 
-    async def insert(self, order: Order, *, reason: str, height: int | None) -> None:
+    async def insert(
+        self,
+        order: Order,
+        *,
+        reason: str,
+        height: int | None,
+        guard: ExposureGuard | None = None,
+    ) -> None:
         async with self._uow() as uow:
+            if guard is not None:
+                await guard(uow.orders, order)
             await uow.orders.add(order, reason=reason, height=height)
             await uow.commit()
 

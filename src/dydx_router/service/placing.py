@@ -108,7 +108,12 @@ class Placing(OrderQueries):
                 order.signed_tx, order.tx_hash = signed.signed_tx, signed.tx_hash
             await self.holds.at(Step.BEFORE_ROW)
             with tracing.span("db.insert_order"):
-                await writes.insert(order, reason="accepted by the router", height=height)
+                await writes.insert(
+                    order,
+                    reason="accepted by the router",
+                    height=height,
+                    guard=None if admission is None else admission.guard,
+                )
         except BaseException as exc:
             # Not persisted (a duplicate, a lost database, a cancelled request): the exposure
             # reserved for it must not linger.

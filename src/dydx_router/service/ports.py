@@ -15,10 +15,12 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from dydx_router.domain.agent_limits import AgentUsage
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange
 from dydx_router.domain.planning import OrderPlan
 from dydx_router.domain.queries import Cursor, OrderFilter
+from dydx_router.domain.risk import Exposure
 from dydx_router.domain.sync import VenueOrder
 
 
@@ -220,6 +222,15 @@ class OrderRepo(Protocol):
 
     async def add(self, order: Order, *, reason: str = ..., height: int | None = ...) -> None: ...
 
+    async def locked_exposure(self, order: Order) -> Exposure:
+        """Lock ``order``'s (address, subaccount, market) for the transaction; its committed
+        open orders."""
+        ...
+
+    async def locked_agent_usage(self, key: uuid.UUID, day: datetime) -> AgentUsage:
+        """Lock the key's usage for the transaction; its committed usage."""
+        ...
+
     async def get(self, order_id: uuid.UUID, *, with_history: bool = ...) -> Order: ...
 
     async def get_for_update(self, order_id: uuid.UUID) -> Order: ...
@@ -263,14 +274,41 @@ class OrderRepo(Protocol):
     ) -> list[Order]: ...
 
 
+class GuardReads(Protocol):
+    """Reads inside a placement's insert transaction, each under a transaction-scoped lock
+    held to its commit (store/exposure.py): what every replica has committed."""
+
+    async def locked_exposure(self, order: Order) -> Exposure:
+        """The committed open orders of the order's (address, subaccount, market)."""
+        ...
+
+    async def locked_agent_usage(self, key: uuid.UUID, day: datetime) -> AgentUsage:
+        """The key's committed usage (notional since ``day``, open orders)."""
+        ...
+
+
+# Re-checks an order against what every replica has committed, before its row is inserted in
+# the same transaction; raises to refuse it (service/admission.py).
+ExposureGuard = Callable[[GuardReads, Order], Awaitable[None]]
+
+
 class PlacementWrites(Protocol):
     """The two writes of a placement, each durable when it returns (``store.batch`` groups
     concurrent ones into one commit; the default runs each in a unit of work)."""
 
     async def next_client_id(self) -> int: ...
 
-    async def insert(self, order: Order, *, reason: str, height: int | None) -> None:
-        """Persist a new order and its first history row; DuplicateOrder on a collision."""
+    async def insert(
+        self,
+        order: Order,
+        *,
+        reason: str,
+        height: int | None,
+        guard: ExposureGuard | None = None,
+    ) -> None:
+        """Persist a new order and its first history row; DuplicateOrder on a collision.
+        With a ``guard``: in one transaction with the committed exposure's lock and check
+        (store/exposure.py); the guard's error refuses the order and nothing is written."""
         ...
 
     async def record(

@@ -44,7 +44,8 @@ from dydx_router.domain.risk import (
     check_order,
     check_trading_state,
 )
-from dydx_router.service.agent_limits import AgentLimitsBook, AgentReservation
+from dydx_router.service.admission import Admission, exposure_guard
+from dydx_router.service.agent_limits import AgentLimitsBook
 from dydx_router.service.ports import AccountSnapshot
 from dydx_router.service.throttle import ChainThrottle, Kind
 
@@ -296,24 +297,6 @@ class ExposureBook:
 
 
 @dataclass
-class Admission:
-    """What an admitted order holds until it is persisted: its exposure, its key's usage."""
-
-    reservation: Reservation | None = None
-    agent: AgentReservation | None = None
-
-    def committed(self) -> None:
-        for held in (self.reservation, self.agent):
-            if held is not None:
-                held.committed()
-
-    def release(self) -> None:
-        for held in (self.reservation, self.agent):
-            if held is not None:
-                held.release()
-
-
-@dataclass
 class PreTradeGate:
     """Everything an order must pass before it is persisted: state, limits, chain rate."""
 
@@ -343,17 +326,21 @@ class PreTradeGate:
                 reduce_only=req.reduce_only, oracle=self.oracle_price,
             )  # fmt: skip
         try:
-            reservation = await self._check_risk(req, plan, subaccount)
+            return await self._check_risk(req, plan, subaccount, Admission(agent=agent))
         except BaseException:
             if agent is not None:
                 agent.release()
             raise
-        return Admission(reservation, agent)
 
-    async def _check_risk(self, req: OrderRequest, plan: OrderPlan, subaccount: int) -> Reservation:
+    async def _check_risk(
+        self, req: OrderRequest, plan: OrderPlan, subaccount: int, admission: Admission
+    ) -> Admission:
         limits, scope = self.controls.limits_for(req.market)
         if limits.empty:
-            return self.exposure.reserve(subaccount, req.market, req.side, req.size)
+            admission.reservation = self.exposure.reserve(
+                subaccount, req.market, req.side, req.size
+            )
+            return admission
         exposure = None
         if limits.needs_exposure and not req.reduce_only:
             exposure = await self.exposure.exposure(subaccount, req.market)
@@ -361,11 +348,16 @@ class PreTradeGate:
             market=req.market, side=req.side, type=req.type, size=req.size, price=plan.price,
             reduce_only=req.reduce_only, slippage_bps=plan.slippage_bps,
         )  # fmt: skip
-        check_order(
-            order, limits, scope=scope, oracle=self.oracle_price(req.market), exposure=exposure
-        )
+        oracle = self.oracle_price(req.market)
+        check_order(order, limits, scope=scope, oracle=oracle, exposure=exposure)
+        if exposure is not None:
+            # Checked again at the insert against every replica's committed orders.
+            admission.exposure_guard = exposure_guard(
+                order, limits, scope=scope, oracle=oracle, position=exposure.position
+            )
         # No await between the check and the reservation: concurrent orders see each other.
-        return self.exposure.reserve(subaccount, req.market, req.side, req.size)
+        admission.reservation = self.exposure.reserve(subaccount, req.market, req.side, req.size)
+        return admission
 
     async def admit(
         self, req: OrderRequest, plan: OrderPlan, subaccount: int, key: uuid.UUID | None = None

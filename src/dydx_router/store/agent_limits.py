@@ -9,19 +9,13 @@ from decimal import Decimal
 import asyncpg
 
 from dydx_router.domain.agent_limits import AGENT_LIMIT_NAMES, AgentLimits, AgentUsage
+from dydx_router.store.exposure import USAGE
 from dydx_router.store.notify import TOPIC_AGENT_LIMITS, notify
-from dydx_router.store.orders import _FINAL_SQL
 
 _COLUMNS = ", ".join(AGENT_LIMIT_NAMES)
 
 # The day's notional at the stored price (a market order's worst price) and the open orders,
 # over the key's orders of the day or still open (ix_orders_api_key_id_created_at_id).
-_USAGE = f"""
-SELECT coalesce(sum(size * coalesce(price, trigger_price, 0))
-                FILTER (WHERE created_at >= $2 AND status <> 'REJECTED'), 0) AS daily,
-       count(*) FILTER (WHERE status NOT IN ({_FINAL_SQL})) AS open
-FROM orders WHERE api_key_id = $1 AND (created_at >= $2 OR status NOT IN ({_FINAL_SQL}))
-"""
 
 
 def _limits(row: asyncpg.Record) -> AgentLimits:
@@ -78,5 +72,5 @@ class AgentLimitsRepository:
         return deleted is not None
 
     async def usage(self, key_id: uuid.UUID, day_start: datetime) -> AgentUsage:
-        row = await self._conn.fetchrow(_USAGE, key_id, day_start)
+        row = await self._conn.fetchrow(USAGE, key_id, day_start)
         return AgentUsage(Decimal(row["daily"]), int(row["open"]))

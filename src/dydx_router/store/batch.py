@@ -27,10 +27,10 @@ from typing import Any, Generic, TypeVar
 
 from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder
 from dydx_router.domain.order import ChainError, Order, OrderStatus, StatusChange, check_transition
-from dydx_router.service.ports import DatabaseUnavailable
+from dydx_router.service.ports import DatabaseUnavailable, ExposureGuard
 from dydx_router.store.database import is_connection_error
 from dydx_router.store.order_rows import COLUMNS, order_params
-from dydx_router.store.orders import ClientIds
+from dydx_router.store.orders import ClientIds, OrderRepository
 
 # Column types in COLUMNS order, for unnest() of one array per column.
 _TYPES = (
@@ -188,9 +188,35 @@ class PlacementWriter:
         async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
             return await self._client_ids.next(conn)
 
-    async def insert(self, order: Order, *, reason: str, height: int | None) -> None:
-        """Persist a new order and its first history row; returns once committed."""
-        await self._inserts.submit(_Insert(order, reason, height))
+    async def insert(
+        self,
+        order: Order,
+        *,
+        reason: str,
+        height: int | None,
+        guard: ExposureGuard | None = None,
+    ) -> None:
+        """Persist a new order and its first history row; returns once committed.
+
+        With a ``guard`` (a limit needs the exposure), alone in a transaction of its own: the
+        lock of its (address, subaccount, market), the check against what every replica has
+        committed there, the insert, the commit (store/exposure.py). Not group-committed: the
+        lock must be held from the check to the commit."""
+        if guard is None:
+            await self._inserts.submit(_Insert(order, reason, height))
+            return
+        item = _Insert(order, reason, height)
+        try:
+            acquire = self._pool.acquire(timeout=self._acquire_timeout)
+            async with acquire as conn, conn.transaction():
+                await guard(OrderRepository(conn), order)
+                (result,) = await self._insert_rows(conn, [item])
+        except Exception as e:
+            if is_connection_error(e):
+                raise DatabaseUnavailable(f"the database write failed: {type(e).__name__}") from e
+            raise
+        if result is not None:
+            raise result
 
     async def record(
         self,
@@ -210,6 +236,10 @@ class PlacementWriter:
         await self._outcomes.submit(_Outcome(order, target, reason, height, fields))
 
     async def _write_inserts(self, items: list[_Insert]) -> list[BaseException | None]:
+        async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
+            return await self._insert_rows(conn, items)
+
+    async def _insert_rows(self, conn: Any, items: list[_Insert]) -> list[BaseException | None]:
         rows = [order_params(i.order) for i in items]
         columns = [list(c) for c in zip(*rows, strict=True)]
         extra = (
@@ -217,8 +247,7 @@ class PlacementWriter:
             [i.reason for i in items],
             [i.height for i in items],
         )
-        async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
-            written = await conn.fetch(INSERT_BATCH, *columns, *extra)
+        written = await conn.fetch(INSERT_BATCH, *columns, *extra)
         stamps: dict[Any, tuple[datetime, datetime]] = {
             r["id"]: (r["created_at"], r["updated_at"]) for r in written
         }

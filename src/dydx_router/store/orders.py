@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from dydx_router.domain.agent_limits import AgentUsage
 from dydx_router.domain.errors import ConcurrentUpdate, DuplicateOrder, OrderNotFound
 from dydx_router.domain.order import (
     FINAL_STATUSES,
@@ -22,6 +23,8 @@ from dydx_router.domain.order import (
     check_transition,
 )
 from dydx_router.domain.queries import Cursor, OrderFilter
+from dydx_router.domain.risk import Exposure
+from dydx_router.store.exposure import locked_agent_usage, locked_exposure
 from dydx_router.store.order_rows import COLUMNS, INSERT, apply_fields, order_from_row, order_params
 from dydx_router.store.paging import Listing
 
@@ -99,6 +102,14 @@ class OrderRepository:
                 constraint=exc.constraint_name,
             ) from exc
         order.created_at, order.updated_at = row["created_at"], row["updated_at"]
+
+    async def locked_exposure(self, order: Order) -> Exposure:
+        """store/exposure.py: the committed open orders of the order's market, locked."""
+        return await locked_exposure(self._conn, order)
+
+    async def locked_agent_usage(self, key: uuid.UUID, day: datetime) -> AgentUsage:
+        """store/exposure.py: the key's committed usage, locked."""
+        return await locked_agent_usage(self._conn, key, day)
 
     async def get(self, order_id: uuid.UUID, *, with_history: bool = True) -> Order:
         row = await self._conn.fetchrow(

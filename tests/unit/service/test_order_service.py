@@ -13,6 +13,7 @@ from typing import Any, Self
 import pytest
 
 from dydx_router.chain.errors import ChainUnavailable
+from dydx_router.domain.agent_limits import AgentUsage
 from dydx_router.domain.errors import (
     ConcurrentUpdate,
     DuplicateOrder,
@@ -35,6 +36,7 @@ from dydx_router.domain.order import (
 )
 from dydx_router.domain.planning import OrderPlan, OrderRequest
 from dydx_router.domain.queries import Cursor, OrderFilter
+from dydx_router.domain.risk import Exposure
 from dydx_router.domain.sync import VenueOrder, VenueStatus
 from dydx_router.service.orders import Caller, OrderService, PlaceOrder
 from dydx_router.service.ports import (
@@ -73,6 +75,27 @@ class FakeOrders:
         self.pending_history.append(
             (order.id, StatusChange(None, order.status, reason, height, datetime.now(UTC)))
         )
+
+    async def locked_exposure(self, order: Order) -> Exposure:
+        # One event loop, no await until the add: the fake's "lock" is the loop itself.
+        open_ = [
+            o
+            for o in self.s.rows.values()
+            if not o.status.is_final
+            and (o.address, o.subaccount_number, o.market)
+            == (order.address, order.subaccount_number, order.market)
+        ]
+        buy = sum((o.size - o.filled_size for o in open_ if o.side is Side.BUY), Decimal(0))
+        sell = sum((o.size - o.filled_size for o in open_ if o.side is Side.SELL), Decimal(0))
+        return Exposure(Decimal(0), buy, sell, len(open_))
+
+    async def locked_agent_usage(self, key: uuid.UUID, day: datetime) -> AgentUsage:
+        mine = [o for o in self.s.rows.values() if o.api_key_id == key]
+        daily = sum(
+            (o.size * (o.price or 0) for o in mine if o.status is not OrderStatus.REJECTED),
+            Decimal(0),
+        )
+        return AgentUsage(daily, sum(not o.status.is_final for o in mine))
 
     async def get(self, order_id: uuid.UUID, *, with_history: bool = True) -> Order:
         o = self.pending.get(order_id) or self.s.rows.get(order_id)
