@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from dydx_router.api.auth import AdminCaller
 from dydx_router.api.deps import Admin, Exchange
-from dydx_router.api.errors import ApiError
 from dydx_router.api.fields import DecimalOut, PositiveDecimal, Ticker
 from dydx_router.api.schemas import Strict
 from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
+from dydx_router.domain.errors import AgentLimitsNotFound
 from dydx_router.service.admin import AdminService
 from dydx_router.service.orders import Caller
 
@@ -135,5 +135,5 @@ async def delete_agent_limits(
     key_id: uuid.UUID, request: Request, caller: AdminCaller, service: Admin
 ) -> KeyAgentLimitsOut:
     if not await service.delete_agent_limits(_actor(request), caller, key_id):
-        raise ApiError(404, "agent_limits_not_found", f"api key {key_id} has no agent limits")
+        raise AgentLimitsNotFound(f"api key {key_id} has no agent limits")
     return await _answer(service, caller, key_id)

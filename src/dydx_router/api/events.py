@@ -23,9 +23,8 @@ from starlette.background import BackgroundTask
 
 from dydx_router.api.auth import ReadCaller
 from dydx_router.api.deps import ServicesDep
-from dydx_router.api.errors import ApiError
 from dydx_router.domain.events import StoredEvent
-from dydx_router.service.events import EventsExpired, SlowReader, UnknownEventId
+from dydx_router.service.events import EventsExpired, SlowReader
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -87,12 +86,8 @@ async def events(
     settings = services.settings
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
     if resume is not None:
-        try:
-            await hub.check_resume(resume)
-        except EventsExpired as e:
-            raise ApiError(410, "event_id_expired", str(e), last_event_id=resume) from e
-        except UnknownEventId as e:
-            raise ApiError(400, "unknown_event_id", str(e), last_event_id=resume) from e
+        # EventsExpired (410) or UnknownEventId (400), from the catalogue (api/errors.py).
+        await hub.check_resume(resume)
 
     # Subscribed before the first byte: once a client sees ``: connected``, nothing that
     # happens afterwards can be missed.
