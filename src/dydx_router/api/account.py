@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from dydx_router.api.agent_limits import AgentLimitsOut, AgentUsageOut
 from dydx_router.api.auth import ReadCaller
+from dydx_router.api.deps import ServicesDep
 from dydx_router.api.fields import DecimalOut, SubaccountNumber, Ticker
 from dydx_router.domain.access import ApiKey
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
@@ -125,8 +126,8 @@ def _encode(f: Fill) -> str:
 
 @router.get("/fills", response_model=FillPage, summary="Fills of your orders, newest first")
 async def fills(
-    request: Request,
     caller: ReadCaller,
+    services: ServicesDep,
     market: Ticker | None = None,
     order_id: uuid.UUID | None = None,
     since: datetime | None = None,
@@ -134,10 +135,9 @@ async def fills(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> FillPage:
-    container = request.app.state.container
     # What the key may read, as GET /v1/orders: its subaccounts, its own orders.
     found = await search_fills(
-        container.uow,
+        services.uow,
         FillFilter(
             market=market,
             order_id=order_id,
@@ -172,22 +172,22 @@ async def _open_orders(service: OrderService, caller: ReadCaller, sub: int) -> i
 async def account(
     request: Request,
     caller: ReadCaller,
+    services: ServicesDep,
     subaccount: Annotated[SubaccountNumber | None, Query()] = None,
 ) -> AccountOut:
-    container = request.app.state.container
-    service: OrderService = container.orders
+    service = services.orders
     sub = service.config.default_subaccount if subaccount is None else subaccount
     snap = await service.account(sub, caller)
     usage = None
     if snap.equity and snap.free_collateral is not None and snap.equity > 0:
         usage = ((snap.equity - snap.free_collateral) / snap.equity).quantize(Decimal("0.0001"))
-    controls = container.gate.controls if container.gate is not None else None
+    controls = services.gate.controls if services.gate is not None else None
     limits = controls.limits_for("*")[0] if controls is not None else None
     key: ApiKey | None = getattr(request.state, "api_key", None)
-    gate = container.gate
+    gate = services.gate
     agent = gate.agents.limits_for(caller.api_key_id) if gate and gate.agents else AgentLimits()
     day = day_start(datetime.now(UTC))
-    async with container.uow() as tx:
+    async with services.uow() as tx:
         spent = await tx.agent_limits.usage(key.id, day) if key is not None else AgentUsage()
     return AccountOut(
         subaccount=sub,
@@ -214,7 +214,7 @@ async def account(
             subaccounts=None if key.subaccounts is None else sorted(key.subaccounts),
             rate_limits={
                 scope: RateOut(per_second=r.per_second, burst=r.burst, available=left)
-                for scope, (r, left) in container.rate_limiter.usage(key.id).items()
+                for scope, (r, left) in services.rate_limiter.usage(key.id).items()
             },
             agent_limits=AgentLimitsOut.of(agent),
             agent_usage=AgentUsageOut.of(spent, day),

@@ -10,22 +10,18 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from dydx_router.api.auth import AdminCaller
+from dydx_router.api.deps import Admin, Exchange
 from dydx_router.api.fields import DecimalOut, PositiveDecimal, StoredText, SubaccountNumber, Ticker
 from dydx_router.api.schemas import Strict
 from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.errors import RiskLimitsNotFound
 from dydx_router.domain.risk import GLOBAL, RiskLimits, RiskPolicy, TradingState, TradingStateRecord
-from dydx_router.service.admin import AdminService, require_global_admin
+from dydx_router.service.admin import require_global_admin
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 Scope = Literal["read", "trade", "admin", "orders:all"]
 Bps = Annotated[int, Field(ge=1, le=10_000)]
-
-
-def _service(request: Request) -> AdminService:
-    service: AdminService = request.app.state.container.admin
-    return service
 
 
 def _actor(request: Request) -> Actor:
@@ -76,9 +72,9 @@ class ApiKeysOut(BaseModel):
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create a key")
 async def create_api_key(
-    body: ApiKeyCreateBody, request: Request, caller: AdminCaller
+    body: ApiKeyCreateBody, request: Request, caller: AdminCaller, service: Admin
 ) -> ApiKeyCreated:
-    key, secret = await _service(request).create_key(
+    key, secret = await service.create_key(
         _actor(request),
         caller,
         body.name,
@@ -89,14 +85,16 @@ async def create_api_key(
 
 
 @router.get("/api-keys", response_model=ApiKeysOut, summary="Every key (never the keys)")
-async def list_api_keys(request: Request, caller: AdminCaller) -> ApiKeysOut:
-    keys = await _service(request).list_keys(caller)
+async def list_api_keys(request: Request, caller: AdminCaller, service: Admin) -> ApiKeysOut:
+    keys = await service.list_keys(caller)
     return ApiKeysOut(api_keys=[ApiKeyOut.of(k) for k in keys])
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke a key")
-async def revoke_api_key(key_id: uuid.UUID, request: Request, caller: AdminCaller) -> ApiKeyOut:
-    return ApiKeyOut.of(await _service(request).revoke_key(_actor(request), caller, key_id))
+async def revoke_api_key(
+    key_id: uuid.UUID, request: Request, caller: AdminCaller, service: Admin
+) -> ApiKeyOut:
+    return ApiKeyOut.of(await service.revoke_key(_actor(request), caller, key_id))
 
 
 # --- risk limits --------------------------------------------------------------------------------
@@ -168,18 +166,18 @@ class RiskPolicyOut(BaseModel):
 
 
 @router.get("/risk-limits", response_model=RiskPolicyOut, summary="The risk limits")
-async def get_risk_limits(request: Request, caller: AdminCaller) -> RiskPolicyOut:
-    return RiskPolicyOut.of(await _service(request).policy())
+async def get_risk_limits(request: Request, caller: AdminCaller, service: Admin) -> RiskPolicyOut:
+    return RiskPolicyOut.of(await service.policy())
 
 
 @router.put(
     "/risk-limits/global", response_model=RiskPolicyOut, summary="Replace the global limits"
 )
 async def put_global_limits(
-    body: RiskLimitsBody, request: Request, caller: AdminCaller
+    body: RiskLimitsBody, request: Request, caller: AdminCaller, service: Admin
 ) -> RiskPolicyOut:
     require_global_admin(caller, "setting risk limits")
-    policy = await _service(request).set_limits(_actor(request), GLOBAL, body.to_limits())
+    policy = await service.set_limits(_actor(request), GLOBAL, body.to_limits())
     return RiskPolicyOut.of(policy)
 
 
@@ -189,11 +187,16 @@ async def put_global_limits(
     summary="Replace a market's limit overrides",
 )
 async def put_market_limits(
-    market: Ticker, body: RiskLimitsBody, request: Request, caller: AdminCaller
+    market: Ticker,
+    body: RiskLimitsBody,
+    request: Request,
+    caller: AdminCaller,
+    service: Admin,
+    exchange: Exchange,
 ) -> RiskPolicyOut:
     require_global_admin(caller, "setting risk limits")
-    request.app.state.container.exchange.market(market)  # UnknownMarket (400) for a typo
-    policy = await _service(request).set_limits(_actor(request), market, body.to_limits())
+    exchange.market(market)  # UnknownMarket (400) for a typo
+    policy = await service.set_limits(_actor(request), market, body.to_limits())
     return RiskPolicyOut.of(policy)
 
 
@@ -203,10 +206,10 @@ async def put_market_limits(
     summary="Remove a market's overrides",
 )
 async def delete_market_limits(
-    market: Ticker, request: Request, caller: AdminCaller
+    market: Ticker, request: Request, caller: AdminCaller, service: Admin
 ) -> RiskPolicyOut:
     require_global_admin(caller, "deleting risk limits")
-    service = _service(request)
+    service = service
     if not await service.delete_limits(_actor(request), market):
         raise RiskLimitsNotFound(f"{market} has no limit overrides")
     return RiskPolicyOut.of(await service.policy())
@@ -240,8 +243,10 @@ class TradingStateOut(BaseModel):
 
 
 @router.get("/trading-state", response_model=TradingStateOut, summary="The kill switch")
-async def get_trading_state(request: Request, caller: AdminCaller) -> TradingStateOut:
-    return TradingStateOut.of(await _service(request).trading_state())
+async def get_trading_state(
+    request: Request, caller: AdminCaller, service: Admin
+) -> TradingStateOut:
+    return TradingStateOut.of(await service.trading_state())
 
 
 @router.post(
@@ -250,10 +255,10 @@ async def get_trading_state(request: Request, caller: AdminCaller) -> TradingSta
     summary="Set the kill switch: ACTIVE | REDUCE_ONLY | HALTED",
 )
 async def set_trading_state(
-    body: TradingStateBody, request: Request, caller: AdminCaller
+    body: TradingStateBody, request: Request, caller: AdminCaller, service: Admin
 ) -> TradingStateOut:
     require_global_admin(caller, "the kill switch")
-    change = await _service(request).set_trading_state(
+    change = await service.set_trading_state(
         _actor(request), body.state, body.reason, cancel_open_orders=body.cancel_open_orders
     )
     canceled = [o.id for o in change.canceled] if body.cancel_open_orders else None
@@ -279,11 +284,12 @@ class AuditOut(BaseModel):
 async def audit(
     request: Request,
     caller: AdminCaller,
+    service: Admin,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> AuditOut:
     require_global_admin(caller, "the audit log")
-    entries = await _service(request).audit(limit=limit, before_id=before_id)
+    entries = await service.audit(limit=limit, before_id=before_id)
     return AuditOut(
         entries=[AuditEntryOut.model_validate(e, from_attributes=True) for e in entries]
     )

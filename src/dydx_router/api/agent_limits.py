@@ -11,12 +11,14 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from dydx_router.api.auth import AdminCaller
-from dydx_router.api.errors import ApiError
+from dydx_router.api.deps import Admin, Exchange
 from dydx_router.api.fields import DecimalOut, PositiveDecimal, Ticker
 from dydx_router.api.schemas import Strict
 from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.agent_limits import AgentLimits, AgentUsage
+from dydx_router.domain.errors import AgentLimitsNotFound
 from dydx_router.service.admin import AdminService
+from dydx_router.service.orders import Caller
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -82,18 +84,13 @@ class KeyAgentLimitsOut(BaseModel):
     usage: AgentUsageOut
 
 
-def _service(request: Request) -> AdminService:
-    service: AdminService = request.app.state.container.admin
-    return service
-
-
 def _actor(request: Request) -> Actor:
     key: ApiKey = request.state.api_key
     return Actor(key.id, key.name)
 
 
-async def _answer(request: Request, caller: AdminCaller, key_id: uuid.UUID) -> KeyAgentLimitsOut:
-    limits, usage, day = await _service(request).agent_limits(caller, key_id)
+async def _answer(service: AdminService, caller: Caller, key_id: uuid.UUID) -> KeyAgentLimitsOut:
+    limits, usage, day = await service.agent_limits(caller, key_id)
     return KeyAgentLimitsOut(
         api_key_id=key_id, limits=AgentLimitsOut.of(limits), usage=AgentUsageOut.of(usage, day)
     )
@@ -105,9 +102,9 @@ async def _answer(request: Request, caller: AdminCaller, key_id: uuid.UUID) -> K
     summary="A key's agent limits and what it used today",
 )
 async def get_agent_limits(
-    key_id: uuid.UUID, request: Request, caller: AdminCaller
+    key_id: uuid.UUID, caller: AdminCaller, service: Admin
 ) -> KeyAgentLimitsOut:
-    return await _answer(request, caller, key_id)
+    return await _answer(service, caller, key_id)
 
 
 @router.put(
@@ -116,13 +113,17 @@ async def get_agent_limits(
     summary="Replace a key's agent limits (in force at once on every replica)",
 )
 async def put_agent_limits(
-    key_id: uuid.UUID, body: AgentLimitsBody, request: Request, caller: AdminCaller
+    key_id: uuid.UUID,
+    body: AgentLimitsBody,
+    request: Request,
+    caller: AdminCaller,
+    service: Admin,
+    exchange: Exchange,
 ) -> KeyAgentLimitsOut:
-    exchange = request.app.state.container.exchange
     for market in body.allowed_markets or ():
         exchange.market(market)  # UnknownMarket (400) for a typo
-    await _service(request).set_agent_limits(_actor(request), caller, key_id, body.to_limits())
-    return await _answer(request, caller, key_id)
+    await service.set_agent_limits(_actor(request), caller, key_id, body.to_limits())
+    return await _answer(service, caller, key_id)
 
 
 @router.delete(
@@ -131,8 +132,8 @@ async def put_agent_limits(
     summary="Remove a key's agent limits",
 )
 async def delete_agent_limits(
-    key_id: uuid.UUID, request: Request, caller: AdminCaller
+    key_id: uuid.UUID, request: Request, caller: AdminCaller, service: Admin
 ) -> KeyAgentLimitsOut:
-    if not await _service(request).delete_agent_limits(_actor(request), caller, key_id):
-        raise ApiError(404, "agent_limits_not_found", f"api key {key_id} has no agent limits")
-    return await _answer(request, caller, key_id)
+    if not await service.delete_agent_limits(_actor(request), caller, key_id):
+        raise AgentLimitsNotFound(f"api key {key_id} has no agent limits")
+    return await _answer(service, caller, key_id)

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dydx_router.api.deps import Services, ServicesDep
 from dydx_router.api.errors import ApiError
 from dydx_router.api.ratelimit import retry_after
 from dydx_router.domain.access import ORDERS_ALL, ApiKey
@@ -43,23 +44,27 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
-async def authenticate(request: Request, token: str | None, scope: str) -> Caller:
-    """The caller behind ``token``, or the 401/403/429 ``ApiError`` the request gets."""
+def require_token(token: str | None) -> str:
+    """``token``, or the 401 of a request without a key (before any service is looked at)."""
     if token is None:
         raise _unauthenticated(
             "unauthenticated", "an API key is required: Authorization: Bearer <key>"
         )
-    container = request.app.state.container
-    limiter = container.rate_limiter
+    return token
+
+
+async def authenticate(request: Request, token: str, scope: str, services: Services) -> Caller:
+    """The caller behind ``token``, or the 401/403/429 ``ApiError`` the request gets."""
+    limiter = services.rate_limiter
     client = request.client.host if request.client else "unknown"
-    if limiter.would_wait(client, AUTH_FAILURES) and not container.key_cache.cached(token):
+    if limiter.would_wait(client, AUTH_FAILURES) and not services.key_cache.cached(token):
         raise ApiError(
             429,
             "too_many_auth_failures",
             "too many requests with invalid API keys from this address; retry later",
             headers={"Retry-After": retry_after(limiter.take(client, AUTH_FAILURES))},
         )
-    key = await container.key_cache.lookup(container.pool, token)
+    key = await services.key_cache.lookup(services.pool, token)
     if key is None:
         limiter.take(client, AUTH_FAILURES)
         raise _unauthenticated("invalid_api_key", "the API key is unknown or revoked")
@@ -94,15 +99,18 @@ def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        services: ServicesDep,
     ) -> Caller:
         token = None
         if credentials is not None and credentials.scheme.lower() == "bearer":
             token = credentials.credentials
-        return await authenticate(request, token, scope)
+        return await authenticate(request, require_token(token), scope, services)
 
     return dependency
 
 
 ReadCaller = Annotated[Caller, Depends(require("read"))]
-TradeCaller = Annotated[Caller, Depends(require("trade"))]
+# Named: api/fastpath.py resolves it itself and checks place_order depends on nothing else.
+require_trade = require("trade")
+TradeCaller = Annotated[Caller, Depends(require_trade)]
 AdminCaller = Annotated[Caller, Depends(require("admin"))]

@@ -22,13 +22,13 @@ from pydantic import BaseModel, Field
 from starlette.staticfiles import StaticFiles
 
 from dydx_router.api.auth import AdminCaller, ReadCaller
+from dydx_router.api.deps import Admin, ServicesDep
 from dydx_router.api.errors import ApiError
 from dydx_router.api.fields import StoredText, SubaccountNumber, Ticker
 from dydx_router.api.schemas import OrderOut, Strict
 from dydx_router.domain.access import Actor, ApiKey
 from dydx_router.domain.order import OrderStatus
 from dydx_router.observability import metrics
-from dydx_router.service.admin import AdminService
 
 STATIC = Path(__file__).resolve().parent / "console_static"
 # The page may load and connect to nothing but this origin: no CDN, no inline script, no frame.
@@ -125,11 +125,10 @@ def _int(values: dict[str, float], name: str) -> int | None:
     response_model=ConsoleHealthOut,
     summary="The service's health at a glance: readiness, chain, indexer, breakers, backlog",
 )
-async def console_health(request: Request, caller: ReadCaller) -> ConsoleHealthOut:
-    container = request.app.state.container
-    checks: dict[str, str] = await container.readiness()
+async def console_health(caller: ReadCaller, services: ServicesDep) -> ConsoleHealthOut:
+    checks: dict[str, str] = await services.readiness()
     values, breakers = _samples()
-    controls = container.gate.controls if container.gate is not None else None
+    controls = services.gate.controls if services.gate is not None else None
     return ConsoleHealthOut(
         ready=all(v == "ok" for v in checks.values()),
         checks=checks,
@@ -149,10 +148,9 @@ async def console_health(request: Request, caller: ReadCaller) -> ConsoleHealthO
 
 
 # --- audited controls on one order / one position -----------------------------------------------
-def _admin(request: Request) -> tuple[AdminService, Actor]:
+def _actor(request: Request) -> Actor:
     key: ApiKey = request.state.api_key
-    service: AdminService = request.app.state.container.admin
-    return service, Actor(key.id, key.name)
+    return Actor(key.id, key.name)
 
 
 class AdminCancelBody(Strict):
@@ -173,9 +171,10 @@ async def admin_cancel_order(
     order_id: uuid.UUID,
     request: Request,
     caller: AdminCaller,
+    service: Admin,
     body: Annotated[AdminCancelBody | None, Body()] = None,
 ) -> OrderOut:
-    service, actor = _admin(request)
+    actor = _actor(request)
     reason = body.reason if body is not None else ""
     return OrderOut.of(await service.cancel_order(actor, caller, order_id, reason))
 
@@ -192,9 +191,10 @@ async def admin_close_position(
     market: Ticker,
     request: Request,
     caller: AdminCaller,
+    service: Admin,
     body: Annotated[AdminCloseBody | None, Body()] = None,
 ) -> Response:
-    service, actor = _admin(request)
+    actor = _actor(request)
     body = body or AdminCloseBody()
     result = await service.close_position(actor, caller, market, body.subaccount, body.reason)
     status = 202 if result.order.status is OrderStatus.UNKNOWN else 201

@@ -45,6 +45,10 @@ STATUS_TABLE: list[tuple[type[Exception], int]] = [
     (domain.OrderNotFound, 404),
     (domain.ApiKeyNotFound, 404),
     (domain.RiskLimitsNotFound, 404),
+    (domain.AgentLimitsNotFound, 404),
+    # A Last-Event-ID older than the retention: gone for good (RFC 9110 §15.5.11).
+    (domain.EventsExpired, 410),
+    (domain.UnknownEventId, 400),
     (domain.NoPosition, 404),
     (domain.SubaccountForbidden, 403),
     (domain.AdminScopeRestricted, 403),

@@ -17,14 +17,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from dydx_router.api.auth import ReadCaller
-from dydx_router.api.errors import ApiError
+from dydx_router.api.deps import ServicesDep
 from dydx_router.domain.events import StoredEvent
-from dydx_router.service.events import EventHub, EventsExpired, SlowReader, UnknownEventId
+from dydx_router.service.events import EventsExpired, SlowReader
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -72,8 +72,8 @@ def _error(code: str, message: str, last: int) -> ServerSentEvent:
     },
 )
 async def events(
-    request: Request,
     caller: ReadCaller,
+    services: ServicesDep,
     market: Annotated[str | None, Query(max_length=64)] = None,
     order_id: uuid.UUID | None = None,
     last_event_id_header: Annotated[
@@ -81,17 +81,13 @@ async def events(
     ] = None,
     last_event_id: Annotated[int | None, Query(ge=0)] = None,
 ) -> EventSourceResponse:
-    container = request.app.state.container
-    hub: EventHub = container.events
-    settings = container.settings
+    hub = services.events
+    assert hub is not None, "the composition root builds the event hub"
+    settings = services.settings
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
     if resume is not None:
-        try:
-            await hub.check_resume(resume)
-        except EventsExpired as e:
-            raise ApiError(410, "event_id_expired", str(e), last_event_id=resume) from e
-        except UnknownEventId as e:
-            raise ApiError(400, "unknown_event_id", str(e), last_event_id=resume) from e
+        # EventsExpired (410) or UnknownEventId (400), from the catalogue (api/errors.py).
+        await hub.check_resume(resume)
 
     # Subscribed before the first byte: once a client sees ``: connected``, nothing that
     # happens afterwards can be missed.

@@ -15,9 +15,13 @@ body replayed, so validation errors keep their one canonical form. Authenticatio
 body is validated, as FastAPI's solver would fail a request with a bad key first either way: a
 request is authenticated (and charged a rate-limit token) exactly once.
 
-Errors after binding go through the application's exception handlers (``api/errors.py``), looked
-up as Starlette's exception middleware does; an error no handler covers propagates to the server
-error middleware, as it would from the route.
+The endpoint's dependencies (the caller, the services through ``api/deps.py``'s getters) are
+resolved by ``deps.resolve`` as FastAPI's solver would, ``app.dependency_overrides`` included, so
+a test's fakes reach this path too; a dependency it does not know fails the start-up (the
+middleware stack is built before the lifespan runs) rather than being skipped. Errors after
+binding go through the application's exception handlers (``api/errors.py``), looked up as
+Starlette's exception middleware does; an error no handler covers propagates to the server error
+middleware, as it would from the route.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ import re
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dydx_router.api import orders
-from dydx_router.api.auth import authenticate, bearer_token
+from dydx_router.api.auth import authenticate, bearer_token, require_token, require_trade
+from dydx_router.api.deps import get_orders, get_services, resolve
 from dydx_router.api.schemas import PlaceOrderBody
 
 PATH = "/v1/orders"
@@ -54,8 +60,16 @@ class PlaceOrderFastPath:
         self.route = next(
             r
             for r in orders.router.routes
-            if getattr(r, "path", None) == PATH and "POST" in getattr(r, "methods", ())
+            if isinstance(r, APIRoute) and r.path == PATH and "POST" in (r.methods or ())
         )
+        # The dependencies it resolves itself; any other would be skipped on the common request.
+        resolved = {require_trade, get_orders}
+        declared = {d.call for d in self.route.dependant.dependencies}
+        if not declared <= resolved:
+            raise RuntimeError(
+                "place_order depends on something api/fastpath.py does not resolve: "
+                + ", ".join(sorted(getattr(c, "__name__", repr(c)) for c in declared - resolved))
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -86,9 +100,14 @@ class PlaceOrderFastPath:
         scope["route"] = self.route
         request = Request(scope, receive, send)
         try:
-            caller = await authenticate(request, bearer_token(authorization), "trade")
+            # The route's dependencies from where FastAPI would take them (api/deps.py),
+            # overrides included.
+            token = require_token(bearer_token(authorization))
+            services = resolve(self.api, get_services, request)
+            caller = await authenticate(request, token, "trade", services)
+            service = resolve(self.api, get_orders, request)
             response = await orders.place_order(
-                body, request, caller, idempotency_key=idempotency_key, dry_run=False
+                body, request, caller, service, idempotency_key=idempotency_key, dry_run=False
             )
         except Exception as exc:
             handler = self._handler(exc)

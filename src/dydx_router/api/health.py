@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from dydx_router.api.deps import ServicesDep
 from dydx_router.observability import metrics
 
 router = APIRouter(tags=["probes"])
@@ -22,9 +23,8 @@ async def health() -> dict[str, str]:
     summary="Readiness: the database answers, the chain advances, the indexer keeps up",
     responses={503: {"description": "Not ready; `reasons` says why"}},
 )
-async def ready(request: Request) -> JSONResponse:
-    container = request.app.state.container
-    checks: dict[str, Any] = await container.readiness()
+async def ready(services: ServicesDep) -> JSONResponse:
+    checks: dict[str, Any] = await services.readiness()
     failing = [f"{name}: {why}" for name, why in checks.items() if why != "ok"]
     metrics.READY.set(0 if failing else 1)
     body: dict[str, Any] = {"status": "not_ready" if failing else "ready", "checks": checks}

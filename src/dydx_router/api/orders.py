@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
+from dydx_router.api.deps import Orders
 from dydx_router.api.fields import MAX_REASON, REASON_PATTERN, Ticker
 from dydx_router.api.schemas import (
     CancelOrdersBody,
@@ -34,7 +35,7 @@ from dydx_router.domain.errors import (
 from dydx_router.domain.market import Side
 from dydx_router.domain.order import Order, OrderStatus
 from dydx_router.domain.queries import Cursor, OrderFilter
-from dydx_router.service.orders import CancelAudit, OrderService, PlaceOrder
+from dydx_router.service.orders import CancelAudit, PlaceOrder
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 IDEMPOTENCY_KEY_MAX = 128
@@ -70,11 +71,6 @@ def _json(
         media_type="application/json",
         headers=headers,
     )
-
-
-def _service(request: Request) -> OrderService:
-    service: OrderService = request.app.state.container.orders
-    return service
 
 
 def _encode_cursor(order: OrderOut) -> str:
@@ -119,6 +115,7 @@ async def place_order(
     body: PlaceOrderBody,
     request: Request,
     caller: TradeCaller,
+    service: Orders,
     idempotency_key: IdempotencyKey = None,
     dry_run: Annotated[
         bool,
@@ -128,8 +125,8 @@ async def place_order(
         ),
     ] = False,
 ) -> Response:
-    # Also called by api/fastpath.py, which binds these arguments itself: keep the signature.
-    service = _service(request)
+    # Also called by api/fastpath.py, which binds these arguments itself (``service`` through
+    # api/deps.py's getter, as FastAPI would): keep the signature.
     sub = body.subaccount if body.subaccount is not None else service.config.default_subaccount
     cmd = PlaceOrder(
         request=body.to_request(),
@@ -179,10 +176,9 @@ def parse_statuses(text: str | None) -> tuple[OrderStatus, ...] | None:
 )
 async def get_order_by_client_id(
     client_order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=_NO_NUL)],
-    request: Request,
     caller: ReadCaller,
+    service: Orders,
 ) -> Response:
-    service = _service(request)
     found = await service.search(
         OrderFilter(client_order_id=client_order_id), caller, limit=1, cursor=None
     )
@@ -194,14 +190,14 @@ async def get_order_by_client_id(
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="One order with its status history")
-async def get_order(order_id: uuid.UUID, request: Request, caller: ReadCaller) -> Response:
-    return _json(OrderOut.of(await _service(request).get(order_id, caller)))
+async def get_order(order_id: uuid.UUID, caller: ReadCaller, service: Orders) -> Response:
+    return _json(OrderOut.of(await service.get(order_id, caller)))
 
 
 @router.get("", response_model=OrderPage, summary="Order history, newest first")
 async def list_orders(
-    request: Request,
     caller: ReadCaller,
+    service: Orders,
     market: Ticker | None = None,
     status: Annotated[
         str | None,
@@ -219,7 +215,7 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    orders = await _service(request).search(
+    orders = await service.search(
         OrderFilter(
             market=market,
             statuses=parse_statuses(status),
@@ -258,6 +254,7 @@ async def cancel_order(
     order_id: uuid.UUID,
     request: Request,
     caller: TradeCaller,
+    service: Orders,
     reason: Annotated[
         str | None,
         Query(min_length=1, max_length=MAX_REASON, pattern=REASON_PATTERN, description="Why"),
@@ -265,7 +262,7 @@ async def cancel_order(
 ) -> OrderOut:
     reason = reason.strip() if reason is not None else None
     audit = _cancel_reason(request, reason or None)
-    return OrderOut.of(await _service(request).cancel(order_id, caller, audit=audit))
+    return OrderOut.of(await service.cancel(order_id, caller, audit=audit))
 
 
 @router.post(
@@ -277,12 +274,12 @@ async def cancel_order(
     "or whose cancel's outcome is unknown (still CANCEL_REQUESTED).",
 )
 async def cancel_orders(
-    body: CancelOrdersBody, request: Request, caller: TradeCaller
+    body: CancelOrdersBody, request: Request, caller: TradeCaller, service: Orders
 ) -> CancelResult:
     chosen = sum([bool(body.ids), body.market is not None, body.all])
     if chosen != 1:
         raise InvalidCancelSelector("give exactly one of ids, market, or all: true")
-    report = await _service(request).cancel_many(
+    report = await service.cancel_many(
         caller, order_ids=body.ids, market=body.market, audit=_cancel_reason(request, body.reason)
     )
     return CancelResult.of(report)

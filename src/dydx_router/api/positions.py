@@ -4,30 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from dydx_router.api.auth import ReadCaller, TradeCaller
+from dydx_router.api.deps import Orders
 from dydx_router.api.fields import SubaccountNumber, Ticker
 from dydx_router.api.orders import REPLAYED_HEADER
 from dydx_router.api.schemas import ClosePositionBody, MarketOut, MarketsOut, OrderOut, PositionsOut
 from dydx_router.domain.order import OrderStatus
-from dydx_router.service.orders import OrderService
 
 router = APIRouter(prefix="/v1", tags=["positions"])
 
 
-def _service(request: Request) -> OrderService:
-    service: OrderService = request.app.state.container.orders
-    return service
-
-
 @router.get("/positions", response_model=PositionsOut, summary="Open positions and collateral")
 async def positions(
-    request: Request,
     caller: ReadCaller,
+    service: Orders,
     subaccount: Annotated[SubaccountNumber | None, Query()] = None,
 ) -> PositionsOut:
-    service = _service(request)
     sub = service.config.default_subaccount if subaccount is None else subaccount
     return PositionsOut.of(await service.account(sub, caller), sub)
 
@@ -52,16 +46,16 @@ async def positions(
 )
 async def close_position(
     market: Ticker,
-    request: Request,
     response: Response,
     caller: TradeCaller,
+    service: Orders,
     body: ClosePositionBody | None = None,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$")
     ] = None,
 ) -> OrderOut:
     body = body or ClosePositionBody()
-    result = await _service(request).close_position(
+    result = await service.close_position(
         market,
         caller,
         subaccount_number=body.subaccount,
@@ -82,5 +76,5 @@ async def close_position(
 
 
 @router.get("/markets", response_model=MarketsOut, tags=["markets"], summary="Market specs")
-async def markets(request: Request, caller: ReadCaller) -> MarketsOut:
-    return MarketsOut(markets=[MarketOut.of(m) for m in _service(request).markets()])
+async def markets(caller: ReadCaller, service: Orders) -> MarketsOut:
+    return MarketsOut(markets=[MarketOut.of(m) for m in service.markets()])

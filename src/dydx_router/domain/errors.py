@@ -97,6 +97,12 @@ class ApiKeyNotFound(DomainError):
     code = "api_key_not_found"
 
 
+class AgentLimitsNotFound(DomainError):
+    """The API key has no agent limits to delete."""
+
+    code = "agent_limits_not_found"
+
+
 # ---- risk limits and the kill switch -------------------------------------------------------------
 class RiskLimitBreached(DomainError):
     """An order would breach a limit; ``code`` names the limit, ``details`` its value."""
@@ -197,3 +203,18 @@ class InvalidCancelSelector(DomainError):
 
 class RiskLimitsNotFound(DomainError):
     code = "risk_limits_not_found"
+
+
+# ---- the event stream (GET /v1/events, service/events.py) ----------------------------------------
+
+
+class EventsExpired(DomainError):
+    """The resume point is older than the retention window: events after it were deleted."""
+
+    code = "event_id_expired"
+
+
+class UnknownEventId(DomainError):
+    """A resume point this log never issued (greater than any id)."""
+
+    code = "unknown_event_id"

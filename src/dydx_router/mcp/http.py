@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from dydx_router.api.auth import authenticate, bearer_token
+from dydx_router.api.auth import authenticate, bearer_token, require_token
+from dydx_router.api.deps import get_services, resolve
 from dydx_router.mcp.guard import McpSettings
 from dydx_router.mcp.tools import build_server
 from dydx_router_client import AsyncRouterClient
@@ -40,7 +41,8 @@ class _Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         # Raises the router's ApiError (401/403/429), rendered by its error handlers.
-        await authenticate(request, bearer_token(request.headers.get("authorization")), "read")
+        token = require_token(bearer_token(request.headers.get("authorization")))
+        await authenticate(request, token, "read", resolve(request.app, get_services, request))
         await self._handle(scope, receive, send)  # type: ignore[misc]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from dydx_router.domain.errors import EventsExpired, UnknownEventId
 from dydx_router.domain.events import StoredEvent
 from dydx_router.service.orders import Caller
 
@@ -30,12 +31,7 @@ log = structlog.get_logger(__name__)
 READ_BATCH = 500
 
 
-class EventsExpired(Exception):
-    """The resume point is older than the retention window: events after it were deleted."""
-
-
-class UnknownEventId(Exception):
-    """A resume point this log never issued (greater than any id)."""
+__all__ = ["EventHub", "EventsExpired", "SlowReader", "Subscription", "UnknownEventId"]
 
 
 class Subscription:
@@ -189,11 +185,14 @@ class EventHub:
         async with self._uow() as tx:
             lo, hi = await tx.events.bounds()
         if last_event_id > max(hi, self.last_id or 0):
-            raise UnknownEventId(f"event id {last_event_id} was never issued")
+            raise UnknownEventId(
+                f"event id {last_event_id} was never issued", last_event_id=last_event_id
+            )
         if lo and last_event_id < lo - 1:
             raise EventsExpired(
                 f"events after {last_event_id} are older than the retention window "
-                f"(oldest kept: {lo})"
+                f"(oldest kept: {lo})",
+                last_event_id=last_event_id,
             )
 
     async def subscribe(

@@ -26,7 +26,6 @@ from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.router import create_key, free_port
 from tests.integration.reliability.harness import (
     Load,
-    chain_order_key,
     new_mnemonic,
     order_rows,
     report,
@@ -35,6 +34,7 @@ from tests.integration.reliability.harness import (
     wait_settled,
 )
 from tests.integration.reliability.replicas import replica_env
+from tests.integration.reliability.scenario import chain_accepted
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -90,8 +90,7 @@ async def test_orders_cut_with_the_balancer_are_resent_never_placed_twice(
     answers = list(load.answers.values())
     ids = Counter(o.order_id for o in answers)
     rows = await order_rows(router_db)
-    accepted = await reliability_devnet.accepted_orders(owner=address)
-    chain_keys = Counter(chain_order_key(o) for o in accepted)
+    accepted, chain_keys = await chain_accepted(reliability_devnet, address)
     first_after = min(o.started + o.seconds for o in answers if o.started >= back_at)
     report(
         "balancer_death",

@@ -20,10 +20,10 @@ from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     launch_router,
     market_specs,
-    new_mnemonic,
     report,
     stop_process,
 )
+from tests.integration.reliability.scenario import funded_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,8 +40,7 @@ async def test_a_refused_or_unanswered_batch_cancel_is_stored_and_answered_as_su
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, _ = await funded_wallet(devnet)
     env = {"DYDX_ROUTER_CHAIN_RETRY_BUDGET_S": "1"}
     router = await launch_router(devnet, router_db, "cancel-outcomes", mnemonic, env)
     results: dict[str, Any] = {}

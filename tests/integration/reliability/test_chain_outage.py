@@ -14,26 +14,18 @@ import asyncio
 import os
 import signal
 import time
-from collections import Counter
 
 import pytest
 
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     FINAL,
-    Load,
-    chain_order_key,
-    launch_router,
-    market_specs,
-    new_mnemonic,
     order_rows,
     percentiles,
     report,
-    resting_orders,
     row_key,
-    stop_process,
-    wait_settled,
 )
+from tests.integration.reliability.scenario import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -57,13 +49,9 @@ async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
-    router = await launch_router(devnet, router_db, "outage", mnemonic, ENV)
-    load = Load(router.url, router.api_key, resting_orders(await market_specs(router)))
-    done = asyncio.Event()
-    running = asyncio.create_task(load.run(until=done))
-    try:
+    run = await Scenario.start(devnet, router_db, "outage", ENV)
+    load = run.load
+    async with run.loaded():
         await asyncio.sleep(2.0)
         stopped_at = time.monotonic()
         os.kill(devnet.process.pid, signal.SIGSTOP)
@@ -72,28 +60,13 @@ async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
         finally:
             os.kill(devnet.process.pid, signal.SIGCONT)
         resumed_at = time.monotonic()
-        while not any(
-            o.started > resumed_at and o.status == 201 and o.order_status == "SUBMITTED"
-            for o in load.outcomes
-        ):
-            if time.monotonic() - resumed_at > 30:
-                pytest.fail(f"no order accepted after the devnet returned: {load.summary()}")
-            await asyncio.sleep(0.05)
-        recovered_at = min(
-            o.started + o.seconds
-            for o in load.outcomes
-            if o.started > resumed_at and o.status == 201 and o.order_status == "SUBMITTED"
+        recovered_at = await run.first_placed_after(
+            resumed_at,
+            lambda o: o.status == 201 and o.order_status == "SUBMITTED",
+            "no order accepted after the devnet returned",
         )
         await asyncio.sleep(2.0)  # normal service again
-    finally:
-        done.set()
-        await running
-    try:
-        settle_s, statuses = await wait_settled(router_db, within=60)
-    except AssertionError as e:
-        raise AssertionError(f"{e}; devnet height {(await devnet.status())['height']}") from e
-    finally:
-        stop_process(router)
+    settle_s, statuses = await run.settle_and_stop(within=60)
 
     before = [o for o in load.outcomes if o.started + o.seconds < stopped_at]
     # Everything answered while the devnet was frozen, including the calls it froze mid-way.
@@ -104,8 +77,7 @@ async def test_frozen_chain_answers_503_fast_and_recovers_by_itself(
     fast = [o for o in during if o.status == 503]
     first_503 = min((o.started + o.seconds for o in fast), default=float("nan"))
     rows = await order_rows(router_db)
-    accepted = await devnet.accepted_orders(owner=address)
-    chain_keys = Counter(chain_order_key(o) for o in accepted)
+    accepted, chain_keys = await run.accepted()
     answered_2xx = [o for o in load.outcomes if 200 <= o.status < 300]
     report(
         "chain_frozen_mid_load",

@@ -20,10 +20,8 @@ from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     FINAL,
     Load,
-    chain_order_key,
     launch_router,
     market_specs,
-    new_mnemonic,
     order_rows,
     report,
     resting_orders,
@@ -31,6 +29,7 @@ from tests.integration.reliability.harness import (
     stop_process,
     wait_settled,
 )
+from tests.integration.reliability.scenario import chain_accepted, funded_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,8 +42,7 @@ async def test_kill_9_mid_load_then_restart(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     env = {"DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5"}
     first = await launch_router(devnet, router_db, "crash-1", mnemonic, env)
     specs = await market_specs(first)
@@ -86,8 +84,7 @@ async def test_kill_9_mid_load_then_restart(
     rows = await order_rows(router_db)
     ours = {str(r["id"]): r for r in rows}
     answers = load.answers
-    accepted = await devnet.accepted_orders(owner=address)
-    chain_keys = Counter(chain_order_key(o) for o in accepted)
+    accepted, chain_keys = await chain_accepted(devnet, address)
     report(
         "kill_9_mid_load",
         {

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,10 +32,8 @@ from tests.fixtures.pg_pair import STANDBY_NAME, PostgresPair, find_binaries
 from tests.integration.reliability.harness import (
     FINAL,
     Load,
-    chain_order_key,
     db,
     market_specs,
-    new_mnemonic,
     order_rows,
     percentiles,
     report,
@@ -45,6 +42,7 @@ from tests.integration.reliability.harness import (
     wait_settled,
 )
 from tests.integration.reliability.replicas import start_routers
+from tests.integration.reliability.scenario import chain_accepted, funded_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -84,8 +82,7 @@ async def test_promoted_standby_holds_every_acknowledged_order(
     # doctor reads the same URL and says commits wait for the standby.
     doctor_row = await check_database(Settings(DATABASE_URL=url))
     assert doctor_row.endswith(f"synchronous standbys: {STANDBY_NAME}"), doctor_row
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     env = {
         "DYDX_ROUTER_DB_TIMEOUT_S": "1",
         "DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5",
@@ -154,8 +151,7 @@ async def test_promoted_standby_holds_every_acknowledged_order(
         if o.status == 201 and (o.order_id, o.order_status) not in history
     ]
     during = load.between(killed_at, recovered_at)
-    accepted = await devnet.accepted_orders(owner=address)
-    chain_keys = Counter(chain_order_key(o) for o in accepted)
+    accepted, chain_keys = await chain_accepted(devnet, address)
     row_keys = {row_key(r) for r in rows.values()}
     report(
         f"database_failover_{replicas}_replicas",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -21,20 +20,13 @@ from tests.fixtures.db import admin_sql
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     FINAL,
-    Load,
     OwnPostgres,
-    chain_order_key,
-    launch_router,
-    market_specs,
-    new_mnemonic,
     order_rows,
     percentiles,
     report,
-    resting_orders,
     row_key,
-    stop_process,
-    wait_settled,
 )
+from tests.integration.reliability.scenario import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,14 +52,10 @@ async def test_database_restart_mid_load(
 ) -> None:
     devnet = reliability_devnet
     server, url = own_db
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
     env = {"DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5", "DYDX_ROUTER_DB_TIMEOUT_S": "1"}
-    router = await launch_router(devnet, url, "dbout", mnemonic, env)
-    load = Load(router.url, router.api_key, resting_orders(await market_specs(router)))
-    done = asyncio.Event()
-    running = asyncio.create_task(load.run(until=done))
-    try:
+    run = await Scenario.start(devnet, url, "dbout", env)
+    router, load = run.router, run.load
+    async with run.loaded():
         await asyncio.sleep(2.0)
         stopped_at = time.monotonic()
         await asyncio.to_thread(server.stop)
@@ -76,25 +64,11 @@ async def test_database_restart_mid_load(
         starting_at = time.monotonic()
         await asyncio.to_thread(server.resume)
         resumed_at = time.monotonic()
-        while not any(o.started > resumed_at and o.status == 201 for o in load.outcomes):
-            if time.monotonic() - resumed_at > 30:
-                pytest.fail(f"no order placed after the database returned: {load.summary()}")
-            await asyncio.sleep(0.05)
-        recovered_at = min(
-            o.started + o.seconds
-            for o in load.outcomes
-            if o.started > resumed_at and o.status == 201
+        recovered_at = await run.first_placed_after(
+            resumed_at, lambda o: o.status == 201, "no order placed after the database returned"
         )
         await asyncio.sleep(2.0)
-    finally:
-        done.set()
-        await running
-    try:
-        settle_s, statuses = await wait_settled(url, within=60)
-    except AssertionError as e:
-        raise AssertionError(f"{e}; devnet height {(await devnet.status())['height']}") from e
-    finally:
-        stop_process(router)
+    settle_s, statuses = await run.settle_and_stop(within=60)
     log = router.log_tail(2_000_000)
 
     before = [o for o in load.outcomes if o.started + o.seconds < stopped_at]
@@ -102,8 +76,7 @@ async def test_database_restart_mid_load(
     after = load.between(recovered_at, float("inf"))
     refused = [o for o in during if o.status == 503]
     rows = await order_rows(url)
-    accepted = await devnet.accepted_orders(owner=address)
-    chain_keys = Counter(chain_order_key(o) for o in accepted)
+    accepted, chain_keys = await run.accepted()
     answered_2xx = [o for o in load.outcomes if 200 <= o.status < 300]
     report(
         "database_restart_mid_load",

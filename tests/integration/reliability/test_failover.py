@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections import Counter
 from collections.abc import Iterator
 
 import httpx
@@ -19,17 +18,12 @@ import pytest
 
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
-    Load,
     TcpProxy,
-    chain_order_key,
-    launch_router,
-    market_specs,
-    new_mnemonic,
     order_rows,
     report,
-    resting_orders,
     stop_process,
 )
+from tests.integration.reliability.scenario import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,19 +66,15 @@ async def test_one_of_two_nodes_killed_orders_keep_succeeding(
 ) -> None:
     devnet = reliability_devnet
     fast, slow = proxies
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
     env = {
         "DYDX_ROUTER_NODE_ENDPOINTS": f"{fast.address},{slow.address}",
         "DYDX_ROUTER_HEALTH_CHECK_INTERVAL_S": "0.25",
         "DYDX_ROUTER_BREAKER_RESET_TIMEOUT_S": "0.5",
         "DYDX_ROUTER_BREAKER_MAX_RESET_TIMEOUT_S": "1",
     }
-    router = await launch_router(devnet, router_db, "failover", mnemonic, env)
-    load = Load(router.url, router.api_key, resting_orders(await market_specs(router)))
-    done = asyncio.Event()
-    running = asyncio.create_task(load.run(until=done))
-    try:
+    run = await Scenario.start(devnet, router_db, "failover", env)
+    router, load = run.router, run.load
+    async with run.loaded():
         share_before = await _share(fast, slow, 2.0)
         killed_at = time.monotonic()
         fast.kill()
@@ -101,14 +91,10 @@ async def test_one_of_two_nodes_killed_orders_keep_succeeding(
                 back_at = time.monotonic()
                 break
         await asyncio.sleep(1.0)
-    finally:
-        done.set()
-        await running
     stop_process(router)
 
     rows = await order_rows(router_db)
-    accepted = await devnet.accepted_orders(owner=address)
-    chain_keys = Counter(chain_order_key(o) for o in accepted)
+    accepted, chain_keys = await run.accepted()
     around_kill = load.between(killed_at - 0.5, revived_at)
     report(
         "one_of_two_nodes_killed",

@@ -20,11 +20,11 @@ from tests.integration.reliability.harness import (
     Load,
     launch_router,
     market_specs,
-    new_mnemonic,
     order_rows,
     report,
     resting_orders,
 )
+from tests.integration.reliability.scenario import funded_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 IN_FLIGHT = 12
@@ -35,8 +35,7 @@ async def test_sigterm_finishes_in_flight_broadcasts(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, _ = await funded_wallet(devnet)
     router = await launch_router(devnet, router_db, "shutdown", mnemonic)
     load = Load(
         router.url,

@@ -29,10 +29,10 @@ from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     chain_order_key,
     launch_router,
-    new_mnemonic,
     report,
     stop_process,
 )
+from tests.integration.reliability.scenario import funded_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHAIN_ID = "localdydxprotocol"
@@ -63,8 +63,7 @@ async def test_sdk_32_on_a_stateful_order_resyncs_and_succeeds(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     router = await launch_router(devnet, router_db, "resync", mnemonic)
     node = NodeClient([GrpcEndpoint(devnet.grpc)])
     try:

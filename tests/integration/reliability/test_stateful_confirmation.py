@@ -16,10 +16,10 @@ from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     launch_router,
     market_specs,
-    new_mnemonic,
     report,
     stop_process,
 )
+from tests.integration.reliability.scenario import funded_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,8 +39,7 @@ async def test_unconfirmed_stateful_order_is_unknown_then_settles(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     env = {
         "DYDX_ROUTER_STATEFUL_CONFIRM_TIMEOUT_S": "1.5",
         "DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5",

@@ -18,10 +18,10 @@ import pytest
 from tests.fixtures.devnet import DevnetProcess
 from tests.integration.reliability.harness import (
     launch_router,
-    new_mnemonic,
     report,
     stop_process,
 )
+from tests.integration.reliability.scenario import funded_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,8 +49,7 @@ async def test_a_stream_killed_by_an_indexer_error_is_restarted_and_reported(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, _ = await funded_wallet(devnet)
     # The router's first subscriptions are refused: its stream dies as it starts.
     await devnet.set_faults(indexer_ws_subscribe_error=2)
     try:

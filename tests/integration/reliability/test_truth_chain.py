@@ -29,10 +29,10 @@ from tests.integration.reliability.harness import (
     chain_order_key,
     launch_router,
     market_specs,
-    new_mnemonic,
     report,
     stop_process,
 )
+from tests.integration.reliability.scenario import funded_wallet
 from tests.integration.reliability.truth import (
     blocks_past,
     client,
@@ -63,8 +63,7 @@ async def test_a_resend_answered_already_there_is_never_rejected(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     router = await launch_router(devnet, router_db, "truth-resend", mnemonic, ENV)
     cases = [
         # (what the re-send hears, the order): the original filled / the original rests.
@@ -148,8 +147,7 @@ async def test_fills_survive_an_indexer_that_lags_past_the_expiry_backstop(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, _ = await funded_wallet(devnet)
     env = {"DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5"}  # good-til-block: height + 20
     router = await launch_router(devnet, router_db, "truth-lag", mnemonic, env)
     try:
@@ -204,8 +202,7 @@ async def test_a_lost_cancel_is_sent_again_while_the_order_rests(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, _ = await funded_wallet(devnet)
     env = {"DYDX_ROUTER_RECONCILE_INTERVAL_S": "0.5", "DYDX_ROUTER_CHAIN_RETRY_BUDGET_S": "1"}
     router = await launch_router(devnet, router_db, "truth-cancel", mnemonic, env)
     try:

@@ -46,11 +46,11 @@ from tests.integration.reliability.harness import (
     db,
     launch_router,
     market_specs,
-    new_mnemonic,
     report,
     row_key,
     stop_process,
 )
+from tests.integration.reliability.scenario import funded_wallet
 from tests.integration.reliability.truth import (
     blocks_past,
     client,
@@ -101,8 +101,7 @@ async def test_a_stateful_order_cut_before_its_broadcast_is_placed_once_after_re
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     first = await launch_router(devnet, router_db, "truth-stateful-1", mnemonic, HOLD)
     btc = (await market_specs(first))["BTC-USD"]
     at_crash = await _crash_before_broadcast(
@@ -159,8 +158,7 @@ async def test_halted_during_recovery_sends_nothing_new(
     reliability_devnet: DevnetProcess, router_db: str
 ) -> None:
     devnet = reliability_devnet
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     first = await launch_router(devnet, router_db, "truth-halt-1", mnemonic, HOLD)
     btc = (await market_specs(first))["BTC-USD"]
     at_crash = await _crash_before_broadcast(
@@ -230,8 +228,7 @@ async def test_an_outcome_the_database_lost_answers_202_and_is_recorded_later(
 ) -> None:
     devnet = reliability_devnet
     server, url = own_db
-    mnemonic, address = new_mnemonic()
-    await devnet.fund(address, "100000")
+    mnemonic, address = await funded_wallet(devnet)
     env = {**ENV, "DYDX_ROUTER_DB_TIMEOUT_S": "1", "DYDX_ROUTER_GOOD_TIL_BLOCK_OFFSET": "40"}
     router = await launch_router(devnet, url, "truth-db", mnemonic, env)
     try:

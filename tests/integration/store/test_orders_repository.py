@@ -60,12 +60,12 @@ async def _history_count(pool: Any, order_id: uuid.UUID) -> int:
         return n
 
 
-async def test_add_and_get_round_trip_exact_values(clean_db: Any) -> None:
+async def test_add_and_get_round_trip_exact_values(rolled_back_db: Any) -> None:
     order = make_order(7, quantums=18_446_744_073_709_551_615, trigger_subticks=5)
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         await uow.orders.add(order)
         await uow.commit()
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         got = await uow.orders.get(order.id)
     assert got.quantums == 18_446_744_073_709_551_615  # uint64 max survives NUMERIC(20,0)
     assert got.size == Decimal("0.0123") and got.price == Decimal("65000.5")
@@ -73,14 +73,14 @@ async def test_add_and_get_round_trip_exact_values(clean_db: Any) -> None:
     assert [(h.from_status, h.to_status) for h in got.history] == [(None, OrderStatus.PENDING)]
 
 
-async def test_uncommitted_work_is_rolled_back(clean_db: Any) -> None:
+async def test_uncommitted_work_is_rolled_back(rolled_back_db: Any) -> None:
     order = make_order(8)
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         await uow.orders.add(order)
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         with pytest.raises(OrderNotFound):
             await uow.orders.get(order.id)
-    assert await _history_count(clean_db, order.id) == 0
+    assert await _history_count(rolled_back_db, order.id) == 0
 
 
 async def test_one_history_row_per_status_change_in_the_same_transaction(clean_db: Any) -> None:
@@ -115,15 +115,15 @@ async def test_one_history_row_per_status_change_in_the_same_transaction(clean_d
     ]
 
 
-async def test_illegal_transition_raises_and_writes_nothing(clean_db: Any) -> None:
+async def test_illegal_transition_raises_and_writes_nothing(rolled_back_db: Any) -> None:
     order = make_order(10)
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         await uow.orders.add(order)
         await uow.commit()
         with pytest.raises(IllegalTransition):
             await uow.orders.transition(order, OrderStatus.FILLED, reason="nope")
         await uow.commit()
-    assert await _history_count(clean_db, order.id) == 1
+    assert await _history_count(rolled_back_db, order.id) == 1
 
 
 async def test_concurrent_transitions_exactly_one_wins(clean_db: Any) -> None:
@@ -148,17 +148,17 @@ async def test_concurrent_transitions_exactly_one_wins(clean_db: Any) -> None:
     assert await _history_count(clean_db, order.id) == 2
 
 
-async def test_chain_order_id_and_idempotency_key_are_unique(clean_db: Any) -> None:
-    async with UnitOfWork(clean_db) as uow:
+async def test_chain_order_id_and_idempotency_key_are_unique(rolled_back_db: Any) -> None:
+    async with UnitOfWork(rolled_back_db) as uow:
         await uow.orders.add(make_order(12, idempotency_key="k1"))
         await uow.commit()
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         with pytest.raises(DuplicateOrder):
             await uow.orders.add(make_order(12))
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         with pytest.raises(DuplicateOrder):
             await uow.orders.add(make_order(13, idempotency_key="k1"))
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         found = await uow.orders.find_by_idempotency_key(None, "k1")
     assert found is not None and found.client_id == 12
 
@@ -195,34 +195,34 @@ async def test_history_is_newest_first_with_keyset_cursor_and_filters(clean_db: 
     assert [o.client_id for o in sells] == [115, 105]
 
 
-async def test_a_tx_is_stored_only_while_the_order_keeps_its_status(clean_db: Any) -> None:
+async def test_a_tx_is_stored_only_while_the_order_keeps_its_status(rolled_back_db: Any) -> None:
     """The write-ahead of a stateful tx: a cancel-all that took the order first wins."""
     kept, taken = make_order(31), make_order(32)
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         for o in (kept, taken):
             await uow.orders.add(o)
         await uow.commit()
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         moved = await uow.orders.get_for_update(taken.id)
         await uow.orders.transition(moved, OrderStatus.CANCEL_REQUESTED, reason="cancel-all")
         await uow.commit()
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         assert await uow.orders.store_signed(kept, b"tx-31", "AA" * 32)
         assert not await uow.orders.store_signed(taken, b"tx-32", "BB" * 32)  # still PENDING here
         await uow.commit()
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         assert (await uow.orders.get(kept.id)).signed_tx == b"tx-31"
         assert (await uow.orders.get(taken.id)).signed_tx is None
 
 
-async def test_non_final_orders_page_by_creation_without_a_cap(clean_db: Any) -> None:
-    async with UnitOfWork(clean_db) as uow:
+async def test_non_final_orders_page_by_creation_without_a_cap(rolled_back_db: Any) -> None:
+    async with UnitOfWork(rolled_back_db) as uow:
         for i in range(25):
             await uow.orders.add(make_order(100 + i))
         await uow.commit()
     seen: list[uuid.UUID] = []
     after = None
-    async with UnitOfWork(clean_db) as uow:
+    async with UnitOfWork(rolled_back_db) as uow:
         while True:
             page = await uow.orders.non_final(limit=10, after=after)
             seen += [o.id for o in page]
