@@ -4,7 +4,7 @@
 # runs as an unprivileged user. The devnet's code is in the same wheel and imported only by
 # `dydx-router devnet` (compose's devnet profile runs that command from this image: its modules
 # are all runtime dependencies; pyproject.toml, [devnet]).
-# Checked statically by tests/unit/test_deploy_files.py (no Docker engine runs in CI).
+# Checked statically by tests/router/unit/test_deploy_files.py (no Docker engine runs in CI).
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

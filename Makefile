@@ -56,9 +56,9 @@ test: $(STAMP) browser
 
 ## Only the tests that need PostgreSQL and the devnet over real sockets.
 test-integration: $(STAMP) browser
-	$(BIN)/pytest tests/integration tests/e2e
+	$(BIN)/pytest tests/router/integration tests/router/e2e tests/devnet/integration tests/devnet/e2e
 
-## Debian's Chromium for the console's browser tests (tests/e2e/test_console.py), only when it is
+## Debian's Chromium for the console's browser tests (tests/router/e2e/test_console.py), only when it is
 ## missing and apt-get is there; Playwright drives it (never a browser of its own download).
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
@@ -74,7 +74,7 @@ console: $(STAMP)
 
 ## Regenerate docs/console.md's screenshots (headless Chromium against a devnet + router).
 console-shots: $(STAMP) browser
-	CONSOLE_SHOTS_DIR=docs/console $(BIN)/pytest tests/e2e/test_console.py -x -q
+	CONSOLE_SHOTS_DIR=docs/console $(BIN)/pytest tests/router/e2e/test_console.py -x -q
 
 ## The official TypeScript client's npm project (npm ci from its lock file, once; tests reuse it).
 ts-client: $(STAMP)
@@ -116,5 +116,5 @@ dev-down: $(RUN_STAMP)
 
 clean:
 	-@test -x $(BIN)/dydx-router && $(BIN)/dydx-router local down >/dev/null 2>&1 || true
-	rm -rf $(VENV) .venv-official tests/integration/devnet/ts_client/node_modules console/node_modules dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
+	rm -rf $(VENV) .venv-official tests/devnet/integration/ts_client/node_modules console/node_modules dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.unit.devnet.indexer_events import (  # noqa: E402
+from tests.devnet.unit.indexer_events import (  # noqa: E402
     ALICE,
     BOB,
     block,

@@ -8,7 +8,7 @@ opened and follow that too. Every placement carries an Idempotency-Key, kept acr
     DYDX_ROUTER_URL=http://127.0.0.1:8000 DYDX_ROUTER_API_KEY=dxr_... \
         python -m examples.trading_agent
 
-Run end to end against the devnet by tests/e2e/agents/test_examples.py.
+Run end to end against the devnet by tests/router/e2e/agents/test_examples.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 The bundle is committed, so that running the router needs no Node. ``SOURCE_HASH`` beside it
 is the sha256 of the sources it was built from; ``--check`` (and
-``tests/unit/api/test_console_bundle.py``) fails when the sources changed and the bundle was
+``tests/router/unit/api/test_console_bundle.py``) fails when the sources changed and the bundle was
 not rebuilt: run ``make console``.
 """
 

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/gen_client_models.py --check  # exit 1 if any is stale
 
 The OpenAPI document is committed next to the client (``src/dydx_router_client/openapi.json``)
-and the models are generated from it by datamodel-code-generator; tests/unit/client/
+and the models are generated from it by datamodel-code-generator; tests/router/unit/client/
 test_models_drift.py runs ``--check`` so that a route or schema change without regeneration fails.
 
 The generator writes one module; it is cut into a package of modules under ``MAX_LINES`` each

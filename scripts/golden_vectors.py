@@ -10,7 +10,7 @@ with ``--inner``, inside that virtualenv, where it drives the official client's 
 (``KeyPair``, ``Wallet``, ``Market``, ``node.message``, ``Builder``) on the fixed inputs below.
 
 Where the official client (dydxprotocol/v4-clients v4-client-py-v2) is wrong, the vectors record
-what it actually does and the test (``tests/unit/chain/test_golden_vectors.py``) states it
+what it actually does and the test (``tests/router/unit/chain/test_golden_vectors.py``) states it
 explicitly:
 * ``client_metadata`` is always 2 (``node/message.py`` ignores its argument): recorded per vector,
   and our builder is given that value;

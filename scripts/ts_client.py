@@ -2,7 +2,7 @@
 
     python scripts/ts_client.py        # install (npm ci) if needed; print the project directory
 
-`tests/integration/devnet/ts_client/` holds a committed package.json and package-lock.json that
+`tests/devnet/integration/ts_client/` holds a committed package.json and package-lock.json that
 pin `@dydxprotocol/v4-client-js`; `npm ci` installs exactly that into its git-ignored
 `node_modules` (about 30 s, 113 packages). A stamp in `node_modules` records the sha256 of the
 lock file it was made from, so later runs reuse it until the lock file changes. A file lock

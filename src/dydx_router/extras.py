@@ -4,7 +4,8 @@
 are extras: ``[devnet]`` (the local chain: ``dydx-router devnet``, ``make run``), ``[embedded]``
 (a PostgreSQL server from PyPI for ``make run``/``make test`` without ``DATABASE_URL``) and
 ``[dev]`` (tests, linters, fuzzing, profiling). Serving the API imports none of them
-(tests/unit/test_packaging.py); a command that needs a missing one says which extra to install.
+(tests/router/unit/test_packaging.py); a command that needs a missing one says which extra to
+install.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ root built once (``bootstrap.py``; ``api/app.py`` keeps it in ``app.state.contai
 
 A route names what it needs (``service: Orders``), never ``request.app.state.container``, so a
 test swaps any of it with ``app.dependency_overrides[get_orders] = ...`` or hands the app a
-container of fakes (``tests/unit/api/test_composition.py``). ``api/fastpath.py`` resolves the same
-getters, overrides included, through ``resolve``.
+container of fakes (``tests/router/unit/api/test_composition.py``). ``api/fastpath.py``
+resolves the same getters, overrides included, through ``resolve``.
 
 The API imports no adapter (the layer contract): the container is seen through ``Services``,
 the attributes the routes read."""

@@ -3,7 +3,7 @@ raises (the chain's own are in ``dydx_router.chain.errors``).
 
 Each carries a stable machine-readable ``code``; the API layer maps error classes to HTTP
 statuses in one table (``dydx_router.api.errors.STATUS_TABLE``, tested row by row in
-tests/unit/api/test_error_table.py). Messages never contain secrets.
+tests/router/unit/api/test_error_table.py). Messages never contain secrets.
 """
 
 from __future__ import annotations

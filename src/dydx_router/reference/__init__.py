@@ -1,7 +1,7 @@
 """References generated from the code: docs/configuration.md and .env.example (settings),
 docs/errors.md (the error table), docs/schema.md (the table definitions) and openapi.json (what
 the app serves). ``scripts/gen_docs.py`` (``make docs``) writes them; the freshness tests
-(tests/unit/test_generated_docs.py) regenerate them in memory and compare."""
+(tests/router/unit/test_generated_docs.py) regenerate them in memory and compare."""
 
 from __future__ import annotations
 

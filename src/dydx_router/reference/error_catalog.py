@@ -1,7 +1,7 @@
 """What each stable error code means and what a caller or operator does about it.
 
 The codes and their statuses are found in the code (reference/errors.py); this table only
-explains them. A new code without an entry here fails tests/unit/test_generated_docs.py.
+explains them. A new code without an entry here fails tests/router/unit/test_generated_docs.py.
 """
 
 from __future__ import annotations

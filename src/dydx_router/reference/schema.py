@@ -75,7 +75,7 @@ def schema_md() -> str:
         "# Database schema",
         "",
         "<!-- Generated from src/dydx_router/store/tables.py by scripts/gen_docs.py",
-        "     (`make docs`); tests/unit/test_generated_docs.py fails when it drifts. -->",
+        "     (`make docs`); tests/router/unit/test_generated_docs.py fails when it drifts. -->",
         "",
         "PostgreSQL 15 or later. The tables are created and changed only by the Alembic",
         "migrations (`dydx-router migrate up`), which are written against `store/tables.py`;",

@@ -1,5 +1,5 @@
 """Fault holds for the crash tests: a write waits at a named step, so that a kill -9 of the
-process lands exactly there (``tests/integration/reliability/matrix/``).
+process lands exactly there (``tests/router/integration/reliability/matrix/``).
 
 Every step is a boundary between two durable effects whose order recovery relies on: the
 PENDING row, the broadcast, the stored outcome; CANCEL_REQUESTED, the cancel's broadcast, its

@@ -1,0 +1,136 @@
+"""The official TypeScript client `@dydxprotocol/v4-client-js`, unmodified, against the devnet:
+its validator side over the devnet's CometBFT JSON-RPC, its indexer side over REST.
+
+`tests/devnet/integration/ts_client/check.js` drives it (a `CompositeClient` on a local network
+configuration): faucet, account, height, markets, clob pairs, subaccount, a short-term and a
+long-term order placed, found on the indexer, cancelled. The npm project is installed once with
+`npm ci` from its committed lock file (`scripts/ts_client.py`, or `make ts-client`); the test
+skips only when Node/npm is missing or the npm registry cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from scripts.ts_client import TsClientUnavailable, ensure_installed, node_binary
+from tests.fixtures.devnet import DevnetProcess
+from tests.fixtures.indexer_swagger import IndexerSwagger
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+DRIVER_TIMEOUT_S = 90.0
+FUND_QUANTUMS = 10_000 * 10**6
+
+
+@pytest.fixture(scope="module")
+def ts_project() -> Path:
+    try:
+        return ensure_installed()
+    except TsClientUnavailable as e:
+        pytest.skip(f"cannot install the official TypeScript client: {e}")
+
+
+@pytest.fixture(scope="module")
+async def observed(ts_project: Path, devnet: DevnetProcess) -> dict[str, Any]:
+    """Everything the TypeScript client saw, as printed by check.js."""
+    proc = await asyncio.create_subprocess_exec(
+        node_binary(),
+        str(ts_project / "check.js"),
+        "--rpc", devnet.rpc,
+        "--indexer", devnet.indexer,
+        "--ws", devnet.ws,
+        cwd=ts_project,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), DRIVER_TIMEOUT_S)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    sys.stderr.write(err.decode(errors="replace")[-4000:])
+    assert proc.returncode == 0, err.decode(errors="replace")[-4000:]
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def _rpc(devnet: DevnetProcess, method: str, **params: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        answer: dict[str, Any] = (await client.post(devnet.rpc, json=body)).json()
+    return answer
+
+
+async def test_orders_are_accepted_and_cancelled(observed: dict[str, Any]) -> None:
+    for step in ("place_short", "place_long", "cancel_short", "cancel_long"):
+        assert observed[step]["code"] == 0, (step, observed[step])
+        assert len(observed[step]["hash"]) == 64
+
+
+async def test_stateful_txs_are_in_the_blocks_the_client_reports(
+    observed: dict[str, Any], devnet: DevnetProcess
+) -> None:
+    # The client found each stateful tx with `tx` after broadcast_tx_sync; the node agrees.
+    for step in ("place_long", "cancel_long"):
+        tx_hash, height = observed[step]["hash"], observed[step]["height"]
+        got = await _rpc(devnet, "tx", hash=base64.b64encode(bytes.fromhex(tx_hash)).decode())
+        assert got["result"]["hash"] == tx_hash
+        assert int(got["result"]["height"]) == height
+    assert observed["cancel_long"]["height"] > observed["place_long"]["height"]
+    # A short-term tx is never in a block (`app/prepare/other_msgs.go` RemoveDisallowMsgs).
+    short = base64.b64encode(bytes.fromhex(observed["place_short"]["hash"])).decode()
+    got = await _rpc(devnet, "tx", hash=short)
+    assert got["error"]["data"] == f"tx ({observed['place_short']['hash']}) not found"
+
+
+async def test_account_sequence_counts_only_stateful_txs(observed: dict[str, Any]) -> None:
+    before, after = observed["account_before"], observed["account_after"]
+    assert after["number"] == before["number"]
+    assert after["sequence"] == before["sequence"] + 2
+
+
+async def test_node_reads_through_abci_query(observed: dict[str, Any]) -> None:
+    assert observed["node_block"]["chainId"] == "localdydxprotocol"
+    assert observed["node_block"]["height"] == observed["node_height"]
+    assert len(observed["node_block"]["id"]) == 64
+    assert observed["node_clob_pair_ids"] == [0, 1, 2, 5, 7, 10]
+    assert observed["node_price_ids"] == [0, 1, 2, 5, 7, 10]
+    btc = observed["markets"]["markets"]["BTC-USD"]
+    assert observed["node_clob_pair"] == {
+        "id": 0,
+        "stepBaseQuantums": str(btc["stepBaseQuantums"]),
+        "subticksPerTick": btc["subticksPerTick"],
+    }
+    assert observed["node_subaccount_owner"] == observed["address"]
+    # SerializableInt: 0x02 (non-negative) then the big-endian magnitude
+    usdc = bytes.fromhex(observed["node_subaccount_usdc"])
+    assert usdc[0] == 2 and int.from_bytes(usdc[1:], "big") == FUND_QUANTUMS
+
+
+async def test_indexer_reports_the_orders(
+    observed: dict[str, Any], indexer_swagger: IndexerSwagger
+) -> None:
+    assert observed["faucet_status"] == 202
+    short, long = observed["before_cancel"]["short"], observed["before_cancel"]["long"]
+    for body in (short, long):
+        indexer_swagger.validate_response("/orders/{orderId}", body)
+    indexer_swagger.validate_response("/orders", observed["orders_after"])
+    assert (short["status"], short["orderFlags"], short["size"]) == (
+        "BEST_EFFORT_OPENED",
+        "0",
+        "0.001",
+    )
+    assert (long["status"], long["orderFlags"], long["size"]) == ("OPEN", "64", "0.002")
+    assert "goodTilBlock" in short and "goodTilBlockTime" in long
+    after = observed["after_cancel"]
+    assert after["short"] == 404 and after["long"]["status"] == "CANCELED"
+    remaining = {o["id"]: o["status"] for o in observed["orders_after"]}
+    assert short["id"] not in remaining and remaining[long["id"]] == "CANCELED"
