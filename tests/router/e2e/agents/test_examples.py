@@ -13,18 +13,21 @@ from tests.fixtures.router import RouterProcess
 from tests.router.e2e.agents.mcp_session import open_session
 
 pytestmark = pytest.mark.e2e
+SIZE = Decimal("1")
 
 
 async def test_the_typed_client_agent_opens_and_closes_a_position(router: RouterProcess) -> None:
+    # A market no other test of the session trades: the agent closes the market's whole
+    # position, which must be only what it opened.
     report = await trading_agent.run(
-        router.url, router.api_key, market="BTC-USD", samples=3, interval_s=0.3
+        router.url, router.api_key, market="AVAX-USD", size=SIZE, samples=3, interval_s=0.3
     )
     assert report.refusals == [] and len(report.prices) == 3
     assert report.opened is not None and report.opened.status is OrderStatus.FILLED
     assert report.opened.side.value == report.side
     assert report.closed is not None and report.closed.status is OrderStatus.FILLED
     assert report.closed.reduce_only and report.closed.side.value != report.side
-    assert report.closed.filled_size == report.opened.filled_size == Decimal("0.001")
+    assert report.closed.filled_size == report.opened.filled_size == SIZE
 
 
 async def test_the_tool_loop_with_a_scripted_policy_places_an_order_that_fills(
