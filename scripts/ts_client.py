@@ -23,7 +23,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = ROOT / "tests" / "integration" / "devnet" / "ts_client"
+PROJECT = ROOT / "tests" / "devnet" / "integration" / "ts_client"
 _STAMP = ".installed-lock-sha256"
 _INSTALL_TIMEOUT_S = 900
 # npm's error codes when the registry cannot be reached (DNS, refused, reset, timeouts, proxy).

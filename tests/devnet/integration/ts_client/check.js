@@ -1,6 +1,6 @@
 // The official TypeScript client, @dydxprotocol/v4-client-js (version pinned in package.json),
 // unmodified, against the devnet: its validator side over CometBFT JSON-RPC, its indexer side
-// over REST. Run by tests/integration/devnet/test_ts_client.py:
+// over REST. Run by tests/devnet/integration/test_ts_client.py:
 //
 //   node check.js --rpc http://127.0.0.1:26657 --indexer http://127.0.0.1:3002 --ws ws://...
 //

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,8 +115,8 @@ def test_three_replicas_behind_haproxy(lb_db: str, tmp_path: Path) -> None:
             placed = []
             for i in range(n):
                 body = {**order, "side": "BUY" if i % 2 else "SELL"}
-                resp = lb.post("/v1/orders", json=body)
-                assert resp.status_code in (201, 202), resp.text
+                resp = _place_as_a_careful_client(lb, body)
+                assert resp.status_code in (200, 201, 202), resp.text
                 placed.append((resp.json()["id"], resp.headers[REPLICA_HEADER]))
             return placed
 
@@ -165,6 +166,25 @@ def test_three_replicas_behind_haproxy(lb_db: str, tmp_path: Path) -> None:
             process.stdout.close()
     left = [name for name, pid in pids.items() if _alive(pid)]
     assert left == [], left
+
+
+def _place_as_a_careful_client(lb: httpx.Client, body: dict[str, str]) -> httpx.Response:
+    """Place with an Idempotency-Key and re-send on a cut connection or while the first attempt
+    is in flight, as docs/orders.md tells clients to: a request the balancer had sent to the
+    replica being killed is cut (HAProxy re-sends only what never reached a server), and its
+    re-send is answered by a live replica, never placed twice (asserted against the chain)."""
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            resp = lb.post("/v1/orders", json=body, headers=headers)
+        except httpx.TransportError:
+            resp = None
+        in_flight = resp is not None and "idempotency_in_flight" in resp.text
+        if resp is not None and not in_flight:
+            return resp
+        assert time.monotonic() < deadline, resp.text if resp is not None else "cut"
+        time.sleep(0.5)
 
 
 def test_without_haproxy_it_says_how_to_install_it_and_starts_nothing(tmp_path: Path) -> None:
