@@ -59,8 +59,15 @@ from dydx_router.workers.supervisor import Supervisor
 log = structlog.get_logger(__name__)
 
 
-async def build_container(settings: Settings, *, workers: bool = True) -> Container:
-    """Build and start everything the API needs; the caller owns ``aclose()``."""
+async def build_container(
+    settings: Settings,
+    *,
+    workers: bool = True,
+    uow: UnitOfWorkFactory | None = None,
+    exchange: DydxExchange | None = None,
+) -> Container:
+    """Build and start everything the API needs; the caller owns ``aclose()``. A ``uow`` or
+    ``exchange`` given (a test's fake) is what every service is built over."""
     database_url = settings.require_database_url()
     wallet = Wallet(_trading_key(settings, database_url))
     pool = await create_pool(
@@ -99,7 +106,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         authenticator_id=auth_id, sequence_lock=sequence_lock, nonce_stride=stride,
         nonce_offset=offset,
     )  # fmt: skip
-    exchange = DydxExchange(
+    exchange = exchange or DydxExchange(
         node=node,
         indexer=indexer,
         wallet=wallet,
@@ -112,7 +119,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         owner_address=settings.owner_address,
         authenticator_id=auth_id,
     )
-    uow = UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
+    uow = uow or UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
     # Built here, handed to the Container whole: nothing is assigned into it afterwards.
     closers: list[Callable[[], Awaitable[Any]]] = [exchange.aclose]
     supervisor = Supervisor()
@@ -165,7 +172,6 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         ),
         follow=feed.follower.follow if feed is not None else None,
     )
-    controls = sec.controls
     sync = OrderSync(
         uow=uow,
         exchange=exchange,
@@ -174,10 +180,12 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         in_flight=orders.placing.__contains__,
         pending_grace=timedelta(seconds=replicas.pending_grace_s(settings)),
         # The kill switch stops the reconciler's re-sends too (service/recovery.py).
-        halted=lambda: controls.state is TradingState.HALTED,
+        halted=lambda: sec.controls.state is TradingState.HALTED,
         peers=sec.presence.peers if workers else (lambda: False),
     )
-    admin = AdminService(uow, controls, orders, on_keys_changed=key_cache.clear, agents=sec.agents)
+    admin = AdminService(
+        uow, sec.controls, orders, on_keys_changed=key_cache.clear, agents=sec.agents
+    )
     listener, hub = _listen(settings, database_url, uow, sec, key_cache, supervisor, node)
 
     async def indexer_height() -> int:
@@ -202,7 +210,6 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             settings, pool, supervisor, feed, sync, heights, owner, listener
         )
         leases.append(group)
-        # Fills of our orders from the indexer, as order events say they happened.
 
         async def fills(sub: int, market: str, before: int | None, limit: int) -> Any:
             page = await indexer.fills(
@@ -210,6 +217,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             )
             return page.fills
 
+        # Fills of our orders from the indexer, as order events say they happened.
         supervisor.spawn("fill-recorder", FillRecorder(hub, uow, fills).run)
     # Pool usage, websocket reconnects and the workers are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(
@@ -297,7 +305,7 @@ def _rates(settings: Settings) -> dict[str, Rate]:
     }
 
 
-class _Security(NamedTuple):
+class _Security(NamedTuple):  # what _security builds
     rate_limiter: RateLimiter
     controls: RiskControls
     exposure: ExposureBook
@@ -373,7 +381,7 @@ def _listen(
     node: NodeClient,
 ) -> tuple[notify.Listener, EventHub]:
     """NOTIFY from the other replicas, the order events' hub and the security workers."""
-    controls, agents, gate = sec.controls, sec.agents, sec.gate
+    controls, agents = sec.controls, sec.agents
     listener = notify.Listener(database_url)
     listener.subscribe(notify.TOPIC_RISK, controls.changed)
     listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
@@ -387,6 +395,6 @@ def _listen(
     supervisor.spawn("controls-listener", listener.run)
     supervisor.spawn("risk-controls", controls.run)
     supervisor.spawn("agent-limits", agents.run)
-    supervisor.spawn("exposure", lambda: sec.exposure.run(gate.needs_exposure))
+    supervisor.spawn("exposure", lambda: sec.exposure.run(sec.gate.needs_exposure))
     supervisor.spawn("chain-rate-limits", lambda: sec.throttle.run(node.block_rate_limits))
     return listener, hub
