@@ -150,8 +150,6 @@ async def build_container(
     )
     sec = await _security(settings, pool, uow, exchange, node, heights, supervisor)
     feed = replicas.status_feed(settings, uow, owner) if workers else None
-    if feed is not None:
-        closers.append(feed.stream.close)
     orders = OrderService(
         uow=uow,
         exchange=exchange,
@@ -206,6 +204,7 @@ async def build_container(
     leases: list[LeasedGroup | replicas.Presence] = [sec.presence]
     status = None
     if feed is not None:
+        closers.append(feed.stream.close)
         status, group = await replicas.start_status_workers(
             settings, pool, supervisor, feed, sync, heights, owner, listener
         )
