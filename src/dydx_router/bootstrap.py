@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import structlog
@@ -29,13 +29,13 @@ from dydx_router.domain.audit import AuditRules
 from dydx_router.domain.risk import RiskLimits, TradingState
 from dydx_router.observability import metrics, redact
 from dydx_router.service.admin import AdminService
-from dydx_router.service.agent_limits import agent_limits_book
+from dydx_router.service.agent_limits import AgentLimitsBook, agent_limits_book
 from dydx_router.service.audit import OrderAudit
 from dydx_router.service.events import EventHub
 from dydx_router.service.faults import FaultHolds, Step
 from dydx_router.service.fills import FillRecorder
 from dydx_router.service.orders import OrderService, OrderServiceConfig
-from dydx_router.service.ratelimit import Rate
+from dydx_router.service.ratelimit import Rate, RateLimiter
 from dydx_router.service.risk import (
     UNCONFIGURED,
     ExposureBook,
@@ -52,13 +52,22 @@ from dydx_router.store.key_cache import KeyCache
 from dydx_router.store.readonly import ReadOnlyOrders
 from dydx_router.store.uow import UnitOfWorkFactory
 from dydx_router.trading_keys import check_configured
+from dydx_router.workers.lease import LeasedGroup
 from dydx_router.workers.monitor import HealthLimits, HealthMonitor
+from dydx_router.workers.supervisor import Supervisor
 
 log = structlog.get_logger(__name__)
 
 
-async def build_container(settings: Settings, *, workers: bool = True) -> Container:
-    """Build and start everything the API needs; the caller owns ``aclose()``."""
+async def build_container(
+    settings: Settings,
+    *,
+    workers: bool = True,
+    uow: UnitOfWorkFactory | None = None,
+    exchange: DydxExchange | None = None,
+) -> Container:
+    """Build and start everything the API needs; the caller owns ``aclose()``. A ``uow`` or
+    ``exchange`` given (a test's fake) is what every service is built over."""
     database_url = settings.require_database_url()
     wallet = Wallet(_trading_key(settings, database_url))
     pool = await create_pool(
@@ -97,7 +106,7 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         authenticator_id=auth_id, sequence_lock=sequence_lock, nonce_stride=stride,
         nonce_offset=offset,
     )  # fmt: skip
-    exchange = DydxExchange(
+    exchange = exchange or DydxExchange(
         node=node,
         indexer=indexer,
         wallet=wallet,
@@ -110,7 +119,37 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         owner_address=settings.owner_address,
         authenticator_id=auth_id,
     )
-    uow = UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
+    uow = uow or UnitOfWorkFactory(pool, acquire_timeout=settings.db_timeout_s)
+    # Built here, handed to the Container whole: nothing is assigned into it afterwards.
+    closers: list[Callable[[], Awaitable[Any]]] = [exchange.aclose]
+    supervisor = Supervisor()
+    key_cache = KeyCache(acquire_timeout=settings.db_timeout_s)
+    await exchange.start()
+    for name, loop in exchange.background().items():
+        supervisor.spawn(name, loop)
+    if auth_id is not None:
+        await check_configured(node, owner, auth_id, wallet)
+    # Background probes of every endpoint: breakers' half-open probes, latency and height lag
+    # (chain/resilience.py); the node's best height also keeps the height cache fresh.
+    probe_timeout = min(settings.health_check_timeout_s, float(settings.node_timeout_s))
+    supervisor.spawn(
+        "node-health",
+        lambda: node.monitor(
+            interval=settings.health_check_interval_s,
+            probe_timeout=probe_timeout,
+            on_height=heights.observe,
+        ),
+    )
+    supervisor.spawn(
+        "indexer-health",
+        lambda: indexer.monitor(
+            interval=max(settings.health_check_interval_s, 1.0),
+            probe_timeout=min(settings.health_check_timeout_s, float(settings.indexer_timeout_s)),
+            chain_height=lambda: node.pool.best_height,
+        ),
+    )
+    sec = await _security(settings, pool, uow, exchange, node, heights, supervisor)
+    feed = replicas.status_feed(settings, uow, owner) if workers else None
     orders = OrderService(
         uow=uow,
         exchange=exchange,
@@ -120,16 +159,17 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             default_slippage_bps=settings.default_slippage_bps,
             default_subaccount=settings.subaccount_number,
         ),
+        gate=sec.gate,
+        # One group-commit writer for placements and the status stream's status moves.
+        placements=(writer := PlacementWriter(pool, uow.client_ids)),
         holds=FaultHolds(
             {
                 Step("before_broadcast"): settings.fault_hold_before_broadcast_s,
                 **{Step(k): v for k, v in settings.fault_holds.items()},
             }
         ),
+        follow=feed.follower.follow if feed is not None else None,
     )
-    # One group-commit writer for placements and the status stream's status moves.
-    writer = PlacementWriter(pool, uow.client_ids)
-    orders.placements = writer
     sync = OrderSync(
         uow=uow,
         exchange=exchange,
@@ -137,42 +177,14 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         writes=writer,
         in_flight=orders.placing.__contains__,
         pending_grace=timedelta(seconds=replicas.pending_grace_s(settings)),
+        # The kill switch stops the reconciler's re-sends too (service/recovery.py).
+        halted=lambda: sec.controls.state is TradingState.HALTED,
+        peers=sec.presence.peers if workers else (lambda: False),
     )
-    container = Container(
-        settings=settings,
-        pool=pool,
-        uow=uow,
-        exchange=exchange,
-        orders=orders,
-        sync=sync,
-        key_cache=KeyCache(acquire_timeout=settings.db_timeout_s),
+    admin = AdminService(
+        uow, sec.controls, orders, on_keys_changed=key_cache.clear, agents=sec.agents
     )
-    container._closers.append(exchange.aclose)
-    await exchange.start()
-    for name, loop in exchange.background().items():
-        container.spawn(loop, name)
-    if auth_id is not None:
-        await check_configured(node, owner, auth_id, wallet)
-    # Background probes of every endpoint: breakers' half-open probes, latency and height lag
-    # (chain/resilience.py); the node's best height also keeps the height cache fresh.
-    probe_timeout = min(settings.health_check_timeout_s, float(settings.node_timeout_s))
-    container.spawn(
-        lambda: node.monitor(
-            interval=settings.health_check_interval_s,
-            probe_timeout=probe_timeout,
-            on_height=heights.observe,
-        ),
-        "node-health",
-    )
-    container.spawn(
-        lambda: indexer.monitor(
-            interval=max(settings.health_check_interval_s, 1.0),
-            probe_timeout=min(settings.health_check_timeout_s, float(settings.indexer_timeout_s)),
-            chain_height=lambda: node.pool.best_height,
-        ),
-        "indexer-health",
-    )
-    await _wire_security(container, settings, database_url, node, heights)
+    listener, hub = _listen(settings, database_url, uow, sec, key_cache, supervisor, node)
 
     async def indexer_height() -> int:
         return (await indexer.height()).height
@@ -186,14 +198,17 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
         ),
     )
     await monitor.sample()
-    container.monitor = monitor
-    container.spawn(monitor.run, "health-monitor")
+    supervisor.spawn("health-monitor", monitor.run)
     chain_id = settings.effective_chain_id
     log.info("wallet_loaded", address=owner, signer=wallet.address, chain_id=chain_id)
-    if workers:
-        assert container.listener is not None
-        await replicas.start_status_workers(container, heights, owner, container.listener)
-        # Fills of our orders from the indexer, as order events say they happened.
+    leases: list[LeasedGroup | replicas.Presence] = [sec.presence]
+    status = None
+    if feed is not None:
+        closers.append(feed.stream.close)
+        status, group = await replicas.start_status_workers(
+            settings, pool, supervisor, feed, sync, heights, owner, listener
+        )
+        leases.append(group)
 
         async def fills(sub: int, market: str, before: int | None, limit: int) -> Any:
             page = await indexer.fills(
@@ -201,15 +216,14 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
             )
             return page.fills
 
-        assert container.events is not None
-        container.spawn(FillRecorder(container.events, uow, fills).run, "fill-recorder")
-    status = container.status
+        # Fills of our orders from the indexer, as order events say they happened.
+        supervisor.spawn("fill-recorder", FillRecorder(hub, uow, fills).run)
     # Pool usage, websocket reconnects and the workers are read when Prometheus scrapes.
     collector = metrics.ContainerCollector(
         pool,
         (lambda: status.reconnects) if status is not None else None,
         {"node": node.pool.snapshot, "indexer": indexer.pool.snapshot},
-        workers=container.supervisor.up,
+        workers=supervisor.up,
         stream_behind=status.behind_s if status is not None else None,
         price_age=exchange.price_age,
     )
@@ -218,8 +232,27 @@ async def build_container(settings: Settings, *, workers: bool = True) -> Contai
     async def unregister() -> None:
         metrics.unregister_collector(collector)
 
-    container._closers.append(unregister)
-    return container
+    closers.append(unregister)
+    return Container(
+        settings=settings,
+        pool=pool,
+        uow=uow,
+        exchange=exchange,
+        orders=orders,
+        sync=sync,
+        key_cache=key_cache,
+        monitor=monitor,
+        rate_limiter=sec.rate_limiter,
+        admin=admin,
+        gate=sec.gate,
+        supervisor=supervisor,
+        status=status,
+        events=hub,
+        listener=listener,
+        leases=tuple(leases),
+        presence=sec.presence,
+        closers=tuple(closers),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -271,16 +304,27 @@ def _rates(settings: Settings) -> dict[str, Rate]:
     }
 
 
-async def _wire_security(
-    container: Container,
+class _Security(NamedTuple):  # what _security builds
+    rate_limiter: RateLimiter
+    controls: RiskControls
+    exposure: ExposureBook
+    throttle: ChainThrottle
+    agents: AgentLimitsBook
+    gate: PreTradeGate
+    presence: replicas.Presence
+
+
+async def _security(
     settings: Settings,
-    database_url: str,
+    pool: Any,
+    uow: UnitOfWorkFactory,
+    exchange: DydxExchange,
     node: NodeClient,
     heights: HeightCache,
-) -> None:
+    supervisor: Supervisor,
+) -> _Security:
     """Rate limits, the kill switch, the risk limits and the chain's rate (docs/security.md)."""
-    uow, exchange = container.uow, container.exchange
-    container.rate_limiter = replicas.rate_limiter(settings, container.pool, _rates(settings))
+    rate_limiter = replicas.rate_limiter(settings, pool, _rates(settings))
     controls = RiskControls(
         controls_loader(uow),
         refresh_s=settings.risk_refresh_s,
@@ -305,18 +349,17 @@ async def _wire_security(
         refresh_s=settings.exposure_refresh_s,
         max_age_s=settings.exposure_max_age_s,
     )
+    presence = await replicas.start_presence(settings, pool, supervisor)
     throttle = ChainThrottle(
         heights,
         share=settings.chain_rate_limit_share,
         slack_blocks=settings.chain_rate_limit_slack_blocks,
         max_wait_s=settings.chain_rate_limit_max_wait_s,
-        shared=replicas.chain_budget(settings, container.pool, exchange.address),
-        replicas=(await replicas.start_presence(container)).count,
+        shared=replicas.chain_budget(settings, pool, exchange.address),
+        replicas=presence.count,
     )
     with contextlib.suppress(ChainError):
         throttle.configure(ChainLimits.of(await node.block_rate_limits()))
-    # The kill switch stops the reconciler's re-sends too (service/recovery.py).
-    container.sync.halted = lambda: controls.state is TradingState.HALTED
     # Per-key agent limits: reloaded on notification like the controls; usage read at most
     # once per exposure_refresh_s per key.
     agents = agent_limits_book(
@@ -324,22 +367,33 @@ async def _wire_security(
     )
     await agents.reload()
     gate = PreTradeGate(controls, exposure, exchange.oracle_price, throttle, agents)
-    container.gate = container.orders.gate = gate
-    container.admin = AdminService(
-        uow, controls, container.orders, on_keys_changed=container.key_cache.clear, agents=agents
-    )
-    container.listener = listener = notify.Listener(database_url)
+    return _Security(rate_limiter, controls, exposure, throttle, agents, gate, presence)
+
+
+def _listen(
+    settings: Settings,
+    database_url: str,
+    uow: UnitOfWorkFactory,
+    sec: _Security,
+    key_cache: KeyCache,
+    supervisor: Supervisor,
+    node: NodeClient,
+) -> tuple[notify.Listener, EventHub]:
+    """NOTIFY from the other replicas, the order events' hub and the security workers."""
+    controls, agents = sec.controls, sec.agents
+    listener = notify.Listener(database_url)
     listener.subscribe(notify.TOPIC_RISK, controls.changed)
     listener.subscribe(notify.TOPIC_TRADING_STATE, controls.changed)
-    listener.subscribe(notify.TOPIC_API_KEYS, container.key_cache.clear)
+    listener.subscribe(notify.TOPIC_API_KEYS, key_cache.clear)
     listener.subscribe(notify.TOPIC_AGENT_LIMITS, agents.changed)
-    container.events = hub = EventHub(
+    hub = EventHub(
         uow, retention_s=settings.events_retention_s, queue_max=settings.events_queue_max
     )
     listener.subscribe(notify.TOPIC_EVENTS, hub.wake)
-    container.spawn(hub.run, "events")
-    container.spawn(listener.run, "controls-listener")
-    container.spawn(controls.run, "risk-controls")
-    container.spawn(agents.run, "agent-limits")
-    container.spawn(lambda: exposure.run(gate.needs_exposure), "exposure")
-    container.spawn(lambda: throttle.run(node.block_rate_limits), "chain-rate-limits")
+    supervisor.spawn("events", hub.run)
+    supervisor.spawn("controls-listener", listener.run)
+    supervisor.spawn("risk-controls", controls.run)
+    supervisor.spawn("agent-limits", agents.run)
+    supervisor.spawn("exposure", lambda: sec.exposure.run(sec.gate.needs_exposure))
+    supervisor.spawn("chain-rate-limits", lambda: sec.throttle.run(node.block_rate_limits))
+    return listener, hub

@@ -34,8 +34,11 @@ from dydx_router.workers.supervisor import Heartbeat, Supervisor
 log = structlog.get_logger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Container:
+    """Built once, whole, by the composition root (``bootstrap.build_container``): nothing
+    assigns to it afterwards."""
+
     settings: Settings
     pool: Any
     uow: UnitOfWorkFactory
@@ -53,9 +56,10 @@ class Container:
     events: EventHub | None = None  # GET /v1/events (service/events.py)
     listener: notify.Listener | None = None  # NOTIFY from the other replicas
     # Leases held by this replica; released first at shutdown (replicas.py).
-    leases: list[LeasedGroup | replicas.Presence] = field(default_factory=list)
+    leases: tuple[LeasedGroup | replicas.Presence, ...] = ()
     presence: replicas.Presence | None = None
-    _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    # Closed last, in reverse order, at shutdown; collected by the composition root.
+    closers: tuple[Callable[[], Awaitable[Any]], ...] = ()
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -125,7 +129,7 @@ class Container:
             # Cut anyway: their rows are PENDING or UNKNOWN, which the reconciler settles.
             log.warning("shutdown_writes_abandoned", writes_in_flight=left)
         await self.supervisor.aclose()
-        for close in reversed(self._closers):
+        for close in reversed(self.closers):
             with contextlib.suppress(Exception):
                 await close()
         with contextlib.suppress(Exception):

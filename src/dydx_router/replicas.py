@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dydx_router.api.auth import AUTH_FAILURES
 from dydx_router.chain.sequencer import SequenceLock, SequenceMode
@@ -23,8 +23,10 @@ from dydx_router.workers.status import StatusStreamWorker
 
 if TYPE_CHECKING:
     from dydx_router.chain.height import HeightCache
-    from dydx_router.container import Container
+    from dydx_router.service.sync import OrderSync
     from dydx_router.store import notify
+    from dydx_router.store.uow import UnitOfWorkFactory
+    from dydx_router.workers.supervisor import Supervisor
 
 # How long a stateful send waits for another replica's hold of the account sequence.
 SEQUENCE_LOCK_WAIT_S = 10.0
@@ -111,25 +113,43 @@ def rate_limiter(settings: Settings, pool: Any, rates: dict[str, Rate]) -> RateL
     )
 
 
-async def start_status_workers(
-    container: Container, heights: HeightCache, address: str, listener: notify.Listener
-) -> LeasedGroup:
-    """The status stream (following every subaccount with open orders), the follower and the
-    reconciler of ``address``: one group, run by the replica holding ``workers:<address>``."""
-    settings, uow, sync = container.settings, container.uow, container.sync
-    reconcile_now = asyncio.Event()
+class StatusFeed(NamedTuple):
+    """The indexer stream of our orders and what it follows, built before the order service
+    (whose ``follow`` hook the follower is); the caller closes ``stream``."""
+
+    stream: IndexerStream
+    follower: SubaccountFollower
+
+
+def status_feed(settings: Settings, uow: UnitOfWorkFactory, address: str) -> StatusFeed:
     stream = IndexerStream(settings.indexer_websockets)
-    container._closers.append(stream.close)
 
     async def open_subaccounts() -> list[int]:
         async with uow() as tx:
             return await tx.risk.open_subaccounts(address)
 
     follower = SubaccountFollower(stream, address, settings.subaccount_number, open_subaccounts)
-    container.orders.follow = follower.follow
-    status = StatusStreamWorker(stream, sync, heights, uow, reconcile_now)
-    container.status = status
-    beat = container.supervisor.heartbeat()
+    return StatusFeed(stream, follower)
+
+
+async def start_status_workers(
+    settings: Settings,
+    pool: Any,
+    supervisor: Supervisor,
+    feed: StatusFeed,
+    sync: OrderSync,
+    heights: HeightCache,
+    address: str,
+    listener: notify.Listener,
+) -> tuple[StatusStreamWorker, LeasedGroup]:
+    """The status stream (following every subaccount with open orders), the follower and the
+    reconciler of ``address``: one group, run by the replica holding ``workers:<address>``.
+    Returns the stream's worker and the group (a lease the caller releases at shutdown)."""
+    uow = sync.uow
+    reconcile_now = asyncio.Event()
+    follower = feed.follower
+    status = StatusStreamWorker(feed.stream, sync, heights, uow, reconcile_now)
+    beat = supervisor.heartbeat()
     reconciler = ReconcilerWorker(
         sync, settings.reconcile_interval_s, reconcile_now, status.settled_through, heartbeat=beat
     )
@@ -146,7 +166,7 @@ async def start_status_workers(
                 await follower.prune(idle_s=60)
                 loops = 0
 
-    leases = WorkerLeases(container.pool, timeout_s=settings.db_timeout_s)
+    leases = WorkerLeases(pool, timeout_s=settings.db_timeout_s)
     group = LeasedGroup(
         leases,
         f"workers:{address}",
@@ -154,27 +174,21 @@ async def start_status_workers(
         {"status-stream": status.run, "subaccount-follower": follow, "reconciler": reconciler.run},
         ttl_s=settings.worker_lease_ttl_s,
         on_standby=beat.beat,  # a standby replica's reconciler is idle, not stuck
-        keep=container.supervisor.keep,
+        keep=supervisor.keep,
     )
     listener.subscribe(TOPIC_LEASES, group.wake)
-    assert container.presence is not None
-    sync.peers = container.presence.peers
     # A pass checks every awaited order against the indexer (each call under its timeout):
     # one that has not begun for this long is stuck.
     stale_after = max(120.0, 20 * settings.reconcile_interval_s)
-    container.spawn(group.run, "worker-lease", heartbeat=beat, stale_after_s=stale_after)
-    container.leases.append(group)
-    return group
+    supervisor.spawn("worker-lease", group.run, heartbeat=beat, stale_after_s=stale_after)
+    return status, group
 
 
-async def start_presence(container: Container) -> Presence:
+async def start_presence(settings: Settings, pool: Any, supervisor: Supervisor) -> Presence:
     """This replica's presence lease (its count divides the short-term chain budget; its peers
-    give the reconciler's PENDING grace)."""
-    settings = container.settings
-    leases = WorkerLeases(container.pool, timeout_s=settings.db_timeout_s)
+    give the reconciler's PENDING grace); the caller releases it at shutdown."""
+    leases = WorkerLeases(pool, timeout_s=settings.db_timeout_s)
     presence = Presence(leases, settings.effective_replica_id(), settings.worker_lease_ttl_s)
     await presence.run_once()
-    container.presence = presence
-    container.spawn(presence.run, "replica-presence")
-    container.leases.append(presence)
+    supervisor.spawn("replica-presence", presence.run)
     return presence
