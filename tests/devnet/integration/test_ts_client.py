@@ -110,6 +110,7 @@ async def test_node_reads_through_abci_query(observed: dict[str, Any]) -> None:
         "subticksPerTick": btc["subticksPerTick"],
     }
     assert observed["node_subaccount_owner"] == observed["address"]
+    assert observed["node_authenticators"] == []  # none added: an empty answer, not an error
     # SerializableInt: 0x02 (non-negative) then the big-endian magnitude
     usdc = bytes.fromhex(observed["node_subaccount_usdc"])
     assert usdc[0] == 2 and int.from_bytes(usdc[1:], "big") == FUND_QUANTUMS

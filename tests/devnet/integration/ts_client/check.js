@@ -6,10 +6,10 @@
 //
 // Steps, with the client's own API only: fund the account (FaucetClient); connect a
 // CompositeClient to a local network configuration; read the account, the height, markets
-// (indexer) and clob pairs and the subaccount (node, abci_query); place a short-term and a
-// long-term BTC-USD limit buy far below the oracle (they rest, never fill); find both on the
-// indexer; cancel both; watch the indexer report the cancels. Prints one JSON object with what
-// it observed; exits 1 with a message on failure.
+// (indexer) and clob pairs, the subaccount and its authenticators (node, abci_query); place a
+// short-term and a long-term BTC-USD limit buy far below the oracle (they rest, never fill);
+// find both on the indexer; cancel both; watch the indexer report the cancels. Prints one JSON
+// object with what it observed; exits 1 with a message on failure.
 'use strict';
 
 const {
@@ -139,6 +139,9 @@ async function main() {
   const sub = await node.getSubaccount(address, 0);
   out.node_subaccount_owner = sub.subaccount.id.owner;
   out.node_subaccount_usdc = Buffer.from(sub.subaccount.assetPositions[0].quantums).toString('hex');
+  // x/accountplus (permissioned keys), by abci_query like every module query
+  const auths = await client.getAuthenticators(address);
+  out.node_authenticators = auths.accountAuthenticators;
 
   // -- place: a short-term and a long-term limit buy at half the oracle price (they rest) --
   const subaccount = SubaccountInfo.forLocalWallet(wallet, 0);
