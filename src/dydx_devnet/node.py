@@ -18,7 +18,11 @@ Served (request/response types are the official `v4_proto` ones):
 - `dydxprotocol.subaccounts.Query`: Subaccount, SubaccountAll (amounts as SerializableInt bytes,
   v4-chain `protocol/dtypes/serializable_int.go`; an unknown subaccount reads as empty, as on the
   chain);
-- `dydxprotocol.feetiers.Query`: PerpetualFeeParams, UserFeeTier.
+- `dydxprotocol.feetiers.Query`: PerpetualFeeParams, UserFeeTier;
+- `dydxprotocol.accountplus.Query`: GetAuthenticators, GetAuthenticator, Params
+  (`dydx_devnet.accountplus.query`).
+
+The same list (`SERVICES`) answers CometBFT RPC's `abci_query` by path (`dydx_devnet.cometrpc`).
 
 Each validator serves these on its own port (``NodeServer(devnet, index)``): BroadcastTx runs
 that validator's CheckTx; queries answer from the committed state, which every validator shares.
@@ -234,17 +238,28 @@ class TendermintService(Base, tm_grpc.ServiceServicer):  # type: ignore[misc]
         )
 
 
-_SERVICES: list[tuple[type[Base], Callable[[Any, Any], None]]] = [
-    (TxService, tx_grpc.add_ServiceServicer_to_server),
-    (AuthQuery, auth_grpc.add_QueryServicer_to_server),
-    (BankQuery, bank_grpc.add_QueryServicer_to_server),
-    (TendermintService, tm_grpc.add_ServiceServicer_to_server),
-    (ClobQuery, clob_grpc.add_QueryServicer_to_server),
-    (PerpetualsQuery, perp_grpc.add_QueryServicer_to_server),
-    (PricesQuery, prices_grpc.add_QueryServicer_to_server),
-    (SubaccountsQuery, sa_grpc.add_QueryServicer_to_server),
-    (FeeTiersQuery, fee_grpc.add_QueryServicer_to_server),
-    (AccountplusQuery, accountplus_grpc.add_QueryServicer_to_server),
+# Every service the node serves: its servicer, its registration on a gRPC server, and its full
+# name. The gRPC server (`NodeServer`) and CometBFT RPC's `abci_query` (`cometrpc.abci.routes`)
+# both take their services from this one list, so the two transports answer the same paths.
+SERVICES: list[tuple[type[Base], Callable[[Any, Any], None], str]] = [
+    (TxService, tx_grpc.add_ServiceServicer_to_server, "cosmos.tx.v1beta1.Service"),
+    (AuthQuery, auth_grpc.add_QueryServicer_to_server, "cosmos.auth.v1beta1.Query"),
+    (BankQuery, bank_grpc.add_QueryServicer_to_server, "cosmos.bank.v1beta1.Query"),
+    (
+        TendermintService,
+        tm_grpc.add_ServiceServicer_to_server,
+        "cosmos.base.tendermint.v1beta1.Service",
+    ),
+    (ClobQuery, clob_grpc.add_QueryServicer_to_server, "dydxprotocol.clob.Query"),
+    (PerpetualsQuery, perp_grpc.add_QueryServicer_to_server, "dydxprotocol.perpetuals.Query"),
+    (PricesQuery, prices_grpc.add_QueryServicer_to_server, "dydxprotocol.prices.Query"),
+    (SubaccountsQuery, sa_grpc.add_QueryServicer_to_server, "dydxprotocol.subaccounts.Query"),
+    (FeeTiersQuery, fee_grpc.add_QueryServicer_to_server, "dydxprotocol.feetiers.Query"),
+    (
+        AccountplusQuery,
+        accountplus_grpc.add_QueryServicer_to_server,
+        "dydxprotocol.accountplus.Query",
+    ),
 ]
 
 
@@ -258,7 +273,7 @@ class NodeServer:
 
     async def start(self, host: str, port: int) -> int:
         server = grpc.aio.server()
-        for cls, add in _SERVICES:
+        for cls, add, _ in SERVICES:
             add(cls(self.devnet, self.index), server)
         bound: int = server.add_insecure_port(f"{host}:{port}")
         if bound == 0:

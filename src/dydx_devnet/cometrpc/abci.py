@@ -21,34 +21,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
-from google.protobuf import message_factory
+from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
-from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
-from v4_proto.cosmos.bank.v1beta1 import query_pb2 as bank_query
-from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tm_query
-from v4_proto.cosmos.tx.v1beta1 import service_pb2 as tx_service
-from v4_proto.dydxprotocol.clob import query_pb2 as clob_query
-from v4_proto.dydxprotocol.feetiers import query_pb2 as fee_query
-from v4_proto.dydxprotocol.perpetuals import query_pb2 as perp_query
-from v4_proto.dydxprotocol.prices import query_pb2 as prices_query
-from v4_proto.dydxprotocol.subaccounts import query_pb2 as sa_query
 
 from dydx_devnet import errors as E
 from dydx_devnet.cometrpc.encode import b64
-from dydx_devnet.node import TendermintService, TxService
-from dydx_devnet.node_base import Base
-from dydx_devnet.node_queries import (
-    AuthQuery,
-    BankQuery,
-    ClobQuery,
-    FeeTiersQuery,
-    PerpetualsQuery,
-    PricesQuery,
-    SubaccountsQuery,
-)
+from dydx_devnet.node import SERVICES
 
 if TYPE_CHECKING:
     from dydx_devnet.host import DevnetHost
+    from dydx_devnet.node_base import Base
 
 # cosmos-sdk types/errors/errors.go
 ErrUnknownRequest = E.Registered("sdk", 6, "unknown request")
@@ -57,18 +39,6 @@ ErrInvalidHeight = E.Registered("sdk", 26, "invalid height")
 
 # baseapp.QueryPathBroadcastTx: refused by Query ("can't route a broadcast tx message").
 BROADCAST_TX_PATH = "/cosmos.tx.v1beta1.Service/BroadcastTx"
-
-_SERVICES: list[tuple[type[Base], Any]] = [
-    (TxService, tx_service.DESCRIPTOR.services_by_name["Service"]),
-    (AuthQuery, auth_query.DESCRIPTOR.services_by_name["Query"]),
-    (BankQuery, bank_query.DESCRIPTOR.services_by_name["Query"]),
-    (TendermintService, tm_query.DESCRIPTOR.services_by_name["Service"]),
-    (ClobQuery, clob_query.DESCRIPTOR.services_by_name["Query"]),
-    (PerpetualsQuery, perp_query.DESCRIPTOR.services_by_name["Query"]),
-    (PricesQuery, prices_query.DESCRIPTOR.services_by_name["Query"]),
-    (SubaccountsQuery, sa_query.DESCRIPTOR.services_by_name["Query"]),
-    (FeeTiersQuery, fee_query.DESCRIPTOR.services_by_name["Query"]),
-]
 
 # gRPC status names as Go prints them (`codes.Code.String()`).
 _GO_CODE_NAMES = {c: "".join(w.capitalize() for w in c.name.split("_")) for c in grpc.StatusCode}
@@ -119,10 +89,13 @@ class Route:
 
 
 def routes(devnet: DevnetHost, index: int) -> dict[str, Route]:
-    """Every gRPC method of the node, by its full path, bound to validator ``index``."""
+    """Every gRPC method of the node (`dydx_devnet.node.SERVICES`, the list its gRPC server
+    serves), by its full path, bound to validator ``index``."""
     out: dict[str, Route] = {}
-    for cls, service in _SERVICES:
+    pool = descriptor_pool.Default()
+    for cls, _, name in SERVICES:
         servicer = cls(devnet, index)
+        service = pool.FindServiceByName(name)
         for m in service.methods:
             request = message_factory.GetMessageClass(m.input_type)
             out[f"/{service.full_name}/{m.name}"] = Route(servicer, m.name, request)

@@ -55,6 +55,7 @@ WS_ONLY: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 _INT = re.compile(r"^-?[0-9]+$")
+_GO_KINDS = {"int": "int64", "bool": "bool"}  # how Go's reflect names the kinds in errors
 
 
 class RpcError(Exception):
@@ -97,10 +98,11 @@ def _json_value(kind: str, name: str, v: Any) -> Any:
     if v is None:
         return None
     if kind == "int":
-        if isinstance(v, int) and not isinstance(v, bool):
-            return v
+        # cmtjson (`libs/json/decoder.go`): an int64 is a JSON string, never a bare number
         if isinstance(v, str) and _INT.match(v):
             return int(v)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            raise ValueError(f'invalid 64-bit integer encoding "{json.dumps(v)}", expected string')
         raise ValueError(f"{name}: expected an integer as a decimal string, got {v!r}")
     if kind == "bool":
         if isinstance(v, bool):
@@ -135,6 +137,8 @@ def json_params(method: str, params: Any) -> dict[str, Any]:
 
 
 def uri_params(method: str, query: dict[str, str]) -> dict[str, Any]:
+    """`http_uri_handler.go` httpParamsToArgs: a bare integer for an integer, ``0x`` hex or a
+    quoted string for bytes; anything else is decoded as JSON, as in a JSON-RPC body."""
     out: dict[str, Any] = {}
     for name, kind in PARAMS.get(method, ()):
         arg = query.get(name, "")
@@ -142,16 +146,15 @@ def uri_params(method: str, query: dict[str, str]) -> dict[str, Any]:
             out[name] = None
         elif kind == "int" and _INT.match(arg):
             out[name] = int(arg)
-        elif arg.lower().startswith("0x") and kind in ("bytes", "hex", "string"):
+        elif arg.lower().startswith("0x"):
+            if kind not in ("bytes", "hex", "string"):
+                raise ValueError(f"got a hex string arg, but expected '{_GO_KINDS[kind]}'")
             raw = bytes.fromhex(arg[2:])
             out[name] = raw.decode() if kind == "string" else raw
-        elif arg.startswith('"') and arg.endswith('"') and len(arg) >= 2:
-            text = json.loads(arg)
-            out[name] = text if kind == "string" else text.encode()
-        elif kind == "bool" and arg in ("true", "false"):
-            out[name] = arg == "true"
+        elif kind in ("bytes", "hex") and len(arg) >= 2 and arg[0] == arg[-1] == '"':
+            out[name] = str(json.loads(arg)).encode()
         else:
-            raise ValueError(f"{name}: cannot parse {arg!r} as {kind}")
+            out[name] = _json_value(kind, name, json.loads(arg))
     return out
 
 

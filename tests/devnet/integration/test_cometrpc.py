@@ -478,3 +478,26 @@ async def test_each_validator_runs_its_own_check_tx(
     assert again["error"]["data"] == "tx already exists in cache"
     accepted = await d.accepted_orders(w.address)
     assert [(o["clientId"], o["validator"]) for o in accepted] == [(1, 1)]
+
+
+async def test_latency_fault_delays_this_validators_rpc(
+    devnet_validators: DevnetProcess, http: httpx.AsyncClient
+) -> None:
+    d = devnet_validators
+    delay = 0.3
+    try:
+        await d.set_validator_faults(2, grpc_latency_s=delay)
+        for url, slow in ((d.rpcs[2], True), (d.rpcs[0], False)):
+            start = time.monotonic()
+            assert (await http.get(f"{url}/health")).status_code == 200
+            assert await result(http, url, "health") == {}
+            elapsed = time.monotonic() - start
+            assert elapsed >= 2 * delay if slow else elapsed < delay, (url, elapsed)
+        ws_url = d.rpcs[2].replace("http://", "ws://") + "/websocket"
+        async with connect(ws_url) as ws:
+            start = time.monotonic()
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "health"}))
+            assert json.loads(await ws.recv())["result"] == {}
+            assert time.monotonic() - start >= delay
+    finally:
+        await d.reset_faults()

@@ -91,6 +91,21 @@ async def test_stateful_txs_are_in_the_blocks_the_client_reports(
     assert got["error"]["data"] == f"tx ({observed['place_short']['hash']}) not found"
 
 
+async def test_websocket_events_decode_in_cosmjs(observed: dict[str, Any]) -> None:
+    # CosmJS's tendermint37 adaptor decoded every event (an error would be recorded instead)
+    blocks, txs = observed["ws_events"]["blocks"], observed["ws_events"]["txs"]
+    assert blocks and all("error" not in b for b in blocks), blocks
+    assert all(b["chainId"] == "localdydxprotocol" for b in blocks)
+    heights = [b["height"] for b in blocks]
+    assert heights == sorted(heights) and len(set(heights)) == len(heights)
+    long = observed["place_long"]
+    # the long-term order's tx, in the block the client found it in; a short-term order's tx is
+    # never in a block, so it has no Tx event
+    assert {"hash": long["hash"], "height": long["height"], "code": 0} in txs, txs
+    assert all(t["hash"] != observed["place_short"]["hash"] for t in txs)
+    assert long["height"] in heights
+
+
 async def test_account_sequence_counts_only_stateful_txs(observed: dict[str, Any]) -> None:
     before, after = observed["account_before"], observed["account_after"]
     assert after["number"] == before["number"]
@@ -110,6 +125,7 @@ async def test_node_reads_through_abci_query(observed: dict[str, Any]) -> None:
         "subticksPerTick": btc["subticksPerTick"],
     }
     assert observed["node_subaccount_owner"] == observed["address"]
+    assert observed["node_authenticators"] == []  # none added: an empty answer, not an error
     # SerializableInt: 0x02 (non-negative) then the big-endian magnitude
     usdc = bytes.fromhex(observed["node_subaccount_usdc"])
     assert usdc[0] == 2 and int.from_bytes(usdc[1:], "big") == FUND_QUANTUMS

@@ -6,10 +6,11 @@
 //
 // Steps, with the client's own API only: fund the account (FaucetClient); connect a
 // CompositeClient to a local network configuration; read the account, the height, markets
-// (indexer) and clob pairs and the subaccount (node, abci_query); place a short-term and a
-// long-term BTC-USD limit buy far below the oracle (they rest, never fill); find both on the
-// indexer; cancel both; watch the indexer report the cancels. Prints one JSON object with what
-// it observed; exits 1 with a message on failure.
+// (indexer) and clob pairs, the subaccount and its authenticators (node, abci_query); place a
+// short-term and a long-term BTC-USD limit buy far below the oracle (they rest, never fill),
+// while CosmJS (the client's CometBFT library) listens to the websocket's NewBlock and Tx
+// events; find both orders on the indexer; cancel both; watch the indexer report the cancels.
+// Prints one JSON object with what it observed; exits 1 with a message on failure.
 'use strict';
 
 const {
@@ -27,6 +28,9 @@ const {
   ValidatorConfig,
   BECH32_PREFIX,
 } = require('@dydxprotocol/v4-client-js');
+// The client's own CometBFT library (its dependency, at the version the lock file resolves), for
+// what the client has no call for: the websocket's NewBlock and Tx events, decoded by CosmJS.
+const { Tendermint37Client, WebsocketClient } = require('@cosmjs/tendermint-rpc');
 
 // BIP39 reference test vector (trezor/python-mnemonic vectors.json): a key nobody funds for real.
 // Not the one the Python client's driver uses, so both can run against one devnet.
@@ -139,6 +143,22 @@ async function main() {
   const sub = await node.getSubaccount(address, 0);
   out.node_subaccount_owner = sub.subaccount.id.owner;
   out.node_subaccount_usdc = Buffer.from(sub.subaccount.assetPositions[0].quantums).toString('hex');
+  // x/accountplus (permissioned keys), by abci_query like every module query
+  const auths = await client.getAuthenticators(address);
+  out.node_authenticators = auths.accountAuthenticators;
+
+  // -- the websocket: NewBlock and Tx events while the orders go in --
+  // (WebsocketClient adds CometBFT's /websocket path itself)
+  const events = await Tendermint37Client.create(new WebsocketClient(rpc.replace(/^http/, 'ws')));
+  const seen = { blocks: [], txs: [] };
+  const blockSub = events.subscribeNewBlock().subscribe({
+    next: (b) => seen.blocks.push({ height: b.header.height, chainId: b.header.chainId }),
+    error: (e) => seen.blocks.push({ error: String(e) }),
+  });
+  const txSub = events.subscribeTx().subscribe({
+    next: (t) => seen.txs.push({ hash: hex(t.hash), height: t.height, code: t.result.code }),
+    error: (e) => seen.txs.push({ error: String(e) }),
+  });
 
   // -- place: a short-term and a long-term limit buy at half the oracle price (they rest) --
   const subaccount = SubaccountInfo.forLocalWallet(wallet, 0);
@@ -157,6 +177,15 @@ async function main() {
     OrderTimeInForce.GTT, 300, OrderExecution.DEFAULT, false, false,
   );
   out.place_long = { code: placedLong.code, hash: placedLong.hash, height: placedLong.height };
+  await poll(
+    "the long-term order's Tx event",
+    async () => (seen.txs.some((t) => t.hash === placedLong.hash) ? true : null),
+    timeoutMs,
+  );
+  blockSub.unsubscribe();
+  txSub.unsubscribe();
+  events.disconnect();
+  out.ws_events = seen;
 
   // -- the indexer: both orders listed, then fetched by id --
   const listed = await poll(
