@@ -5,7 +5,7 @@ and the test here that proves its defence).
 Three routers, each on a database of its own:
 
 - ``attacked``: the safe defaults as shipped (price band, slippage, order notional);
-- ``untrusting``: no trusted proxy and a small auth-failure allowance;
+- ``untrusting``: no trusted proxy, a small auth-failure allowance and a small concurrency limit;
 - ``guarded``: as an operator behind a TLS-terminating proxy would run it: the key from a file
   as raw hex, ``/docs`` off, 127.0.0.1 trusted as the proxy, and risk limits required (testnet
   and mainnet behaviour) so that it starts REDUCE_ONLY.
@@ -14,11 +14,14 @@ Three routers, each on a database of its own:
 from __future__ import annotations
 
 import json
+import resource
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +45,7 @@ SMALL_AUTH_ALLOWANCE = {
     "DYDX_ROUTER_AUTH_FAILURES_BURST": str(AUTH_BURST),
     "DYDX_ROUTER_AUTH_FAILURES_PER_S": "0.01",
 }
+MAX_CONCURRENCY = 16  # the smallest the settings take
 REFUSAL_BUDGET_MS = 5.0
 
 
@@ -57,9 +61,11 @@ def attacked(devnet: DevnetProcess, pg_server_url: str) -> Iterator[RouterProces
 
 @pytest.fixture(scope="module")
 def untrusting(devnet: DevnetProcess, pg_server_url: str) -> Iterator[RouterProcess]:
-    """No trusted proxy and a small auth-failure allowance (exhausted by its one test)."""
+    """No trusted proxy, a small auth-failure allowance (exhausted by its one test) and a small
+    concurrency limit."""
+    env = SMALL_AUTH_ALLOWANCE | {"DYDX_ROUTER_MAX_CONCURRENCY": str(MAX_CONCURRENCY)}
     with fresh_database(pg_server_url, "untrusting") as url:
-        r = start_router(devnet, url, "untrusting", SMALL_AUTH_ALLOWANCE)
+        r = start_router(devnet, url, "untrusting", env)
         try:
             yield r
         finally:
@@ -388,6 +394,18 @@ def test_on_a_real_network_trading_waits_for_explicit_limits(guarded: RouterProc
         assert resp.json()["chain"]["owner"] == guarded.address
 
 
+# --- 7. secret custody ----------------------------------------------------------------------------
+def test_the_serving_process_writes_no_core_dump(guarded: RouterProcess) -> None:
+    # custody.disable_core_dumps is called by the serve path itself (cli/common.py), before the
+    # key is read: the running router's core limit is 0 (a core file would hold the key).
+    assert resource.prlimit(guarded.process.pid, resource.RLIMIT_CORE) == (0, 0)
+    # The key came from a file: the process's initial environment names the file, not the key.
+    environ = Path(f"/proc/{guarded.process.pid}/environ").read_bytes().split(b"\0")
+    names = {e.split(b"=", 1)[0] for e in environ}
+    assert b"DYDX_ROUTER_PRIVATE_KEY_HEX_FILE" in names
+    assert not names & {b"DYDX_ROUTER_MNEMONIC", b"DYDX_ROUTER_PRIVATE_KEY_HEX"}
+
+
 # --- 6. auth failures behind a proxy -------------------------------------------------------------
 def test_a_forged_forwarded_for_does_not_escape_the_auth_failure_limit(
     untrusting: RouterProcess,
@@ -443,6 +461,31 @@ def test_every_response_is_not_stored_and_not_sniffed(
         assert anon.get("/openapi.json").status_code == 200
         forged = anon.get("/health", headers={"X-Forwarded-Proto": "https"})
         assert "strict-transport-security" not in forged.headers  # untrusted: still plain HTTP
+
+
+def test_past_the_concurrency_limit_the_service_answers_503_at_once(
+    untrusting: RouterProcess,
+) -> None:
+    # Connections held open and idle (slow clients, or an attacker's) count against
+    # DYDX_ROUTER_MAX_CONCURRENCY: past it, a request is answered 503 at once rather than queued.
+    host, port = untrusting.url.removeprefix("http://").split(":")
+    idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(MAX_CONCURRENCY)]
+    try:
+        statuses: list[int] = []
+        deadline = time.monotonic() + 5
+        with anonymous(untrusting) as probe:
+            while time.monotonic() < deadline and 503 not in statuses:
+                statuses.append(probe.get("/health").status_code)
+                time.sleep(0.05)
+        assert statuses[-1] == 503, statuses  # before: no limit, every request served
+    finally:
+        for s in idle:
+            s.close()
+    with anonymous(untrusting) as probe:  # the idle ones gone, it serves again
+        deadline = time.monotonic() + 5
+        while (status := probe.get("/health").status_code) != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status == 200
 
 
 def test_stored_orders_carry_their_key_and_keyless_ones_stay_hidden(
