@@ -3,8 +3,8 @@
 Migration 0004's row trigger refuses UPDATE and DELETE, but PostgreSQL fires no row trigger on
 ``TRUNCATE``: the service's own connection, which often is the tables' owner, could still empty
 the log in one statement. A statement trigger ``BEFORE TRUNCATE`` refuses it, whoever connects
-(``insufficient_privilege``, as for UPDATE and DELETE). Revoking the privileges from the
-application's role stays the operator's step (docs/security.md, "Audit log").
+(``insufficient_privilege``, as for UPDATE and DELETE). The application's own role is also
+refused them by privilege: ``dydx-router migrate grant-app-role`` (``store/app_role.py``).
 
 Revision ID: 0008
 Revises: 0007
