@@ -155,9 +155,7 @@ def test_a_mnemonic_split_numbered_or_used_as_a_key_is_caught() -> None:
         assert sum(f'"{w}"' in flat or f" {w}" in flat for w in words[:16]) < 4, out
 
 
-def test_a_mnemonic_in_capitals_hyphenated_or_split_between_a_key_and_its_value_is_caught() -> (
-    None
-):
+def test_a_mnemonic_in_capitals_hyphenated_or_split_over_key_and_value_is_caught() -> None:
     from dydx_router.observability.redact import redact_event
 
     words = _phrase()[:12]
