@@ -314,6 +314,7 @@ def test_a_restricted_admin_acts_only_inside_its_subaccounts(attacked: RouterPro
     boss = new_key(attacked, ["read", "trade", "admin"], [1])
     with attacked.client() as root:
         root_id = root.get("/v1/admin/api-keys").json()["api_keys"][0]["id"]
+        elsewhere = resting_buy(root)  # in subaccount 0
     with attacked.client(boss) as b:
         # Keys: only those inside its subaccounts are listed or revocable.
         listed = b.get("/v1/admin/api-keys").json()["api_keys"]
@@ -338,6 +339,18 @@ def test_a_restricted_admin_acts_only_inside_its_subaccounts(attacked: RouterPro
             ("GET", "/v1/admin/audit", None),
         ]:
             refused(b.request(method, path, json=body), 403, "admin_scope_restricted")
+        # A key outside its subaccounts has no agent limits it may read, set or delete.
+        limits = f"/v1/admin/api-keys/{root_id}/limits"
+        refused(b.get(limits), 404, "api_key_not_found")
+        refused(b.put(limits, json={"max_open_orders": 1}), 404, "api_key_not_found")
+        refused(b.delete(limits), 404, "api_key_not_found")
+        # The console's controls: another key's order, another subaccount's position.
+        refused(b.post(f"/v1/admin/orders/{elsewhere}/cancel"), 404, "order_not_found")
+        refused(
+            b.post("/v1/admin/positions/ETH-USD/close", json={"subaccount": 0}),
+            403,
+            "subaccount_forbidden",
+        )
         # Orders: its subaccounts only.
         order = {"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"}
         refused(place(b, order), 403, "subaccount_forbidden")
@@ -345,6 +358,8 @@ def test_a_restricted_admin_acts_only_inside_its_subaccounts(attacked: RouterPro
         refused(b.get("/v1/positions", params={"subaccount": 0}), 403, "subaccount_forbidden")
     with attacked.client() as root:
         assert root.get("/v1/admin/trading-state").json()["state"] == "ACTIVE"
+        assert order_of(root, elsewhere)["status"] == "OPEN"
+        assert root.delete(f"/v1/orders/{elsewhere}").status_code == 200
 
 
 # --- 5. safe defaults ----------------------------------------------------------------------------
