@@ -31,6 +31,7 @@ from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.router import RouterProcess, start_router, stop_router
 from tests.router.e2e.test_orders import oracle, order_of, place, wait_for
+from tests.router.e2e.test_security import protected_routes
 
 pytestmark = pytest.mark.e2e
 
@@ -284,6 +285,17 @@ def test_a_read_key_cannot_trade_cancel_or_administer(attacked: RouterProcess) -
         # Without orders:all a key sees only the orders it placed: none.
         refused(r.get(f"/v1/orders/{oid}"), 404, "order_not_found")
         assert oid not in [o["id"] for o in r.get("/v1/orders").json()["orders"]]
+
+
+def test_every_admin_route_refuses_a_read_or_a_trade_key(attacked: RouterProcess) -> None:
+    # Enumerated from the app: an admin route added later cannot be forgotten.
+    admin_routes = [(m, p) for m, p in protected_routes() if p.startswith("/v1/admin")]
+    assert len(admin_routes) >= 12, admin_routes
+    for scopes in (["read"], ["trade"], ["read", "trade", "orders:all"]):
+        with attacked.client(new_key(attacked, scopes)) as k:
+            for method, path in admin_routes:
+                body = refused(k.request(method, path, json={}), 403, "insufficient_scope")
+                assert body["error"]["details"] == {"required_scope": "admin"}, (method, path)
 
 
 def test_keys_see_and_cancel_only_their_own_orders(attacked: RouterProcess) -> None:
