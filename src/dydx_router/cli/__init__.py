@@ -80,6 +80,20 @@ def migrate_down(revision: Annotated[str, typer.Argument()] = "-1") -> None:
     migrate.downgrade(_settings().require_database_url(), revision)
 
 
+@migrate_app.command("grant-app-role")
+@config_errors
+def migrate_grant_app_role(role: Annotated[str, typer.Argument()]) -> None:
+    """Give the service's own database ROLE the privileges it needs, the audit log read and
+    append only (run as the tables' owner, after `migrate up`; docs/security.md)."""
+    from dydx_router.store.app_role import grant_app_role
+
+    try:
+        asyncio.run(grant_app_role(_settings().require_database_url(), role))
+    except LookupError as e:
+        _fail(str(e))
+    print(f"{role}: tables read/write, audit_log read and append only")
+
+
 @migrate_app.command("current")
 @config_errors
 def migrate_current() -> None:

@@ -6,8 +6,9 @@ so tracebacks are covered too. It replaces:
 - secrets registered at start-up (the mnemonic, the private key in hex and base64, the database
   password): exact matches anywhere in any string;
 - API keys (``dxr_`` + 43 URL-safe characters) and ``Bearer`` credentials;
-- any run of 12 or more BIP39 English words (any mnemonic, not only ours), also when numbered
-  ("1. abandon 2. ability ...") or split across the fields, list items or keys of one line;
+- any run of 12 or more BIP39 English words (any mnemonic, not only ours), in either case, also
+  when numbered ("1. abandon 2. ability ..."), joined by hyphens, or split across the fields,
+  list items or keys of one line (a key and its value included);
 - the password of any ``scheme://user:password@host`` URL.
 
 Dictionary keys are redacted like values.
@@ -31,14 +32,15 @@ _API_KEY = r"dxr_[A-Za-z0-9_\-]{16,}"
 _BEARER = r"(?i:bearer)\s+[A-Za-z0-9_\-\.=~+/]{8,}"
 _URL_CREDENTIALS = r"(?<=[a-z0-9+.\-]://)[^\s:/@]*:[^\s@/]+(?=@)"
 _SEPARATOR = r"[\s,'\"\[\]]+"  # spaces, or the quotes and commas of a printed list of words
-_WORD_RUN = re.compile(rf"\b[a-z]{{3,8}}(?:{_SEPARATOR}[a-z]{{3,8}}){{11,}}\b")
+# Letters of either case: a mnemonic written down in capitals is the same mnemonic.
+_WORD_RUN = re.compile(rf"\b[a-zA-Z]{{3,8}}(?:{_SEPARATOR}[a-zA-Z]{{3,8}}){{11,}}\b")
 # Numbered lists ("1. abandon 2) ability 3 - able"): numbers and list punctuation count as spaces.
 # The text is translated character for character (same offsets), then searched for word runs.
 _LIST_PUNCTUATION = str.maketrans(dict.fromkeys("0123456789.():;#-", " "))
 # The strings of a list split over several values: words with list punctuation around them.
 _LIST_SEPARATOR = r"[\s,'\"\[\]0-9.():;#\-]+"
 _MNEMONIC_MIN_WORDS = 12
-_WORD = re.compile(r"[a-z]+")
+_WORD = re.compile(r"[a-zA-Z]+")
 
 
 @lru_cache(maxsize=1)
@@ -120,9 +122,10 @@ class Redactor:
 
 
 def _numbered_candidate(text: str) -> bool:
-    """A numbered list of 12+ words ("1. abandon 2. ability ...") has at least 11 spaces; most
-    log values (ids, hashes, timestamps) have few, and skip the costlier translated search."""
-    return text.count(" ") >= _MNEMONIC_MIN_WORDS - 1
+    """A numbered list of 12+ words ("1. abandon 2. ability ...") has at least 11 spaces (or,
+    joined with hyphens, 11 hyphens); most log values (ids, hashes, timestamps) have few, and
+    skip the costlier translated search."""
+    return text.count(" ") + text.count("-") >= _MNEMONIC_MIN_WORDS - 1
 
 
 def _has_word_run(text: str) -> bool:
@@ -151,7 +154,7 @@ def _spans(text: str) -> list[tuple[int, int]]:
         i = 0
         while i < len(words):
             j = i
-            while j < len(words) and words[j].group(0) in known:
+            while j < len(words) and words[j].group(0).lower() in known:
                 j += 1
             if j - i >= _MNEMONIC_MIN_WORDS:
                 spans.append((words[i].start(), words[j - 1].end()))
@@ -196,17 +199,21 @@ def redact_event(logger: object, method: str, event_dict: Any) -> Any:
 
 
 _WORDY = re.compile(
-    rf"(?:{_LIST_SEPARATOR})?[a-z]{{3,8}}(?:(?:{_LIST_SEPARATOR})[a-z]{{3,8}})*(?:{_LIST_SEPARATOR})?"
+    rf"(?:{_LIST_SEPARATOR})?[a-zA-Z]{{3,8}}(?:(?:{_LIST_SEPARATOR})[a-zA-Z]{{3,8}})*"
+    rf"(?:{_LIST_SEPARATOR})?"
 )
 
 
 def _leaves(value: Any, out: list[str]) -> None:
-    """Every string value of ``value`` in order (a key holding a whole mnemonic is redacted on
-    its own; keys are names like ``part_1`` that would only break a run)."""
+    """Every string value of ``value`` in order, each key with a space in it before its value
+    (a mnemonic may be split between the two; keys without one are names like ``part_1`` that
+    would only break a run)."""
     if isinstance(value, str):
         out.append(value)
     elif isinstance(value, Mapping):
-        for v in value.values():
+        for k, v in value.items():
+            if isinstance(k, str) and " " in k:
+                out.append(k)
             _leaves(v, out)
     elif isinstance(value, list | tuple):
         for v in value:
@@ -222,7 +229,7 @@ def _marked(leaves: list[str]) -> set[str]:
     count = 0
     for text in [*leaves, ""]:
         words = _WORD.findall(text) if _WORDY.fullmatch(text) else []
-        if words and all(w in known for w in words):
+        if words and all(w.lower() in known for w in words):
             run.append(text)
             count += len(words)
             continue

@@ -5,7 +5,7 @@ and the test here that proves its defence).
 Three routers, each on a database of its own:
 
 - ``attacked``: the safe defaults as shipped (price band, slippage, order notional);
-- ``untrusting``: no trusted proxy and a small auth-failure allowance;
+- ``untrusting``: no trusted proxy, a small auth-failure allowance and a small concurrency limit;
 - ``guarded``: as an operator behind a TLS-terminating proxy would run it: the key from a file
   as raw hex, ``/docs`` off, 127.0.0.1 trusted as the proxy, and risk limits required (testnet
   and mainnet behaviour) so that it starts REDUCE_ONLY.
@@ -14,11 +14,14 @@ Three routers, each on a database of its own:
 from __future__ import annotations
 
 import json
+import resource
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +31,7 @@ from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.router import RouterProcess, start_router, stop_router
 from tests.router.e2e.test_orders import oracle, order_of, place, wait_for
+from tests.router.e2e.test_security import protected_routes
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +46,7 @@ SMALL_AUTH_ALLOWANCE = {
     "DYDX_ROUTER_AUTH_FAILURES_BURST": str(AUTH_BURST),
     "DYDX_ROUTER_AUTH_FAILURES_PER_S": "0.01",
 }
+MAX_CONCURRENCY = 16  # the smallest the settings take
 REFUSAL_BUDGET_MS = 5.0
 
 
@@ -57,9 +62,11 @@ def attacked(devnet: DevnetProcess, pg_server_url: str) -> Iterator[RouterProces
 
 @pytest.fixture(scope="module")
 def untrusting(devnet: DevnetProcess, pg_server_url: str) -> Iterator[RouterProcess]:
-    """No trusted proxy and a small auth-failure allowance (exhausted by its one test)."""
+    """No trusted proxy, a small auth-failure allowance (exhausted by its one test) and a small
+    concurrency limit."""
+    env = SMALL_AUTH_ALLOWANCE | {"DYDX_ROUTER_MAX_CONCURRENCY": str(MAX_CONCURRENCY)}
     with fresh_database(pg_server_url, "untrusting") as url:
-        r = start_router(devnet, url, "untrusting", SMALL_AUTH_ALLOWANCE)
+        r = start_router(devnet, url, "untrusting", env)
         try:
             yield r
         finally:
@@ -280,6 +287,17 @@ def test_a_read_key_cannot_trade_cancel_or_administer(attacked: RouterProcess) -
         assert oid not in [o["id"] for o in r.get("/v1/orders").json()["orders"]]
 
 
+def test_every_admin_route_refuses_a_read_or_a_trade_key(attacked: RouterProcess) -> None:
+    # Enumerated from the app: an admin route added later cannot be forgotten.
+    admin_routes = [(m, p) for m, p in protected_routes() if p.startswith("/v1/admin")]
+    assert len(admin_routes) >= 12, admin_routes
+    for scopes in (["read"], ["trade"], ["read", "trade", "orders:all"]):
+        with attacked.client(new_key(attacked, scopes)) as k:
+            for method, path in admin_routes:
+                body = refused(k.request(method, path, json={}), 403, "insufficient_scope")
+                assert body["error"]["details"] == {"required_scope": "admin"}, (method, path)
+
+
 def test_keys_see_and_cancel_only_their_own_orders(attacked: RouterProcess) -> None:
     alice = new_key(attacked, ["read", "trade"])
     mallory = new_key(attacked, ["read", "trade"])
@@ -308,6 +326,7 @@ def test_a_restricted_admin_acts_only_inside_its_subaccounts(attacked: RouterPro
     boss = new_key(attacked, ["read", "trade", "admin"], [1])
     with attacked.client() as root:
         root_id = root.get("/v1/admin/api-keys").json()["api_keys"][0]["id"]
+        elsewhere = resting_buy(root)  # in subaccount 0
     with attacked.client(boss) as b:
         # Keys: only those inside its subaccounts are listed or revocable.
         listed = b.get("/v1/admin/api-keys").json()["api_keys"]
@@ -332,6 +351,18 @@ def test_a_restricted_admin_acts_only_inside_its_subaccounts(attacked: RouterPro
             ("GET", "/v1/admin/audit", None),
         ]:
             refused(b.request(method, path, json=body), 403, "admin_scope_restricted")
+        # A key outside its subaccounts has no agent limits it may read, set or delete.
+        limits = f"/v1/admin/api-keys/{root_id}/limits"
+        refused(b.get(limits), 404, "api_key_not_found")
+        refused(b.put(limits, json={"max_open_orders": 1}), 404, "api_key_not_found")
+        refused(b.delete(limits), 404, "api_key_not_found")
+        # The console's controls: another key's order, another subaccount's position.
+        refused(b.post(f"/v1/admin/orders/{elsewhere}/cancel"), 404, "order_not_found")
+        refused(
+            b.post("/v1/admin/positions/ETH-USD/close", json={"subaccount": 0}),
+            403,
+            "subaccount_forbidden",
+        )
         # Orders: its subaccounts only.
         order = {"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": "0.001"}
         refused(place(b, order), 403, "subaccount_forbidden")
@@ -339,6 +370,8 @@ def test_a_restricted_admin_acts_only_inside_its_subaccounts(attacked: RouterPro
         refused(b.get("/v1/positions", params={"subaccount": 0}), 403, "subaccount_forbidden")
     with attacked.client() as root:
         assert root.get("/v1/admin/trading-state").json()["state"] == "ACTIVE"
+        assert order_of(root, elsewhere)["status"] == "OPEN"
+        assert root.delete(f"/v1/orders/{elsewhere}").status_code == 200
 
 
 # --- 5. safe defaults ----------------------------------------------------------------------------
@@ -386,6 +419,18 @@ def test_on_a_real_network_trading_waits_for_explicit_limits(guarded: RouterProc
         resp = place(admin, order)
         assert resp.status_code == 201, resp.text
         assert resp.json()["chain"]["owner"] == guarded.address
+
+
+# --- 7. secret custody ----------------------------------------------------------------------------
+def test_the_serving_process_writes_no_core_dump(guarded: RouterProcess) -> None:
+    # custody.disable_core_dumps is called by the serve path itself (cli/common.py), before the
+    # key is read: the running router's core limit is 0 (a core file would hold the key).
+    assert resource.prlimit(guarded.process.pid, resource.RLIMIT_CORE) == (0, 0)
+    # The key came from a file: the process's initial environment names the file, not the key.
+    environ = Path(f"/proc/{guarded.process.pid}/environ").read_bytes().split(b"\0")
+    names = {e.split(b"=", 1)[0] for e in environ}
+    assert b"DYDX_ROUTER_PRIVATE_KEY_HEX_FILE" in names
+    assert not names & {b"DYDX_ROUTER_MNEMONIC", b"DYDX_ROUTER_PRIVATE_KEY_HEX"}
 
 
 # --- 6. auth failures behind a proxy -------------------------------------------------------------
@@ -443,6 +488,31 @@ def test_every_response_is_not_stored_and_not_sniffed(
         assert anon.get("/openapi.json").status_code == 200
         forged = anon.get("/health", headers={"X-Forwarded-Proto": "https"})
         assert "strict-transport-security" not in forged.headers  # untrusted: still plain HTTP
+
+
+def test_past_the_concurrency_limit_the_service_answers_503_at_once(
+    untrusting: RouterProcess,
+) -> None:
+    # Connections held open and idle (slow clients, or an attacker's) count against
+    # DYDX_ROUTER_MAX_CONCURRENCY: past it, a request is answered 503 at once rather than queued.
+    host, port = untrusting.url.removeprefix("http://").split(":")
+    idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(MAX_CONCURRENCY)]
+    try:
+        statuses: list[int] = []
+        deadline = time.monotonic() + 5
+        with anonymous(untrusting) as probe:
+            while time.monotonic() < deadline and 503 not in statuses:
+                statuses.append(probe.get("/health").status_code)
+                time.sleep(0.05)
+        assert statuses[-1] == 503, statuses  # before: no limit, every request served
+    finally:
+        for s in idle:
+            s.close()
+    with anonymous(untrusting) as probe:  # the idle ones gone, it serves again
+        deadline = time.monotonic() + 5
+        while (status := probe.get("/health").status_code) != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status == 200
 
 
 def test_stored_orders_carry_their_key_and_keyless_ones_stay_hidden(

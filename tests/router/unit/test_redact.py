@@ -7,6 +7,7 @@ own ``configure_logging``; the test reads everything it wrote.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -154,10 +155,37 @@ def test_a_mnemonic_split_numbered_or_used_as_a_key_is_caught() -> None:
         assert sum(f'"{w}"' in flat or f" {w}" in flat for w in words[:16]) < 4, out
 
 
+def test_a_mnemonic_in_capitals_hyphenated_or_split_over_key_and_value_is_caught() -> None:
+    from dydx_router.observability.redact import redact_event
+
+    words = _phrase()[:12]
+    cases = [
+        # written down in capitals, or capitalised, as paper backups often are
+        {"event": "x", "backup": " ".join(words).upper()},
+        {"event": "x", "backup": " ".join(w.capitalize() for w in words)},
+        {"event": "restore with " + " ".join(words).upper()},
+        # joined with hyphens (no spaces at all)
+        {"event": "x", "slug": "-".join(words)},
+        # half in a key, half in its value
+        {"event": "x", " ".join(words[:6]): " ".join(words[6:])},
+    ]
+    for event in cases:
+        flat = json.dumps(redact_event(None, "info", dict(event)))
+        assert REDACTED in flat, event
+        assert len(set(re.findall(r"[a-z]+", flat.lower())) & set(words)) < 4, (event, flat)
+    assert Redactor().text(" ".join(words).upper()) == REDACTED
+
+
 def test_numbered_prose_and_ordinary_fields_are_left_alone() -> None:
     from dydx_router.observability.redact import redact_event
 
     text = "1. place the order 2. wait for the fill 3. cancel the rest at 10:30"
     assert Redactor().text(text) == text
+    for text in (
+        "Order 3fa85f64-5717-4562-b3fc-2c963f66afa6 replaced 9c858901-8a57-4791-81fe-4c455b099bc9",
+        "A Long Title In Capitals That Is Not A Mnemonic At All Because Of Its Words",
+        "re-run the fill-or-kill post-only order with a good-til-block of twenty",
+    ):
+        assert Redactor().text(text) == text
     line = {"event": "order_submitted", "market": "BTC-USD", "side": "BUY", "status": "OPEN"}
     assert redact_event(None, "info", dict(line)) == line

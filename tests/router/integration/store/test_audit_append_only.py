@@ -1,4 +1,5 @@
-"""The audit log is append-only in the database itself, whoever connects (migration 0004)."""
+"""The audit log is append-only in the database itself, whoever connects (migrations 0004 and
+0008: UPDATE, DELETE and TRUNCATE refused)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ def test_audit_entries_cannot_be_changed_or_deleted(pg_server_url: str) -> None:
                 await conn.execute("UPDATE audit_log SET actor = 'someone else'")
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
                 await conn.execute("DELETE FROM audit_log")
+            # A row trigger does not see TRUNCATE: a statement trigger must refuse it too, or
+            # the service's own connection (often the owner) empties the log in one statement.
+            for statement in ("TRUNCATE audit_log", "TRUNCATE audit_log RESTART IDENTITY CASCADE"):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                    await conn.execute(statement)
             rows = await conn.fetch("SELECT actor, action FROM audit_log")
             assert [tuple(r) for r in rows] == [("cli", "api_key_created")]
         finally:

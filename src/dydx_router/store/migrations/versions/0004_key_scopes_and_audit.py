@@ -5,8 +5,8 @@
   Orders stored before this revision may carry no key (``api_key_id`` NULL): they are visible only
   to ``orders:all`` keys and unrestricted admins (docs/security.md).
 - ``audit_log`` refuses UPDATE and DELETE in the database itself (a trigger), whoever connects.
-  Revoking UPDATE, DELETE and TRUNCATE from the application's role is the operator's step when the
-  service connects as a role of its own (docs/security.md, "Audit log").
+  Revoking UPDATE, DELETE and TRUNCATE from the application's role: ``dydx-router migrate
+  grant-app-role`` (``store/app_role.py``, docs/security.md, "Audit log").
 
 Revision ID: 0004
 Revises: 0003
