@@ -34,8 +34,8 @@ from dydx_router.chain.errors import (
     rejection,
 )
 from dydx_router.chain.node import Account, NodeClient
-from dydx_router.chain.tx import sign_tx
-from dydx_router.chain.wallet import Wallet
+from dydx_router.chain.tx import Signer, sign_tx
+from dydx_router.chain.wallet import Wallet, address_of
 
 log = structlog.get_logger(__name__)
 COMMIT_TIMEOUT_S = 60.0
@@ -205,7 +205,7 @@ async def revoke(
 
 
 async def check_configured(
-    node: NodeClient, owner: str, authenticator_id: int, wallet: Wallet
+    node: NodeClient, owner: str, authenticator_id: int, wallet: Signer
 ) -> None:
     """Say at start-up when the configured authenticator is missing (revoked, or a wrong id):
     every order would be refused with dydxaccountplus/1. A node that cannot answer is not a
@@ -228,7 +228,7 @@ async def check_configured(
             "authenticator_names_another_key",
             owner=owner,
             authenticator_id=authenticator_id,
-            signer=wallet.address,
+            signer=address_of(wallet.public_key),
         )
     else:
         log.info("authenticator_found", owner=owner, authenticator=a.description)
