@@ -55,7 +55,8 @@ def _owner(path: Path | None) -> Any:
         except OSError as exc:
             _fail(f"cannot read {path}: {exc.strerror}")
     else:
-        text = typer.prompt("Owner's mnemonic (not echoed, not stored)", hide_input=True)
+        # on stderr: `OWNER=$(dydx-router keys address)` captures only the address
+        text = typer.prompt("Owner's mnemonic (not echoed, not stored)", hide_input=True, err=True)
     try:
         return Wallet.from_mnemonic(SecretStr(text))
     except InvalidMnemonic as exc:
