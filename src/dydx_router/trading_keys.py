@@ -195,12 +195,21 @@ async def revoke(
     chain_id: str,
     timeout_s: float = COMMIT_TIMEOUT_S,
 ) -> str:
+    """MsgRemoveAuthenticator signed by the owner. An id the owner does not have is said before
+    a tx is sent (the chain would refuse it in the block with dydxaccountplus/1)."""
+    account = await _owner_account(node, owner)
+    if authenticator_id not in {a.id for a in await authenticators(node, owner.address)}:
+        raise TradingKeyError(
+            f"{owner.address} has no authenticator {authenticator_id}; see "
+            f"`dydx-router keys list --owner {owner.address}`"
+        )
     return await _send_and_commit(
         node,
         owner,
         auth.remove_authenticator_msg(owner.address, authenticator_id),
         chain_id=chain_id,
         timeout_s=timeout_s,
+        account=account,
     )
 
 

@@ -269,3 +269,16 @@ def test_grant_for_an_unfunded_owner_writes_no_key(devnet: DevnetProcess, tmp_pa
     again = keys_cli(devnet, *args)
     assert again.returncode == 0, again.stderr
     assert key_file.exists()
+
+
+def test_revoking_an_id_the_owner_does_not_have_sends_nothing(
+    granted: Granted, devnet: DevnetProcess
+) -> None:
+    before = owner_sequence(devnet, granted.owner.address)
+    r = keys_cli(
+        devnet, "revoke", "999999", "--owner-mnemonic-file", str(granted.owner_file)
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{granted.owner.address} has no authenticator 999999" in r.stderr
+    assert "permissioned key refused" not in r.stderr  # the owner's own tx, not a trading key's
+    assert owner_sequence(devnet, granted.owner.address) == before
