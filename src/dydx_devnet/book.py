@@ -17,7 +17,15 @@ from dydx_devnet.model import OpenOrder, Order, OrderId
 class RestingOrder:
     """Mutable record of an order the devnet holds (book or untriggered set)."""
 
-    __slots__ = ("filled", "order", "placed_at_ms", "placed_height", "triggered", "tx_hash")
+    __slots__ = (
+        "authenticators",
+        "filled",
+        "order",
+        "placed_at_ms",
+        "placed_height",
+        "triggered",
+        "tx_hash",
+    )
 
     def __init__(
         self,
@@ -28,8 +36,11 @@ class RestingOrder:
         placed_at_ms: int,
         filled: int = 0,
         triggered: bool = True,
+        authenticators: tuple[int, ...] = (),
     ) -> None:
         self.order = order
+        # x/accountplus: the authenticators the placing tx selected (short-term orders only)
+        self.authenticators = authenticators
         self.filled = filled
         self.placed_height = placed_height
         self.tx_hash = tx_hash
@@ -48,6 +59,7 @@ class RestingOrder:
             placed_at_ms=self.placed_at_ms,
             filled=self.filled,
             triggered=self.triggered,
+            authenticators=self.authenticators,
         )
 
     def snapshot(self) -> OpenOrder:

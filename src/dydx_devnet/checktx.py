@@ -257,7 +257,7 @@ class CheckTx(Ante):
                     "short-term place order"
                 )
             market = self._stateful_order_validation(order, self.pending_places)
-            self.memclob.place_short_term(order, market, tx.hash)
+            self.memclob.place_short_term(order, market, tx.hash, tx.selected_authenticators)
             self._record_accepted(order, tx.hash)
         elif isinstance(m, CancelOrderMsg):
             self._validate_good_til_block(m.good_til_block)

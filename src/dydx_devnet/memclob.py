@@ -8,6 +8,9 @@ Behaviour follows `protocol/x/clob/memclob/memclob.go` (`PlaceOrder`, `CancelOrd
 - taker and maker fees are ``ceil(quote * fee_ppm / 1e6)`` (rounded toward +inf; the maker fee is
   negative, a rebate);
 - a maker from the taker's own subaccount is removed (self-trade) and matching continues;
+- a short-term maker placed through x/accountplus authenticators that no longer exist (revoked)
+  is removed (REMOVAL_REASON_PERMISSIONED_KEY_EXPIRED, the indexer's EXPIRED) and matching
+  continues (`clobKeeper.MaybeValidateAuthenticators`; stateful makers are not checked);
 - a maker failing its collateral check is removed; a taker failing it stops matching (the
   CheckTx still succeeds);
 - a post-only taker that would match fails with clob/2003;
@@ -21,6 +24,7 @@ from enum import Enum
 from functools import partial
 
 from dydx_devnet import errors as E
+from dydx_devnet.accountplus.keeper import initialized
 from dydx_devnet.book import OrderBook, RestingOrder
 from dydx_devnet.events import (
     EventSink,
@@ -130,7 +134,9 @@ class Memclob(FillsMixin):
         return existing
 
     # ---- placement ---------------------------------------------------------------------------
-    def place_short_term(self, order: Order, market: Market, tx_hash: str) -> TakerResult:
+    def place_short_term(
+        self, order: Order, market: Market, tx_hash: str, authenticators: tuple[int, ...] = ()
+    ) -> TakerResult:
         """Memclob `PlaceOrder` for a validated short-term order (CheckTx)."""
         existing = self.validate_new_order(order, market)
         if order.time_in_force == TimeInForce.POST_ONLY and self._would_cross(order):
@@ -149,14 +155,22 @@ class Memclob(FillsMixin):
                     tx_hash=tx_hash,
                 )
             )
-        return self._execute(order, market, tx_hash, onchain_removals=False)
+        return self._execute(
+            order, market, tx_hash, onchain_removals=False, authenticators=authenticators
+        )
 
     def place_stateful(self, order: Order, market: Market, tx_hash: str) -> TakerResult:
         """A committed long-term order, or a triggered conditional order, enters the book."""
         return self._execute(order, market, tx_hash, onchain_removals=True)
 
     def _execute(
-        self, order: Order, market: Market, tx_hash: str, *, onchain_removals: bool
+        self,
+        order: Order,
+        market: Market,
+        tx_hash: str,
+        *,
+        onchain_removals: bool,
+        authenticators: tuple[int, ...] = (),
     ) -> TakerResult:
         oid = order.order_id
         if order.time_in_force == TimeInForce.POST_ONLY and self._would_cross(order):
@@ -185,6 +199,7 @@ class Memclob(FillsMixin):
                 tx_hash=tx_hash,
                 placed_at_ms=self._now_ms(),
                 filled=self.filled(oid),
+                authenticators=authenticators,
             )
         )
         return result
@@ -245,6 +260,17 @@ class Memclob(FillsMixin):
                 return True
         return False
 
+    def _authenticators_exist(self, maker: RestingOrder) -> bool:
+        """`x/accountplus/keeper` MaybeValidateAuthenticators on the maker's placing tx (one
+        signer: the order's owner): every selected authenticator still initializes."""
+        owner = maker.order.order_id.subaccount_id.owner
+        try:
+            for auth_id in maker.authenticators:
+                initialized(self.state.authenticators, owner, auth_id)
+        except E.TxError:
+            return False
+        return True
+
     def _reduce_only_size(self, pos: int, amount: int, is_buy: bool) -> int:
         # `resizeReduceOnlyMatchIfNecessary`: only a fill toward zero, at most |position|.
         if pos == 0 or (pos > 0) == is_buy:
@@ -268,6 +294,11 @@ class Memclob(FillsMixin):
                 continue
             if mo.order_id.subaccount_id == taker_id.subaccount_id:
                 to_remove.append((mo.order_id, RemovalReason.SELF_TRADE_ERROR))
+                continue
+            if maker.authenticators and not self._authenticators_exist(maker):
+                # REMOVAL_REASON_PERMISSIONED_KEY_EXPIRED, reported to the indexer as EXPIRED
+                # (`protocol/indexer/shared/order_removal_reason.go`)
+                to_remove.append((mo.order_id, RemovalReason.EXPIRED))
                 continue
             amount = min(remaining, maker.remaining)
             if mo.reduce_only:

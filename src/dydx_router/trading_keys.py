@@ -26,10 +26,16 @@ from v4_proto.dydxprotocol.accountplus import query_pb2 as ap_query
 from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as ap_grpc
 
 from dydx_router.chain import authenticators as auth
-from dydx_router.chain.errors import ChainError, ChainRejected, TxNotFound, rejection
-from dydx_router.chain.node import NodeClient
-from dydx_router.chain.tx import sign_tx
-from dydx_router.chain.wallet import Wallet
+from dydx_router.chain.errors import (
+    AccountNotFound,
+    ChainError,
+    ChainRejected,
+    TxNotFound,
+    rejection,
+)
+from dydx_router.chain.node import Account, NodeClient
+from dydx_router.chain.tx import Signer, sign_tx
+from dydx_router.chain.wallet import Wallet, address_of
 
 log = structlog.get_logger(__name__)
 COMMIT_TIMEOUT_S = 60.0
@@ -71,11 +77,29 @@ async def authenticators(node: NodeClient, owner_address: str) -> list[StoredAut
     return [StoredAuthenticator(a.id, a.type, bytes(a.config)) for a in resp.account_authenticators]
 
 
+async def _owner_account(node: NodeClient, owner: Wallet) -> Account:
+    """The owner's account number and sequence. An account the chain does not know (never
+    funded) can sign nothing: said plainly, before a trading key is written."""
+    try:
+        return await node.account(owner.address)
+    except AccountNotFound:
+        raise TradingKeyError(
+            f"the owner's account {owner.address} does not exist on chain: fund it (a deposit or "
+            "a transfer) before granting or revoking a key; no trading key was written"
+        ) from None
+
+
 async def _send_and_commit(
-    node: NodeClient, owner: Wallet, msg: Any, *, chain_id: str, timeout_s: float
+    node: NodeClient,
+    owner: Wallet,
+    msg: Any,
+    *,
+    chain_id: str,
+    timeout_s: float,
+    account: Account | None = None,
 ) -> str:
     """Sign with the owner's account sequence, broadcast, and wait for the block's result."""
-    account = await node.account(owner.address)
+    account = account or await _owner_account(node, owner)
     signed = sign_tx(
         owner,
         [msg],
@@ -103,12 +127,16 @@ async def _send_and_commit(
 
 
 def new_trading_key(key_file: Path) -> Wallet:
-    """A fresh mnemonic written to ``key_file`` (created 0600, never overwritten)."""
+    """A fresh mnemonic written to ``key_file`` (created 0600, never overwritten); missing
+    parent directories are created 0700 (``~/.dydx-router/trading-key`` on a fresh machine)."""
     mnemonic = str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24))
     try:
+        key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise TradingKeyError(f"{key_file} exists: choose a new file for the trading key") from None
+    except OSError as exc:
+        raise TradingKeyError(f"cannot create {key_file}: {exc.strerror}") from None
     with os.fdopen(fd, "w") as f:
         f.write(mnemonic + "\n")
     return Wallet.from_mnemonic(SecretStr(mnemonic))
@@ -136,6 +164,7 @@ async def grant(
     if unknown:
         raise TradingKeyError(f"unknown markets {unknown} (known: {', '.join(sorted(specs))})")
     clob_ids = sorted({specs[m].clob_pair_id for m in markets})
+    account = await _owner_account(node, owner)  # before the key file: nothing left behind
     trader = await asyncio.to_thread(new_trading_key, key_file)
     wanted = auth.trading_key(trader.public_key, sorted(set(subaccounts)), clob_ids)
     try:
@@ -145,6 +174,7 @@ async def grant(
             auth.add_authenticator_msg(owner.address, wanted),
             chain_id=chain_id,
             timeout_s=timeout_s,
+            account=account,
         )
     except ChainRejected:
         # Definitively refused: the key can never be used, so it is not left behind.
@@ -165,17 +195,26 @@ async def revoke(
     chain_id: str,
     timeout_s: float = COMMIT_TIMEOUT_S,
 ) -> str:
+    """MsgRemoveAuthenticator signed by the owner. An id the owner does not have is said before
+    a tx is sent (the chain would refuse it in the block with dydxaccountplus/1)."""
+    account = await _owner_account(node, owner)
+    if authenticator_id not in {a.id for a in await authenticators(node, owner.address)}:
+        raise TradingKeyError(
+            f"{owner.address} has no authenticator {authenticator_id}; see "
+            f"`dydx-router keys list --owner {owner.address}`"
+        )
     return await _send_and_commit(
         node,
         owner,
         auth.remove_authenticator_msg(owner.address, authenticator_id),
         chain_id=chain_id,
         timeout_s=timeout_s,
+        account=account,
     )
 
 
 async def check_configured(
-    node: NodeClient, owner: str, authenticator_id: int, wallet: Wallet
+    node: NodeClient, owner: str, authenticator_id: int, wallet: Signer
 ) -> None:
     """Say at start-up when the configured authenticator is missing (revoked, or a wrong id):
     every order would be refused with dydxaccountplus/1. A node that cannot answer is not a
@@ -198,7 +237,7 @@ async def check_configured(
             "authenticator_names_another_key",
             owner=owner,
             authenticator_id=authenticator_id,
-            signer=wallet.address,
+            signer=address_of(wallet.public_key),
         )
     else:
         log.info("authenticator_found", owner=owner, authenticator=a.description)

@@ -16,7 +16,8 @@ from dydx_router.chain.fills import order_fill_price
 from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.prices import OraclePrices
-from dydx_router.chain.wallet import Wallet
+from dydx_router.chain.tx import Signer
+from dydx_router.chain.wallet import address_of
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import Order
 from dydx_router.domain.sync import VenueOrder
@@ -39,13 +40,14 @@ class AccountReads:
     _specs: dict[str, MarketSpec]
     _perp_to_ticker: dict[int, str]
     _oracle: OraclePrices
-    wallet: Wallet
+    # The key-custody port (`chain.tx.Signer`): a Wallet or a KMS/HSM adapter, nothing more.
+    wallet: Signer
     # A permissioned key (x/accountplus): the account is the owner's, the wallet only signs.
     _owner: str | None
 
     @property
     def address(self) -> str:
-        return self._owner or self.wallet.address
+        return self._owner or address_of(self.wallet.public_key)
 
     async def account(self, subaccount_number: int) -> AccountSnapshot:
         try:

@@ -32,7 +32,6 @@ from dydx_router.chain.node import NodeClient
 from dydx_router.chain.prices import OraclePrices
 from dydx_router.chain.resilience import circuit_open_error
 from dydx_router.chain.sequencer import TIMESTAMP_NONCE_MIN, Sequencer
-from dydx_router.chain.wallet import Wallet
 from dydx_router.domain.errors import UnknownMarket
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
@@ -58,7 +57,7 @@ class DydxExchange(AccountReads):
         *,
         node: NodeClient,
         indexer: IndexerClient,
-        wallet: Wallet,
+        wallet: txb.Signer,
         sequencer: Sequencer,
         heights: HeightCache,
         chain_id: str,

@@ -1,4 +1,4 @@
-"""``dydx-router keys grant|list|revoke``: permissioned trading keys (x/accountplus).
+"""``dydx-router keys grant|list|revoke|address``: permissioned trading keys (x/accountplus).
 
 The owner's mnemonic is read once, from ``--owner-mnemonic-file`` or a hidden prompt, used to
 sign the one grant or revoke tx, and dropped; it is never stored or printed. The node and chain
@@ -55,7 +55,8 @@ def _owner(path: Path | None) -> Any:
         except OSError as exc:
             _fail(f"cannot read {path}: {exc.strerror}")
     else:
-        text = typer.prompt("Owner's mnemonic (not echoed, not stored)", hide_input=True)
+        # on stderr: `OWNER=$(dydx-router keys address)` captures only the address
+        text = typer.prompt("Owner's mnemonic (not echoed, not stored)", hide_input=True, err=True)
     try:
         return Wallet.from_mnemonic(SecretStr(text))
     except InvalidMnemonic as exc:
@@ -141,6 +142,12 @@ def list_(
     for a in found:
         mark = "  (configured)" if a.id == settings.authenticator_id else ""
         typer.echo(f"{a.id}  {a.description}{mark}")
+
+
+@app.command("address")
+def address(owner_mnemonic_file: OwnerFile = None) -> None:
+    """Print the address of the owner's mnemonic (to fund it, or for DYDX_ROUTER_OWNER_ADDRESS)."""
+    typer.echo(_owner(owner_mnemonic_file).address)
 
 
 @app.command("revoke")

@@ -12,9 +12,21 @@ import json
 from typing import Any
 
 import pytest
-from tests.devnet.unit.txkit import BTC, CHAIN_ID, ETH, LONG_TERM, Chain, order, order_id, wallet
+from tests.devnet.unit.txkit import (
+    BTC,
+    CHAIN_ID,
+    ETH,
+    IOC,
+    LONG_TERM,
+    SELL,
+    Chain,
+    order,
+    order_id,
+    wallet,
+)
 from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator, MsgRemoveAuthenticator
 
+from dydx_devnet.events import OrderRemoved, RemovalReason
 from dydx_devnet.validator import TxResult
 from dydx_router.chain import tx as txb
 from dydx_router.chain.wallet import Wallet
@@ -273,3 +285,34 @@ def test_the_comet_rpc_reports_a_failed_delivery_too() -> None:
     result = encode.tx_result(f.chain.engine, ct)["tx_result"]
     assert (result["codespace"], result["code"]) == ("undefined", 1)
     assert result["log"].startswith("failed to execute message; message index: 0: unsafe")
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_a_resting_short_term_order_of_a_revoked_key_is_removed_not_filled(
+    fx: Fixture, revoked: bool
+) -> None:
+    """`x/clob/memclob/memclob.go` mustPerformTakerOrderMatching: a short-term maker whose tx's
+    authenticators are gone (MaybeValidateAuthenticators) is removed with
+    REMOVAL_REASON_PERMISSIONED_KEY_EXPIRED (the indexer's EXPIRED) instead of filled."""
+    maker = fx.place()
+    assert fx.send_as(fx.trader, [maker], authenticators=(0,)).ok
+    if revoked:
+        r = fx.send_as(fx.owner, [MsgRemoveAuthenticator(sender=fx.owner.address, id=0)])
+        assert r.ok, r
+        fx.chain.commit()
+    taker = fx.chain.funded(3)
+    sub = fx.chain.bus.subscribe()
+    price = maker.order.subticks
+    r = fx.chain.send(
+        taker, order(order_id(taker, 1), side=SELL, subticks=price, gtb=fx.chain.gtb(), tif=IOC)
+    )
+    assert r.ok, r
+    owner = fx.chain.state.subaccount(fx.owner.address, 0)
+    assert owner is not None
+    position = owner.position(0)
+    filled = position.quantums if position else 0
+    assert filled == (0 if revoked else maker.order.quantums)
+    assert fx.chain.state.open_orders() == []
+    removed = [e for b in sub.drain() for e in b.events if isinstance(e, OrderRemoved)]
+    expired = [e for e in removed if e.reason == RemovalReason.EXPIRED]
+    assert len(expired) == (1 if revoked else 0)

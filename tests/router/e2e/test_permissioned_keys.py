@@ -235,3 +235,50 @@ def test_the_owners_mnemonic_can_come_from_a_prompt(
     assert result.exit_code == 0, result.output
     assert mnemonic.split()[0] + " " + mnemonic.split()[1] not in result.output
     assert "ClobPairIdFilter(5)" in result.output  # SOL-USD is clob pair 5 (mainnet genesis)
+
+
+def test_grant_creates_the_key_files_directory(granted: Granted, devnet: DevnetProcess) -> None:
+    """``--key-file ~/.dydx-router/trading-key`` on a fresh machine (the walkthrough's command):
+    the missing directory is created 0700, not a traceback."""
+    key_file = granted.owner_file.parent / "fresh-home" / ".dydx-router" / "trading-key"
+    r = keys_cli(
+        devnet, "grant", "--markets", "BTC-USD", "--key-file", str(key_file),
+        "--owner-mnemonic-file", str(granted.owner_file),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    assert "authenticator id:" in r.stdout
+
+
+def test_grant_for_an_unfunded_owner_writes_no_key(devnet: DevnetProcess, tmp_path: Path) -> None:
+    """An owner the chain does not know can sign nothing: a plain error naming the address, and
+    no key file left behind to block the retry once the owner is funded."""
+    mnemonic = str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24))
+    owner = Wallet.from_mnemonic(SecretStr(mnemonic))
+    (tmp_path / "owner").write_text(mnemonic)
+    key_file = tmp_path / "trading-key"
+    args = ("grant", "--markets", "BTC-USD", "--key-file", str(key_file),
+            "--owner-mnemonic-file", str(tmp_path / "owner"))  # fmt: skip
+    r = keys_cli(devnet, *args)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"the owner's account {owner.address} does not exist on chain" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not key_file.exists()
+    asyncio.run(devnet.fund(owner.address, "1000", 0))
+    again = keys_cli(devnet, *args)
+    assert again.returncode == 0, again.stderr
+    assert key_file.exists()
+
+
+def test_revoking_an_id_the_owner_does_not_have_sends_nothing(
+    granted: Granted, devnet: DevnetProcess
+) -> None:
+    before = owner_sequence(devnet, granted.owner.address)
+    r = keys_cli(
+        devnet, "revoke", "999999", "--owner-mnemonic-file", str(granted.owner_file)
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{granted.owner.address} has no authenticator 999999" in r.stderr
+    assert "permissioned key refused" not in r.stderr  # the owner's own tx, not a trading key's
+    assert owner_sequence(devnet, granted.owner.address) == before

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 from tests.fixtures.db import empty_database
 
 from dydx_router.store.database import asyncpg_dsn
@@ -88,3 +89,24 @@ def test_api_keys_create_list_revoke(database_url: str) -> None:
     revoked = run(["api-keys", "revoke", key_id], DATABASE_URL=database_url)
     assert revoked.returncode == 0
     assert "revoked" in run(["api-keys", "list"], DATABASE_URL=database_url).stdout
+
+
+def test_keys_address_prompts_on_stderr_and_prints_only_the_address() -> None:
+    """``OWNER=$(dydx-router keys address)`` (docs/permissioned-keys.md): the mnemonic's prompt
+    goes to stderr, so the captured output is the address alone."""
+    from dydx_router.chain.wallet import Wallet
+
+    mnemonic = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+    address = Wallet.from_mnemonic(SecretStr(mnemonic)).address
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX_ROUTER_")}
+    r = subprocess.run(
+        [*CLI, "keys", "address"],
+        env=full_env,
+        input=mnemonic + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == address + "\n"
+    assert "mnemonic" in r.stderr and "legal" not in r.stdout + r.stderr
