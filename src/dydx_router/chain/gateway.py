@@ -72,6 +72,7 @@ class DydxExchange(AccountReads):
         self.node = node
         # A permissioned key (x/accountplus): orders are the owner's, the wallet only signs.
         self._owner = owner_address
+        self._address: str | None = None  # derived on first use (accounts.py)
         self._authenticator_id = authenticator_id
         self.indexer = indexer
         self.wallet = wallet
