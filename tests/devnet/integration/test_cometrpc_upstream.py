@@ -1,0 +1,100 @@
+"""The devnet's CometBFT RPC where upstream's exact behaviour is easy to miss, over real sockets:
+the block header and block events a websocket subscriber gets (CometBFT 0.38
+`state/execution.go` fireEvents, `types/events.go`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from tests.devnet.unit.txkit import LONG_TERM, SELL, order, order_id, sign, wallet
+from tests.fixtures.devnet import DevnetProcess
+from v4_proto.cosmos.auth.v1beta1 import auth_pb2
+from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
+from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
+from websockets.asyncio.client import connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+TIMEOUT = 10.0
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        yield client
+
+
+async def result(http: httpx.AsyncClient, url: str, method: str, **params: Any) -> Any:
+    body = {"jsonrpc": "2.0", "id": 5, "method": method, "params": params}
+    out = (await http.post(url, json=body)).json()
+    assert "error" not in out, out
+    return out["result"]
+
+
+async def signed_long_term_order(devnet: DevnetProcess, n: int) -> bytes:
+    """A funded wallet's long-term sell far above the market (it rests)."""
+    w = wallet(n)
+    await devnet.fund(w.address, "10000")
+    await devnet.step_blocks(1)
+    async with grpc.aio.insecure_channel(devnet.grpc) as ch:
+        resp = await auth_grpc.QueryStub(ch).Account(
+            auth_query.QueryAccountRequest(address=w.address), timeout=TIMEOUT
+        )
+    acc = auth_pb2.BaseAccount()
+    assert resp.account.Unpack(acc)
+    msg = order(
+        order_id(w, 1, flags=LONG_TERM), side=SELL, subticks=9_000_000_000,
+        gtbt=int(time.time()) + 3600,
+    )  # fmt: skip
+    return sign(w, [msg], account_number=acc.account_number, sequence=0)
+
+
+async def test_websocket_new_block_header_and_new_block_events(
+    devnet_manual: DevnetProcess, http: httpx.AsyncClient
+) -> None:
+    url = devnet_manual.rpc
+    tx = await signed_long_term_order(devnet_manual, 2301)
+    queries = {21: "tm.event='NewBlockHeader'", 22: "tm.event='NewBlockEvents'"}
+    async with connect(url.replace("http://", "ws://") + "/websocket") as ws:
+        for sid, q in queries.items():
+            sub = {"jsonrpc": "2.0", "id": sid, "method": "subscribe", "params": {"query": q}}
+            await ws.send(json.dumps(sub))
+            assert json.loads(await ws.recv()) == {"jsonrpc": "2.0", "id": sid, "result": {}}
+        sent = await result(http, url, "broadcast_tx_sync", tx=base64.b64encode(tx).decode())
+        assert sent["code"] == 0
+        height = await devnet_manual.step_blocks(1)
+        got: dict[int, dict[str, Any]] = {}
+        while len(got) < 2:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            value = msg["result"]["data"]["value"]
+            # other tests may step blocks meanwhile: keep the block we made
+            h = value["header"]["height"] if msg["id"] == 21 else value["height"]
+            if h == str(height):
+                got[msg["id"]] = msg["result"]
+    block = await result(http, url, "block", height=str(height))
+    # EventDataNewBlockHeader{Header} (0.38: no num_txs, no begin/end block results)
+    assert got[21] == {
+        "query": queries[21],
+        "data": {
+            "type": "tendermint/event/NewBlockHeader",
+            "value": {"header": block["block"]["header"]},
+        },
+        "events": {"tm.event": ["NewBlockHeader"]},
+    }
+    assert block["block"]["header"]["chain_id"] == "localdydxprotocol"
+    # EventDataNewBlockEvents{Height, Events, NumTxs}: both int64s as strings
+    assert got[22] == {
+        "query": queries[22],
+        "data": {
+            "type": "tendermint/event/NewBlockEvents",
+            "value": {"height": str(height), "events": [], "num_txs": "1"},
+        },
+        "events": {"tm.event": ["NewBlockEvents"]},
+    }
