@@ -1,6 +1,7 @@
 """The devnet's CometBFT RPC where upstream's exact behaviour is easy to miss, over real sockets:
 the block header and block events a websocket subscriber gets (CometBFT 0.38
-`state/execution.go` fireEvents, `types/events.go`)."""
+`state/execution.go` fireEvents, `types/events.go`) and `abci_query` at heights the devnet cannot
+answer (cosmos-sdk v0.50 `baseapp/abci.go` Query, CreateQueryContext)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from websockets.asyncio.client import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT = 10.0
+CLOB_PAIRS = "/dydxprotocol.clob.Query/ClobPairAll"
 
 
 @pytest.fixture
@@ -98,3 +100,51 @@ async def test_websocket_new_block_header_and_new_block_events(
         },
         "events": {"tm.event": ["NewBlockEvents"]},
     }
+
+
+async def _query(http: httpx.AsyncClient, url: str, path: str, **params: Any) -> dict[str, Any]:
+    response: dict[str, Any] = (
+        await result(http, url, "abci_query", path=path, data="", **params)
+    )["response"]
+    return response
+
+
+async def test_abci_query_heights_the_devnet_cannot_answer(
+    devnet_manual: DevnetProcess, http: httpx.AsyncClient
+) -> None:
+    url = devnet_manual.rpc
+    await devnet_manual.step_blocks(2)
+    latest = int((await result(http, url, "status"))["sync_info"]["latest_block_height"])
+    # a past height: the store's version is gone, as on a node that pruned it
+    past = await _query(http, url, CLOB_PAIRS, height=str(latest - 1))
+    assert past == {
+        "code": 18,
+        "codespace": "sdk",
+        "log": f"failed to load state at height {latest - 1}; version mismatch on immutable "
+        "IAVL tree; version does not exist. Version has either been pruned, or is for a future "
+        f"block height (latest height: {latest}): invalid request",
+    }
+    future = await _query(http, url, CLOB_PAIRS, height=str(latest + 5))
+    assert future == {
+        "code": 26,
+        "codespace": "sdk",
+        "log": "cannot query with height in the future; please provide a valid height: "
+        "invalid height",
+    }
+    negative = await _query(http, url, CLOB_PAIRS, height="-1")
+    assert (negative["code"], negative["log"]) == (
+        18,
+        "cannot query with height < 0; please provide a valid height: invalid request",
+    )
+    proof = await _query(http, url, CLOB_PAIRS, height="1", prove=True)
+    assert (proof["code"], proof["log"]) == (
+        18,
+        "cannot query with proof when height <= 1; please provide a valid height: invalid request",
+    )
+    # the path is routed before the height is looked at
+    unknown = await _query(http, url, "/dydxprotocol.clob.Query/Nope", height=str(latest + 5))
+    assert (unknown["code"], unknown["log"]) == (6, "unknown query path: unknown request")
+    empty = await _query(http, url, "", height=str(latest + 5))
+    assert (empty["code"], empty["log"]) == (6, "no query path provided: unknown request")
+    # the latest height, given or not, answers
+    assert "code" not in await _query(http, url, CLOB_PAIRS, height=str(latest))
