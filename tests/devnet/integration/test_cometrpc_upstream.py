@@ -1,7 +1,8 @@
 """The devnet's CometBFT RPC where upstream's exact behaviour is easy to miss, over real sockets:
 the block header and block events a websocket subscriber gets (CometBFT 0.38
-`state/execution.go` fireEvents, `types/events.go`) and `abci_query` at heights the devnet cannot
-answer (cosmos-sdk v0.50 `baseapp/abci.go` Query, CreateQueryContext)."""
+`state/execution.go` fireEvents, `types/events.go`), `abci_query` at heights the devnet cannot
+answer (cosmos-sdk v0.50 `baseapp/abci.go` Query, CreateQueryContext) and request ids of other
+types (`rpc/jsonrpc/types/types.go` idFromInterface, `server/http_json_handler.go`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ from websockets.asyncio.client import connect
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT = 10.0
 CLOB_PAIRS = "/dydxprotocol.clob.Query/ClobPairAll"
+PARSE_ERROR = {"code": -32700, "message": "Parse error. Invalid JSON"}
+REQUEST_STRUCT = (
+    'struct { JSONRPC string "json:\\"jsonrpc\\""; ID interface {} "json:\\"id,omitempty\\""; '
+    'Method string "json:\\"method\\""; Params json.RawMessage "json:\\"params\\"" }'
+)
 
 
 @pytest.fixture
@@ -148,3 +154,42 @@ async def test_abci_query_heights_the_devnet_cannot_answer(
     assert (empty["code"], empty["log"]) == (6, "no query path provided: unknown request")
     # the latest height, given or not, answers
     assert "code" not in await _query(http, url, CLOB_PAIRS, height=str(latest))
+
+
+async def test_request_ids_neither_string_nor_number_do_not_parse(
+    devnet_manual: DevnetProcess, http: httpx.AsyncClient
+) -> None:
+    url = devnet_manual.rpc
+    r = await http.post(url, json={"jsonrpc": "2.0", "id": {"a": 1}, "method": "health"})
+    assert r.status_code == 500
+    assert r.json() == {
+        "jsonrpc": "2.0",
+        "error": {
+            **PARSE_ERROR,
+            "data": "error unmarshaling request: json-rpc ID (map[a:1]) is of unknown type "
+            "(map[string]interface {})",
+        },
+    }
+    r = await http.post(url, json={"jsonrpc": "2.0", "id": True, "method": "health"})
+    assert (r.status_code, r.json()["error"]["data"]) == (
+        500,
+        "error unmarshaling request: json-rpc ID (true) is of unknown type (bool)",
+    )
+    # a number's decimals are truncated (JSONRPCIntID(int(id)))
+    r = await http.post(url, json={"jsonrpc": "2.0", "id": 2.9, "method": "health"})
+    assert (r.status_code, r.json()) == (200, {"jsonrpc": "2.0", "id": 2, "result": {}})
+    # one bad id fails the whole batch; the handler then reports the array as one request
+    batch = [{"jsonrpc": "2.0", "id": 1, "method": "health"}, {"id": [1], "method": "health"}]
+    r = await http.post(url, json=batch)
+    assert r.status_code == 500
+    assert r.json()["error"] == {
+        **PARSE_ERROR,
+        "data": f"error unmarshaling request: json: cannot unmarshal array into Go value of type "
+        f"{REQUEST_STRUCT}",
+    }
+    # the websocket answers the same parse error and keeps the connection
+    async with connect(url.replace("http://", "ws://") + "/websocket") as ws:
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": {"a": 1}, "method": "health"}))
+        assert json.loads(await ws.recv())["error"]["code"] == -32700
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "health"}))
+        assert json.loads(await ws.recv()) == {"jsonrpc": "2.0", "id": 3, "result": {}}
