@@ -37,6 +37,14 @@ ErrUnknownRequest = E.Registered("sdk", 6, "unknown request")
 ErrKeyNotFound = E.Registered("sdk", 22, "key not found")
 ErrInvalidHeight = E.Registered("sdk", 26, "invalid height")
 
+# store/iavl/store.go GetImmutable: a version the store does not have (pruned, or never kept).
+PRUNED_VERSION = (
+    "version mismatch on immutable IAVL tree; version does not exist. Version has either been "
+    "pruned, or is for a future block height"
+)
+# protocol/app/app.go appName: BaseApp.Name(), named by the "not ready" refusal.
+APP_NAME = "dydxprotocol"
+
 # baseapp.QueryPathBroadcastTx: refused by Query ("can't route a broadcast tx message").
 BROADCAST_TX_PATH = "/cosmos.tx.v1beta1.Service/BroadcastTx"
 
@@ -130,32 +138,53 @@ def _result(err: E.TxError, height: int = 0) -> dict[str, Any]:
     return out
 
 
-async def query(
-    table: dict[str, Route], latest: int, path: str, data: bytes, height: int
-) -> dict[str, Any]:
-    """The `ResponseQuery` (JSON) of `abci_query` (cosmos-sdk BaseApp.Query)."""
+def _context_error(latest: int, height: int, prove: bool) -> E.TxError | None:
+    """cosmos-sdk v0.50 `BaseApp.CreateQueryContext`'s refusals, in its order. The devnet keeps
+    only the latest state, so an older height is a version its store no longer has: the error
+    a node answers for a pruned height (`store/rootmulti` CacheMultiStoreWithVersion ->
+    `store/iavl` GetImmutable)."""
     if height < 0:
-        return _result(E.ErrInvalidRequest.wrap("height cannot be negative"))
+        return E.ErrInvalidRequest.wrap(
+            "cannot query with height < 0; please provide a valid height"
+        )
+    if latest == 0:
+        return ErrInvalidHeight.wrap(f"{APP_NAME} is not ready; please wait for first block")
     if height > latest:
-        return _result(
-            ErrInvalidHeight.wrap(
-                "cannot query with height in the future; please provide a valid height"
-            )
+        return ErrInvalidHeight.wrap(
+            "cannot query with height in the future; please provide a valid height"
         )
-    if height and height != latest:
-        # The devnet keeps only the latest state; answering it for an older height would lie.
-        return _result(
-            E.ErrInvalidRequest.wrap(
-                f"failed to load state at height {height}; the devnet keeps no past state "
-                f"(latest height: {latest})"
-            )
+    if height <= 1 and prove:
+        return E.ErrInvalidRequest.wrap(
+            "cannot query with proof when height <= 1; please provide a valid height"
         )
-    height = latest
+    if height != latest:
+        return E.ErrInvalidRequest.wrap(
+            f"failed to load state at height {height}; {PRUNED_VERSION} (latest height: {latest})"
+        )
+    return None
+
+
+async def query(
+    table: dict[str, Route],
+    latest: int,
+    path: str,
+    data: bytes,
+    height: int,
+    prove: bool = False,
+) -> dict[str, Any]:
+    """The `ResponseQuery` (JSON) of `abci_query` (cosmos-sdk BaseApp.Query: the height checks
+    belong to the gRPC route's query context, so an unroutable path is refused first)."""
+    height = height or latest
     if path == BROADCAST_TX_PATH:
         return _result(E.ErrInvalidRequest.wrap("can't route a broadcast tx message"))
     route = table.get(path)
     if route is None:
-        return _result(ErrUnknownRequest.wrap("unknown query path"))
+        # SplitABCIQueryPath: "" has no segment; /app, /store and /p2p are not served here.
+        detail = "no query path provided" if path == "" else "unknown query path"
+        return _result(ErrUnknownRequest.wrap(detail))
+    refused = _context_error(latest, height, prove)
+    if refused is not None:
+        return _result(refused)
     try:
         request = route.request.FromString(data)
     except DecodeError as e:

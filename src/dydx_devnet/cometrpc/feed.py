@@ -1,4 +1,5 @@
-"""Blocks as CometBFT's event bus announces them: `NewBlock` and one `Tx` per delivered tx.
+"""Blocks as CometBFT's event bus announces them: `NewBlock`, `NewBlockHeader`,
+`NewBlockEvents`, then one `Tx` per delivered tx (`state/execution.go` fireEvents).
 
 While someone waits (a `broadcast_tx_commit` call, a websocket subscription), one task consumes
 the devnet's `EventBus` and, for each committed block, wakes the `broadcast_tx_commit` calls
@@ -7,12 +8,14 @@ there is no bus subscription at all, so the RPC costs CheckTx nothing (a subscri
 every off-chain batch, i.e. every accepted short-term order).
 
 Event data and the ``events`` map follow CometBFT 0.38 (`types/events.go` EventDataNewBlock,
-EventDataTx; `types/event_bus.go` PublishEventTx adds ``tx.hash`` and ``tx.height``;
-`rpc/core/events.go` sends each as a ResultEvent ``{query, data, events}``).
+EventDataNewBlockHeader ``{header}``, EventDataNewBlockEvents ``{height, events, num_txs}`` with
+both numbers as strings, EventDataTx; `types/event_bus.go` PublishEventTx adds ``tx.hash`` and
+``tx.height``; `rpc/core/events.go` sends each as a ResultEvent ``{query, data, events}``).
 
 Queries (`libs/pubsub/query`): conditions ``key='value'`` or ``key=number`` joined by ``AND``,
 matched for equality against the event's attributes; that covers ``tm.event='NewBlock'``,
-``tm.event='Tx'`` and ``tm.event='Tx' AND tx.hash='...'``. Other operators are refused.
+``tm.event='NewBlockHeader'``, ``tm.event='NewBlockEvents'``, ``tm.event='Tx'`` and
+``tm.event='Tx' AND tx.hash='...'``. Other operators are refused.
 """
 
 from __future__ import annotations
@@ -132,6 +135,17 @@ class Feed:
             },
         }
         self._emit({"tm.event": ["NewBlock"]}, new_block)
+        header = {
+            "type": "tendermint/event/NewBlockHeader",
+            "value": {"header": b["block"]["header"]},
+        }
+        self._emit({"tm.event": ["NewBlockHeader"]}, header)
+        # FinalizeBlock's own events are not modelled (as in block_results: an empty list).
+        block_events = {
+            "type": "tendermint/event/NewBlockEvents",
+            "value": {"height": str(height), "events": [], "num_txs": str(len(txs))},
+        }
+        self._emit({"tm.event": ["NewBlockEvents"]}, block_events)
         for i, t in enumerate(txs):
             data = {
                 "type": "tendermint/event/Tx",

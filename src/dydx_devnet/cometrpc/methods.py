@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # CometBFT's default `timeout_broadcast_tx_commit` (config/config.go).
 BROADCAST_TX_COMMIT_TIMEOUT_S = 10.0
-APP_NAME = "dydxprotocol"  # protocol/app/app.go appName, what ResponseInfo.data carries
+APP_NAME = abci.APP_NAME  # protocol/app/app.go appName, what ResponseInfo.data carries
 
 # name -> the parameters, in order, with their Go kinds
 PARAMS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -199,6 +199,7 @@ class Methods:
                 p["path"] or "",
                 p["data"] or b"",
                 p["height"] or 0,
+                bool(p["prove"]),
             )
             return {"response": response}
         if method in ("broadcast_tx_sync", "broadcast_tx_async"):

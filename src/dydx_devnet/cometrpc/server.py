@@ -5,7 +5,9 @@ Routes, as CometBFT's `rpc/jsonrpc/server` serves them (`http_server.go`, `http_
 
 - ``POST /``: JSON-RPC 2.0, one request or a batch (a batch of one answers a single object);
   requests without an id are notifications and get no answer; HTTP 200 whatever the result.
-  A body that is not JSON answers 500 with a -32700 parse error; an empty body lists the routes.
+  A body that is not JSON, or a request that does not unmarshal (an id neither string nor number:
+  `dydx_devnet.cometrpc.envelope`), answers 500 with a -32700 parse error; an empty body lists
+  the routes.
 - ``GET|POST /<method>?arg=...``: the URI form; id -1; 200 with the result, 500 with the error.
 - ``/websocket``: JSON-RPC over a websocket: every method, plus ``subscribe``/``unsubscribe``/
   ``unsubscribe_all``. Events come as responses carrying the subscribe request's id
@@ -36,6 +38,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from dydx_devnet.cometrpc import envelope
 from dydx_devnet.cometrpc import feed as feed_mod
 from dydx_devnet.cometrpc.methods import (
     PARAMS,
@@ -77,6 +80,12 @@ def _err(rid: Any, e: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": e.body()}
 
 
+def _parse_error(e: Exception) -> dict[str, Any]:
+    """`types.RPCParseError`: no id (omitempty)."""
+    err = RpcError(-32700, "Parse error. Invalid JSON", f"error unmarshaling request: {e}")
+    return {"jsonrpc": "2.0", "error": err.body()}
+
+
 class RpcApp:
     """Validator ``index``'s RPC routes."""
 
@@ -105,14 +114,11 @@ class RpcApp:
         if chosen is not None:
             raise HttpFault(HTTP_STATUS.get(chosen.code, 500), f"devnet fault: {chosen.message}")
 
-    async def _one(self, req: Any) -> dict[str, Any] | None:
-        if not isinstance(req, dict) or req.get("id") is None:
-            return None  # a notification: no answer
+    async def _one(self, req: dict[str, Any]) -> dict[str, Any]:
+        """A request `envelope` read (a string or integer id)."""
         rid = req["id"]
         method = req.get("method")
         try:
-            if not isinstance(rid, str | int) or isinstance(rid, bool):
-                raise RpcError(-32600, "Invalid Request", f"json-rpc ID ({rid}) is of unknown type")
             if method not in PARAMS:
                 raise method_not_found()
             try:
@@ -129,14 +135,12 @@ class RpcApp:
             links = "".join(f"<a href='/{m}'>/{m}</a><br>" for m in sorted(PARAMS))
             return HTMLResponse(f"<html><body>Available endpoints:<br>{links}</body></html>")
         try:
-            payload = json.loads(body)
-        except ValueError as e:
-            err = RpcError(-32700, "Parse error. Invalid JSON", f"error unmarshaling request: {e}")
-            return _json({"jsonrpc": "2.0", "error": err.body()}, 500)
+            reqs = envelope.requests(json.loads(body))
+        except (ValueError, envelope.ParseError) as e:
+            return _json(_parse_error(e), 500)
         try:
             await self.gate()
-            reqs = payload if isinstance(payload, list) else [payload]
-            out = [r for r in [await self._one(q) for q in reqs] if r is not None]
+            out = [await self._one(q) for q in reqs]
         except HttpFault as f:
             return PlainTextResponse(f.text, status_code=f.status)
         if not out:
@@ -200,11 +204,10 @@ class RpcApp:
         self, text: str, subs: dict[str, tuple[Any, list[tuple[str, str]]]]
     ) -> dict[str, Any] | None:
         try:
-            req = json.loads(text)
-        except ValueError as e:
-            err = RpcError(-32700, "Parse error. Invalid JSON", f"error unmarshaling request: {e}")
-            return {"jsonrpc": "2.0", "error": err.body()}
-        if not isinstance(req, dict) or req.get("id") is None:
+            req = envelope.single(json.loads(text))
+        except (ValueError, envelope.ParseError) as e:
+            return _parse_error(e)
+        if req is None:
             return None
         rid, method = req["id"], req.get("method")
         try:

@@ -104,6 +104,12 @@ async def test_websocket_events_decode_in_cosmjs(observed: dict[str, Any]) -> No
     assert {"hash": long["hash"], "height": long["height"], "code": 0} in txs, txs
     assert all(t["hash"] != observed["place_short"]["hash"] for t in txs)
     assert long["height"] in heights
+    # subscribeNewBlockHeader: the header of every block CosmJS saw, the tx's block included
+    # (it arrives before that block's Tx events, which the driver waited for)
+    headers = observed["ws_events"]["headers"]
+    assert all("error" not in h for h in headers), headers
+    assert all(h["chainId"] == "localdydxprotocol" for h in headers)
+    assert long["height"] in [h["height"] for h in headers]
 
 
 async def test_account_sequence_counts_only_stateful_txs(observed: dict[str, Any]) -> None:

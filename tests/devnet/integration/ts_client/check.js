@@ -8,8 +8,9 @@
 // CompositeClient to a local network configuration; read the account, the height, markets
 // (indexer) and clob pairs, the subaccount and its authenticators (node, abci_query); place a
 // short-term and a long-term BTC-USD limit buy far below the oracle (they rest, never fill),
-// while CosmJS (the client's CometBFT library) listens to the websocket's NewBlock and Tx
-// events; find both orders on the indexer; cancel both; watch the indexer report the cancels.
+// while CosmJS (the client's CometBFT library) listens to the websocket's NewBlock,
+// NewBlockHeader and Tx events; find both orders on the indexer; cancel both; watch the indexer
+// report the cancels.
 // Prints one JSON object with what it observed; exits 1 with a message on failure.
 'use strict';
 
@@ -29,7 +30,8 @@ const {
   BECH32_PREFIX,
 } = require('@dydxprotocol/v4-client-js');
 // The client's own CometBFT library (its dependency, at the version the lock file resolves), for
-// what the client has no call for: the websocket's NewBlock and Tx events, decoded by CosmJS.
+// what the client has no call for: the websocket's NewBlock, NewBlockHeader and Tx events,
+// decoded by CosmJS.
 const { Tendermint37Client, WebsocketClient } = require('@cosmjs/tendermint-rpc');
 
 // BIP39 reference test vector (trezor/python-mnemonic vectors.json): a key nobody funds for real.
@@ -147,13 +149,18 @@ async function main() {
   const auths = await client.getAuthenticators(address);
   out.node_authenticators = auths.accountAuthenticators;
 
-  // -- the websocket: NewBlock and Tx events while the orders go in --
+  // -- the websocket: NewBlock, NewBlockHeader and Tx events while the orders go in --
   // (WebsocketClient adds CometBFT's /websocket path itself)
   const events = await Tendermint37Client.create(new WebsocketClient(rpc.replace(/^http/, 'ws')));
-  const seen = { blocks: [], txs: [] };
+  const seen = { blocks: [], headers: [], txs: [] };
   const blockSub = events.subscribeNewBlock().subscribe({
     next: (b) => seen.blocks.push({ height: b.header.height, chainId: b.header.chainId }),
     error: (e) => seen.blocks.push({ error: String(e) }),
+  });
+  // CometBFT fires NewBlockHeader right after NewBlock (state/execution.go fireEvents)
+  const headerSub = events.subscribeNewBlockHeader().subscribe({
+    next: (h) => seen.headers.push({ height: h.height, chainId: h.chainId }),
+    error: (e) => seen.headers.push({ error: String(e) }),
   });
   const txSub = events.subscribeTx().subscribe({
     next: (t) => seen.txs.push({ hash: hex(t.hash), height: t.height, code: t.result.code }),
@@ -183,6 +190,7 @@ async function main() {
     timeoutMs,
   );
   blockSub.unsubscribe();
+  headerSub.unsubscribe();
   txSub.unsubscribe();
   events.disconnect();
   out.ws_events = seen;

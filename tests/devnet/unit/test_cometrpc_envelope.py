@@ -1,0 +1,48 @@
+"""How the devnet's CometBFT RPC reads a request's envelope (`dydx_devnet.cometrpc.envelope`):
+ids as `rpc/jsonrpc/types/types.go` idFromInterface takes them, and Go's `%v` of the ones it
+refuses, which the parse error quotes."""
+
+from __future__ import annotations
+
+import pytest
+
+from dydx_devnet.cometrpc.envelope import ParseError, go_value, requests, single
+
+
+@pytest.mark.parametrize(
+    ("value", "printed"),
+    [
+        (1, "1"),
+        (2.5, "2.5"),
+        (-2.5, "-2.5"),
+        (123456, "123456"),
+        (1e6, "1e+06"),  # strconv 'g', shortest: %e from exponent 6 on
+        (1234567, "1.234567e+06"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (1e21, "1e+21"),
+        ("x", "x"),
+        (True, "true"),
+        (None, "<nil>"),
+        ([1, "a", [False]], "[1 a [false]]"),
+        ({"b": 1, "a": {"c": None}}, "map[a:map[c:<nil>] b:1]"),  # keys sorted
+    ],
+)
+def test_go_value_prints_as_fmt_v(value: object, printed: str) -> None:
+    assert go_value(value) == printed
+
+
+def test_ids() -> None:
+    assert single({"id": "a", "method": "health"}) == {"id": "a", "method": "health"}
+    assert single({"id": 2.9}) == {"id": 2}  # JSONRPCIntID(int(id))
+    assert single({"id": None}) is None and single({"method": "health"}) is None
+    assert single(None) is None
+    with pytest.raises(ParseError, match=r"^json-rpc ID \(\[1\]\) is of unknown type"):
+        single({"id": [1]})
+    # a batch with one bad request: the array, read as one request, is what fails
+    with pytest.raises(ParseError, match=r"^json: cannot unmarshal array into Go value of type"):
+        requests([{"id": 1}, {"id": {}}])
+    assert requests([{"id": 1}, {"method": "x"}, None]) == [{"id": 1}]
+    assert requests([]) == [] and requests(None) == []
+    with pytest.raises(ParseError, match=r"^json: cannot unmarshal string into Go value"):
+        requests("x")
