@@ -17,7 +17,7 @@ PY_DIRS := $(wildcard src tests bench scripts examples)
 since = $$(awk -v a="$(1)" -v b="$$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 .PHONY: install run test test-integration lint format build clean migrate-up migrate-down \
-        dev-up dev-down bench ts-client docs console console-shots browser
+        dev-up dev-down bench ts-client docs console console-shots browser haproxy system-deps
 
 # `make run` prints its own progress lines: pip says only what went wrong.
 $(RUN_STAMP): pyproject.toml
@@ -39,6 +39,7 @@ install: $(STAMP)
 ## Installs what running needs only (not the dev tools); prints each step with its time.
 REPLICAS ?= 1
 run:
+	@if [ "$(REPLICAS)" != "1" ]; then $(MAKE) --no-print-directory haproxy; fi
 	@t0=$$EPOCHREALTIME; \
 	if $(MAKE) --no-print-directory -q $(RUN_STAMP); then \
 	  echo "[run] install: up to date ($(VENV), .[$(RUN_EXTRAS)])"; \
@@ -51,21 +52,37 @@ run:
 	  exec $(BIN)/dydx-router local run --replicas $(REPLICAS)
 
 ## The whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL/DATABASE_URL is set).
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Only the tests that need PostgreSQL and the devnet over real sockets.
-test-integration: $(STAMP) browser
+test-integration: $(STAMP) system-deps
 	$(BIN)/pytest tests/router/integration tests/router/e2e tests/devnet/integration tests/devnet/e2e
 
-## Debian's Chromium for the console's browser tests (tests/router/e2e/test_console.py), only when it is
-## missing and apt-get is there; Playwright drives it (never a browser of its own download).
-browser:
-	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing chromium for the console's browser tests"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
-	    || echo "chromium could not be installed: the console's browser tests will skip"; \
+## The system packages the tests drive as real servers, from Debian, only when missing and apt-get
+## is there: Chromium for the console's browser tests (tests/router/e2e/test_console.py; Playwright
+## drives it, never a browser of its own download) and HAProxy, the replicas' load balancer
+## (`make run REPLICAS=3`, tests/router/integration/reliability, cli/test_local_replicas.py).
+SYSTEM_PACKAGES := chromium haproxy
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing$$missing (Debian packages the tests drive)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing \
+	    || echo "could not install$$missing: the tests that need them will skip"; \
 	fi
+
+## HAProxy alone, for `make run REPLICAS=N` (N > 1).
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; } \
+	  || echo "haproxy could not be installed: run one replica (make run)"
+
+## Chromium alone (docs/console.md).
+browser:
+	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	  || echo "chromium could not be installed: the console's browser tests will skip"
 
 ## Build the operator console (console/, needs node 20 + npm) into the package; the bundle is
 ## committed, so that `make run` needs no Node. A unit test fails when the bundle is stale.
