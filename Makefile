@@ -72,17 +72,9 @@ system-deps:
 	    || echo "could not install$$missing: the tests that need them will skip"; \
 	fi
 
-## HAProxy alone, for `make run REPLICAS=N` (N > 1).
-haproxy:
-	@command -v haproxy >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
-	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; } \
-	  || echo "haproxy could not be installed: run one replica (make run)"
-
-## Chromium alone (docs/console.md).
-browser:
-	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
-	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-	  || echo "chromium could not be installed: the console's browser tests will skip"
+## One of them alone: HAProxy for `make run REPLICAS=N` (N > 1), Chromium (docs/console.md).
+haproxy browser:
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=$(subst browser,chromium,$@)
 
 ## Build the operator console (console/, needs node 20 + npm) into the package; the bundle is
 ## committed, so that `make run` needs no Node. A unit test fails when the bundle is stale.
