@@ -9,9 +9,6 @@ test.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,12 +16,12 @@ from typing import Any
 import pytest
 from scripts.official_client_venv import OfficialClientUnavailable, official_python
 from tests.fixtures.devnet import DevnetProcess
+from tests.fixtures.drivers import run_driver
 from tests.fixtures.indexer_swagger import IndexerSwagger
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 DRIVER = Path(__file__).resolve().parents[3] / "scripts" / "official_client_driver.py"
-DRIVER_TIMEOUT_S = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -38,26 +35,14 @@ def official() -> Path:
 @pytest.fixture(scope="module")
 async def observed(official: Path, devnet: DevnetProcess) -> dict[str, Any]:
     """Everything the official client saw, as printed by the driver."""
-    proc = await asyncio.create_subprocess_exec(
+    return await run_driver(
         str(official),
         str(DRIVER),
         "--grpc", devnet.grpc,
         "--indexer", devnet.indexer,
         "--ws", devnet.ws,
         "--faucet", devnet.indexer,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), DRIVER_TIMEOUT_S)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    sys.stderr.write(err.decode(errors="replace")[-4000:])
-    assert proc.returncode == 0, err.decode(errors="replace")[-4000:]
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 async def test_orders_are_accepted_and_cancelled(observed: dict[str, Any]) -> None:

@@ -7,20 +7,17 @@ official client's `async` methods block). Skips only when PyPI is unreachable.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scripts.official_client_venv import OfficialClientUnavailable, official_python
 from tests.fixtures.devnet import DevnetProcess
+from tests.fixtures.drivers import run_driver
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 DRIVER = Path(__file__).resolve().parents[3] / "scripts" / "official_client_permissioned_driver.py"
-DRIVER_TIMEOUT_S = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +30,12 @@ def official() -> Path:
 
 @pytest.fixture(scope="module")
 async def observed(official: Path, devnet: DevnetProcess) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        str(official), str(DRIVER), "--grpc", devnet.grpc, "--indexer", devnet.indexer,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    return await run_driver(
+        str(official),
+        str(DRIVER),
+        "--grpc", devnet.grpc,
+        "--indexer", devnet.indexer,
     )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), DRIVER_TIMEOUT_S)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    sys.stderr.write(err.decode(errors="replace")[-4000:])
-    assert proc.returncode == 0, err.decode(errors="replace")[-4000:]
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 async def test_add_authenticator_is_accepted_and_listed(observed: dict[str, Any]) -> None:

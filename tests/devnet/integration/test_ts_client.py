@@ -10,10 +10,7 @@ skips only when Node/npm is missing or the npm registry cannot be reached.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ import httpx
 import pytest
 from scripts.ts_client import TsClientUnavailable, ensure_installed, node_binary
 from tests.fixtures.devnet import DevnetProcess
+from tests.fixtures.drivers import run_driver
 from tests.fixtures.indexer_swagger import IndexerSwagger
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -40,26 +38,14 @@ def ts_project() -> Path:
 @pytest.fixture(scope="module")
 async def observed(ts_project: Path, devnet: DevnetProcess) -> dict[str, Any]:
     """Everything the TypeScript client saw, as printed by check.js."""
-    proc = await asyncio.create_subprocess_exec(
+    return await run_driver(
         node_binary(),
         str(ts_project / "check.js"),
         "--rpc", devnet.rpc,
         "--indexer", devnet.indexer,
         "--ws", devnet.ws,
         cwd=ts_project,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), DRIVER_TIMEOUT_S)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    sys.stderr.write(err.decode(errors="replace")[-4000:])
-    assert proc.returncode == 0, err.decode(errors="replace")[-4000:]
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 async def _rpc(devnet: DevnetProcess, method: str, **params: Any) -> dict[str, Any]:
