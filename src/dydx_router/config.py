@@ -222,6 +222,11 @@ class Settings(ReplicaSettings):
     """HSTS max-age sent on requests that came over TLS (0: no header)."""
     max_concurrency: int = Field(default=2048, ge=16, le=1_000_000)
     """Most connections and requests at once; uvicorn answers 503 past it."""
+    keep_alive_s: int = Field(default=30, ge=1, le=3600)
+    """How long an idle keep-alive connection stays open. Longer than clients keep theirs
+    (httpx: 5 s, aiohttp: 15 s), so that the server never closes a connection a client is
+    sending its next request on (uvicorn's 5 s equalled httpx's and raced it); a load balancer
+    in front must time idle connections out before this."""
     forwarded_allow_ips: StrList = Field(default_factory=list)
     """Proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDRs, comma-separated;
     empty: none, the peer's address is the client's)."""

@@ -68,6 +68,7 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
         # Past this many connections and requests at once uvicorn answers 503 at once instead
         # of queueing without bound (docs/security.md).
         limit_concurrency=settings.max_concurrency,
+        timeout_keep_alive=settings.keep_alive_s,
         # X-Forwarded-For/-Proto are believed only from the listed proxies (none by default:
         # uvicorn would otherwise trust 127.0.0.1). The client address they give is what the
         # auth-failure limit counts (api/auth.py).

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import httpx
 import pytest
 
@@ -25,3 +28,18 @@ def test_probes_docs_and_error_shape(router: RouterProcess) -> None:
     assert missing.headers["content-type"] == "application/problem+json"
     assert missing.json()["error"] == {"code": "not_found", "message": "Not Found"}
     assert missing.json()["code"] == "not_found" and missing.json()["status"] == 404
+
+
+def test_an_idle_connection_outlives_the_clients_keep_alive(router: RouterProcess) -> None:
+    # httpx keeps an idle connection 5 s and then reuses it. A server that closes idle
+    # connections at 5 s too (uvicorn's default) races it: the client sends on a connection the
+    # server is closing, and gets "Server disconnected without sending a response" (seen in a
+    # replica test's GET). The server keeps them longer (DYDX_ROUTER_KEEP_ALIVE_S, 30 s).
+    host, port = router.url.removeprefix("http://").split(":")
+    request = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request)
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(5.5)  # past httpx's keepalive_expiry (and uvicorn's default 5 s)
+        conn.sendall(request)
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200"), "the server closed an idle connection"
