@@ -85,12 +85,16 @@ class StalledClient:
         assert self.received.startswith(b"HTTP/1.1 200")
 
     def read_to_end(self, within: float = 60) -> bytes:
+        """Read until the response ends: its last chunk (the connection itself may stay open
+        for the next request, DYDX_ROUTER_KEEP_ALIVE_S) or the connection's close."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 return self.received
             self.received += chunk
+            if self.received.endswith(b"\r\n0\r\n\r\n"):
+                return self.received
         pytest.fail("the router did not end the stalled stream")
 
 
