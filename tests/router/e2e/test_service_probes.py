@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import http.client
 import time
 
 import httpx
@@ -36,10 +36,20 @@ def test_an_idle_connection_outlives_the_clients_keep_alive(router: RouterProces
     # server is closing, and gets "Server disconnected without sending a response" (seen in a
     # replica test's GET). The server keeps them longer (DYDX_ROUTER_KEEP_ALIVE_S, 30 s).
     host, port = router.url.removeprefix("http://").split(":")
-    request = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-    with socket.create_connection((host, int(port)), timeout=5) as conn:
-        conn.sendall(request)
-        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+    # http.client reads each response whole (by its Content-Length), so the second request's
+    # answer is not the first one's body arriving in a later TCP segment.
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        conn.request("GET", "/health")
+        first = conn.getresponse()
+        assert first.status == 200 and first.read() == b'{"status":"ok"}'
+        sock = conn.sock
         time.sleep(5.5)  # past httpx's keepalive_expiry (and uvicorn's default 5 s)
-        conn.sendall(request)
-        assert conn.recv(4096).startswith(b"HTTP/1.1 200"), "the server closed an idle connection"
+        # On a closed connection this raises RemoteDisconnected: http.client reconnects only
+        # when it has no socket, and it still holds this one.
+        conn.request("GET", "/health")
+        second = conn.getresponse()
+        assert conn.sock is sock, "the request went on a new connection"
+        assert second.status == 200 and second.read() == b'{"status":"ok"}'
+    finally:
+        conn.close()
