@@ -54,11 +54,11 @@ async def test_a_hung_first_host_leaves_time_for_the_next(
         await conn.close()
     # The hung host had half of the 4 s; the real one answered at once.
     assert 1.5 < first_s < 3.5, first_s
-    # Next time the host that answered is tried first.
+    # Next time the host that answered is tried first: well under the 2 s the hung host would take.
     started = time.monotonic()
     conn = await connect_any(url, timeout=4)
     await conn.close()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.5
 
 
 async def test_the_pool_skips_a_refusing_host(database_url: str) -> None:
