@@ -9,6 +9,11 @@ request fail to unmarshal, which the server answers as a parse error (-32700, no
 way with encoding/json's type error. The HTTP handler first reads the body as a batch and, if
 that fails, as one request, so a batch holding one bad request reports the second attempt's
 error: an array does not unmarshal into the request struct.
+
+encoding/json fills the struct first: a key names a field case-insensitively (``"Method"`` is the
+method), and a ``jsonrpc`` or ``method`` that is neither a string nor null is a type error
+(``json: cannot unmarshal number into Go struct field .method of type string``: the struct is
+anonymous, so its name is empty). That error comes before the id is looked at.
 """
 
 from __future__ import annotations
@@ -92,12 +97,32 @@ def _go_type(v: Any) -> str:
     return "[]interface {}" if isinstance(v, list) else "map[string]interface {}"
 
 
+def _fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """The struct's fields as encoding/json fills them: keys fold case (a later key overwrites an
+    earlier one; others are ignored), and the first string field given a value that is neither
+    a string nor null fails the whole request."""
+    fields: dict[str, Any] = {}
+    for key, value in payload.items():
+        name = key.casefold()
+        if name not in ("jsonrpc", "id", "method", "params"):
+            continue
+        if name in ("jsonrpc", "method") and value is not None and not isinstance(value, str):
+            raise ParseError(
+                f"json: cannot unmarshal {_json_kind(value)} into Go struct field .{name} "
+                "of type string"
+            )
+        fields[name] = value
+    return fields
+
+
 def single(payload: Any) -> dict[str, Any] | None:
-    """One request (its id normalised), None for a notification; raises ParseError."""
+    """One request (its fields as the struct holds them, the id normalised), None for a
+    notification; raises ParseError."""
     if payload is None:
         return None  # json null: UnmarshalJSON leaves an empty request (a notification)
     if not isinstance(payload, dict):
         raise _type_error(payload)
+    payload = _fields(payload)
     rid = payload.get("id")
     if rid is None:
         return None

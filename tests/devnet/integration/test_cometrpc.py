@@ -446,6 +446,13 @@ async def test_jsonrpc_envelope_errors(
     url = devnet_manual.rpc
     r = await http.post(url, content=b"{not json")
     assert r.status_code == 500 and r.json()["error"]["code"] == -32700
+    r = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": 7})
+    assert r.status_code == 500 and r.json()["error"]["data"] == (
+        "error unmarshaling request: json: cannot unmarshal number into Go struct field .method "
+        "of type string"
+    )
+    same = await http.post(url, json={"JSONRPC": "2.0", "Id": 1, "Method": "health"})
+    assert same.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
     out = await rpc(http, url, "no_such_method")
     assert out["error"] == {"code": -32601, "message": "Method not found"}
     bad = await rpc(http, url, "block", height="abc")

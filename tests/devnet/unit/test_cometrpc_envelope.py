@@ -46,3 +46,19 @@ def test_ids() -> None:
     assert requests([]) == [] and requests(None) == []
     with pytest.raises(ParseError, match=r"^json: cannot unmarshal string into Go value"):
         requests("x")
+
+
+def test_fields_fill_as_encoding_json_fills_the_struct() -> None:
+    # keys fold case; keys that name no field are dropped
+    assert single({"ID": 1, "Method": "health", "extra": 1}) == {"id": 1, "method": "health"}
+    assert single({"id": 1, "method": None, "params": 5}) == {"id": 1, "method": None, "params": 5}
+    with pytest.raises(ParseError) as exc:
+        single({"id": 1, "method": 7})
+    assert str(exc.value) == (
+        "json: cannot unmarshal number into Go struct field .method of type string"
+    )
+    with pytest.raises(ParseError, match=r"^json: cannot unmarshal bool into Go struct field "):
+        single({"jsonrpc": True, "method": "health"})  # a notification, but it fails to decode
+    # the type error comes before the id is looked at
+    with pytest.raises(ParseError, match=r"array into Go struct field \.jsonrpc of type string$"):
+        single({"jsonrpc": [], "id": {}})
