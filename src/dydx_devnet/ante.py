@@ -15,21 +15,26 @@ CheckTx of a clob tx (`protocol/app/ante.go`, ``clobAnteHandle``):
    authenticators (`dydx_devnet.accountplus.ante`);
 5. a short-term message must be alone in its tx (sdk/18, `x/clob/ante/clob.go`
    IsShortTermClobMsgTx);
-6. the sequence increments for stateful txs that are not timestamp-nonce txs;
+6. a tx with several signatures may not use a timestamp nonce in any (sdk/2,
+   `x/accountplus/ante/timestampnonce.go` IsTimestampNonceTx); the sequence increments for
+   stateful txs that are not timestamp-nonce txs;
 7. per-account block rate limits (clob/5001; counted even when a later check fails, as the chain's
    in-memory limiter does);
 8. stateful validation and the memclob (`dydx_devnet.checktx`).
 
 Steps 3-6 write to a "check state" that is kept only when the whole tx succeeds.
+
+FinalizeBlock runs the ante handler again for every tx of the block (`protocol/app/ante.go`
+has no CheckTx-only branch for these steps); ``ante_in_block`` repeats the ones whose answer a
+block can change: replay protection, the authenticators and the sequence increment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from dydx_devnet import errors as E
 from dydx_devnet.accountplus.ante import authenticate, uses_authenticators
 from dydx_devnet.accountplus.msgs import AddAuthenticatorMsg, RemoveAuthenticatorMsg
+from dydx_devnet.accountplus.nonces import NonceState, is_timestamp_nonce, process_timestamp_nonce
 from dydx_devnet.genesis import RateLimit
 from dydx_devnet.model import OrderFlags
 from dydx_devnet.state import AccountRecord, ChainState
@@ -46,19 +51,9 @@ from dydx_devnet.tx import (
 )
 from dydx_devnet.validate import is_short_term_msg, validate_basic
 
-TIMESTAMP_NONCE_CUTOFF = 1 << 40  # x/accountplus/keeper/timestampnonce.go
-MAX_TIME_IN_PAST_MS = 30_000
-MAX_TIME_IN_FUTURE_MS = 30_000
-MAX_TIMESTAMP_NONCES = 20
 MAX_MEMO_CHARACTERS = 256  # auth params at genesis
 TX_SIG_LIMIT = 7
 BATCH_CANCEL_RATE_LIMIT_WEIGHT = 2  # x/clob/rate_limit/order_rate_limiter.go
-
-
-@dataclass(slots=True)
-class NonceState:
-    nonces: list[int] = field(default_factory=list)
-    max_ejected: int = 0
 
 
 class _CheckState:
@@ -135,9 +130,11 @@ class Ante:
         if not all_short_term:
             for signer, info in zip(signers, tx.signer_infos, strict=True):
                 acc = self._signer_account(signer)
-                if info.sequence >= TIMESTAMP_NONCE_CUTOFF:
+                if is_timestamp_nonce(info.sequence):
                     timestamp_nonce = True
-                    self._process_timestamp_nonce(cs, acc.address, info.sequence)
+                    cs.nonces[acc.address] = process_timestamp_nonce(
+                        self.nonces.get(acc.address), info.sequence, self.state.block_time_ms
+                    )
                 else:
                     expected = self.check_sequences.get(acc.address, acc.sequence)
                     if info.sequence != expected:
@@ -164,6 +161,7 @@ class Ante:
                 "a transaction containing short term MsgCancelOrder or MsgPlaceOrder may not "
                 "contain more than one message"
             )
+        _refuse_multi_signature_timestamp_nonce(tx)
         if not all_short_term and not timestamp_nonce:
             for signer in signers:
                 acc = self.state.accounts[signer]
@@ -186,36 +184,6 @@ class Ante:
         if acc is None:
             raise E.ErrUnknownAddress.wrap(f"account {signer} does not exist")
         return acc
-
-    def _process_timestamp_nonce(self, cs: _CheckState, address: str, nonce: int) -> None:
-        """`x/accountplus/keeper/timestampnonce.go` ProcessTimestampNonce."""
-        block_ts = self.state.block_time_ms
-        if not block_ts - MAX_TIME_IN_PAST_MS <= nonce <= block_ts + MAX_TIME_IN_FUTURE_MS:
-            raise E.ErrWrongSequence.wrap(f"timestamp nonce {nonce} not within valid time window")
-        current = self.nonces.get(address)
-        if current is None:
-            cs.nonces[address] = NonceState([nonce], 0)
-            return
-        st = NonceState(list(current.nonces), current.max_ejected)
-        oldest = block_ts - MAX_TIME_IN_PAST_MS
-        kept = []
-        for n in st.nonces:
-            if n >= oldest:
-                kept.append(n)
-            elif n > st.max_ejected:
-                st.max_ejected = n
-        st.nonces = kept
-        if nonce <= st.max_ejected or nonce in st.nonces:
-            raise E.ErrWrongSequence.wrap(f"timestamp nonce {nonce} rejected")
-        if len(st.nonces) < MAX_TIMESTAMP_NONCES:
-            st.nonces.append(nonce)
-        else:
-            smallest = min(st.nonces)
-            if nonce <= smallest:
-                raise E.ErrWrongSequence.wrap(f"timestamp nonce {nonce} rejected")
-            st.max_ejected = smallest
-            st.nonces[st.nonces.index(smallest)] = nonce
-        cs.nonces[address] = st
 
     def _verify_signatures(self, tx: DecodedTx, signers: list[str], cs: _CheckState) -> None:
         # SetPubKeyDecorator: a given pubkey must belong to its signer; it is stored on first use.
@@ -289,3 +257,55 @@ class Ante:
                         f"{{NumBlocks:{rl.num_blocks} Limit:{rl.limit}}} for {context} and {owner}"
                     )
                 raise E.ErrBlockRateLimitExceeded.wrap(detail)
+
+
+def _refuse_multi_signature_timestamp_nonce(tx: DecodedTx) -> None:
+    """`x/accountplus/ante/timestampnonce.go` IsTimestampNonceTx, which the ante chain calls
+    after the signatures are verified (`app/ante.go`): a tx with more than one signature may
+    not carry a timestamp nonce in any of them."""
+    infos = tx.signer_infos
+    if len(infos) > 1 and any(is_timestamp_nonce(i.sequence) for i in infos):
+        raise E.ErrTxDecode.wrap("multi signature contains timestampnonce")
+
+
+def ante_in_block(state: ChainState, tx: DecodedTx) -> None:
+    """The ante steps FinalizeBlock runs again for a stateful tx, against the block's state as
+    it is at that tx: replay protection (the sequence, or the timestamp nonce within 30 s of the
+    block's time), the selected authenticators (an authenticator removed earlier in the block
+    is not found: dydxaccountplus/1) and the sequence increment. The other steps cannot answer
+    differently (ValidateBasic, memo, a signer's key, fixed once set), run only in CheckTx (the
+    rate limiter, `x/clob/keeper/rate_limit.go` ShouldRateLimit; `x/clob/ante/clob.go`
+    ClobDecorator returns early in DeliverTx), or are not repeated (the timeout height).
+
+    All or nothing: cosmos-sdk v0.50 `baseapp.go` runTx writes the ante handler's cache store
+    only when it succeeds, so a tx refused here stays in the block with the error and changes
+    nothing: no fee, no sequence, no timestamp nonce, and its messages do not run.
+    """
+    accounts: list[AccountRecord] = []
+    for signer in tx.signers:
+        acc = state.accounts.get(signer)
+        if acc is None:
+            raise E.ErrUnknownAddress.wrap(f"account {signer} does not exist")
+        accounts.append(acc)
+    nonces: dict[str, NonceState] = {}
+    for acc, info in zip(accounts, tx.signer_infos, strict=True):
+        if is_timestamp_nonce(info.sequence):
+            nonces[acc.address] = process_timestamp_nonce(
+                state.timestamp_nonces.get(acc.address), info.sequence, state.block_time_ms
+            )
+        elif info.sequence != acc.sequence:
+            raise E.ErrWrongSequence.wrap(
+                f"account sequence mismatch, expected {acc.sequence}, got {info.sequence}"
+            )
+    if uses_authenticators(tx):
+        authenticate(
+            tx,
+            state.authenticators,
+            chain_id=state.chain_id,
+            account_numbers={a.address: a.account_number for a in accounts},
+            sequences={a.address: a.sequence for a in accounts},
+        )
+    state.timestamp_nonces.update(nonces)
+    if not nonces:  # CheckTx refused several signatures with a timestamp nonce
+        for acc in accounts:
+            acc.sequence += 1

@@ -10,6 +10,7 @@ from functools import partial
 from dydx_devnet import errors as E
 from dydx_devnet.accountplus.keeper import deliver as accountplus_deliver
 from dydx_devnet.accountplus.msgs import AddAuthenticatorMsg, RemoveAuthenticatorMsg
+from dydx_devnet.ante import ante_in_block
 from dydx_devnet.book import RestingOrder
 from dydx_devnet.checktx import PendingTx
 from dydx_devnet.events import (
@@ -64,7 +65,13 @@ class BlockSteps:
             )
 
     def deliver(self, v: Validator, p: PendingTx) -> E.TxError | None:
-        """Run one stateful tx; returns its DeliverTx failure (it stays in the block)."""
+        """Run one stateful tx; returns its DeliverTx failure (it stays in the block). The ante
+        handler runs first, again, against the state as the block's earlier txs left it; a tx
+        it refuses changes nothing and emits no event (`ante.ante_in_block`)."""
+        try:
+            ante_in_block(v.state, p.tx)
+        except E.TxError as e:
+            return e
         ap = [(i, m) for i, m in enumerate(p.tx.msgs) if isinstance(m, AccountplusMsgs)]
         if ap:
             try:

@@ -266,9 +266,10 @@ class Engine:
                     ptx.tx.gas_limit,
                     *((failed.codespace, failed.code, failed.raw_log) if failed else ()),
                 )
-            for address, seq in p.check_sequences.items():
-                st.accounts[address].sequence = seq
+            # the check state starts again from what the block wrote (a tx refused by the
+            # block's ante consumed no sequence or nonce: `ante.ante_in_block`)
             p.check_sequences.clear()
+            p.nonces = {a: n.copy() for a, n in st.timestamp_nonces.items()}
             p.memclob.end_block(height)
             steps.expire_stateful(p)
             steps.trigger_conditionals(p)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from dydx_devnet.accountplus.nonces import NonceState
 from dydx_devnet.accountplus.store import AuthenticatorStore
 from dydx_devnet.book import BookSnapshot, OrderBook, RestingOrder
 from dydx_devnet.genesis import Genesis
@@ -120,6 +121,8 @@ class ChainState:
         self.untriggered: dict[OrderId, RestingOrder] = {}
         # x/accountplus: every account's authenticators and the next id
         self.authenticators = AuthenticatorStore()
+        # x/accountplus AccountState: the timestamp nonces the blocks have accepted, by account
+        self.timestamp_nonces: dict[str, NonceState] = {}
 
     def load_from(self, other: ChainState) -> None:
         """Become a copy of ``other``, sharing nothing mutable: a validator's check state reset
@@ -138,6 +141,7 @@ class ChainState:
         self.books = {cid: b.copy() for cid, b in other.books.items()}
         self.untriggered = {oid: r.copy() for oid, r in other.untriggered.items()}
         self.authenticators = other.authenticators.copy()
+        self.timestamp_nonces = {a: n.copy() for a, n in other.timestamp_nonces.items()}
 
     # ---- chain ---------------------------------------------------------------------------
     @property

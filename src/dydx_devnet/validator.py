@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from dydx_devnet import errors as E
-from dydx_devnet.ante import NonceState
+from dydx_devnet.accountplus.nonces import NonceState
 from dydx_devnet.checktx import AcceptedOrder, CheckTx, PendingTx
 from dydx_devnet.events import (
     Event,
@@ -168,9 +168,7 @@ class Validator(CheckTx):
         before = self._resting_short_term() if self.publishes else None
         self.state.load_from(committed)
         self.memclob.load_from(proposer.memclob)
-        self.nonces = {
-            a: NonceState(list(n.nonces), n.max_ejected) for a, n in proposer.nonces.items()
-        }
+        self.nonces = {a: n.copy() for a, n in committed.timestamp_nonces.items()}
         self.check_sequences = {}
         self.pending_txs = []
         self.pending_places = {}
