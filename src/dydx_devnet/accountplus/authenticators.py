@@ -10,8 +10,10 @@ Configurations, as the chain reads them:
   (`subaccount_filter.go`, `clob_pair_id_filter.go`);
 * AllOf / AnyOf: JSON `[{"type": ..., "config": <bytes>}, ...]` with at least two entries
   (`all_of.go`, `any_of.go`, `types/iface.go` SubAuthenticatorInitData); Go decodes the bytes
-  from a base64 string or from an array of numbers (the official Python client sends the
-  latter), and matches the keys case-insensitively.
+  from a base64 string or from an array of numbers, and matches the keys case-insensitively.
+  The official Python client (dydx-v4-client 1.1.5) builds arrays of numbers in
+  `Authenticator.compose`, but its `add_authenticator` rewrites them to base64 strings
+  (`node/message.py` convert_nested_config_to_base64) before sending.
 
 A filter passes any message it does not know (only place, cancel and batch cancel carry a
 subaccount or clob pair). AllOf fails with 104 wrapping the first failure's text; AnyOf fails
