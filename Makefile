@@ -52,29 +52,36 @@ run:
 	  exec $(BIN)/dydx-router local run --replicas $(REPLICAS)
 
 ## The whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL/DATABASE_URL is set).
+## `-rs`: every skipped test is listed with its reason, not only counted.
 test: $(STAMP) system-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -rs
 
 ## Only the tests that need PostgreSQL and the devnet over real sockets.
 test-integration: $(STAMP) system-deps
-	$(BIN)/pytest tests/router/integration tests/router/e2e tests/devnet/integration tests/devnet/e2e
+	$(BIN)/pytest -rs tests/router/integration tests/router/e2e tests/devnet/integration tests/devnet/e2e
 
 ## The system packages the tests drive as real servers, from Debian, only when missing and apt-get
 ## is there: Chromium for the console's browser tests (tests/router/e2e/test_console.py; Playwright
-## drives it, never a browser of its own download) and HAProxy, the replicas' load balancer
-## (`make run REPLICAS=3`, tests/router/integration/reliability, cli/test_local_replicas.py).
-SYSTEM_PACKAGES := chromium haproxy
+## drives it, never a browser of its own download), HAProxy, the replicas' load balancer
+## (`make run REPLICAS=3`, tests/router/integration/reliability, cli/test_local_replicas.py), and
+## Node with npm for the official TypeScript client (tests/devnet/integration/test_ts_client.py).
+## Each entry is `packages:command`: the packages (comma-separated) are installed when the command
+## is absent, so a machine's own Node (e.g. 20 from NodeSource, npm included) is left as it is.
+SYSTEM_PACKAGES := chromium:chromium haproxy:haproxy nodejs,npm:node
 system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+	  command -v "$${entry##*:}" >/dev/null 2>&1 || missing="$$missing $${entry%%:*}"; \
+	done; missing="$${missing//,/ }"; \
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing$$missing (Debian packages the tests drive)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing \
-	    || echo "could not install$$missing: the tests that need them will skip"; \
+	    || echo "could not install$$missing: the browser and HAProxy tests skip, the Node one fails"; \
 	fi
 
 ## One of them alone: HAProxy for `make run REPLICAS=N` (N > 1), Chromium (docs/console.md).
 haproxy browser:
-	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=$(subst browser,chromium,$@)
+	@$(MAKE) --no-print-directory system-deps \
+	  SYSTEM_PACKAGES=$(filter $(subst browser,chromium,$@):%,$(SYSTEM_PACKAGES))
 
 ## Build the operator console (console/, needs node 20 + npm) into the package; the bundle is
 ## committed, so that `make run` needs no Node. A unit test fails when the bundle is stale.
@@ -87,6 +94,7 @@ console-shots: $(STAMP) browser
 
 ## The official TypeScript client's npm project (npm ci from its lock file, once; tests reuse it).
 ts-client: $(STAMP)
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=$(filter %:node,$(SYSTEM_PACKAGES))
 	$(BIN)/python scripts/ts_client.py
 
 ## The standard benchmark scenarios; prints the table and writes bench/results/latest.md.

@@ -5,7 +5,7 @@ its validator side over the devnet's CometBFT JSON-RPC, its indexer side over RE
 configuration): faucet, account, height, markets, clob pairs, subaccount, a short-term and a
 long-term order placed, found on the indexer, cancelled. The npm project is installed once with
 `npm ci` from its committed lock file (`scripts/ts_client.py`, or `make ts-client`); the test
-skips only when Node/npm is missing or the npm registry cannot be reached.
+skips only when the npm registry cannot be reached; Node or npm missing fails it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from scripts.ts_client import TsClientUnavailable, ensure_installed, node_binary
+from scripts.ts_client import NpmRegistryUnreachable, ensure_installed, node_binary
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.drivers import run_driver
 from tests.fixtures.indexer_swagger import IndexerSwagger
@@ -31,8 +31,8 @@ FUND_QUANTUMS = 10_000 * 10**6
 def ts_project() -> Path:
     try:
         return ensure_installed()
-    except TsClientUnavailable as e:
-        pytest.skip(f"cannot install the official TypeScript client: {e}")
+    except NpmRegistryUnreachable as e:
+        pytest.skip(f"npm registry unreachable, cannot install the official TypeScript client: {e}")
 
 
 @pytest.fixture(scope="module")
