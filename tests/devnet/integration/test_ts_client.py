@@ -3,14 +3,19 @@ its validator side over the devnet's CometBFT JSON-RPC, its indexer side over RE
 
 `tests/devnet/integration/ts_client/check.js` drives it (a `CompositeClient` on a local network
 configuration): faucet, account, height, markets, clob pairs, subaccount, a short-term and a
-long-term order placed, found on the indexer, cancelled. The npm project is installed once with
-`npm ci` from its committed lock file (`scripts/ts_client.py`, or `make ts-client`); the test
-skips only when the npm registry cannot be reached; Node or npm missing fails it.
+long-term order placed, found on the indexer and its orderbook, cancelled, the subaccount and its
+positions read back: the checks `test_official_client.py` makes of the Python client, with the
+indexer's answers (as the TS client parsed them) validated against the real indexer's swagger.
+The npm project is installed once with `npm ci` from its committed lock file
+(`scripts/ts_client.py`, or `make ts-client`); the test skips only when the npm registry cannot
+be reached. Node or npm missing is a failure (`make system-deps` installs them), as is any other
+npm error.
 """
 
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,6 @@ from tests.fixtures.indexer_swagger import IndexerSwagger
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
-DRIVER_TIMEOUT_S = 90.0
 FUND_QUANTUMS = 10_000 * 10**6
 
 
@@ -123,10 +127,35 @@ async def test_node_reads_through_abci_query(observed: dict[str, Any]) -> None:
     assert usdc[0] == 2 and int.from_bytes(usdc[1:], "big") == FUND_QUANTUMS
 
 
-async def test_indexer_reports_the_orders(
+async def test_the_faucet_funds_the_account_and_subaccount(
     observed: dict[str, Any], indexer_swagger: IndexerSwagger
 ) -> None:
     assert observed["faucet_status"] == 202
+    wrapped = observed["indexer_subaccount"]
+    indexer_swagger.validate_response(
+        "/addresses/{address}/subaccountNumber/{subaccountNumber}", wrapped
+    )
+    sub = wrapped["subaccount"]
+    assert sub["address"] == observed["address"] and sub["subaccountNumber"] == 0
+    assert Decimal(sub["equity"]) == Decimal(10_000)
+    assert sub["assetPositions"]["USDC"]["size"] == "10000"
+
+
+async def test_height_and_markets_agree_between_node_and_indexer(
+    observed: dict[str, Any], indexer_swagger: IndexerSwagger
+) -> None:
+    # read one after the other: the indexer may be a block behind, or the node one ahead
+    assert abs(int(observed["indexer_height"]["height"]) - observed["node_height"]) <= 2
+    indexer_swagger.validate_response("/height", observed["indexer_height"])
+    indexer_swagger.validate_response("/time", observed["indexer_time"])
+    indexer_swagger.validate_response("/perpetualMarkets", observed["markets"])
+    btc = observed["markets"]["markets"]["BTC-USD"]
+    assert (btc["clobPairId"], btc["stepSize"], btc["tickSize"]) == ("0", "0.0001", "1")
+
+
+async def test_indexer_reports_the_orders(
+    observed: dict[str, Any], indexer_swagger: IndexerSwagger
+) -> None:
     short, long = observed["before_cancel"]["short"], observed["before_cancel"]["long"]
     for body in (short, long):
         indexer_swagger.validate_response("/orders/{orderId}", body)
@@ -138,7 +167,33 @@ async def test_indexer_reports_the_orders(
     )
     assert (long["status"], long["orderFlags"], long["size"]) == ("OPEN", "64", "0.002")
     assert "goodTilBlock" in short and "goodTilBlockTime" in long
+    # The TS client sends 0 for both: "Client metadata is 0 for short term orders"
+    # (v4-client-js `src/clients/composite-client.ts` placeShortTermOrder), and a LIMIT order's
+    # is 0 too (`src/clients/helpers/chain-helpers.ts` calculateClientMetadata; 1 is MARKET's).
+    assert (short["clientMetadata"], long["clientMetadata"]) == ("0", "0")
+    assert [o["id"] for o in observed["indexer_orders_filtered"]] == [short["id"]]
+    indexer_swagger.validate_response("/orders", observed["indexer_orders_filtered"])
+    indexer_swagger.validate_response("/orderbooks/perpetualMarket/{ticker}", observed["orderbook"])
+    bids = {b["price"] for b in observed["orderbook"]["bids"]}
+    assert {short["price"], long["price"]} <= bids
     after = observed["after_cancel"]
     assert after["short"] == 404 and after["long"]["status"] == "CANCELED"
     remaining = {o["id"]: o["status"] for o in observed["orders_after"]}
     assert short["id"] not in remaining and remaining[long["id"]] == "CANCELED"
+
+
+async def test_subaccount_and_positions_after_the_cancels(
+    observed: dict[str, Any], indexer_swagger: IndexerSwagger
+) -> None:
+    wrapped = observed["indexer_subaccount_after"]
+    indexer_swagger.validate_response(
+        "/addresses/{address}/subaccountNumber/{subaccountNumber}", wrapped
+    )
+    # Nothing filled: the 10,000 USDC untouched, no perpetual position.
+    assert Decimal(wrapped["subaccount"]["equity"]) == Decimal(10_000)
+    assets = observed["indexer_asset_positions"]
+    indexer_swagger.validate_response("/assetPositions", assets)
+    assert [(p["symbol"], p["size"]) for p in assets["positions"]] == [("USDC", "10000")]
+    perpetuals = observed["indexer_perpetual_positions"]
+    indexer_swagger.validate_response("/perpetualPositions", perpetuals)
+    assert perpetuals["positions"] == []

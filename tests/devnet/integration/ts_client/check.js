@@ -5,12 +5,14 @@
 //   node check.js --rpc http://127.0.0.1:26657 --indexer http://127.0.0.1:3002 --ws ws://...
 //
 // Steps, with the client's own API only: fund the account (FaucetClient); connect a
-// CompositeClient to a local network configuration; read the account, the height, markets
-// (indexer) and clob pairs, the subaccount and its authenticators (node, abci_query); place a
-// short-term and a long-term BTC-USD limit buy far below the oracle (they rest, never fill),
-// while CosmJS (the client's CometBFT library) listens to the websocket's NewBlock,
-// NewBlockHeader and Tx events; find both orders on the indexer; cancel both; watch the indexer
-// report the cancels.
+// CompositeClient to a local network configuration; read the account, the height (node and
+// indexer), markets (indexer) and clob pairs, the subaccount and its authenticators (node,
+// abci_query); place a short-term and a long-term BTC-USD limit buy far below the oracle (they
+// rest, never fill), while CosmJS (the client's CometBFT library) listens to the websocket's
+// NewBlock, NewBlockHeader and Tx events; find both orders on the indexer (listed, by id, by
+// status filter) and in its orderbook; cancel both; watch the indexer report the cancels; read
+// the subaccount and its positions back. The same steps as the official Python client's driver
+// (scripts/official_client_driver.py), so both tests check the same things.
 // Prints one JSON object with what it observed; exits 1 with a message on failure.
 'use strict';
 
@@ -23,9 +25,11 @@ const {
   OrderExecution,
   OrderFlags,
   OrderSide,
+  OrderStatus,
   OrderTimeInForce,
   OrderType,
   SubaccountInfo,
+  TickerType,
   ValidatorConfig,
   BECH32_PREFIX,
 } = require('@dydxprotocol/v4-client-js');
@@ -129,6 +133,9 @@ async function main() {
   out.node_height = height;
   const block = await node.latestBlock();
   out.node_block = { id: block.id, height: block.header.height, chainId: block.header.chainId };
+  // after the block: the test compares its height with node_height's, read just before
+  out.indexer_height = await indexer.utility.getHeight();
+  out.indexer_time = await indexer.utility.getTime();
   const markets = await indexer.markets.getPerpetualMarkets('BTC-USD');
   out.markets = markets;
   const btc = markets.markets['BTC-USD'];
@@ -153,6 +160,15 @@ async function main() {
   // (WebsocketClient adds CometBFT's /websocket path itself)
   const events = await Tendermint37Client.create(new WebsocketClient(rpc.replace(/^http/, 'ws')));
   const seen = { blocks: [], headers: [], txs: [] };
+  // CosmJS sends each subscribe request once the socket is open, without a way to await its
+  // answer; a node handles one connection's requests in order (CometBFT
+  // rpc/jsonrpc/server/ws_handler.go readRoutine). So: Tx, NewBlock, then NewBlockHeader, and the
+  // first header event proves all three are in place before the orders go in (else the order's
+  // block can be committed before the Tx subscription is).
+  const txSub = events.subscribeTx().subscribe({
+    next: (t) => seen.txs.push({ hash: hex(t.hash), height: t.height, code: t.result.code }),
+    error: (e) => seen.txs.push({ error: String(e) }),
+  });
   const blockSub = events.subscribeNewBlock().subscribe({
     next: (b) => seen.blocks.push({ height: b.header.height, chainId: b.header.chainId }),
     error: (e) => seen.blocks.push({ error: String(e) }),
@@ -162,10 +178,11 @@ async function main() {
     next: (h) => seen.headers.push({ height: h.height, chainId: h.chainId }),
     error: (e) => seen.headers.push({ error: String(e) }),
   });
-  const txSub = events.subscribeTx().subscribe({
-    next: (t) => seen.txs.push({ hash: hex(t.hash), height: t.height, code: t.result.code }),
-    error: (e) => seen.txs.push({ error: String(e) }),
-  });
+  await poll(
+    'the first NewBlockHeader event',
+    async () => (seen.headers.length ? true : null),
+    timeoutMs,
+  );
 
   // -- place: a short-term and a long-term limit buy at half the oracle price (they rest) --
   const subaccount = SubaccountInfo.forLocalWallet(wallet, 0);
@@ -211,6 +228,10 @@ async function main() {
     short: await indexerOrder(indexer, listed.short.id),
     long: await indexerOrder(indexer, listed.long.id),
   };
+  out.indexer_orders_filtered = await indexer.account.getSubaccountOrders(
+    address, 0, 'BTC-USD', TickerType.PERPETUAL, undefined, OrderStatus.BEST_EFFORT_OPENED,
+  );
+  out.orderbook = await indexer.markets.getPerpetualMarketOrderbook('BTC-USD');
 
   // -- cancel both --
   const cancelShort = await client.cancelOrder(
@@ -234,6 +255,11 @@ async function main() {
   out.orders_after = await indexer.account.getSubaccountOrders(address, 0);
   const after = await node.getAccount(address);
   out.account_after = { number: Number(after.accountNumber), sequence: Number(after.sequence) };
+  out.indexer_subaccount_after = await indexer.account.getSubaccount(address, 0);
+  out.indexer_asset_positions = await indexer.account.getSubaccountAssetPositions(address, 0);
+  out.indexer_perpetual_positions = await indexer.account.getSubaccountPerpetualPositions(
+    address, 0,
+  );
   out.elapsed_ms = Date.now() - t0;
   return out;
 }
