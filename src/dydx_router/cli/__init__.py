@@ -64,11 +64,25 @@ def serve(
 
 @migrate_app.command("up")
 @config_errors
-def migrate_up(revision: Annotated[str, typer.Argument()] = "head") -> None:
+def migrate_up(
+    revision: Annotated[str, typer.Argument()] = "head",
+    grant_app_role: Annotated[
+        str | None,
+        typer.Option(
+            "--grant-app-role",
+            metavar="ROLE",
+            help="Then grant the service's own database ROLE as `migrate grant-app-role` does "
+            "(compose's migrate job).",
+        ),
+    ] = None,
+) -> None:
     """Upgrade the schema to REVISION (default: head)."""
     from dydx_router.store import migrate
 
-    migrate.upgrade(_settings().require_database_url(), revision)
+    url = _settings().require_database_url()
+    migrate.upgrade(url, revision)
+    if grant_app_role is not None:
+        _grant_app_role(url, grant_app_role)
 
 
 @migrate_app.command("down")
@@ -85,10 +99,14 @@ def migrate_down(revision: Annotated[str, typer.Argument()] = "-1") -> None:
 def migrate_grant_app_role(role: Annotated[str, typer.Argument()]) -> None:
     """Give the service's own database ROLE the privileges it needs, the audit log read and
     append only (run as the tables' owner, after `migrate up`; docs/security.md)."""
+    _grant_app_role(_settings().require_database_url(), role)
+
+
+def _grant_app_role(database_url: str, role: str) -> None:
     from dydx_router.store.app_role import grant_app_role
 
     try:
-        asyncio.run(grant_app_role(_settings().require_database_url(), role))
+        asyncio.run(grant_app_role(database_url, role))
     except LookupError as e:
         _fail(str(e))
     print(f"{role}: tables read/write, audit_log read and append only")

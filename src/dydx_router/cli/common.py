@@ -44,6 +44,16 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings: X-Forwarded-For/-Proto are believed only from the listed
+    proxies (none by default: uvicorn would otherwise trust 127.0.0.1). The client address they
+    give is what the auth-failure limit counts (api/auth.py)."""
+    return {
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips) or "",
+    }
+
+
 async def _serve(settings: Settings, on_started: Callable[[str], None] | None = None) -> None:
     import uvicorn
 
@@ -69,11 +79,7 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
         # of queueing without bound (docs/security.md).
         limit_concurrency=settings.max_concurrency,
         timeout_keep_alive=settings.keep_alive_s,
-        # X-Forwarded-For/-Proto are believed only from the listed proxies (none by default:
-        # uvicorn would otherwise trust 127.0.0.1). The client address they give is what the
-        # auth-failure limit counts (api/auth.py).
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=list(settings.forwarded_allow_ips) or "",
+        **proxy_options(settings),
         server_header=False,
     )
     server = uvicorn.Server(config)

@@ -325,7 +325,10 @@ class AdminService:
         reason: str = "",
     ) -> PlaceResult:
         """Close a position with a reduce-only IOC order. The intent is audited before the order
-        is placed (a close is never sent unaudited), its outcome afterwards."""
+        is placed (a close is never sent unaudited), its outcome afterwards; a caller outside
+        the subaccount is refused before anything is written to the permanent log."""
+        sub = self.orders.config.default_subaccount if subaccount is None else subaccount
+        caller.check_subaccount(sub)
         async with self.uow() as uow:
             await uow.audit.record(
                 actor, "position_close_requested", market, subaccount=subaccount, reason=reason

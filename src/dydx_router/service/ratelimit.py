@@ -56,59 +56,70 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """Buckets by (who, class); ``take`` answers the seconds to wait (0.0: go ahead)."""
+    """Buckets by (who, class); ``take`` answers the seconds to wait (0.0: go ahead).
 
-    MAX_BUCKETS = 100_000
+    Each route class has a table of its own, of at most ``MAX_BUCKETS`` buckets: the
+    per-address failed-authentication buckets, which anyone can create by sending bad keys from
+    many addresses, can fill only their own table, never deny a key its first request."""
+
+    MAX_BUCKETS = 100_000  # per route class
 
     def __init__(
         self, rates: dict[str, Rate], *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._rates = rates
         self._clock = clock
-        self._buckets: dict[tuple[Hashable, str], TokenBucket] = {}
-        self._last_eviction = -math.inf
+        self._tables: dict[str, dict[Hashable, TokenBucket]] = {c: {} for c in rates}
+        self._last_eviction: dict[str, float] = {}
 
     def take(self, who: Hashable, route_class: str) -> float:
         rate = self._rates.get(route_class)
         if rate is None:
             return 0.0
-        key = (who, route_class)
-        bucket = self._buckets.get(key)
+        table = self._tables[route_class]
+        bucket = table.get(who)
         if bucket is None:
-            if len(self._buckets) >= self.MAX_BUCKETS and not self._evict():
-                # Every bucket is in use (e.g. guessing from more addresses than the table
-                # holds): refuse rather than forget one, which would hand it a fresh burst.
+            if len(table) >= self.MAX_BUCKETS and not self._evict(route_class):
+                # Every bucket of the class is in use (e.g. guessing from more addresses than
+                # the table holds): refuse rather than forget one, which would hand it a fresh
+                # burst.
                 return 1.0 / rate.per_second if rate.per_second > 0 else math.inf
-            bucket = self._buckets[key] = TokenBucket(rate, self._clock)
+            bucket = table[who] = TokenBucket(rate, self._clock)
         return bucket.take()
 
     async def acquire(self, who: Hashable, route_class: str) -> float:
         """``take``, where a shared store may answer (``store/rate_buckets.py``)."""
         return self.take(who, route_class)
 
-    def _evict(self) -> bool:
-        """Forget the buckets that have refilled to their burst: a fresh bucket is the same, so
-        forgetting them grants nothing. Exhausted buckets are kept. At most one scan per
-        second, so a table full of exhausted buckets does not cost a scan per request."""
+    def _bucket(self, who: Hashable, route_class: str) -> TokenBucket | None:
+        table = self._tables.get(route_class)
+        return None if table is None else table.get(who)
+
+    def _evict(self, route_class: str) -> bool:
+        """Forget the class's buckets that have refilled to their burst: a fresh bucket is the
+        same, so forgetting them grants nothing. Exhausted buckets are kept. At most one scan
+        per class and second, so a table full of exhausted buckets does not cost a scan per
+        request."""
         now = self._clock()
-        if now - self._last_eviction < 1.0:
+        if now - self._last_eviction.get(route_class, -math.inf) < 1.0:
             return False
-        self._last_eviction = now
+        self._last_eviction[route_class] = now
+        table = self._tables[route_class]
         full = [
-            key
-            for key, b in self._buckets.items()
+            who
+            for who, b in table.items()
             if b._tokens + (now - b._updated) * b.rate.per_second >= b.rate.burst
         ]
-        for key in full:
-            del self._buckets[key]
-        return len(self._buckets) < self.MAX_BUCKETS
+        for who in full:
+            del table[who]
+        return len(table) < self.MAX_BUCKETS
 
     def usage(self, who: Hashable) -> dict[str, tuple[Rate, float]]:
         """Per route class: its rate and the tokens ``who`` has left now (GET /v1/account)."""
         out: dict[str, tuple[Rate, float]] = {}
         now = self._clock()
         for route_class, rate in self._rates.items():
-            bucket = self._buckets.get((who, route_class))
+            bucket = self._bucket(who, route_class)
             left = float(rate.burst)
             if bucket is not None:
                 left = bucket.available(now)
@@ -117,7 +128,7 @@ class RateLimiter:
 
     def would_wait(self, who: Hashable, route_class: str) -> bool:
         """Whether ``who`` has no token left, without taking one."""
-        bucket = self._buckets.get((who, route_class))
+        bucket = self._bucket(who, route_class)
         if bucket is None:
             return False
         now = self._clock()

@@ -374,6 +374,46 @@ def test_a_restricted_admin_acts_only_inside_its_subaccounts(attacked: RouterPro
         assert root.delete(f"/v1/orders/{elsewhere}").status_code == 200
 
 
+def audit_rows(r: RouterProcess) -> int:
+    import asyncio
+
+    import asyncpg
+
+    from dydx_router.store.database import asyncpg_dsn
+
+    async def count() -> int:
+        conn = await asyncpg.connect(asyncpg_dsn(r.database_url))
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM audit_log"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+def test_a_restricted_admins_refused_close_writes_nothing_to_the_audit_log(
+    attacked: RouterProcess,
+) -> None:
+    # The permanent log records what was done or attempted within a key's reach: a close
+    # outside it is refused before anything is written (before: position_close_requested and
+    # position_close_failed rows for a 403).
+    boss = new_key(attacked, ["read", "trade", "admin"], [1])
+    with attacked.client(boss) as b:
+        before = audit_rows(attacked)
+        for body in ({"subaccount": 0}, None):  # named, and the default subaccount (0)
+            refused(
+                b.post("/v1/admin/positions/BTC-USD/close", json=body),
+                403,
+                "subaccount_forbidden",
+            )
+        assert audit_rows(attacked) == before
+        # Inside its reach the attempt is audited, intent and outcome (no position here).
+        refused(
+            b.post("/v1/admin/positions/BTC-USD/close", json={"subaccount": 1}), 404, "no_position"
+        )
+        assert audit_rows(attacked) == before + 2
+
+
 # --- 5. safe defaults ----------------------------------------------------------------------------
 def test_a_fresh_install_has_guard_rails_an_operator_may_widen(attacked: RouterProcess) -> None:
     trader = new_key(attacked, ["read", "trade"])

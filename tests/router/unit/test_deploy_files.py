@@ -9,6 +9,7 @@ import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import typer.main
@@ -120,7 +121,7 @@ def test_compose_services_and_dependencies() -> None:
     pg = services["postgres"]
     assert pg["image"].startswith("postgres:16")
     assert any(v.startswith("pgdata:") for v in pg["volumes"]) and "healthcheck" in pg
-    assert services["migrate"]["command"] == ["migrate", "up"]
+    assert services["migrate"]["command"][:2] == ["migrate", "up"]
     assert services["migrate"]["restart"] == "no"
     deps = services["router"]["depends_on"]
     assert deps["postgres"]["condition"] == "service_healthy"
@@ -144,6 +145,31 @@ def test_compose_router_variables_are_settings_and_load() -> None:
     assert "ports" not in services["router"] and services["router"]["expose"] == [port]
     assert any(p.endswith(f":{port}") for p in services["lb"]["ports"])
     assert f":{port}/health'" in " ".join(services["router"]["healthcheck"]["test"])
+
+
+def test_the_router_runs_as_its_own_role_granted_by_the_owners_migrate_job() -> None:
+    # Before: migrate and router both connected as the tables' owner (POSTGRES_USER), so the
+    # audit log's REVOKE (grant-app-role) never applied and the service could drop its triggers.
+    services = compose()["services"]
+    pg = services["postgres"]["environment"]
+    migrate_url = urlsplit(services["migrate"]["environment"]["DATABASE_URL"])
+    router_url = urlsplit(services["router"]["environment"]["DATABASE_URL"])
+    assert migrate_url.username == pg["POSTGRES_USER"]
+    assert router_url.username == pg["POSTGRES_APP_USER"] != pg["POSTGRES_USER"]
+    assert router_url.password == pg["POSTGRES_APP_PASSWORD"] != pg["POSTGRES_PASSWORD"]
+    assert (router_url.hostname, router_url.path) == (migrate_url.hostname, migrate_url.path)
+    # The migrate job grants that role (an option `migrate up` has).
+    command = services["migrate"]["command"]
+    assert command[command.index("--grant-app-role") + 1] == router_url.username
+    up = typer.main.get_command(router_app).commands["migrate"].commands["up"]  # type: ignore[attr-defined]
+    assert "--grant-app-role" in {o for p in up.params for o in p.opts}
+    # The role is created by the postgres image's init script, from those variables.
+    assert (
+        "./deploy/postgres/app-role.sh:/docker-entrypoint-initdb.d/app-role.sh:ro"
+        in (services["postgres"]["volumes"])
+    )
+    script = (ROOT / "deploy/postgres/app-role.sh").read_text()
+    assert "POSTGRES_APP_USER" in script and "POSTGRES_APP_PASSWORD" in script
 
 
 def _devnet_flags() -> dict[str, str]:

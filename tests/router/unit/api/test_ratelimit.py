@@ -61,3 +61,21 @@ def test_a_full_table_never_forgets_an_exhausted_bucket() -> None:
     limiter.take("attacker", "auth")
     assert limiter.take("newcomer", "auth") == 0.0
     assert limiter.take("attacker", "auth") > 0
+
+
+def test_a_table_full_of_guessing_addresses_never_refuses_a_keys_first_request() -> None:
+    # The old table held every class's buckets together: once per-address auth-failure buckets
+    # (anyone can make them) filled it, drained, a legitimate key's first request got a 429.
+    clock = Clock()
+    limiter = RateLimiter(
+        {"auth": Rate(per_second=0.001, burst=1), "read": Rate(per_second=1, burst=5)},
+        clock=clock,
+    )
+    limiter.MAX_BUCKETS = 10  # type: ignore[misc]
+    for i in range(50):  # more guessing addresses than the table holds, each drained
+        limiter.take(f"10.0.0.{i}", "auth")
+    assert limiter.take("10.0.1.1", "auth") > 0  # their own table is full: refused
+    assert limiter.take("key-1", "read") == 0.0
+    for i in range(9):  # and every key of the read table still gets its burst
+        assert limiter.take(f"key-{i + 2}", "read") == 0.0
+    assert limiter.usage("key-1")["read"][1] == 4
