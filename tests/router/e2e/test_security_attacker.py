@@ -193,6 +193,8 @@ def test_hostile_numbers_are_refused_in_microseconds_with_or_without_a_key(
         (b"[" * 32_000 + b"]" * 32_000, "nesting_too_deep"),
         (b'{"market": ' * 2_900 + b"1" + b"}" * 2_900, "nesting_too_deep"),
         (b'{"market": "BTC-\xff\xfe-USD"}', "invalid_encoding"),
+        # An integer past json.loads' 4,300 digits raises a bare ValueError (was 400 http_error).
+        (b'{"subaccount": ' + b"9" * 4_301 + b"}", "number_out_of_range"),
     ],
 )
 def test_unreadable_bodies_are_refused_before_authentication(
