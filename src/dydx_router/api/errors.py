@@ -105,6 +105,15 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 # Errors that a hostile body, not a fault of ours, raises while it is read or computed with.
 UNPARSABLE_BODY = (RecursionError, UnicodeDecodeError, ArithmeticError)
+# json.loads refuses a JSON integer longer than sys.get_int_max_str_digits() (4,300 digits) with a
+# bare ValueError of this message (CPython's int max str digits limit, CVE-2020-10735).
+_HUGE_INTEGER = "for integer string conversion"
+
+
+def is_unparsable_body(exc: BaseException) -> bool:
+    return isinstance(exc, UNPARSABLE_BODY) or (
+        type(exc) is ValueError and _HUGE_INTEGER in str(exc)
+    )
 
 
 def unparsable_body(exc: BaseException) -> ProblemResponse:
@@ -113,7 +122,7 @@ def unparsable_body(exc: BaseException) -> ProblemResponse:
         code, message = "nesting_too_deep", "the body is nested too deeply"
     elif isinstance(exc, UnicodeDecodeError):
         code, message = "invalid_encoding", "the body is not UTF-8"
-    else:
+    else:  # ArithmeticError, or an integer too long to convert
         code, message = "number_out_of_range", "a number in the request is out of range"
     return ProblemResponse(error_body(code, message), 422)
 
@@ -173,10 +182,12 @@ def install_error_handlers(app: FastAPI, store_failures: StoreFailures | None = 
 
     async def http_error(_: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 400 and isinstance(exc.__cause__, UNPARSABLE_BODY):
-            # FastAPI answers a body json.loads cannot read (nested too deep, not UTF-8) with a
-            # bare 400; it is a malformed payload like any other.
-            return unparsable_body(exc.__cause__)
+        cause = exc.__cause__
+        if exc.status_code == 400 and cause is not None and is_unparsable_body(cause):
+            # FastAPI answers a body json.loads cannot read (nested too deep, not UTF-8, an
+            # integer of more than 4,300 digits) with a bare 400; it is a malformed payload like
+            # any other.
+            return unparsable_body(cause)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )

@@ -11,8 +11,19 @@ Semantics (docs/security.md has the full table):
   the same side filled in full (worst case). An order that moves the position toward zero (not
   through it) always passes, so an over-limit position can be reduced.
 - ``max_open_orders`` bounds the non-final orders in the market (this one included).
-- ``price_band_bps`` bounds how far an order's limit price may sit from the oracle price.
-- ``max_slippage_bps`` bounds the slippage a market-like order may accept.
+- ``price_band_bps`` bounds how far an order's limit price may sit from the price the order
+  executes around (below); a conditional order's trigger the oracle has already crossed must sit
+  within the band of the oracle too.
+- ``max_slippage_bps`` bounds the slippage a market-like order may accept, and its worst price's
+  distance from the price it executes around, on the losing side.
+
+The price an order executes around: the oracle price, except for a conditional order whose trigger
+the oracle has not crossed yet: that one cannot execute before the oracle reaches its trigger
+price, so its limit (or worst) price is held to the trigger price. On the side the oracle has not
+reached, a trigger far from the oracle is harmless (a stop-loss sell 50% below the market executes
+only once the oracle is there, within the band or the slippage of that price), so it is not
+banded; one already crossed triggers at once, so the order is held to the rules of an order placed
+now around the oracle.
 
 Reduce-only orders can only shrink a position, so the exposure limits (size, notional, position,
 open orders) do not apply to them; the price band and slippage limits do.
@@ -39,6 +50,7 @@ BPS = Decimal(10_000)
 GLOBAL = "*"  # the scope name of the global limits
 _LIMIT_PRICED = {OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
 _MARKET_LIKE = {OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
+_TAKE_PROFIT = {OrderType.TAKE_PROFIT_LIMIT, OrderType.TAKE_PROFIT_MARKET}
 
 
 class TradingState(StrEnum):
@@ -129,6 +141,25 @@ class ProposedOrder:
     price: Decimal  # the limit price, or the worst price of a market-like order
     reduce_only: bool
     slippage_bps: int | None
+    trigger_price: Decimal | None = None  # conditional orders (STOP_*, TAKE_PROFIT_*)
+
+
+def triggers_at(order: ProposedOrder, price: Decimal) -> bool:
+    """Whether the conditional ``order`` triggers with the oracle at ``price``.
+
+    The chain's rule (dydxprotocol/v4-chain ``protocol/x/clob/types/order.go`` CanTrigger): a
+    take-profit buy and a stop-loss sell trigger when the oracle price is lower than or equal to
+    the trigger price; a take-profit sell and a stop-loss buy when it is higher or equal.
+    """
+    assert order.trigger_price is not None
+    if (order.type in _TAKE_PROFIT) == (order.side is Side.BUY):
+        return price <= order.trigger_price
+    return price >= order.trigger_price
+
+
+def _bps(a: Decimal, b: Decimal) -> Decimal:
+    """How far ``a`` sits from ``b``, in bps of ``b``."""
+    return abs(a - b) / b * BPS
 
 
 def check_trading_state(state: TradingState, *, reduce_only: bool) -> None:
@@ -156,6 +187,83 @@ def _breach(
     )
 
 
+def _check_prices(
+    order: ProposedOrder, limits: RiskLimits, scope: str | dict[str, str], oracle: Decimal | None
+) -> None:
+    """The price band and the slippage, around the price the order executes around."""
+    band, slippage = limits.price_band_bps, limits.max_slippage_bps
+    market_like, limit_priced = order.type in _MARKET_LIKE, order.type in _LIMIT_PRICED
+    if slippage is not None and market_like and (order.slippage_bps or 0) > slippage:
+        _breach(
+            "max_slippage_bps",
+            slippage,
+            scope,
+            f"max_slippage_bps {order.slippage_bps} is more than allowed",
+            requested=order.slippage_bps,
+        )
+    trigger = order.trigger_price
+    banded = band is not None and (trigger is not None or limit_priced)
+    if not banded and (slippage is None or trigger is None):
+        return
+    if oracle is None:
+        raise RiskDataUnavailable(
+            f"no oracle price for {order.market}: the price band cannot be checked",
+            market=order.market,
+        )
+    reference, where = oracle, f"the oracle price {oracle}"
+    crossed = trigger is not None and triggers_at(order, oracle)
+    if trigger is not None and not crossed:
+        # It executes only once the oracle has reached the trigger price (or the block's trade
+        # prices, clamped near the oracle, have: v4-chain
+        # protocol/x/clob/keeper/untriggered_conditional_orders.go MaybeTriggerConditionalOrders).
+        reference, where = trigger, f"its trigger price {trigger}"
+    if crossed and band is not None:
+        assert trigger is not None
+        distance = _bps(trigger, oracle)
+        if distance > band:
+            _breach(
+                "price_band_bps",
+                band,
+                scope,
+                f"trigger price {trigger} is already crossed by the oracle price {oracle} (the "
+                f"order would trigger at once) and is {distance:.0f} bps from it",
+                oracle_price=oracle,
+                trigger_price=trigger,
+                distance_bps=f"{distance:.2f}",
+            )
+    if band is not None and limit_priced:
+        distance = _bps(order.price, reference)
+        if distance > band:
+            _breach(
+                "price_band_bps",
+                band,
+                scope,
+                f"price {order.price} is {distance:.0f} bps from {where}",
+                oracle_price=oracle,
+                reference_price=reference,
+                distance_bps=f"{distance:.2f}",
+            )
+    if crossed and slippage is not None and market_like:
+        # Triggered at once, it is a market order now: its worst price (the trigger's ± the
+        # slippage) is held to the slippage a market order may have around the oracle. Not
+        # crossed, it is the trigger's ± at most max_slippage_bps by construction (planning.py).
+        worse = order.price - oracle if order.side is Side.BUY else oracle - order.price
+        distance = worse / oracle * BPS
+        if distance > slippage:
+            _breach(
+                "max_slippage_bps",
+                slippage,
+                scope,
+                f"trigger price {trigger} is already crossed by the oracle price {oracle} (the "
+                f"order would trigger at once): its worst price {order.price} is {distance:.0f} "
+                f"bps {'above' if order.side is Side.BUY else 'below'} the oracle price",
+                oracle_price=oracle,
+                trigger_price=trigger,
+                worst_price=order.price,
+                distance_bps=f"{distance:.2f}",
+            )
+
+
 def check_order(
     order: ProposedOrder,
     limits: RiskLimits,
@@ -171,35 +279,7 @@ def check_order(
     ``exposure`` may be None only when ``limits.needs_exposure`` is false or the order is
     reduce-only.
     """
-    if limits.price_band_bps is not None and order.type in _LIMIT_PRICED:
-        if oracle is None:
-            raise RiskDataUnavailable(
-                f"no oracle price for {order.market}: the price band cannot be checked",
-                market=order.market,
-            )
-        distance = abs(order.price - oracle) / oracle * BPS
-        if distance > limits.price_band_bps:
-            _breach(
-                "price_band_bps",
-                limits.price_band_bps,
-                scope,
-                f"price {order.price} is {distance:.0f} bps from the oracle price {oracle}",
-                oracle_price=oracle,
-                distance_bps=f"{distance:.2f}",
-            )
-    if (
-        limits.max_slippage_bps is not None
-        and order.type in _MARKET_LIKE
-        and order.slippage_bps is not None
-        and order.slippage_bps > limits.max_slippage_bps
-    ):
-        _breach(
-            "max_slippage_bps",
-            limits.max_slippage_bps,
-            scope,
-            f"max_slippage_bps {order.slippage_bps} is more than allowed",
-            requested=order.slippage_bps,
-        )
+    _check_prices(order, limits, scope, oracle)
     if order.reduce_only:
         return
     if limits.max_order_size is not None and order.size > limits.max_order_size:

@@ -173,10 +173,17 @@ CATALOG: dict[str, Entry] = {
         "The subaccount already has `max_open_orders` open orders.", "Cancel some orders first."
     ),
     "risk_price_band_bps": Entry(
-        "The limit price is too far from the oracle price.", "Price closer to the oracle price."
+        "The limit price is too far from the oracle price (a conditional order not yet "
+        "triggered: from its trigger price), or a conditional order's trigger the oracle has "
+        "already crossed is too far from the oracle (`details.trigger_price`).",
+        "Price closer to the oracle price; a trigger on the side the oracle has not reached.",
     ),
     "risk_max_slippage_bps": Entry(
-        "The requested slippage exceeds `max_slippage_bps`.", "Ask for less slippage."
+        "The requested slippage exceeds `max_slippage_bps`, or a conditional market order "
+        "whose trigger the oracle has already crossed (it triggers at once) has a worst price "
+        "further than `max_slippage_bps` from the oracle (`details.worst_price`).",
+        "Ask for less slippage; a trigger on the side the oracle has not reached, or a MARKET "
+        "order.",
     ),
     # --- per-key agent limits (domain/agent_limits.py) ---
     "agent_limit_breached": Entry(

@@ -347,6 +347,7 @@ class PreTradeGate:
         order = ProposedOrder(
             market=req.market, side=req.side, type=req.type, size=req.size, price=plan.price,
             reduce_only=req.reduce_only, slippage_bps=plan.slippage_bps,
+            trigger_price=req.trigger_price,
         )  # fmt: skip
         oracle = self.oracle_price(req.market)
         check_order(order, limits, scope=scope, oracle=oracle, exposure=exposure)

@@ -193,6 +193,8 @@ def test_hostile_numbers_are_refused_in_microseconds_with_or_without_a_key(
         (b"[" * 32_000 + b"]" * 32_000, "nesting_too_deep"),
         (b'{"market": ' * 2_900 + b"1" + b"}" * 2_900, "nesting_too_deep"),
         (b'{"market": "BTC-\xff\xfe-USD"}', "invalid_encoding"),
+        # An integer past json.loads' 4,300 digits raises a bare ValueError (was 400 http_error).
+        (b'{"subaccount": ' + b"9" * 4_301 + b"}", "number_out_of_range"),
     ],
 )
 def test_unreadable_bodies_are_refused_before_authentication(
@@ -445,6 +447,39 @@ def test_a_fresh_install_has_guard_rails_an_operator_may_widen(attacked: RouterP
         finally:
             admin.put("/v1/admin/risk-limits/global", json={})
         refused(place(c, absurd), 400, "risk_price_band_bps")  # null again: the default
+
+
+def test_a_conditional_market_order_is_held_to_the_band_and_the_slippage(
+    attacked: RouterProcess,
+) -> None:
+    # The review of issue 14: a take-profit buy far above the oracle triggers at once, a market
+    # buy capped only at its trigger + 1% (201 at 9,090,000, then FILLED, with BTC at ~29,000).
+    tp = {
+        "market": "BTC-USD",
+        "side": "BUY",
+        "type": "TAKE_PROFIT_MARKET",
+        "size": "0.001",
+        "trigger_price": "9000000",
+        "max_slippage_bps": 100,
+    }
+    trader = new_key(attacked, ["read", "trade"])
+    with attacked.client(trader) as c:
+        body = refused(place(c, tp), 400, "risk_price_band_bps")
+        assert body["error"]["details"]["trigger_price"] == "9000000"
+        assert body["error"]["details"]["scope"] == "default"
+
+        def dry_run(order: dict[str, Any]) -> httpx.Response:
+            return c.post("/v1/orders", params={"dry_run": "true"}, json=order)
+
+        refused(dry_run(tp | {"side": "SELL", "trigger_price": "1"}), 400, "risk_price_band_bps")
+        btc = oracle(c, "BTC-USD")
+        # Crossed, in the band, but its worst price is ~6% above the oracle: more than 5%.
+        near = str((btc * Decimal("1.05")).quantize(Decimal(1)))
+        refused(dry_run(tp | {"trigger_price": near}), 400, "risk_max_slippage_bps")
+        # A stop-loss half-way below the market is not crossed: it executes around its trigger.
+        half = str((btc / 2).quantize(Decimal(1)))
+        stop = tp | {"side": "SELL", "type": "STOP_MARKET", "trigger_price": half}
+        assert dry_run(stop).status_code == 200, dry_run(stop).text
 
 
 def test_on_a_real_network_trading_waits_for_explicit_limits(guarded: RouterProcess) -> None:

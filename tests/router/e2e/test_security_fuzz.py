@@ -202,6 +202,7 @@ RAW_BODIES = [
     b'{"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": NaN}',
     b'{"market": "BTC-USD", "side": "BUY", "type": "MARKET", "size": -Infinity}',
     b"\xff\xfe\x00\x00",
+    b'{"subaccount": ' + b"9" * 4_301 + b"}",  # past json.loads' 4,300-digit integer limit
 ]
 
 

@@ -102,6 +102,9 @@ async def test_what_it_binds_it_serves_and_its_errors_take_the_app_handlers(
         (b'{"a": ' * 30_000 + b"1" + b"}" * 30_000, "nesting_too_deep"),
         (b"\xff\xfe", "invalid_request"),  # read as UTF-16 (its BOM), then not JSON
         (b'{"market": "BTC-\xff"}', "invalid_encoding"),
+        # json.loads' ValueError past 4,300 digits (sys.get_int_max_str_digits), no key sent.
+        (b'{"subaccount": ' + b"9" * 4_301 + b"}", "number_out_of_range"),
+        (b'{"size": -' + b"1" * 10_000 + b"}", "number_out_of_range"),
     ],
 )
 async def test_unreadable_bodies_are_a_422_with_a_stable_code_not_an_error(
