@@ -31,7 +31,12 @@ from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.prices import OraclePrices
 from dydx_router.chain.resilience import circuit_open_error
-from dydx_router.chain.sequencer import TIMESTAMP_NONCE_MIN, Sequencer, nonce_expired
+from dydx_router.chain.sequencer import (
+    TIMESTAMP_NONCE_MIN,
+    SequenceMode,
+    Sequencer,
+    nonce_expired,
+)
 from dydx_router.domain.errors import UnknownMarket
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
@@ -219,9 +224,13 @@ class DydxExchange(AccountReads):
     async def sign_preview(self, order: Order, plan: OrderPlan) -> OrderPreview:
         # The hash of what would be signed, never a signature: a preview must not be a
         # broadcastable transaction (it is neither stored nor counted by the risk gate).
+        # A stateful tx carries a timestamp nonce in that mode (a permissioned key's only one):
+        # the one a tx signed now would take, so the digest is of a signable SignDoc.
         sequence = self.sequencer.cached_sequence
         if plan.is_short_term:
             sequence = self._short_term_sequence()
+        elif self.sequencer.mode is SequenceMode.TIMESTAMP_NONCE:
+            sequence = self.sequencer.preview_nonce()
         elif sequence is None:
             sequence = (await self.node.account(self.address)).sequence
         digest = txb.sign_doc_sha256(

@@ -306,10 +306,18 @@ class Sequencer:
             self._sequence = sequence + 1
             return Submitted(tx_hash, sequence, signed)
 
+    def preview_nonce(self) -> int:
+        """The timestamp nonce a stateful tx signed now would carry, not reserved (a preview's;
+        the tx itself takes its own when it is signed)."""
+        return self._nonce_at(self._clock_ms())
+
+    def _nonce_at(self, now: int) -> int:
+        nonce = max(now, self._last_nonce + 1)
+        return nonce + (self._nonce_offset - nonce) % self._nonce_stride  # this replica's residue
+
     def _next_nonce(self) -> int:
         now = self._clock_ms()
-        nonce = max(now, self._last_nonce + 1)
-        nonce += (self._nonce_offset - nonce) % self._nonce_stride  # this replica's residue
+        nonce = self._nonce_at(now)
         if nonce < TIMESTAMP_NONCE_MIN:
             raise InvalidTxInput("the clock is before 2004: no valid timestamp nonce")
         if nonce - now > TIMESTAMP_NONCE_WINDOW_MS:
