@@ -1,8 +1,9 @@
 """Permissioned trading keys: grant, list and revoke x/accountplus authenticators for an owner.
 
 The owner's key is used for these three operations only (it signs MsgAddAuthenticator /
-MsgRemoveAuthenticator) and is never written anywhere. ``grant`` creates a fresh trading key
-(a 24-word BIP39 mnemonic, written to a new 0600 file before anything is sent), registers
+MsgRemoveAuthenticator) and is never written anywhere. ``grant`` checks its inputs and builds
+the authenticator first, then creates a fresh trading key (a 24-word BIP39 mnemonic, written to
+a new 0600 file before anything is sent: a refusal before that point leaves no file), registers
 ``chain.authenticators.trading_key`` for it, waits until a block holds the tx, and finds the
 authenticator id the chain assigned (MsgAddAuthenticatorResponse carries none: the id is that of
 the owner's authenticator with exactly this config, the highest if several).
@@ -33,6 +34,7 @@ from dydx_router.chain.errors import (
     TxNotFound,
     rejection,
 )
+from dydx_router.chain.messages import MAX_SUBACCOUNT_NUMBER
 from dydx_router.chain.node import Account, NodeClient
 from dydx_router.chain.tx import Signer, sign_tx
 from dydx_router.chain.wallet import Wallet, address_of
@@ -126,10 +128,13 @@ async def _send_and_commit(
         return signed.tx_hash
 
 
-def new_trading_key(key_file: Path) -> Wallet:
-    """A fresh mnemonic written to ``key_file`` (created 0600, never overwritten); missing
-    parent directories are created 0700 (``~/.dydx-router/trading-key`` on a fresh machine)."""
-    mnemonic = str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24))
+def _fresh_mnemonic() -> str:
+    return str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_24))
+
+
+def _write_key_file(key_file: Path, mnemonic: str) -> None:
+    """``mnemonic`` to ``key_file`` (created 0600, never overwritten); missing parent
+    directories are created 0700 (``~/.dydx-router/trading-key`` on a fresh machine)."""
     try:
         key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -139,7 +144,41 @@ def new_trading_key(key_file: Path) -> Wallet:
         raise TradingKeyError(f"cannot create {key_file}: {exc.strerror}") from None
     with os.fdopen(fd, "w") as f:
         f.write(mnemonic + "\n")
+
+
+def new_trading_key(key_file: Path) -> Wallet:
+    """A fresh mnemonic written to ``key_file`` (see ``_write_key_file``)."""
+    mnemonic = _fresh_mnemonic()
+    _write_key_file(key_file, mnemonic)
     return Wallet.from_mnemonic(SecretStr(mnemonic))
+
+
+def subaccount_numbers(values: Sequence[int]) -> list[int]:
+    """Sorted, distinct subaccount numbers, each one the chain can hold (0..128000,
+    `protocol/x/subaccounts/types/subaccount.go` MaxSubaccountIdNumber; the SubaccountFilter
+    itself would take any uint32, `x/accountplus/authenticator/subaccount_filter.go`)."""
+    bad = sorted({v for v in values if not 0 <= v <= MAX_SUBACCOUNT_NUMBER})
+    if bad:
+        raise TradingKeyError(
+            f"subaccount numbers must be in 0..{MAX_SUBACCOUNT_NUMBER}; got {bad}; "
+            "no trading key was written"
+        )
+    return sorted(set(values))
+
+
+def _authenticator(
+    public_key: bytes, subaccounts: Sequence[int], clob_ids: Sequence[int]
+) -> auth.Authenticator:
+    """The trading key's authenticator, or a TradingKeyError saying why the chain would refuse
+    it (e.g. a config over 1024 bytes, `types/message_add_authenticator.go`)."""
+    try:
+        return auth.trading_key(public_key, subaccounts, clob_ids)
+    except ValueError as exc:
+        raise TradingKeyError(
+            f"cannot build the authenticator ({len(clob_ids)} markets, {len(subaccounts)} "
+            f"subaccounts): {exc}; grant fewer markets or subaccounts per key; "
+            "no trading key was written"
+        ) from None
 
 
 def _remove(path: Path) -> None:
@@ -157,16 +196,21 @@ async def grant(
     key_file: Path,
     timeout_s: float = COMMIT_TIMEOUT_S,
 ) -> Granted:
+    # Everything that can refuse the grant runs before the key file is created: a refusal
+    # leaves nothing behind, so the same command can be run again (the file is O_EXCL).
     if not markets or not subaccounts:
         raise TradingKeyError("a trading key needs at least one market and one subaccount")
+    subs = subaccount_numbers(subaccounts)
     specs = await node.market_specs()
     unknown = sorted(set(markets) - set(specs))
     if unknown:
         raise TradingKeyError(f"unknown markets {unknown} (known: {', '.join(sorted(specs))})")
     clob_ids = sorted({specs[m].clob_pair_id for m in markets})
-    account = await _owner_account(node, owner)  # before the key file: nothing left behind
-    trader = await asyncio.to_thread(new_trading_key, key_file)
-    wanted = auth.trading_key(trader.public_key, sorted(set(subaccounts)), clob_ids)
+    mnemonic = await asyncio.to_thread(_fresh_mnemonic)  # in memory until the checks pass
+    trader = Wallet.from_mnemonic(SecretStr(mnemonic))
+    wanted = _authenticator(trader.public_key, subs, clob_ids)
+    account = await _owner_account(node, owner)
+    await asyncio.to_thread(_write_key_file, key_file, mnemonic)
     try:
         tx_hash = await _send_and_commit(
             node,
@@ -253,4 +297,5 @@ __all__ = [
     "grant",
     "new_trading_key",
     "revoke",
+    "subaccount_numbers",
 ]

@@ -299,7 +299,12 @@ class DryRunOut(BaseModel):
     order: OrderOut
     order_id: ChainOrderIdOut
     sign_doc_sha256: str = Field(
-        description="Hex sha256 of the SignDoc (SIGN_MODE_DIRECT) a placement would sign now."
+        description=(
+            "Hex sha256 of the SignDoc (SIGN_MODE_DIRECT) a placement would sign now. For a "
+            "stateful order in timestamp_nonce sequencing (always for a permissioned key) its "
+            "sequence is the unix-ms nonce a tx signed at the preview would take, else the "
+            "account sequence; a later placement takes a later nonce, so its digest differs."
+        )
     )
 
     @classmethod

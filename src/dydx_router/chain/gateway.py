@@ -31,7 +31,12 @@ from dydx_router.chain.indexer import IndexerClient
 from dydx_router.chain.node import NodeClient
 from dydx_router.chain.prices import OraclePrices
 from dydx_router.chain.resilience import circuit_open_error
-from dydx_router.chain.sequencer import TIMESTAMP_NONCE_MIN, Sequencer
+from dydx_router.chain.sequencer import (
+    TIMESTAMP_NONCE_MIN,
+    SequenceMode,
+    Sequencer,
+    nonce_expired,
+)
 from dydx_router.domain.errors import UnknownMarket
 from dydx_router.domain.market import MarketSpec
 from dydx_router.domain.order import ChainError as RecordedError
@@ -219,9 +224,13 @@ class DydxExchange(AccountReads):
     async def sign_preview(self, order: Order, plan: OrderPlan) -> OrderPreview:
         # The hash of what would be signed, never a signature: a preview must not be a
         # broadcastable transaction (it is neither stored nor counted by the risk gate).
+        # A stateful tx carries a timestamp nonce in that mode (a permissioned key's only one):
+        # the one a tx signed now would take, so the digest is of a signable SignDoc.
         sequence = self.sequencer.cached_sequence
         if plan.is_short_term:
             sequence = self._short_term_sequence()
+        elif self.sequencer.mode is SequenceMode.TIMESTAMP_NONCE:
+            sequence = self.sequencer.preview_nonce()
         elif sequence is None:
             sequence = (await self.node.account(self.address)).sequence
         digest = txb.sign_doc_sha256(
@@ -288,12 +297,18 @@ class DydxExchange(AccountReads):
         return await self._send([self._place_msg(order, plan)], before_broadcast=before_broadcast)
 
     async def sequence_consumed(self, signed_tx: bytes) -> bool:
-        """Whether the account's committed sequence is past the sequence ``signed_tx`` was signed
-        with: then that tx can never be included (cosmos-sdk x/auth/ante/sigverify.go
-        IncrementSequenceDecorator). False for a timestamp nonce, which says nothing of it."""
+        """Whether ``signed_tx`` can never be included because of what it was signed with: the
+        account's committed sequence is past its sequence (cosmos-sdk
+        x/auth/ante/sigverify.go IncrementSequenceDecorator), or the chain's latest block time
+        is past its timestamp nonce's window (``sequencer.nonce_expired``) while the node that
+        told that time holds it in no block."""
         sequence = txb.sequence_of(signed_tx)
-        if sequence is None or sequence >= TIMESTAMP_NONCE_MIN:
+        if sequence is None:
             return False
+        if sequence >= TIMESTAMP_NONCE_MIN:
+            block, committed = await self.node.latest_block_and_tx(txb.tx_hash_of(signed_tx))
+            # In a block: not dead, whatever the time; tx_result says what became of it.
+            return committed is None and nonce_expired(sequence, block.time)
         return (await self.node.account(self.address)).sequence > sequence
 
     async def indexer_height(self) -> tuple[int, datetime | None]:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -54,11 +55,30 @@ from dydx_router.chain.tx import (
 from dydx_router.observability import metrics
 
 log = structlog.get_logger(__name__)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # protocol/x/accountplus/keeper/timestampnonce.go: TimestampNonceSequenceCutoff (sequences at or
 # above it are unix-ms timestamps) and MaxTimeInPastMs / MaxTimeInFutureMs around the block time.
 TIMESTAMP_NONCE_MIN = 1 << 40
 TIMESTAMP_NONCE_WINDOW_MS = 30_000
+# How far past a nonce's window the latest block's time must be before a tx with that nonce,
+# in no block, is judged dead (see nonce_expired): the tx index may trail the block store.
+NONCE_EXPIRY_MARGIN_MS = 5_000
+
+
+def nonce_expired(nonce: int, block_time: datetime) -> bool:
+    """Whether a tx signed with timestamp nonce ``nonce`` can never pass the chain's check any
+    more, ``block_time`` being the latest committed block's time (the chain's clock, never this
+    machine's). The chain refuses a nonce older than its block's time - 30 s, at CheckTx and in
+    the block alike (v4-chain `protocol/x/accountplus/keeper/timestampnonce.go`
+    IsValidTimestampNonce, MaxTimeInPastMs), and block times only increase (CometBFT: each
+    block's time is after its parent's), so once one block is past ``nonce + 30 s`` every later
+    block is. The margin keeps the judgement clear of a tx indexed late (the caller has looked
+    it up by hash on the node that gave ``block_time``)."""
+    if nonce < TIMESTAMP_NONCE_MIN:
+        return False
+    block_ms = (block_time - _EPOCH) // timedelta(milliseconds=1)
+    return block_ms > nonce + TIMESTAMP_NONCE_WINDOW_MS + NONCE_EXPIRY_MARGIN_MS
 
 
 # Called with a signed stateful tx before it is broadcast (the write-ahead of its bytes); an
@@ -286,10 +306,18 @@ class Sequencer:
             self._sequence = sequence + 1
             return Submitted(tx_hash, sequence, signed)
 
+    def preview_nonce(self) -> int:
+        """The timestamp nonce a stateful tx signed now would carry, not reserved (a preview's;
+        the tx itself takes its own when it is signed)."""
+        return self._nonce_at(self._clock_ms())
+
+    def _nonce_at(self, now: int) -> int:
+        nonce = max(now, self._last_nonce + 1)
+        return nonce + (self._nonce_offset - nonce) % self._nonce_stride  # this replica's residue
+
     def _next_nonce(self) -> int:
         now = self._clock_ms()
-        nonce = max(now, self._last_nonce + 1)
-        nonce += (self._nonce_offset - nonce) % self._nonce_stride  # this replica's residue
+        nonce = self._nonce_at(now)
         if nonce < TIMESTAMP_NONCE_MIN:
             raise InvalidTxInput("the clock is before 2004: no valid timestamp nonce")
         if nonce - now > TIMESTAMP_NONCE_WINDOW_MS:

@@ -78,11 +78,19 @@ def _with_node(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
         _fail(str(exc), 1)
 
 
-def _ints(text: str, what: str) -> list[int]:
+def _subaccounts(text: str) -> list[int]:
+    """``--subaccounts``: refused here (a usage error, nothing read or written) unless every
+    part is a subaccount number the chain can hold."""
+    from dydx_router.trading_keys import TradingKeyError, subaccount_numbers
+
     try:
-        return [int(p) for p in text.split(",") if p.strip()]
+        numbers = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        _fail(f"{what} must be comma-separated integers")
+        _fail("--subaccounts must be comma-separated integers")
+    try:
+        return subaccount_numbers(numbers)
+    except TradingKeyError as exc:
+        _fail(f"--subaccounts: {exc}")
 
 
 @app.command("grant")
@@ -99,7 +107,7 @@ def grant(
 
     settings = _settings()
     tickers = [m.strip() for m in markets.split(",") if m.strip()]
-    subs = _ints(subaccounts, "--subaccounts")
+    subs = _subaccounts(subaccounts)
     owner = _owner(owner_mnemonic_file)
     g = _with_node(
         settings,

@@ -166,8 +166,9 @@ class Exchange(Protocol):
         ...
 
     async def sequence_consumed(self, signed_tx: bytes) -> bool:
-        """Whether the account's committed sequence is past the one ``signed_tx`` carries (so
-        it can never be included)."""
+        """Whether what ``signed_tx`` was signed with can no longer be used, so the tx can never
+        be included: the account's committed sequence is past its sequence, or (a timestamp
+        nonce) the chain's block time is past the nonce's window and no block holds the tx."""
         ...
 
     async def indexer_height(self) -> tuple[int, datetime | None]:

@@ -11,11 +11,16 @@ The rules, each from what the chain can prove:
   REJECTED.
 - **Stateful txs are stored before they are broadcast** (``OrderService._write_ahead``), so an
   order without a stored tx was never broadcast, and one with a tx is settled from it: in a
-  block (GetTx) → what the block says; the account's committed sequence past the tx's and the
-  tx in no block → it can never be included (cosmos-sdk x/auth/ante/sigverify.go
-  IncrementSequenceDecorator) → the OrderId was never placed; otherwise it may still be in a
-  mempool → wait, or re-send the identical bytes. The sequence is read before GetTx, so a tx
-  committed between the two reads is found by GetTx.
+  block (GetTx) → what the block says; the tx in no block and what it was signed with used up
+  → it can never be included → the OrderId was never placed; otherwise it may still be in a
+  mempool → wait, or re-send the identical bytes. Used up: the account's committed sequence is
+  past the tx's (cosmos-sdk x/auth/ante/sigverify.go IncrementSequenceDecorator), or, for a
+  timestamp nonce (a permissioned key always, the default mode), the chain's latest block time
+  is more than 30 s (plus a margin) past the nonce (v4-chain
+  `protocol/x/accountplus/keeper/timestampnonce.go` IsValidTimestampNonce;
+  ``chain/sequencer.py`` nonce_expired), judged on the chain's clock, never this machine's. The
+  sequence or block time is read before GetTx, so a tx committed between the two reads is found
+  by GetTx.
 - **The kill switch stops recovery.** Under HALTED nothing is (re-)placed: a short-term order
   that may have been sent is cancelled on chain (a short-term cancel of an OrderId the chain
   does not hold succeeds and keeps the order off the book, memclob.go CancelOrder and
@@ -210,7 +215,8 @@ class RecoveryMixin:
                 order, _S.REJECTED, "failed in its block" + code, height, **fields
             )
         if consumed:
-            # In no block, and its sequence is gone: this tx can never be included.
+            # In no block, and its sequence is used (or its timestamp nonce is out of the
+            # chain's window): this tx can never be included.
             if order.status is _S.CANCEL_REQUESTED or self.halted():
                 return await self._move(
                     order, _S.CANCELED, "never placed: its tx can no longer be included", height
@@ -242,7 +248,8 @@ class RecoveryMixin:
             return False
         if submission.outcome is Outcome.REJECTED:
             # Refused as a re-send while it may sit in another node's mempool: looked up again
-            # on the next pass (its sequence moving on proves it was never placed).
+            # on the next pass (its sequence moving on, or its nonce's window closing on the
+            # chain's clock, proves it was never placed).
             err = submission.error
             log.warning(
                 "stateful_resend_refused",

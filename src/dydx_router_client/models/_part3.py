@@ -225,7 +225,7 @@ class DryRunOut(BaseModel):
     sign_doc_sha256: Annotated[
         str,
         Field(
-            description="Hex sha256 of the SignDoc (SIGN_MODE_DIRECT) a placement would sign now.",
+            description="Hex sha256 of the SignDoc (SIGN_MODE_DIRECT) a placement would sign now. For a stateful order in timestamp_nonce sequencing (always for a permissioned key) its sequence is the unix-ms nonce a tx signed at the preview would take, else the account sequence; a later placement takes a later nonce, so its digest differs.",
             title="Sign Doc Sha256",
         ),
     ]

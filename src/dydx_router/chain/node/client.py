@@ -246,6 +246,38 @@ class NodeClient(NodeTransport):
         )
         return result
 
+    async def latest_block_and_tx(self, tx_hash: str) -> tuple[LatestBlock, TxResult | None]:
+        """One node's latest block, then the same node's answer for ``tx_hash`` (None: in none
+        of its blocks). One endpoint answers both, in that order, so the tx is in no block up to
+        the one returned as that node knows them; a lagging second node could have missed it."""
+
+        async def both(stubs: Stubs, deadline: float) -> tuple[Any, Any]:
+            block = await stubs.tendermint.GetLatestBlock(
+                tm_query.GetLatestBlockRequest(), timeout=deadline
+            )
+            try:
+                found = await stubs.tx.GetTx(
+                    tx_service.GetTxRequest(hash=tx_hash), timeout=deadline
+                )
+            except grpc.aio.AioRpcError as e:
+                if e.code() is not _SC.NOT_FOUND:
+                    raise
+                found = None
+            return block, found
+
+        block, found = await self._call(
+            lambda s: lambda _request, *, timeout: both(s, timeout), tx_hash
+        )
+        header = block_header(block)
+        latest = LatestBlock(height=int(header.height), time=header.time.ToDatetime(tzinfo=UTC))
+        if found is None:
+            return latest, None
+        r = found.tx_response
+        tx = TxResult(
+            tx_hash=r.txhash, height=r.height, code=r.code, codespace=r.codespace, raw_log=r.raw_log
+        )
+        return latest, tx
+
     async def get_tx(self, tx_hash: str) -> TxResult:
         """A committed tx by hash; ``TxNotFound`` if unknown (short-term txs are never found)."""
 

@@ -246,6 +246,34 @@ async def test_timestamp_nonces_let_stateful_txs_go_out_concurrently(
     assert (await node.account(funded.address)).sequence == 0  # no account sequence consumed
 
 
+async def test_one_node_tells_its_latest_block_and_whether_a_tx_is_in_it(
+    node: NodeClient, funded: Wallet
+) -> None:
+    """What the reconciler judges a timestamp-nonce tx by (``gateway.sequence_consumed``): the
+    block time and the lookup by hash, both from one node, block first."""
+    seq = _sequencer(node, funded, mode=SequenceMode.TIMESTAMP_NONCE)
+    placed = await seq.send(
+        [
+            tx.place_order(
+                ChainOrderId(funded.address, 0, 400, 0, OrderFlags.LONG_TERM),
+                side=Side.BUY,
+                quantums=1_000_000,
+                subticks=await _resting_buy_subticks(node),
+                good_til_block_time=int(time.time()) + 3600,
+            )
+        ]
+    )
+    committed = await eventually(
+        lambda: _get_tx_or_none(node, placed.tx_hash), lambda r: r is not None
+    )
+    block, found = await node.latest_block_and_tx(placed.tx_hash)
+    assert found is not None and found.tx_hash == placed.tx_hash and found.code == 0
+    assert committed is not None and found.height <= block.height
+    assert abs(block.time.timestamp() - time.time()) < 10  # the devnet's block time: its clock
+    later, missing = await node.latest_block_and_tx("AB" * 32)
+    assert missing is None and later.height >= block.height
+
+
 async def test_rejections_are_typed_by_codespace_and_code(
     node: NodeClient, funded: Wallet, devnet: DevnetProcess
 ) -> None:
