@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from dydx_devnet.cometrpc import encode
 
 if TYPE_CHECKING:
+    from dydx_devnet.engine import CommittedTx, Engine
     from dydx_devnet.events import Subscription
     from dydx_devnet.host import DevnetHost
 
@@ -38,21 +39,54 @@ _CONDITION = re.compile(r"^\s*([\w.\-]+)\s*=\s*(?:'([^']*)'|(-?\d+(?:\.\d+)?))\s
 MAX_QUERY_LENGTH = 512  # rpc/core/events.go maxQueryLength
 
 
-def parse_query(query: str) -> list[tuple[str, str]]:
-    """The (key, value) equality conditions of a query; raises ValueError."""
-    if len(query) > MAX_QUERY_LENGTH:
-        raise ValueError("maximum query length exceeded")
-    out: list[tuple[str, str]] = []
+def _conditions(query: str) -> list[tuple[str, str, bool]]:
+    """(key, value, value is a quoted string) per condition; raises ValueError."""
+    out: list[tuple[str, str, bool]] = []
     for part in query.split(" AND "):
         m = _CONDITION.match(part)
         if m is None:
             raise ValueError(f"failed to parse query: unsupported condition {part.strip()!r}")
-        out.append((m.group(1), m.group(2) if m.group(2) is not None else m.group(3)))
+        quoted = m.group(2) is not None
+        out.append((m.group(1), m.group(2) if quoted else m.group(3), quoted))
     return out
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """The (key, value) equality conditions of a query to subscribe to; raises ValueError
+    (`rpc/core/events.go` Subscribe refuses an over-long query before parsing it)."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise ValueError("maximum query length exceeded")
+    return [(k, v) for k, v, _ in _conditions(query)]
+
+
+def canonical(query: str) -> str:
+    """The query as `libs/pubsub/query` prints it (`Query.String()`: syntax.go Condition and
+    Arg String, ``tag = 'value'`` or ``tag = 5`` joined by `` AND ``): pubsub keys a client's
+    subscriptions by it (`libs/pubsub/pubsub.go`), so ``tm.event='Tx'`` and
+    ``tm.event = 'Tx'`` are one subscription. Raises ValueError."""
+    return " AND ".join(
+        f"{k} = '{v}'" if quoted else f"{k} = {v}" for k, v, quoted in _conditions(query)
+    )
 
 
 def matches(conditions: list[tuple[str, str]], events: dict[str, list[str]]) -> bool:
     return all(value in events.get(key, ()) for key, value in conditions)
+
+
+def finalize_block(engine: Engine, height: int, txs: list[CommittedTx]) -> dict[str, Any]:
+    """NewBlock's `abci.ResponseFinalizeBlock` (`abci/types/types.pb.go`), as cmtjson prints it:
+    ``events`` (not modelled), ``tx_results`` and ``app_hash`` are omitempty, so an empty block
+    has no ``tx_results``; ``validator_updates`` has no omitempty and is always there. The SDK's
+    module manager starts EndBlock's updates as an empty slice (cosmos-sdk `types/module/module.go`
+    EndBlock: ``validatorUpdates := []abci.ValidatorUpdate{}``) and the in-process app hands that
+    slice to CometBFT unchanged, so it prints ``[]`` (cmtjson prints only a nil slice as ``null``,
+    `libs/json/encoder.go` encodeReflectList)."""
+    out: dict[str, Any] = {}
+    if txs:
+        out["tx_results"] = [encode.exec_tx_result(t) for t in txs]
+    out["validator_updates"] = []
+    out["app_hash"] = encode.b64(encode.stand_in(engine.state.chain_id, "app", height))
+    return out
 
 
 class Feed:
@@ -128,10 +162,7 @@ class Feed:
             "value": {
                 "block": b["block"],
                 "block_id": b["block_id"],
-                "result_finalize_block": {
-                    "tx_results": [encode.exec_tx_result(t) for t in txs],
-                    "app_hash": encode.b64(encode.stand_in(engine.state.chain_id, "app", height)),
-                },
+                "result_finalize_block": finalize_block(engine, height, txs),
             },
         }
         self._emit({"tm.event": ["NewBlock"]}, new_block)
@@ -150,9 +181,10 @@ class Feed:
             data = {
                 "type": "tendermint/event/Tx",
                 "value": {
+                    # abci.TxResult: index is `json:"index,omitempty"`, so the first tx has none
                     "TxResult": {
                         "height": str(height),
-                        "index": i,
+                        **({"index": i} if i else {}),
                         "tx": encode.b64(t.tx_bytes),
                         "result": encode.exec_tx_result(t),
                     }

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from dydx_devnet.cometrpc.feed import Feed
     from dydx_devnet.host import DevnetHost
 
+# canonical query -> (the subscribe request's id, the query as written, its conditions)
+Subscriptions = dict[str, tuple[Any, str, list[tuple[str, str]]]]
 _S = grpc.StatusCode
 # grpc-gateway runtime/errors.go HTTPStatusFromCode
 HTTP_STATUS = {
@@ -78,6 +80,17 @@ def _ok(rid: Any, result: Any) -> dict[str, Any]:
 
 def _err(rid: Any, e: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": e.body()}
+
+
+def _params(method: str, req: dict[str, Any], *, ws: bool) -> dict[str, Any]:
+    """The params of a JSON-RPC request. Bad params are -32602 over HTTP
+    (`http_json_handler.go` RPCInvalidParamsError) but -32603 on the websocket
+    (`ws_handler.go` readRoutine answers RPCInternalError)."""
+    try:
+        return json_params(method, req.get("params"))
+    except ValueError as e:
+        text = f"error converting json params to arguments: {e}"
+        raise (internal(text) if ws else invalid_params(text)) from None
 
 
 def _parse_error(e: Exception) -> dict[str, Any]:
@@ -114,17 +127,14 @@ class RpcApp:
         if chosen is not None:
             raise HttpFault(HTTP_STATUS.get(chosen.code, 500), f"devnet fault: {chosen.message}")
 
-    async def _one(self, req: dict[str, Any]) -> dict[str, Any]:
+    async def _one(self, req: dict[str, Any], *, ws: bool = False) -> dict[str, Any]:
         """A request `envelope` read (a string or integer id)."""
         rid = req["id"]
         method = req.get("method")
         try:
             if method not in PARAMS:
                 raise method_not_found()
-            try:
-                p = json_params(method, req.get("params"))
-            except ValueError as e:
-                raise invalid_params(f"error converting json params to arguments: {e}") from None
+            p = _params(method, req, ws=ws)
             return _ok(rid, await self.methods.call(method, p))
         except RpcError as e:
             return _err(rid, e)
@@ -171,11 +181,11 @@ class RpcApp:
             await ws.close()  # before accept: the handshake is refused (HTTP 403)
             return
         await ws.accept()
-        subs: dict[str, tuple[Any, list[tuple[str, str]]]] = {}
+        subs: Subscriptions = {}
         outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
         def listener(events: dict[str, list[str]], data: dict[str, Any]) -> None:
-            for query, (sid, conditions) in subs.items():
+            for sid, query, conditions in list(subs.values()):
                 if feed_mod.matches(conditions, events):
                     result = {"query": query, "data": data, "events": events}
                     outbox.put_nowait(_ok(sid, result))
@@ -200,9 +210,7 @@ class RpcApp:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writing
 
-    async def _ws_request(
-        self, text: str, subs: dict[str, tuple[Any, list[tuple[str, str]]]]
-    ) -> dict[str, Any] | None:
+    async def _ws_request(self, text: str, subs: Subscriptions) -> dict[str, Any] | None:
         try:
             req = envelope.single(json.loads(text))
         except (ValueError, envelope.ParseError) as e:
@@ -215,25 +223,40 @@ class RpcApp:
         except HttpFault as f:
             return _err(rid, internal(f.text))
         if method not in WS_ONLY:
-            return await self._one(req)
+            return await self._one(req, ws=True)
         try:
-            p = json_params(method, req.get("params"))
+            return _ok(rid, _subscription(method, _params(method, req, ws=True), rid, subs))
+        except RpcError as e:
+            return _err(rid, e)
+
+
+def _subscription(method: str, p: dict[str, Any], rid: Any, subs: Subscriptions) -> Any:
+    """subscribe / unsubscribe / unsubscribe_all of one connection (`rpc/core/events.go`).
+    Subscriptions are keyed by the canonical query (`feed.canonical`), as pubsub keys them;
+    events carry the query as the client wrote it (ResultEvent.Query)."""
+    query = p.get("query") or ""
+    if method == "subscribe":
+        try:
+            conditions = feed_mod.parse_query(query)
         except ValueError as e:
-            return _err(rid, invalid_params(f"error converting json params to arguments: {e}"))
-        query = p.get("query") or ""
-        if method == "subscribe":
-            if query in subs:
-                return _err(rid, internal("already subscribed"))
-            try:
-                subs[query] = (rid, feed_mod.parse_query(query))
-            except ValueError as e:
-                return _err(rid, internal(str(e)))
-        elif method == "unsubscribe":
-            if subs.pop(query, None) is None:
-                return _err(rid, internal("subscription not found"))
-        else:
-            subs.clear()
-        return _ok(rid, {})
+            raise internal(str(e)) from None
+        key = feed_mod.canonical(query)
+        if key in subs:
+            raise internal("already subscribed")  # libs/pubsub ErrAlreadySubscribed
+        subs[key] = (rid, query, conditions)
+    elif method == "unsubscribe":
+        try:
+            key = feed_mod.canonical(query)  # Unsubscribe parses first (cmtquery.New)
+        except ValueError as e:
+            raise internal(str(e)) from None
+        if subs.pop(key, None) is None:
+            raise internal("subscription not found")  # libs/pubsub ErrSubscriptionNotFound
+    else:
+        if not subs:
+            # pubsub.go UnsubscribeAll: a client with no subscription is not found either
+            raise internal("subscription not found")
+        subs.clear()
+    return {}
 
 
 class _Server(uvicorn.Server):

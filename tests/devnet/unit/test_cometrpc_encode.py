@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from dydx_devnet.cometrpc.encode import merkle_root, rfc3339
-from dydx_devnet.cometrpc.feed import matches, parse_query
+from dydx_devnet.cometrpc.feed import canonical, matches, parse_query
 
 
 def test_merkle_root_matches_cometbft_rfc6962_vectors() -> None:
@@ -58,3 +58,11 @@ def test_event_queries() -> None:
         parse_query("tx.height > 5")
     with pytest.raises(ValueError, match="maximum query length exceeded"):
         parse_query("tm.event='" + "x" * 600 + "'")
+
+
+def test_queries_print_as_pubsub_prints_them() -> None:
+    # libs/pubsub/query/syntax/syntax.go Condition.String, Arg.String
+    assert canonical("tm.event='Tx'") == "tm.event = 'Tx'"
+    assert canonical("tm.event = 'Tx'  AND tx.height=5") == "tm.event = 'Tx' AND tx.height = 5"
+    with pytest.raises(ValueError, match="failed to parse query"):
+        canonical("tx.height > 5")

@@ -1,0 +1,134 @@
+"""The devnet's CometBFT RPC websocket against CometBFT v0.38's: subscriptions keyed by the
+canonical query (`libs/pubsub/pubsub.go`, `libs/pubsub/query` String), `unsubscribe` and
+`unsubscribe_all` (`rpc/core/events.go`), bad params (`rpc/jsonrpc/server/ws_handler.go`) and
+the event shapes (`types/events.go`, `abci/types/types.pb.go`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from tests.devnet.integration.test_cometrpc import funded, long_term
+from tests.fixtures.devnet import DevnetProcess
+from websockets.asyncio.client import ClientConnection, connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+TIMEOUT = 10.0
+
+
+@pytest.fixture
+async def ws(devnet_manual: DevnetProcess) -> AsyncIterator[ClientConnection]:
+    async with connect(devnet_manual.rpc.replace("http://", "ws://") + "/websocket") as conn:
+        yield conn
+
+
+async def call(ws: ClientConnection, rid: Any, method: str, params: Any = None) -> Any:
+    """A request and its answer (no subscription may be live: events would interleave)."""
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
+    if params is not None:
+        body["params"] = params
+    await ws.send(json.dumps(body))
+    return json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+
+
+def internal(data: str) -> dict[str, Any]:
+    return {"code": -32603, "message": "Internal error", "data": data}
+
+
+async def test_subscriptions_are_keyed_by_the_canonical_query(ws: ClientConnection) -> None:
+    # no subscription: unsubscribe_all is not found either (pubsub.go UnsubscribeAll)
+    assert (await call(ws, 1, "unsubscribe_all"))["error"] == internal("subscription not found")
+    assert (await call(ws, 2, "subscribe", {"query": "tm.event = 'Tx'"}))["result"] == {}
+    # the same query written differently is the same subscription (Query.String())
+    again = await call(ws, 3, "subscribe", {"query": "tm.event='Tx'"})
+    assert again["error"] == internal("already subscribed")
+    # an unparsable query is a parse error on unsubscribe too (Unsubscribe: cmtquery.New)
+    bad = await call(ws, 4, "unsubscribe", {"query": "tx.height >> 5"})
+    assert bad["error"]["code"] == -32603
+    assert bad["error"]["data"].startswith("failed to parse query: ")
+    assert (await call(ws, 5, "unsubscribe", {"query": "tm.event='Tx'"}))["result"] == {}
+    gone = await call(ws, 6, "unsubscribe", {"query": "tm.event='Tx'"})
+    assert gone["error"] == internal("subscription not found")
+    assert (await call(ws, 7, "subscribe", {"query": "tm.event='Tx'"}))["result"] == {}
+    assert (await call(ws, 8, "unsubscribe_all"))["result"] == {}
+    assert (await call(ws, 9, "unsubscribe_all"))["error"] == internal("subscription not found")
+
+
+async def test_no_events_after_unsubscribe(
+    devnet_manual: DevnetProcess, ws: ClientConnection
+) -> None:
+    assert (await call(ws, "nb", "subscribe", ["tm.event='NewBlock'"]))["result"] == {}
+    assert (await call(ws, "h", "subscribe", ["tm.event='NewBlockHeader'"]))["result"] == {}
+    assert (await call(ws, "u", "unsubscribe", ["tm.event = 'NewBlock'"]))["result"] == {}
+    # NewBlock fires before NewBlockHeader (state/execution.go fireEvents): once the header of
+    # our block arrived, a NewBlock event would have too
+    height = await devnet_manual.step_blocks(1)
+    ids = []
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        ids.append(msg["id"])
+        if msg["id"] == "h" and msg["result"]["data"]["value"]["header"]["height"] == str(height):
+            break
+    assert "nb" not in ids
+    # and after unsubscribe_all nothing comes at all: the next message answers our request
+    assert (await call(ws, "all", "unsubscribe_all"))["id"] == "all"
+    await devnet_manual.step_blocks(1)
+    assert await call(ws, "ping", "health") == {"jsonrpc": "2.0", "id": "ping", "result": {}}
+
+
+async def test_bad_params_on_the_websocket_are_internal_errors(ws: ClientConnection) -> None:
+    # ws_handler.go answers RPCInternalError where the HTTP handler answers -32602
+    bad = await call(ws, 1, "block", {"height": 5})
+    assert bad["error"] == internal(
+        'error converting json params to arguments: invalid 64-bit integer encoding "5", '
+        "expected string"
+    )
+    bad = await call(ws, 2, "subscribe", {"query": 5})
+    assert bad["error"]["code"] == -32603
+    assert bad["error"]["data"].startswith("error converting json params to arguments: ")
+
+
+async def test_event_shapes_omit_what_cmtjson_omits(
+    devnet_manual: DevnetProcess, ws: ClientConnection, http: httpx.AsyncClient
+) -> None:
+    url = devnet_manual.rpc
+    w, number = await funded(devnet_manual, 2401)
+    tx = long_term(w, number, 1, 0)
+    assert (await call(ws, "b", "subscribe", ["tm.event='NewBlock'"]))["result"] == {}
+    assert (await call(ws, "t", "subscribe", ["tm.event='Tx'"]))["result"] == {}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_sync",
+            "params": {"tx": base64.b64encode(tx).decode()}}  # fmt: skip
+    assert (await http.post(url, json=body)).json()["result"]["code"] == 0
+    full = await devnet_manual.step_blocks(1)
+    empty = await devnet_manual.step_blocks(1)
+    blocks: dict[str, dict[str, Any]] = {}
+    event: dict[str, Any] = {}
+    while len(blocks) < 2 or not event:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        value = msg["result"]["data"]["value"]
+        if msg["id"] == "b" and value["block"]["header"]["height"] in (str(full), str(empty)):
+            blocks[value["block"]["header"]["height"]] = value["result_finalize_block"]
+        elif msg["id"] == "t":
+            event = value["TxResult"]
+    # abci.TxResult: index is omitempty, so the first tx of a block has none
+    assert event == {
+        "height": str(full),
+        "tx": base64.b64encode(tx).decode(),
+        "result": {"gas_wanted": "1000000"},
+    }
+    # ResponseFinalizeBlock: tx_results omitempty, validator_updates always there
+    assert blocks[str(full)]["tx_results"] == [{"gas_wanted": "1000000"}]
+    assert blocks[str(full)]["validator_updates"] == []
+    assert "tx_results" not in blocks[str(empty)]
+    assert blocks[str(empty)]["validator_updates"] == []
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        yield client
