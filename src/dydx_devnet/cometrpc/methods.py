@@ -25,7 +25,7 @@ from v4_proto.cosmos.tx.v1beta1 import service_pb2 as tx_service
 from dydx_devnet import errors as E
 from dydx_devnet.cometrpc import abci, encode
 from dydx_devnet.node_base import APP_VERSION
-from dydx_devnet.tx import tx_hash
+from dydx_devnet.tx import decode_tx, tx_hash
 
 if TYPE_CHECKING:
     from dydx_devnet.cometrpc.feed import Feed
@@ -238,9 +238,8 @@ class Methods:
     async def _check_tx(self, tx: bytes) -> tuple[str, int, str, str]:
         """CheckTx through the gRPC BroadcastTx servicer (its broadcast_* fault switches
         included); returns (hash, code, codespace, log)."""
-        if not tx:
-            # CometBFT's mempool refuses an empty tx before CheckTx (`mempool/errors.go`).
-            raise internal("tx is empty")
+        # An empty tx goes to CheckTx too (v0.38 `mempool/clist_mempool.go` CheckTx has no
+        # emptiness check), which refuses it as it refuses any tx without messages.
         try:
             resp = await abci.call(self._broadcast, tx_service.BroadcastTxRequest(tx_bytes=tx))
         except abci.Aborted as e:
@@ -275,9 +274,8 @@ class Methods:
                 _, code, codespace, log = await self._check_tx(tx)
             except _TxInCache:
                 raise internal("error on broadcastTxCommit: tx already exists in cache") from None
-            check: dict[str, Any] = {}
+            check = _check_tx_result(tx, code, codespace, log)
             if code:
-                check = {"code": code, "log": log, "codespace": codespace}
                 return {"check_tx": check, "tx_result": {}, "hash": h, "height": "0"}
             try:
                 height = await asyncio.wait_for(fut, BROADCAST_TX_COMMIT_TIMEOUT_S)
@@ -292,6 +290,25 @@ class Methods:
             "hash": h,
             "height": str(height),
         }
+
+
+def _check_tx_result(tx: bytes, code: int, codespace: str, log: str) -> dict[str, Any]:
+    """`abci.ResponseCheckTx` (cmtjson, omitempty). The SDK's CheckTx reports the gas of runTx
+    on success and failure alike (cosmos-sdk `baseapp/abci.go` CheckTx); the wanted gas is the
+    one the devnet reports for the delivered tx (`encode.exec_tx_result`): the tx's gas limit,
+    none when the bytes do not decode (runTx fails before the ante handler); gas used is 0."""
+    out: dict[str, Any] = {}
+    if code:
+        out.update(code=code, log=log)
+    try:
+        gas_wanted = decode_tx(tx).gas_limit
+    except E.TxError:
+        gas_wanted = 0
+    if gas_wanted:
+        out["gas_wanted"] = str(gas_wanted)
+    if codespace:
+        out["codespace"] = codespace
+    return out
 
 
 class _TxInCache(Exception):

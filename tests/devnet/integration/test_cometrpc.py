@@ -302,9 +302,10 @@ async def test_broadcast_tx_commit_waits_for_the_block(
     assert not pending.done()  # waiting for the block
     height = await devnet_manual.step_blocks(1)
     out = (await asyncio.wait_for(pending, TIMEOUT))["result"]
-    # cmtjson omits zero ABCI fields (omitempty): code 0 is absent from check_tx and tx_result
+    # cmtjson omits zero ABCI fields (omitempty): code 0 is absent from check_tx and tx_result;
+    # CheckTx reports the gas wanted as the delivery does (cosmos-sdk baseapp CheckTx)
     assert out == {
-        "check_tx": {},
+        "check_tx": {"gas_wanted": "1000000"},
         "tx_result": {"gas_wanted": "1000000"},
         "hash": tx_hash,
         "height": str(height),
@@ -328,6 +329,7 @@ async def test_broadcast_tx_commit_waits_for_the_block(
     out = await result(http, url, "broadcast_tx_commit", tx=b64(stale))
     assert out["check_tx"]["code"] == 32 and out["check_tx"]["codespace"] == "sdk"
     assert out["check_tx"]["log"].startswith("account sequence mismatch, expected 1, got 0")
+    assert out["check_tx"]["gas_wanted"] == "1000000"  # on failure too
     assert (out["tx_result"], out["height"]) == ({}, "0")
 
 

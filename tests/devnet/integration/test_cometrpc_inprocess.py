@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -21,10 +22,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
-async def devnet() -> AsyncIterator[Devnet]:
+async def devnet(request: pytest.FixtureRequest) -> AsyncIterator[Devnet]:
+    validators = getattr(request, "param", 1)
     d = Devnet(
-        DevnetConfig(grpc_port=0, indexer_port=0, ws_port=0, admin_port=0, block_time=0, rpc_port=0)
-    )
+        DevnetConfig(
+            grpc_port=0, indexer_port=0, ws_port=0, admin_port=0, block_time=0, rpc_port=0,
+            validators=validators,
+        )
+    )  # fmt: skip
     await d.start()
     try:
         yield d
@@ -86,3 +91,27 @@ async def test_broadcast_tx_commit_times_out_like_cometbft(
     assert 0.3 <= elapsed < 5
     # CheckTx did run: the order rests on the validator's book
     assert [o.order_id.client_id for o in devnet.engine.accepted_orders] == [1]
+
+
+@pytest.mark.parametrize("devnet", [2], indirect=True)
+async def test_an_empty_tx_is_refused_by_check_tx(devnet: Devnet) -> None:
+    """v0.38's mempool has no emptiness check (`mempool/clist_mempool.go` CheckTx): the empty tx
+    reaches the app's CheckTx and comes back as its result, what the gRPC BroadcastTx answers.
+    (A fresh devnet: dYdX keeps rejected txs in the cache, so the bytes work once per validator.)"""
+    refused = {
+        "code": 18,
+        "log": "must contain at least one message: invalid request",
+        "codespace": "sdk",
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        resp = await client.get(f"{devnet.rpc_urls[0]}/broadcast_tx_sync", params={"tx": "0x"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["result"] == {
+            **refused,
+            "data": "",
+            "hash": hashlib.sha256(b"").hexdigest().upper(),
+        }
+        body = {"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_commit", "params": {"tx": ""}}
+        out = (await client.post(devnet.rpc_urls[1], json=body)).json()["result"]
+    assert out["check_tx"] == refused
+    assert (out["tx_result"], out["height"]) == ({}, "0")
