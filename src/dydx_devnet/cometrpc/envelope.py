@@ -18,9 +18,12 @@ anonymous, so its name is empty). That error comes before the id is looked at.
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 from typing import Any
+
+from dydx_devnet.cometrpc import gojson
 
 # The anonymous struct RPCRequest.UnmarshalJSON decodes into, as reflect prints its type.
 _REQUEST_STRUCT = (
@@ -31,6 +34,27 @@ _REQUEST_STRUCT = (
 
 class ParseError(Exception):
     """The request does not unmarshal; str(self) is Go's error text."""
+
+
+def loads(body: bytes | str, *, stream: bool = False) -> Any:
+    """Decode a request as encoding/json does: its syntax check runs first, with Go's error
+    texts (`gojson`), so Python's own messages (and its NaN/Infinity) never show. ``stream``:
+    as the websocket's json.Decoder reads a message (the first value; the rest is ignored)."""
+    data = body.encode() if isinstance(body, str) else body
+    try:
+        if stream:
+            end, error = gojson.first_value(data)
+            data = data[:end]
+        else:
+            error = gojson.syntax_error(data)
+    except RecursionError:  # Go's limit is 10000 levels, Python's stack gives out first
+        raise ParseError("exceeded max depth") from None
+    if error is not None:
+        raise ParseError(error)
+    try:
+        return json.loads(data)
+    except ValueError as e:  # not UTF-8: Go would take the bytes; rare enough to name plainly
+        raise ParseError(str(e)) from None
 
 
 def _json_kind(v: Any) -> str:

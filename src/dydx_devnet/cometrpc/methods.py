@@ -207,7 +207,10 @@ class Methods:
         if method == "broadcast_tx_commit":
             return await self._broadcast_tx_commit(p["tx"] or b"")
         if method == "tx":
-            wanted = (p["hash"] or b"").hex().upper()
+            if not p["hash"]:
+                # state/txindex/kv/kv.go Get: txindex.ErrorEmptyHash, before any lookup
+                raise internal("transaction hash cannot be empty")
+            wanted = p["hash"].hex().upper()
             ct = engine.committed_txs.get(wanted)
             if ct is None:
                 raise internal(f"tx ({wanted}) not found")

@@ -145,7 +145,7 @@ class RpcApp:
             links = "".join(f"<a href='/{m}'>/{m}</a><br>" for m in sorted(PARAMS))
             return HTMLResponse(f"<html><body>Available endpoints:<br>{links}</body></html>")
         try:
-            reqs = envelope.requests(json.loads(body))
+            reqs = envelope.requests(envelope.loads(body))
         except (ValueError, envelope.ParseError) as e:
             return _json(_parse_error(e), 500)
         try:
@@ -212,7 +212,7 @@ class RpcApp:
 
     async def _ws_request(self, text: str, subs: Subscriptions) -> dict[str, Any] | None:
         try:
-            req = envelope.single(json.loads(text))
+            req = envelope.single(envelope.loads(text, stream=True))
         except (ValueError, envelope.ParseError) as e:
             return _parse_error(e)
         if req is None:

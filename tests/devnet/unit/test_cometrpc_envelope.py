@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from dydx_devnet.cometrpc import envelope
 from dydx_devnet.cometrpc.envelope import ParseError, go_value, requests, single
 
 
@@ -62,3 +63,54 @@ def test_fields_fill_as_encoding_json_fills_the_struct() -> None:
     # the type error comes before the id is looked at
     with pytest.raises(ParseError, match=r"array into Go struct field \.jsonrpc of type string$"):
         single({"jsonrpc": [], "id": {}})
+
+
+@pytest.mark.parametrize(
+    ("body", "go_error"),
+    [
+        # encoding/json scanner.go messages, as json.Unmarshal reports them
+        (b"", "unexpected end of JSON input"),
+        (b"get", "invalid character 'g' looking for beginning of value"),
+        (b'{"id": 1', "unexpected end of JSON input"),
+        (b"{not json", "invalid character 'n' looking for beginning of object key string"),
+        (b'{"id" 1}', "invalid character '1' after object key"),
+        (b'{"id": 1 "m"}', "invalid character '\"' after object key:value pair"),
+        (b"[1 2]", "invalid character '2' after array element"),
+        (b"{} x", "invalid character 'x' after top-level value"),
+        (b"[tru]", "invalid character ']' in literal true (expecting 'e')"),
+        (b"NaN", "invalid character 'N' looking for beginning of value"),
+        (b"-x", "invalid character 'x' in numeric literal"),
+        (b"1.e5", "invalid character 'e' after decimal point in numeric literal"),
+        (b'"a\nb"', "invalid character '\\n' in string literal"),
+        (b'"\\q"', "invalid character 'q' in string escape code"),
+        (b"{'id': 1}", "invalid character '\\'' looking for beginning of object key string"),
+    ],
+)
+def test_json_syntax_errors_read_as_go_prints_them(body: bytes, go_error: str) -> None:
+    with pytest.raises(envelope.ParseError) as e:
+        envelope.loads(body)
+    assert str(e.value) == go_error
+
+
+def test_valid_json_decodes() -> None:
+    assert envelope.loads(b' {"id": -1.5e3, "a": [true, null, "\\u00e9"]} ') == {
+        "id": -1500.0,
+        "a": [True, None, "é"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("message", "go_error"),
+    [
+        # the websocket's json.Decoder: io.EOF, io.ErrUnexpectedEOF, the scanner's texts
+        (b"", "EOF"),
+        (b'{"id": 1', "unexpected EOF"),
+        (b"get", "invalid character 'g' looking for beginning of value"),
+    ],
+)
+def test_websocket_messages_decode_as_a_stream(message: bytes, go_error: str) -> None:
+    with pytest.raises(envelope.ParseError) as e:
+        envelope.loads(message, stream=True)
+    assert str(e.value) == go_error
+    # what follows the first value is not read
+    assert envelope.loads(b'{"id": 1} trailing', stream=True) == {"id": 1}
