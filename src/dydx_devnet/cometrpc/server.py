@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -59,6 +61,14 @@ if TYPE_CHECKING:
 
 # canonical query -> (the subscribe request's id, the query as written, its conditions)
 Subscriptions = dict[str, tuple[Any, str, list[tuple[str, str]]]]
+# dYdX validators allow every origin (v4-chain `protocol/cmd/dydxprotocold/cmd/config.go`:
+# CORSAllowedOrigins ["*"]) with CometBFT's default methods and headers (`config/config.go`
+# DefaultRPCConfig), which node/node.go hands to rs/cors.
+CORS: dict[str, Any] = {
+    "allow_origins": ["*"],
+    "allow_methods": ["HEAD", "GET", "POST"],
+    "allow_headers": ["Origin", "Accept", "Content-Type", "X-Requested-With", "X-Server-Time"],
+}
 _S = grpc.StatusCode
 # grpc-gateway runtime/errors.go HTTPStatusFromCode
 HTTP_STATUS = {
@@ -114,7 +124,8 @@ class RpcApp:
                 Route("/", self.jsonrpc, methods=["POST", "GET"]),
                 WebSocketRoute("/websocket", self.websocket),
                 Route("/{method}", self.uri, methods=["GET", "POST"]),
-            ]
+            ],
+            middleware=[Middleware(CORSMiddleware, **CORS)],
         )
 
     async def gate(self) -> None:

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
+from starlette.middleware.cors import CORSMiddleware
 
 from dydx_devnet.events import EventBatch, EventBus
 from dydx_devnet.indexer.projection import Projection
@@ -84,7 +85,11 @@ class Indexer:
         sock.bind((host, rest_port))
         self.rest_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.api.app(),
+            # comlink answers every origin (express `cors()`, indexer services/comlink
+            # src/index.ts), which web apps on another origin rely on
+            CORSMiddleware(
+                self.api.app(), allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
+            ),
             log_level="warning",
             access_log=False,
             lifespan="off",

@@ -52,3 +52,26 @@ async def test_json_syntax_errors_are_go_texts(
             "value",
         },
     }
+
+
+async def test_cors_allows_every_origin(
+    devnet_manual: DevnetProcess, http: httpx.AsyncClient
+) -> None:
+    # dYdX's config.go: CORSAllowedOrigins ["*"]; methods and headers CometBFT's defaults
+    url, origin = devnet_manual.rpc, {"Origin": "http://app.example"}
+    pre = await http.options(
+        url,
+        headers={**origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "Content-Type"},
+    )  # fmt: skip
+    assert pre.status_code in (200, 204)
+    assert pre.headers["access-control-allow-origin"] == "*"
+    methods = {m.strip() for m in pre.headers["access-control-allow-methods"].split(",")}
+    assert methods == {"HEAD", "GET", "POST"}
+    allowed = {h.strip().lower() for h in pre.headers["access-control-allow-headers"].split(",")}
+    assert {"origin", "accept", "content-type", "x-requested-with", "x-server-time"} <= allowed
+    refused = await http.options(url, headers={**origin, "Access-Control-Request-Method": "DELETE"})
+    assert "DELETE" not in refused.headers.get("access-control-allow-methods", "")
+    body = {"jsonrpc": "2.0", "id": 1, "method": "health"}
+    r = await http.post(url, json=body, headers=origin)
+    assert r.json()["result"] == {} and r.headers["access-control-allow-origin"] == "*"

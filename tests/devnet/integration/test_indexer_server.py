@@ -43,3 +43,25 @@ async def test_an_event_the_indexer_cannot_apply_makes_it_fail_loudly(
     finally:
         await indexer.stop()
     assert "KeyError" in capsys.readouterr().err
+
+
+async def test_the_rest_api_answers_every_origin() -> None:
+    # comlink uses express `cors()`: every origin, preflights answered
+    bus = EventBus()
+    indexer = Indexer(chain(), bus)
+    await indexer.start("127.0.0.1", 0, 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{indexer.rest_port}") as http:
+            origin = {"Origin": "http://app.example"}
+            r = await http.get("/v4/height", headers=origin)
+            assert r.headers["access-control-allow-origin"] == "*"
+            pre = await http.options(
+                "/v4/orders",
+                headers={**origin, "Access-Control-Request-Method": "GET",
+                         "Access-Control-Request-Headers": "content-type"},
+            )  # fmt: skip
+            assert pre.status_code in (200, 204)
+            assert pre.headers["access-control-allow-origin"] == "*"
+            assert "GET" in pre.headers["access-control-allow-methods"]
+    finally:
+        await indexer.stop()
