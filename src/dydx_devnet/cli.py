@@ -23,6 +23,7 @@ from typing import Annotated
 import typer
 
 from dydx_devnet.app import Devnet, DevnetConfig
+from dydx_devnet.host import TIMEOUT_BROADCAST_TX_COMMIT_S
 from dydx_devnet.tx import address_error
 
 app = typer.Typer(add_completion=False, help="A local dYdX v4 node and indexer.")
@@ -78,6 +79,13 @@ def run(
     gossip_delay: Annotated[
         float, typer.Option(help="Seconds before a tx accepted by one validator reaches the rest.")
     ] = 0.2,
+    timeout_broadcast_tx_commit: Annotated[
+        float,
+        typer.Option(
+            help="Seconds broadcast_tx_commit waits for the tx's block (CometBFT's "
+            "timeout_broadcast_tx_commit)."
+        ),
+    ] = TIMEOUT_BROADCAST_TX_COMMIT_S,
 ) -> None:
     """Run the devnet until interrupted."""
     if block_time < 0:
@@ -90,6 +98,8 @@ def run(
         raise typer.BadParameter("--validators must be between 1 and 64")
     if gossip_delay < 0:
         raise typer.BadParameter("--gossip-delay must be >= 0")
+    if timeout_broadcast_tx_commit < 0:  # config.go ValidateBasic refuses a negative one
+        raise typer.BadParameter("--timeout-broadcast-tx-commit must be >= 0")
     config = DevnetConfig(
         host=host,
         grpc_port=grpc_port,
@@ -106,6 +116,7 @@ def run(
         validators=validators,
         gossip_delay=gossip_delay,
         rpc_port=rpc_port,
+        timeout_broadcast_tx_commit=timeout_broadcast_tx_commit,
     )
     import uvloop
 

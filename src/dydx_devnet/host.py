@@ -16,6 +16,8 @@ from dydx_devnet.events import EventBus
 from dydx_devnet.faults import Faults
 from dydx_devnet.state import ChainState
 
+TIMEOUT_BROADCAST_TX_COMMIT_S = 10.0  # CometBFT config/config.go DefaultRPCConfig
+
 
 @dataclass(frozen=True, slots=True)
 class DevnetConfig:
@@ -36,6 +38,9 @@ class DevnetConfig:
     # CometBFT JSON-RPC: validator i on rpc_port + i (0: free ports); None: not served (the CLI
     # serves it on 26657 by default)
     rpc_port: int | None = None
+    # seconds broadcast_tx_commit waits for its block (CometBFT `config/config.go`
+    # timeout_broadcast_tx_commit, default 10 s, which dYdX's config.go keeps)
+    timeout_broadcast_tx_commit: float = TIMEOUT_BROADCAST_TX_COMMIT_S
 
 
 class DevnetHost(Protocol):

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from dydx_devnet.cometrpc.feed import Feed
     from dydx_devnet.host import DevnetHost
 
-# CometBFT's default `timeout_broadcast_tx_commit` (config/config.go).
-BROADCAST_TX_COMMIT_TIMEOUT_S = 10.0
 APP_NAME = abci.APP_NAME  # protocol/app/app.go appName, what ResponseInfo.data carries
 
 # name -> the parameters, in order, with their Go kinds
@@ -281,7 +279,8 @@ class Methods:
             if code:
                 return {"check_tx": check, "tx_result": {}, "hash": h, "height": "0"}
             try:
-                height = await asyncio.wait_for(fut, BROADCAST_TX_COMMIT_TIMEOUT_S)
+                timeout = self.devnet.config.timeout_broadcast_tx_commit
+                height = await asyncio.wait_for(fut, timeout)
             except TimeoutError:
                 raise internal("timed out waiting for tx to be included in a block") from None
         finally:

@@ -1,12 +1,13 @@
 """The CometBFT RPC of a devnet embedded in the test's process (real sockets), for what needs
-the devnet's internals: broadcast_tx_commit's timeout (10 s upstream, shortened here) and the
-ready line."""
+the devnet's internals: broadcast_tx_commit's timeout (10 s upstream, shortened here), the
+ready line and a fresh validator cache."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import hashlib
+import inspect
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -15,8 +16,8 @@ import httpx
 import pytest
 from tests.devnet.unit.txkit import order, order_id, sign, wallet
 
+from dydx_devnet import cli
 from dydx_devnet.app import Devnet, DevnetConfig
-from dydx_devnet.cometrpc import methods
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -27,7 +28,7 @@ async def devnet(request: pytest.FixtureRequest) -> AsyncIterator[Devnet]:
     d = Devnet(
         DevnetConfig(
             grpc_port=0, indexer_port=0, ws_port=0, admin_port=0, block_time=0, rpc_port=0,
-            validators=validators,
+            validators=validators, timeout_broadcast_tx_commit=0.3,
         )
     )  # fmt: skip
     await d.start()
@@ -42,10 +43,15 @@ async def test_ready_line_lists_the_rpc_url(devnet: Devnet) -> None:
     assert devnet.rpc_urls[0].startswith("http://127.0.0.1:")
 
 
-async def test_broadcast_tx_commit_times_out_like_cometbft(
-    devnet: Devnet, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(methods, "BROADCAST_TX_COMMIT_TIMEOUT_S", 0.3)
+async def test_broadcast_tx_commit_timeout_defaults_to_cometbfts() -> None:
+    # config/config.go DefaultRPCConfig: TimeoutBroadcastTxCommit 10 * time.Second
+    assert DevnetConfig().timeout_broadcast_tx_commit == 10.0
+    option = inspect.signature(cli.run).parameters["timeout_broadcast_tx_commit"]
+    assert option.default == 10.0
+
+
+async def test_broadcast_tx_commit_times_out_like_cometbft(devnet: Devnet) -> None:
+    # the fixture's devnet waits 0.3 s (DevnetConfig.timeout_broadcast_tx_commit)
     w = wallet(2201)
     devnet.engine.fund(w.address, 0, Decimal(1000))
     devnet.step_blocks(1)
