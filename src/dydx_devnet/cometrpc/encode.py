@@ -65,6 +65,33 @@ def merkle_root(leaves: list[bytes]) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def merkle_proof(leaves: list[bytes], index: int) -> tuple[bytes, list[bytes]]:
+    """The leaf hash of ``leaves[index]`` and its aunts, the sibling hashes from the leaf up to
+    the root's child (`crypto/merkle/proof.go` ProofsFromByteSlices, trail FlattenAunts)."""
+    n = len(leaves)
+    if n == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest(), []
+    k = 1 << ((n - 1).bit_length() - 1)
+    if index < k:
+        leaf, aunts = merkle_proof(leaves[:k], index)
+        return leaf, [*aunts, merkle_root(leaves[k:])]
+    leaf, aunts = merkle_proof(leaves[k:], index - k)
+    return leaf, [*aunts, merkle_root(leaves[:k])]
+
+
+def tx_proof(txs: list[bytes], index: int) -> dict[str, Any]:
+    """`types.TxProof` of ``txs[index]`` (`types/tx.go` Txs.Proof: the leaves are the txs'
+    sha256 hashes, so root_hash is the header's data_hash): root_hash HexBytes, data the tx in
+    base64, proof `merkle.Proof` with total and index int64s (strings), leaf_hash and aunts
+    base64, aunts omitempty (none for a block of one tx)."""
+    leaves = [hashlib.sha256(t).digest() for t in txs]
+    leaf, aunts = merkle_proof(leaves, index)
+    proof: dict[str, Any] = {"total": str(len(txs)), "index": str(index), "leaf_hash": b64(leaf)}
+    if aunts:
+        proof["aunts"] = [b64(a) for a in aunts]
+    return {"root_hash": hexu(merkle_root(leaves)), "data": b64(txs[index]), "proof": proof}
+
+
 def stand_in(chain_id: str, label: str, height: int) -> bytes:
     return hashlib.sha256(f"{chain_id}:{label}:{height}".encode()).digest()
 
@@ -158,17 +185,22 @@ def block_results(engine: Engine, height: int) -> dict[str, Any]:
     }
 
 
-def tx_result(engine: Engine, ct: CommittedTx) -> dict[str, Any]:
-    """`ResultTx` of a committed tx: its index is its position in the block."""
+def tx_result(engine: Engine, ct: CommittedTx, *, prove: bool = False) -> dict[str, Any]:
+    """`ResultTx` of a committed tx: its index is its position in the block (no omitempty: 0 is
+    printed); ``proof`` (omitempty) only when asked for and the block is kept (`rpc/core/tx.go`)."""
     record = engine.blocks.get(ct.height)
     index = record.txs.index(ct.hash) if record is not None and ct.hash in record.txs else 0
-    return {
+    out: dict[str, Any] = {
         "hash": ct.hash,
         "height": str(ct.height),
         "index": index,
         "tx_result": exec_tx_result(ct),
         "tx": b64(ct.tx_bytes),
     }
+    txs = [t.tx_bytes for t in block_txs(engine, ct.height)]
+    if prove and index < len(txs):
+        out["proof"] = tx_proof(txs, index)
+    return out
 
 
 def status(engine: Engine, index: int, *, listen_addr: str, rpc_address: str) -> dict[str, Any]:

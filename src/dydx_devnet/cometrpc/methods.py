@@ -212,7 +212,7 @@ class Methods:
             ct = engine.committed_txs.get(wanted)
             if ct is None:
                 raise internal(f"tx ({wanted}) not found")
-            return encode.tx_result(engine, ct)
+            return encode.tx_result(engine, ct, prove=bool(p["prove"]))
         if method == "block":
             return encode.block(engine, self._height(p["height"]))
         if method == "block_results":

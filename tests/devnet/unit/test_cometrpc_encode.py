@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
 
-from dydx_devnet.cometrpc.encode import merkle_root, rfc3339
+from dydx_devnet.cometrpc.encode import merkle_root, rfc3339, tx_proof
 from dydx_devnet.cometrpc.feed import canonical, matches, parse_query
 
 
@@ -66,3 +67,34 @@ def test_queries_print_as_pubsub_prints_them() -> None:
     assert canonical("tm.event = 'Tx'  AND tx.height=5") == "tm.event = 'Tx' AND tx.height = 5"
     with pytest.raises(ValueError, match="failed to parse query"):
         canonical("tx.height > 5")
+
+
+def _root_from_aunts(index: int, total: int, leaf: bytes, aunts: list[bytes]) -> bytes:
+    """crypto/merkle/proof.go computeHashFromAunts, written out independently."""
+    if total == 1:
+        assert not aunts
+        return leaf
+    k = 1 << ((total - 1).bit_length() - 1)
+    inner = aunts[-1]
+    if index < k:
+        left = _root_from_aunts(index, k, leaf, aunts[:-1])
+        return hashlib.sha256(b"\x01" + left + inner).digest()
+    right = _root_from_aunts(index - k, total - k, leaf, aunts[:-1])
+    return hashlib.sha256(b"\x01" + inner + right).digest()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
+def test_tx_proofs_verify_against_the_data_hash(n: int) -> None:
+    txs = [bytes([i]) * (i + 1) for i in range(n)]
+    data_hash = merkle_root([hashlib.sha256(t).digest() for t in txs])
+    for i, tx in enumerate(txs):
+        p = tx_proof(txs, i)
+        assert p["root_hash"] == data_hash.hex().upper()
+        assert base64.b64decode(p["data"]) == tx
+        proof = p["proof"]
+        assert (proof["total"], proof["index"]) == (str(n), str(i))
+        leaf = base64.b64decode(proof["leaf_hash"])
+        assert leaf == hashlib.sha256(b"\x00" + hashlib.sha256(tx).digest()).digest()
+        aunts = [base64.b64decode(a) for a in proof.get("aunts", [])]
+        assert ("aunts" in proof) == (n > 1)  # omitempty
+        assert _root_from_aunts(i, n, leaf, aunts) == data_hash
