@@ -226,7 +226,7 @@ class TendermintService(Base, tm_grpc.ServiceServicer):  # type: ignore[misc]
         return tm_query.GetNodeInfoResponse(
             default_node_info=p2p_types.DefaultNodeInfo(
                 network=self.state.chain_id,
-                version="0.38.6",
+                version="0.38.5",  # as the RPC status: dydx_devnet.cometrpc.encode.COMETBFT_VERSION
                 moniker=f"dydx-devnet-{self.index}",
                 listen_addr=self.devnet.grpc_targets[self.index],
             ),

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 BLOCK_PROTOCOL = 11
 APP_PROTOCOL = 9
 P2P_PROTOCOL = 8
-COMETBFT_VERSION = "0.38.6"
+# node_info.version: v4-chain's go.mod replaces cometbft with dydxprotocol/cometbft
+# v0.38.6-0.20260126154011-467083c7ba0b, a Go pseudo-version for a commit after the v0.38.5 tag;
+# the fork's dydx-fork-v0.38.5 branch reports version/version.go TMCoreSemVer "0.38.5" (that
+# commit itself is not in our mirror, so this is the closest confirmed value).
+COMETBFT_VERSION = "0.38.5"
 # The channels a CometBFT 0.38 node with the mempool, evidence, consensus, block sync and state
 # sync reactors announces (`p2p` channel ids, printed as HexBytes).
 CHANNELS = "40202122233038606100"

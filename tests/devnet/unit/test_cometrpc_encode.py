@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from dydx_devnet.cometrpc.encode import merkle_root, rfc3339, tx_proof
+from dydx_devnet.cometrpc.encode import COMETBFT_VERSION, merkle_root, rfc3339, tx_proof
 from dydx_devnet.cometrpc.feed import canonical, matches, parse_query
 
 
@@ -98,3 +98,9 @@ def test_tx_proofs_verify_against_the_data_hash(n: int) -> None:
         aunts = [base64.b64decode(a) for a in proof.get("aunts", [])]
         assert ("aunts" in proof) == (n > 1)  # omitempty
         assert _root_from_aunts(i, n, leaf, aunts) == data_hash
+
+
+def test_status_reports_the_forks_version() -> None:
+    # dydxprotocol/cometbft dydx-fork-v0.38.5 version/version.go: TMCoreSemVer = "0.38.5"; a
+    # pseudo-version v0.38.6-0.<date> is a commit after v0.38.5, not a v0.38.6 release
+    assert COMETBFT_VERSION == "0.38.5"
