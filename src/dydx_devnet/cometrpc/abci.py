@@ -130,12 +130,34 @@ def _sdk_error(e: Aborted) -> E.TxError:
     return registered.wrap(e.go_error())
 
 
+def response_query(
+    *,
+    code: int = 0,
+    log: str = "",
+    value: bytes | None = None,
+    height: int = 0,
+    codespace: str = "",
+) -> dict[str, Any]:
+    """`abci.ResponseQuery` as CometBFT prints it: its MarshalJSON (`abci/types/types.go`) is
+    gogo jsonpb with EmitDefaults, so every field is there (int64s as strings, nil bytes and
+    the nil proof as null, ``proofOps`` by its proto json_name)."""
+    return {
+        "code": code,
+        "log": log,
+        "info": "",
+        "index": "0",
+        "key": None,
+        "value": None if value is None else b64(value),
+        "proofOps": None,
+        "height": str(height),
+        "codespace": codespace,
+    }
+
+
 def _result(err: E.TxError, height: int = 0) -> dict[str, Any]:
-    """`sdkerrors.QueryResult`: codespace, code, log (cmtjson omits the zero fields)."""
-    out: dict[str, Any] = {"code": err.code, "log": err.raw_log, "codespace": err.codespace}
-    if height:
-        out["height"] = str(height)
-    return out
+    """`sdkerrors.QueryResult`: codespace, code, log; the height once the query context has
+    one."""
+    return response_query(code=err.code, log=err.raw_log, height=height, codespace=err.codespace)
 
 
 def _context_error(latest: int, height: int, prove: bool) -> E.TxError | None:
@@ -193,8 +215,5 @@ async def query(
         response = await call(route, request)
     except Aborted as e:
         return _result(_sdk_error(e), height)
-    value = response.SerializeToString()
-    out: dict[str, Any] = {"height": str(height)}
-    if value:
-        out["value"] = b64(value)
-    return out
+    # the SDK's codec marshals into a fresh (non-nil) slice: an empty response is "", not null
+    return response_query(value=response.SerializeToString(), height=height)

@@ -3,7 +3,8 @@
 CometBFT marshals results with `libs/json` (cmtjson): int64/uint64 as decimal strings, int32 and
 uint32 as numbers, `[]byte` as base64, `HexBytes` as upper-case hex, `time.Time` as RFC 3339 with
 nanoseconds (trailing zeros dropped), and it honours `omitempty`, which every gogoproto field of
-the ABCI types carries (`abci/types/types.pb.go`: a zero `code` or empty `log` is absent). The
+the ABCI types carries (`abci/types/types.pb.go`), except where a type has its own MarshalJSON:
+ExecTxResult, ResponseCheckTx and ResponseQuery print every field (`abci_result`). The
 result types are `rpc/core/types/responses.go`; CosmJS decodes them in
 `packages/tendermint-rpc/src/tendermint37/adaptor/responses.ts` (what the official TypeScript
 client parses).
@@ -112,14 +113,41 @@ def block_id(block_hash: bytes) -> dict[str, Any]:
     return {"hash": hexu(block_hash), "parts": {"total": 1, "hash": hexu(block_hash)}}
 
 
+def abci_result(
+    *, code: int = 0, log: str = "", gas_wanted: int = 0, codespace: str = ""
+) -> dict[str, Any]:
+    """An `abci.ExecTxResult` or `abci.ResponseCheckTx` (the same fields) as CometBFT prints it
+    where it is reachable through a pointer: their MarshalJSON (`abci/types/types.go`) is gogo
+    jsonpb with EmitDefaults, so every field is there, zero or not (int64s as strings, a nil
+    `data` as null, no events as []). That is how `tx`, `block_results`, `broadcast_tx_commit`
+    and NewBlock's `tx_results` print them. No data and no events are modelled; gas_used is 0
+    (clob txs run on a free gas meter, `app/ante/gas.go`)."""
+    return {
+        "code": code,
+        "data": None,
+        "log": log,
+        "info": "",
+        "gas_wanted": str(gas_wanted),
+        "gas_used": "0",
+        "events": [],
+        "codespace": codespace,
+    }
+
+
+def omit_empty(result: dict[str, Any]) -> dict[str, Any]:
+    """The same struct printed by cmtjson's reflection, which honours `omitempty` (the Tx
+    event's `result`: held by value in an interface, so MarshalJSON's pointer receiver is not
+    reachable, `libs/json/encoder.go`)."""
+    return {k: v for k, v in result.items() if v not in (0, "", "0", None, [])}
+
+
 def exec_tx_result(ct: CommittedTx) -> dict[str, Any]:
-    """`abci.ExecTxResult` of a delivered devnet tx: code 0 (omitted) unless a message failed in
-    the block (x/accountplus's message server: code, log, codespace), no data, no events (not
-    modelled); clob txs run on a free gas meter (`app/ante/gas.go`), so gas_used 0 (omitted)."""
-    out: dict[str, Any] = {"gas_wanted": str(ct.gas_wanted)} if ct.gas_wanted else {}
-    if ct.code:
-        out.update(code=ct.code, log=ct.raw_log, codespace=ct.codespace)
-    return out
+    """`abci.ExecTxResult` of a delivered devnet tx (`abci_result`): code 0 unless a message
+    failed in the block (x/accountplus's message server: code, log, codespace); gas_wanted the
+    tx's gas limit."""
+    return abci_result(
+        code=ct.code, log=ct.raw_log, gas_wanted=ct.gas_wanted, codespace=ct.codespace
+    )
 
 
 def block_txs(engine: Engine, height: int) -> list[CommittedTx]:

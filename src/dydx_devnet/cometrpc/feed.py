@@ -80,7 +80,8 @@ def finalize_block(engine: Engine, height: int, txs: list[CommittedTx]) -> dict[
     module manager starts EndBlock's updates as an empty slice (cosmos-sdk `types/module/module.go`
     EndBlock: ``validatorUpdates := []abci.ValidatorUpdate{}``) and the in-process app hands that
     slice to CometBFT unchanged, so it prints ``[]`` (cmtjson prints only a nil slice as ``null``,
-    `libs/json/encoder.go` encodeReflectList)."""
+    `libs/json/encoder.go` encodeReflectList). The tx results are pointers, so they print with
+    every field (`encode.abci_result`)."""
     out: dict[str, Any] = {}
     if txs:
         out["tx_results"] = [encode.exec_tx_result(t) for t in txs]
@@ -186,7 +187,7 @@ class Feed:
                         "height": str(height),
                         **({"index": i} if i else {}),
                         "tx": encode.b64(t.tx_bytes),
-                        "result": encode.exec_tx_result(t),
+                        "result": encode.omit_empty(encode.exec_tx_result(t)),
                     }
                 },
             }

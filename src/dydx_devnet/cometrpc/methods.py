@@ -277,7 +277,13 @@ class Methods:
                 raise internal("error on broadcastTxCommit: tx already exists in cache") from None
             check = _check_tx_result(tx, code, codespace, log)
             if code:
-                return {"check_tx": check, "tx_result": {}, "hash": h, "height": "0"}
+                # ResultBroadcastTxCommit's zero ExecTxResult, printed whole
+                return {
+                    "check_tx": check,
+                    "tx_result": encode.abci_result(),
+                    "hash": h,
+                    "height": "0",
+                }
             try:
                 timeout = self.devnet.config.timeout_broadcast_tx_commit
                 height = await asyncio.wait_for(fut, timeout)
@@ -295,22 +301,16 @@ class Methods:
 
 
 def _check_tx_result(tx: bytes, code: int, codespace: str, log: str) -> dict[str, Any]:
-    """`abci.ResponseCheckTx` (cmtjson, omitempty). The SDK's CheckTx reports the gas of runTx
-    on success and failure alike (cosmos-sdk `baseapp/abci.go` CheckTx); the wanted gas is the
-    one the devnet reports for the delivered tx (`encode.exec_tx_result`): the tx's gas limit,
-    none when the bytes do not decode (runTx fails before the ante handler); gas used is 0."""
-    out: dict[str, Any] = {}
-    if code:
-        out.update(code=code, log=log)
+    """`abci.ResponseCheckTx`, every field printed (`encode.abci_result`). The SDK's CheckTx
+    reports the gas of runTx on success and failure alike (cosmos-sdk `baseapp/abci.go`
+    CheckTx); the wanted gas is the one the devnet reports for the delivered tx
+    (`encode.exec_tx_result`): the tx's gas limit, 0 when the bytes do not decode (runTx fails
+    before the ante handler); gas used is 0."""
     try:
         gas_wanted = decode_tx(tx).gas_limit
     except E.TxError:
         gas_wanted = 0
-    if gas_wanted:
-        out["gas_wanted"] = str(gas_wanted)
-    if codespace:
-        out["codespace"] = codespace
-    return out
+    return encode.abci_result(code=code, log=log, gas_wanted=gas_wanted, codespace=codespace)
 
 
 class _TxInCache(Exception):

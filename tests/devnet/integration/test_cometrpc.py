@@ -78,6 +78,21 @@ async def funded(devnet: DevnetProcess, n: int) -> tuple[Any, int]:
     return w, acc.account_number
 
 
+def exec_result(gas_wanted: str = "0", **fields: Any) -> dict[str, Any]:
+    """An ExecTxResult/ResponseCheckTx as CometBFT prints it: MarshalJSON is gogo jsonpb with
+    EmitDefaults (`abci/types/types.go`), every field present."""
+    out = {"code": 0, "data": None, "log": "", "info": "", "gas_wanted": gas_wanted,
+           "gas_used": "0", "events": [], "codespace": ""}  # fmt: skip
+    return {**out, **fields}
+
+
+def query_response(value: str | None = None, height: str = "0", **fields: Any) -> dict[str, Any]:
+    """A ResponseQuery as CometBFT prints it (jsonpb, EmitDefaults, `proofOps` json_name)."""
+    out = {"code": 0, "log": "", "info": "", "index": "0", "key": None, "value": value,
+           "proofOps": None, "height": height, "codespace": ""}  # fmt: skip
+    return {**out, **fields}
+
+
 def b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
@@ -182,7 +197,7 @@ async def test_abci_query_answers_what_grpc_answers(
             height = (await result(http, url, "status"))["sync_info"]["latest_block_height"]
             answer = await query(http, url, path, request)
             expected = (await stub(request, timeout=TIMEOUT)).SerializeToString()
-            assert answer == {"height": height, "value": b64(expected)}, path
+            assert answer == query_response(b64(expected), height), path
     # the URI form answers the same
     request = clob_query.QueryGetClobPairRequest(id=0)
     posted = await query(http, url, "/dydxprotocol.clob.Query/ClobPair", request)
@@ -213,7 +228,7 @@ async def test_abci_query_errors_are_sdk_errors(
     assert (
         r["log"] == f"rpc error: code = NotFound desc = account {unknown} not found: key not found"
     )
-    assert "value" not in r
+    assert r["value"] is None and r["proofOps"] is None and r["index"] == "0"
     r = await query(
         http, url, "/dydxprotocol.clob.Query/Nope", clob_query.QueryAllClobPairRequest()
     )
@@ -302,11 +317,11 @@ async def test_broadcast_tx_commit_waits_for_the_block(
     assert not pending.done()  # waiting for the block
     height = await devnet_manual.step_blocks(1)
     out = (await asyncio.wait_for(pending, TIMEOUT))["result"]
-    # cmtjson omits zero ABCI fields (omitempty): code 0 is absent from check_tx and tx_result;
-    # CheckTx reports the gas wanted as the delivery does (cosmos-sdk baseapp CheckTx)
+    # ExecTxResult and ResponseCheckTx print every field (jsonpb, EmitDefaults); CheckTx
+    # reports the gas wanted as the delivery does (cosmos-sdk baseapp CheckTx)
     assert out == {
-        "check_tx": {"gas_wanted": "1000000"},
-        "tx_result": {"gas_wanted": "1000000"},
+        "check_tx": exec_result("1000000"),
+        "tx_result": exec_result("1000000"),
         "hash": tx_hash,
         "height": str(height),
     }
@@ -315,7 +330,7 @@ async def test_broadcast_tx_commit_waits_for_the_block(
         "hash": tx_hash,
         "height": str(height),
         "index": 0,
-        "tx_result": {"gas_wanted": "1000000"},
+        "tx_result": exec_result("1000000"),
         "tx": b64(tx),
     }
     block = await result(http, url, "block", height=str(height))
@@ -323,14 +338,14 @@ async def test_broadcast_tx_commit_waits_for_the_block(
     leaf = hashlib.sha256(b"\x00" + hashlib.sha256(tx).digest()).hexdigest().upper()
     assert block["block"]["header"]["data_hash"] == leaf  # RFC 6962, one leaf
     results = await result(http, url, "block_results", height=str(height))
-    assert results["txs_results"] == [{"gas_wanted": "1000000"}]
+    assert results["txs_results"] == [exec_result("1000000")]
     # a rejected tx answers at once: check_tx with the code, empty tx_result, height 0
     stale = long_term(w, number, 2, 0)  # sequence 0 was consumed
     out = await result(http, url, "broadcast_tx_commit", tx=b64(stale))
     assert out["check_tx"]["code"] == 32 and out["check_tx"]["codespace"] == "sdk"
     assert out["check_tx"]["log"].startswith("account sequence mismatch, expected 1, got 0")
     assert out["check_tx"]["gas_wanted"] == "1000000"  # on failure too
-    assert (out["tx_result"], out["height"]) == ({}, "0")
+    assert (out["tx_result"], out["height"]) == (exec_result(), "0")  # the zero ExecTxResult
 
 
 async def test_websocket_new_block_and_tx_events(

@@ -89,8 +89,8 @@ async def test_accountplus_over_abci_query_answers_what_grpc_answers(
             path = f"/dydxprotocol.accountplus.Query/{method}"
             answer = await abci(http, devnet.rpc, path, request)
             expected = (await rpc(request, timeout=TIMEOUT)).SerializeToString()
-            assert answer.get("value", "") == base64.b64encode(expected).decode(), method
-            assert "code" not in answer, answer
+            assert answer["value"] == base64.b64encode(expected).decode(), method
+            assert answer["code"] == 0, answer
     # the keeper's INTERNAL error becomes sdk/6 with the gRPC error's text (gRPCErrorToSDKError)
     bad = await abci(
         http,

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from tests.devnet.integration.test_cometrpc import exec_result
 from tests.devnet.unit.txkit import order, order_id, sign, wallet
 
 from dydx_devnet import cli
@@ -119,5 +120,6 @@ async def test_an_empty_tx_is_refused_by_check_tx(devnet: Devnet) -> None:
         }
         body = {"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_commit", "params": {"tx": ""}}
         out = (await client.post(devnet.rpc_urls[1], json=body)).json()["result"]
-    assert out["check_tx"] == refused
-    assert (out["tx_result"], out["height"]) == ({}, "0")
+    # ResponseCheckTx and the zero ExecTxResult print every field (jsonpb, EmitDefaults)
+    assert out["check_tx"] == exec_result(**refused)
+    assert (out["tx_result"], out["height"]) == (exec_result(), "0")

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.devnet.integration.test_cometrpc import funded, long_term
+from tests.devnet.integration.test_cometrpc import exec_result, funded, long_term
 from tests.fixtures.devnet import DevnetProcess
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -121,8 +121,9 @@ async def test_event_shapes_omit_what_cmtjson_omits(
         "tx": base64.b64encode(tx).decode(),
         "result": {"gas_wanted": "1000000"},
     }
-    # ResponseFinalizeBlock: tx_results omitempty, validator_updates always there
-    assert blocks[str(full)]["tx_results"] == [{"gas_wanted": "1000000"}]
+    # ResponseFinalizeBlock: tx_results omitempty, validator_updates always there; the results
+    # themselves are pointers and print whole (ExecTxResult's MarshalJSON), unlike the Tx event's
+    assert blocks[str(full)]["tx_results"] == [exec_result("1000000")]
     assert blocks[str(full)]["validator_updates"] == []
     assert "tx_results" not in blocks[str(empty)]
     assert blocks[str(empty)]["validator_updates"] == []
