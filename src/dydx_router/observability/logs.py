@@ -11,7 +11,7 @@ import orjson
 import structlog
 
 from dydx_router.observability import tracing
-from dydx_router.observability.redact import redact_event
+from dydx_router.observability.redact import redact_event, redact_line
 
 
 def add_trace_ids(
@@ -47,8 +47,15 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        # Redaction runs last before rendering, after tracebacks are text (redact.py).
-        processors=[*shared, structlog.processors.format_exc_info, redact_event, renderer],
+        # Redaction runs last before rendering, after tracebacks are text, and once more on the
+        # rendered line (redact.py).
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            redact_event,
+            renderer,
+            redact_line,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
@@ -62,6 +69,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
                 structlog.processors.format_exc_info,
                 redact_event,
                 renderer,
+                redact_line,
             ],
             foreign_pre_chain=shared,
         )

@@ -1,17 +1,23 @@
-"""Log redaction: the last processor before rendering, for structlog and the stdlib bridge.
+"""Log redaction: the last processors around rendering, for structlog and the stdlib bridge.
 
 Whatever reaches a log line passes through :func:`redact_event` after exceptions are formatted,
-so tracebacks are covered too. It replaces:
+so tracebacks are covered too, and the rendered line through :func:`redact_line`. They replace:
 
-- secrets registered at start-up (the mnemonic, the private key in hex and base64, the database
-  password): exact matches anywhere in any string;
+- secrets registered at start-up (the mnemonic, the private key, the database password), exact
+  matches anywhere, in every encoding they could be printed in: the text, hex (either case),
+  base64 (standard and URL-safe), the ``repr`` of bytes, and each of these escaped as JSON or as a
+  Python string literal (a value nested in a dict is rendered by ``repr``);
 - API keys (``dxr_`` + 43 URL-safe characters) and ``Bearer`` credentials;
-- any run of 12 or more BIP39 English words (any mnemonic, not only ours), in either case, also
-  when numbered ("1. abandon 2. ability ..."), joined by hyphens, or split across the fields,
-  list items or keys of one line (a key and its value included);
+- any BIP39 mnemonic, not only ours (12+ words in any layout, ``mnemonics.py``), in one string or
+  split over the fields, list items or keys of one line;
 - the password of any ``scheme://user:password@host`` URL.
 
-Dictionary keys are redacted like values.
+In a log line, the patterns are matched on the values as text: strings as they are, bytes
+decoded and as their ``repr``, every other object (a set, a dataclass) as its ``repr``, which
+replaces it when a pattern is found in it; dictionary keys like values. The registered secrets
+are looked for once, in the rendered line: whatever a renderer makes of a value (orjson
+serialises a dataclass field by field, structlog falls back to ``repr``), their forms cannot
+pass. :meth:`Redactor.text` (span exceptions, error responses, the MCP guard) does both.
 
 Secrets are kept in a private set, never rendered; registering is idempotent.
 """
@@ -19,11 +25,16 @@ Secrets are kept in a private set, never rendered; registering is idempotent.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 from collections.abc import Mapping
-from functools import lru_cache
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
+
+from dydx_router.observability import mnemonics
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 8
@@ -31,135 +42,127 @@ MIN_SECRET_LENGTH = 8
 _API_KEY = r"dxr_[A-Za-z0-9_\-]{16,}"
 _BEARER = r"(?i:bearer)\s+[A-Za-z0-9_\-\.=~+/]{8,}"
 _URL_CREDENTIALS = r"(?<=[a-z0-9+.\-]://)[^\s:/@]*:[^\s@/]+(?=@)"
-_SEPARATOR = r"[\s,'\"\[\]]+"  # spaces, or the quotes and commas of a printed list of words
-# Letters of either case: a mnemonic written down in capitals is the same mnemonic.
-_WORD_RUN = re.compile(rf"\b[a-zA-Z]{{3,8}}(?:{_SEPARATOR}[a-zA-Z]{{3,8}}){{11,}}\b")
-# Numbered lists ("1. abandon 2) ability 3 - able"): numbers and list punctuation count as spaces.
-# The text is translated character for character (same offsets), then searched for word runs.
-_LIST_PUNCTUATION = str.maketrans(dict.fromkeys("0123456789.():;#-", " "))
-# The strings of a list split over several values: words with list punctuation around them.
-_LIST_SEPARATOR = r"[\s,'\"\[\]0-9.():;#\-]+"
-_MNEMONIC_MIN_WORDS = 12
-_WORD = re.compile(r"[a-zA-Z]+")
-
-
-@lru_cache(maxsize=1)
-def _bip39_words() -> frozenset[str]:
-    from bip_utils.bip.bip39.bip39_mnemonic import Bip39Languages
-    from bip_utils.bip.bip39.bip39_mnemonic_utils import Bip39WordsListGetter
-
-    words = Bip39WordsListGetter().GetByLanguage(Bip39Languages.ENGLISH)
-    return frozenset(words.GetWordAtIdx(i) for i in range(words.Length()))
-
+_PATTERNS = re.compile("|".join([_API_KEY, _BEARER, _URL_CREDENTIALS]))
 
 # A string holds none of the patterns above without one of these (compared case-folded): the
 # regular expression runs only when one is present. Log lines are mostly ids, hashes and
 # numbers, and running the expression on each of their values was most of a line's cost.
 _TRIGGERS = ("dxr_", "bearer", "://")
 
+# Values whose rendering is fixed by their type and cannot carry a secret: passed as they are.
+_SAFE = (int, float, bool, type(None), Decimal, UUID, datetime, date, time, timedelta)
+
+
+def _escaped(form: str) -> set[str]:
+    """``form`` as it appears inside a JSON string and inside a Python string literal."""
+    return {
+        form,
+        json.dumps(form)[1:-1],
+        json.dumps(form, ensure_ascii=False)[1:-1],
+        repr(form)[1:-1],
+    }
+
+
+def _binary_forms(secret: bytes) -> set[str]:
+    """Hex in either case, base64 (without its padding, which base64url often drops) and the
+    ``repr`` that logging the bytes themselves prints."""
+    return {
+        secret.hex(),
+        secret.hex().upper(),
+        base64.b64encode(secret).decode().rstrip("="),
+        base64.urlsafe_b64encode(secret).decode().rstrip("="),
+        repr(secret),
+    }
+
 
 class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
-        self._ordered: tuple[str, ...] = ()
         self._lock = threading.Lock()
-        self._pattern = self._compile()
+        # The forms, longest first, and their pattern: one attribute, swapped whole.
+        self._forms: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
 
-    def _compile(self) -> re.Pattern[str]:
-        exact = [re.escape(s) for s in self._ordered]  # longest first
-        return re.compile("|".join([*exact, _API_KEY, _BEARER, _URL_CREDENTIALS]))
-
-    def register(self, secret: str) -> None:
-        """Redact ``secret`` (and its whitespace-normalised form) from now on."""
-        forms = {secret.strip(), " ".join(secret.split())}
+    def _add(self, forms: set[str]) -> None:
+        forms = {e for f in forms for e in _escaped(f)}
         forms = {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
         with self._lock:
             if forms <= self._secrets:
                 return
             self._secrets |= forms
-            self._ordered = tuple(sorted(self._secrets, key=len, reverse=True))
-            self._pattern = self._compile()
+            ordered = tuple(sorted(self._secrets, key=len, reverse=True))
+            self._forms = (ordered, re.compile("|".join(re.escape(s) for s in ordered)))
+
+    def register(self, secret: str) -> None:
+        """Redact ``secret`` (and its whitespace-normalised form, each also as UTF-8 bytes in
+        hex and base64) from now on."""
+        texts = {
+            f for f in (secret.strip(), " ".join(secret.split())) if len(f) >= MIN_SECRET_LENGTH
+        }
+        self._add(
+            texts | {b for t in texts for b in _binary_forms(t.encode()) - {repr(t.encode())}}
+        )
 
     def register_bytes(self, secret: bytes) -> None:
         """A binary secret in the encodings it could be printed in."""
-        self.register(secret.hex())
-        self.register(secret.hex().upper())
-        self.register(base64.b64encode(secret).decode())
-        self.register(base64.urlsafe_b64encode(secret).decode())
-        self.register(repr(secret))
-
-    def _may_match(self, value: str) -> bool:
-        folded = value.lower()
-        return any(t in folded for t in _TRIGGERS) or any(s in value for s in self._ordered)
-
-    def may_hold_secret(self, value: str) -> bool:
-        """False only when ``text`` would return ``value`` unchanged (a cheap test)."""
-        if self._may_match(value):
-            return True
-        return len(value) >= 12 * 4 and _has_word_run(value)
+        self._add(_binary_forms(secret))
 
     def text(self, value: str) -> str:
+        """``value`` with every secret replaced: the registered ones and the patterns."""
         if len(value) < MIN_SECRET_LENGTH:
             return value  # shorter than any secret or pattern: the common case, made cheap
-        if self._may_match(value):
-            value = self._pattern.sub(REDACTED, value)
-        if len(value) >= 12 * 4:
-            spans = _mnemonic_spans(value)
-            for start, end in reversed(spans):
-                value = value[:start] + REDACTED + value[end:]
-        return value
+        return _patterns(self.registered(value))
+
+    def registered(self, text: str) -> str:
+        """``text`` with the registered secrets replaced (only them: in a rendered line, a
+        pattern could reach over the quotes of its JSON; a secret's forms hold none unescaped)."""
+        ordered, exact = self._forms
+        if exact is None or not any(s in text for s in ordered):
+            return text
+        return exact.sub(REDACTED, text)
 
     def value(self, value: Any) -> Any:
+        """A log line's value with the patterns replaced, recursively; the registered secrets
+        are left to :func:`redact_line`, which finds them in the rendered line."""
         if isinstance(value, str):
-            return self.text(value)
+            return _patterns(value)
+        if isinstance(value, _SAFE):
+            return value
         if isinstance(value, Mapping):
             return {self.value(k): self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
-        if isinstance(value, BaseException):
-            return self.text(f"{type(value).__name__}: {value}")
+        return _object(value)
+
+
+def _patterns(value: str) -> str:
+    """``value`` with API keys, bearer credentials, URL passwords and mnemonics replaced."""
+    if len(value) < MIN_SECRET_LENGTH:
         return value
+    folded = value.lower()
+    if any(t in folded for t in _TRIGGERS):
+        value = _PATTERNS.sub(REDACTED, value)
+    if len(value) >= mnemonics.MIN_WORDS * 3:
+        for start, end in reversed(mnemonics.spans(value)):
+            value = value[:start] + REDACTED + value[end:]
+    return value
 
 
-def _numbered_candidate(text: str) -> bool:
-    """A numbered list of 12+ words ("1. abandon 2. ability ...") has at least 11 spaces (or,
-    joined with hyphens, 11 hyphens); most log values (ids, hashes, timestamps) have few, and
-    skip the costlier translated search."""
-    return text.count(" ") + text.count("-") >= _MNEMONIC_MIN_WORDS - 1
-
-
-def _has_word_run(text: str) -> bool:
-    if _WORD_RUN.search(text) is not None:
-        return True
-    return _numbered_candidate(text) and (
-        _WORD_RUN.search(text.translate(_LIST_PUNCTUATION)) is not None
-    )
-
-
-def _mnemonic_spans(text: str) -> list[tuple[int, int]]:
-    """Where ``text`` holds 12+ consecutive BIP39 words (numbering and list punctuation
-    between them allowed): (start, end) offsets, in order."""
-    spans = _spans(text)
-    if not spans and _numbered_candidate(text):
-        # Translated character for character: the offsets are the original's.
-        spans = _spans(text.translate(_LIST_PUNCTUATION))
-    return spans
-
-
-def _spans(text: str) -> list[tuple[int, int]]:
-    known = _bip39_words()
-    spans: list[tuple[int, int]] = []
-    for run in _WORD_RUN.finditer(text):
-        words = list(_WORD.finditer(text, run.start(), run.end()))
-        i = 0
-        while i < len(words):
-            j = i
-            while j < len(words) and words[j].group(0).lower() in known:
-                j += 1
-            if j - i >= _MNEMONIC_MIN_WORDS:
-                spans.append((words[i].start(), words[j - 1].end()))
-            i = max(j, i + 1)
-    return spans
+def _object(value: Any) -> Any:
+    """Bytes, a set, any other object: matched as the text it renders as, replaced by that text
+    redacted when it held a secret, else passed on as it is."""
+    if isinstance(value, BaseException):
+        return _patterns(f"{type(value).__name__}: {value}")
+    try:
+        shown = repr(value)
+        if isinstance(value, bytes | bytearray | memoryview):
+            decoded = bytes(value).decode("utf-8", "replace")
+            hidden = _patterns(decoded)
+            if hidden != decoded:  # a mnemonic over several lines, which repr would join
+                return hidden
+    except Exception:  # a broken __repr__ is the renderer's to report
+        return value
+    hidden = _patterns(shown)
+    return hidden if hidden != shown else value
 
 
 REDACTOR = Redactor()
@@ -173,89 +176,73 @@ def register_secret_bytes(secret: bytes) -> None:
     REDACTOR.register_bytes(secret)
 
 
-_SCALARS = (int, float, bool, type(None))
-
-
 def redact_event(logger: object, method: str, event_dict: Any) -> Any:
-    """structlog processor: redact every value (place it after ``format_exc_info``).
+    """structlog processor: redact every value (place it after ``format_exc_info``, and
+    :func:`redact_line` after the renderer).
 
-    The common line holds only strings and numbers, none of them secret: their strings are
-    tested together once (newline-joined: no pattern matches across a line break, and the
-    word-run test may only err towards the full pass), and the line is passed on as it is.
+    The common line holds no secret: its strings (and keys) are gathered and tested together
+    once, for the patterns' triggers and for 12 words in a row (newline-joined: no pattern
+    matches across a line break, and the word test may only err towards the full pass), and the
+    line is passed on as it is, not copied. Only a line that may hold one is rebuilt redacted.
+    The registered secrets are not looked for here: :func:`redact_line` looks for them in the
+    whole rendered line, this line's values included (one scan instead of two).
     """
     texts: list[str] = []
-    for v in event_dict.values():
-        if isinstance(v, str):
-            texts.append(v)
-        elif not isinstance(v, _SCALARS):
-            break  # a container or an object: the full pass
-    else:
-        # Keys are identifiers; only one with spaces in it could be a pasted secret.
-        texts += [k for k in event_dict if isinstance(k, str) and " " in k]
-        if not REDACTOR.may_hold_secret("\n".join(texts)):
-            return event_dict
-    redacted = {REDACTOR.value(k): REDACTOR.value(v) for k, v in event_dict.items()}
-    return _redact_split_mnemonics(redacted)
+    names: list[str] = []
+    objects: list[Any] = []
+    own: list[str] = []
+    _gather(event_dict, texts, names, objects, own)
+    joined = "\n".join([*texts, *own])  # the line's own fields last: never inside a run
+    folded = joined.lower()
+    if (
+        any(t in folded for t in _TRIGGERS)
+        or mnemonics.has_run(joined)
+        or (len(names) >= mnemonics.MIN_WORDS and mnemonics.has_run("\n".join(names)))
+        or any(_object(o) is not o for o in objects)
+    ):
+        redacted = {REDACTOR.value(k): REDACTOR.value(v) for k, v in event_dict.items()}
+        return mnemonics.redact_split(redacted, REDACTED)
+    return event_dict
 
 
-_WORDY = re.compile(
-    rf"(?:{_LIST_SEPARATOR})?[a-zA-Z]{{3,8}}(?:(?:{_LIST_SEPARATOR})[a-zA-Z]{{3,8}})*"
-    rf"(?:{_LIST_SEPARATOR})?"
-)
-
-
-def _leaves(value: Any, out: list[str]) -> None:
-    """Every string value of ``value`` in order, each key with a space in it before its value
-    (a mnemonic may be split between the two; keys without one are names like ``part_1`` that
-    would only break a run)."""
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, Mapping):
+def _gather(
+    value: Any,
+    texts: list[str],
+    names: list[str],
+    objects: list[Any],
+    own: list[str] | None = None,
+) -> None:
+    """The strings of ``value`` in order (keys that are identifiers apart, in ``names``), and
+    the objects to be matched as text; ``own``: the values of the line's own fields (the
+    top-level call), which are not part of a run across fields."""
+    if isinstance(value, Mapping):
         for k, v in value.items():
-            if isinstance(k, str) and " " in k:
-                out.append(k)
-            _leaves(v, out)
+            if own is not None and k in mnemonics.STRUCTURAL_KEYS:
+                _gather(v, own, own, objects)
+                continue
+            if type(k) is str:
+                (names if k.isidentifier() else texts).append(k)
+            elif not isinstance(k, _SAFE):
+                objects.append(k)
+            if type(v) is str:
+                texts.append(v)
+            elif not isinstance(v, _SAFE):
+                _gather(v, texts, names, objects)
     elif isinstance(value, list | tuple):
         for v in value:
-            _leaves(v, out)
+            if type(v) is str:
+                texts.append(v)
+            elif not isinstance(v, _SAFE):
+                _gather(v, texts, names, objects)
+    elif isinstance(value, str):
+        texts.append(value)
+    elif not isinstance(value, _SAFE):
+        objects.append(value)
 
 
-def _marked(leaves: list[str]) -> set[str]:
-    """The strings that together form a run of 12+ BIP39 words: consecutive strings made only of
-    BIP39 words (and list separators), e.g. a mnemonic split over fields or list items."""
-    known = _bip39_words()
-    marked: set[str] = set()
-    run: list[str] = []
-    count = 0
-    for text in [*leaves, ""]:
-        words = _WORD.findall(text) if _WORDY.fullmatch(text) else []
-        if words and all(w.lower() in known for w in words):
-            run.append(text)
-            count += len(words)
-            continue
-        if count >= _MNEMONIC_MIN_WORDS:
-            marked.update(run)
-        run, count = [], 0
-    return marked
-
-
-def _replace(value: Any, marked: set[str]) -> Any:
-    if isinstance(value, str):
-        return REDACTED if value in marked else value
-    if isinstance(value, Mapping):
-        return {_replace(k, marked): _replace(v, marked) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_replace(v, marked) for v in value]
-    return value
-
-
-def _redact_split_mnemonics(event: dict[Any, Any]) -> dict[Any, Any]:
-    leaves: list[str] = []
-    _leaves(event, leaves)
-    if sum(len(t) for t in leaves) < _MNEMONIC_MIN_WORDS * 3:
-        return event
-    # No 12 short words in a row, even across strings: nothing to look for (the common case).
-    if not _has_word_run("\n".join(leaves)):
-        return event
-    marked = _marked(leaves)
-    return _replace(event, marked) if marked else event
+def redact_line(logger: object, method: str, rendered: Any) -> Any:
+    """structlog processor after the renderer: the registered secrets, whatever the renderer
+    made of the values that held them."""
+    if isinstance(rendered, str):
+        return REDACTOR.registered(rendered)
+    return rendered

@@ -111,19 +111,23 @@ def test_prose_and_identifiers_are_left_alone() -> None:
 
 
 def test_a_plain_line_passes_untouched_and_a_secret_among_plain_values_is_caught() -> None:
-    from dydx_router.observability.redact import redact_event, register_secret
+    from dydx_router.observability.redact import redact_event, redact_line, register_secret
 
     plain = {"event": "order_submitted", "tx_hash": "AB" * 32, "status": 201, "ms": 1.5}
     assert redact_event(None, "info", plain) is plain  # the cheap path: nothing copied
-    register_secret("k3y-in-a-plain-line")
     for leaky in (
-        {"event": "x", "note": "the k3y-in-a-plain-line here", "n": 1},
         {"event": "x", "auth": "Bearer dxr_" + "a" * 43, "ok": True},
         {"event": "x", "url": "postgresql://u:pw-in-url@h/db", "n": None},
         {"event": "x", "words": " ".join(["abandon"] * 11 + ["zoo"])},
     ):
         out = redact_event(None, "info", leaky)
         assert out is not leaky and REDACTED in "".join(str(v) for v in out.values())
+    # A registered secret is found in the rendered line, whatever the renderer made of it.
+    register_secret("k3y-in-a-plain-line")
+    line = {"event": "x", "note": "the k3y-in-a-plain-line here", "n": 1}
+    rendered = redact_line(None, "info", json.dumps(redact_event(None, "info", line)))
+    assert "k3y-in-a-plain-line" not in rendered and REDACTED in rendered
+    json.loads(rendered)
 
 
 def _phrase() -> list[str]:

@@ -38,3 +38,33 @@ def test_an_exception_on_a_span_is_recorded_redacted(exporter: InMemorySpanExpor
         (event,) = [e for e in s.events if e.name == "exception"]
         assert redact.REDACTED in str(event.attributes["exception.message"])
         assert "Traceback" in str(event.attributes["exception.stacktrace"])
+
+
+def test_an_exception_on_a_span_is_redacted_in_every_layout_and_encoding(
+    exporter: InMemorySpanExporter,
+) -> None:
+    from bip_utils import Bip39MnemonicGenerator
+
+    words = str(Bip39MnemonicGenerator().FromEntropy(bytes(range(64, 96)))).split()
+    key = bytes(range(200, 232))
+    redact.register_secret_bytes(key)
+    raised: list[BaseException] = [
+        ValueError("restore from " + "_".join(words)),
+        ValueError("backup: " + " ".join(f"{i}={w[:4]}" for i, w in enumerate(words, 1))),
+        KeyError({w: i for i, w in enumerate(words)}),  # str() prints the dict
+        RuntimeError(key),  # str() prints the bytes' repr
+        RuntimeError([str(key)]),  # ... escaped once more inside a list
+    ]
+    for exc in raised:
+        with pytest.raises(type(exc)), tracing.span("worker.step"):
+            raise exc
+    spans = exporter.get_finished_spans()
+    assert len(spans) == len(raised)
+    leaked = {" ".join(words[i : i + 3]) for i in range(22)}
+    leaked |= {"_".join(words[i : i + 3]) for i in range(22)}
+    leaked |= {f"{words[i]}'" for i in range(24)} | {repr(key)[2:30], repr(repr(key))[3:30]}
+    for s in spans:
+        (event,) = [e for e in s.events if e.name == "exception"]
+        texts = [str(s.status.description), *(str(v) for v in event.attributes.values())]
+        assert not [t for t in leaked if any(t in x for x in texts)], texts
+        assert redact.REDACTED in str(event.attributes["exception.message"])
