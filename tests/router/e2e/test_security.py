@@ -1,119 +1,31 @@
-"""Security and pre-trade risk end to end: HTTP -> PostgreSQL -> devnet.
+"""Security end to end, keys: HTTP -> PostgreSQL -> devnet. Every protected route refuses a
+missing or unknown key, scopes and subaccounts are enforced, a revoked key is refused at once, the
+read rate is limited and a refused request persists nothing.
 
-The router here runs on a database of its own (its kill switch and limits must not touch the other
-end-to-end tests) with small request rates, so the limits can be seen.
+The router here, ``secured`` (conftest.py), runs on a database of its own (its kill switch and
+limits must not touch the other end-to-end tests) with small request rates, so the limits can be
+seen.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
 import uuid
-from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from fastapi.routing import APIRoute
-from starlette.routing import Route
 
-from dydx_router.asgi import create_app
-from dydx_router.config import load_settings
-from dydx_router.store.database import asyncpg_dsn
-from tests.fixtures.db import fresh_database
-from tests.fixtures.devnet import DevnetProcess
-from tests.fixtures.router import RouterProcess, start_router, stop_router
-from tests.router.e2e.test_orders import oracle, order_of, place, wait_for
+from tests.fixtures.router import RouterProcess
+from tests.router.e2e.security_kit import (
+    READ_BURST,
+    chain_orders,
+    new_key,
+    order_count,
+    protected_routes,
+)
+from tests.router.e2e.test_orders import place
 
 pytestmark = pytest.mark.e2e
-
-# The only routes that answer without a key (the issue's list, plus the API's own description).
-PUBLIC = {
-    "/health",
-    "/ready",
-    "/metrics",
-    "/openapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-    "/redoc",
-    # The operator console's page: static files, no data (docs/console.md); its data routes
-    # need a key like any other.
-    "/console",
-    "/console/",
-}
-READ_BURST = 30
-
-
-@pytest.fixture(scope="module")
-def secured(devnet: DevnetProcess, pg_server_url: str) -> Iterator[RouterProcess]:
-    with fresh_database(pg_server_url, "security") as url:
-        r = start_router(
-            devnet,
-            url,
-            "security",
-            {
-                "DYDX_ROUTER_RATE_LIMIT_READ_PER_S": "1",
-                "DYDX_ROUTER_RATE_LIMIT_READ_BURST": str(READ_BURST),
-                "DYDX_ROUTER_RATE_LIMIT_ADMIN_BURST": "1000",
-                "DYDX_ROUTER_RATE_LIMIT_ADMIN_PER_S": "100",
-            },
-        )
-        try:
-            yield r
-        finally:
-            stop_router(r)
-
-
-def new_key(r: RouterProcess, scopes: list[str], subaccounts: list[int] | None = None) -> str:
-    body: dict[str, Any] = {"name": f"test-{uuid.uuid4().hex[:6]}", "scopes": scopes}
-    if subaccounts is not None:
-        body["subaccounts"] = subaccounts
-    with r.client() as admin:
-        resp = admin.post("/v1/admin/api-keys", json=body)
-    assert resp.status_code == 201, resp.text
-    key: str = resp.json()["key"]
-    return key
-
-
-def order_count(r: RouterProcess) -> int:
-    async def count() -> int:
-        conn = await asyncpg.connect(asyncpg_dsn(r.database_url))
-        try:
-            n: int = await conn.fetchval("SELECT count(*) FROM orders")
-            return n
-        finally:
-            await conn.close()
-
-    return asyncio.run(count())
-
-
-def chain_orders(r: RouterProcess) -> int:
-    return len(asyncio.run(r.devnet.accepted_orders(r.address)))
-
-
-def app_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, set[str]]]:
-    """Every (path, methods) the app serves, through included routers at any depth."""
-    for route in routes:
-        original = getattr(route, "original_router", None)
-        if original is not None:  # FastAPI's included router
-            yield from app_routes(original.routes, prefix + route.include_context.prefix)
-        elif isinstance(route, APIRoute | Route):
-            yield prefix + route.path, set(route.methods or ())
-
-
-def protected_routes() -> list[tuple[str, str]]:
-    app = create_app(load_settings())
-    out: list[tuple[str, str]] = []
-    for template, methods in app_routes(app.routes):
-        if template in PUBLIC:
-            continue
-        path = template.replace("{market}", "BTC-USD")
-        path = re.sub(r"\{[a-z_]*id\}", str(uuid.uuid4()), path)
-        assert "{" not in path, f"no sample value for {template}"
-        out += [(method, path) for method in sorted(methods - {"HEAD"})]
-    return out
 
 
 def test_every_protected_route_refuses_a_missing_or_unknown_key(secured: RouterProcess) -> None:
@@ -237,166 +149,6 @@ def test_rejected_requests_persist_nothing(secured: RouterProcess) -> None:
         )
         assert broken.status_code == 422
     assert order_count(secured) == before_db and chain_orders(secured) == before_chain
-
-
-def set_limits(admin: httpx.Client, scope: str, **limits: Any) -> dict[str, Any]:
-    path = (
-        "/v1/admin/risk-limits/global" if scope == "*" else f"/v1/admin/risk-limits/markets/{scope}"
-    )
-    resp = admin.put(path, json=limits)
-    assert resp.status_code == 200, resp.text
-    body: dict[str, Any] = resp.json()
-    return body
-
-
-def breach_code(c: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    resp = place(c, body)
-    assert resp.status_code == 400, resp.text
-    error: dict[str, Any] = resp.json()["error"]
-    return error
-
-
-def test_risk_limits_refuse_orders_before_they_reach_the_chain(secured: RouterProcess) -> None:
-    trader = new_key(secured, ["read", "trade"])
-    with secured.client() as admin, secured.client(trader) as c:
-        try:
-            policy = set_limits(admin, "*", max_order_size="0.01", max_slippage_bps=200)
-            assert policy["global"]["max_order_size"] == "0.01"
-            btc = set_limits(admin, "BTC-USD", max_order_notional="200", price_band_bps=1000)
-            assert btc["effective"]["BTC-USD"]["max_order_size"] == "0.01"  # inherited
-            before_db, before_chain = order_count(secured), chain_orders(secured)
-            eth = oracle(c, "ETH-USD")
-            market = {"side": "BUY", "type": "MARKET"}
-
-            err = breach_code(c, market | {"market": "ETH-USD", "size": "0.02"})
-            assert err["code"] == "risk_max_order_size"
-            assert err["details"]["limit_value"] == "0.01" and err["details"]["scope"] == "*"
-            err = breach_code(
-                c, market | {"market": "ETH-USD", "size": "0.001", "max_slippage_bps": 300}
-            )
-            assert err["code"] == "risk_max_slippage_bps"
-            err = breach_code(c, market | {"market": "BTC-USD", "size": "0.01"})
-            assert err["code"] == "risk_max_order_notional"  # ~ 0.01 x 28,700 > 200
-            assert err["details"]["scope"] == "BTC-USD" and err["details"]["limit_value"] == "200"
-            far = (oracle(c, "BTC-USD") * Decimal("0.8")).quantize(Decimal(1))
-            err = breach_code(
-                c,
-                {"market": "BTC-USD", "side": "BUY", "type": "LIMIT", "size": "0.001"}
-                | {"price": str(far)},
-            )
-            assert err["code"] == "risk_price_band_bps"
-            # Nothing was stored or sent for any of them.
-            assert order_count(secured) == before_db and chain_orders(secured) == before_chain
-
-            # Open orders and position: a resting order counts until it is gone.
-            set_limits(admin, "*", max_open_orders=1)
-            rest = {"market": "ETH-USD", "side": "BUY", "type": "LIMIT", "size": "0.01"}
-            low = str((eth / 2).quantize(Decimal("0.1")))
-            first = place(c, rest | {"price": low})
-            assert first.status_code == 201, first.text
-            err = breach_code(c, rest | {"price": low})
-            assert err["code"] == "risk_max_open_orders"
-            assert c.delete(f"/v1/orders/{first.json()['id']}").status_code == 200
-            wait_for(lambda: order_of(c, first.json()["id"]), lambda o: o["status"] == "CANCELED")
-
-            set_limits(admin, "*", max_position_notional="10")
-            err = breach_code(c, market | {"market": "ETH-USD", "size": "0.01"})  # ~ 18 USD
-            assert err["code"] == "risk_max_position_notional"
-        finally:
-            set_limits(admin, "*")
-            admin.delete("/v1/admin/risk-limits/markets/BTC-USD")
-        assert admin.get("/v1/admin/risk-limits").json()["markets"] == {}
-        ok = place(c, {"market": "ETH-USD", "side": "BUY", "type": "MARKET", "size": "0.02"})
-        assert ok.status_code == 201, ok.text
-        actions = [e["action"] for e in admin.get("/v1/admin/audit").json()["entries"]]
-        assert actions.count("risk_limits_set") >= 4 and "risk_limits_deleted" in actions
-
-
-def set_state(admin: httpx.Client, state: str, **extra: Any) -> dict[str, Any]:
-    resp = admin.post("/v1/admin/trading-state", json={"state": state, "reason": "test"} | extra)
-    assert resp.status_code == 200, resp.text
-    body: dict[str, Any] = resp.json()
-    return body
-
-
-def test_kill_switch_halts_cancels_and_reduces(secured: RouterProcess) -> None:
-    trader = new_key(secured, ["read", "trade"])
-    with secured.client() as admin, secured.client(trader) as c:
-        try:
-            # A position to reduce later, and a resting order for the halt to cancel.
-            buy = place(c, {"market": "ETH-USD", "side": "BUY", "type": "MARKET", "size": "0.01"})
-            assert buy.status_code == 201, buy.text
-            wait_for(lambda: order_of(c, buy.json()["id"]), lambda o: o["status"] == "FILLED")
-            low = str((oracle(c, "ETH-USD") / 2).quantize(Decimal("0.1")))
-            resting = place(
-                c,
-                {"market": "ETH-USD", "side": "BUY", "type": "LIMIT", "size": "0.01", "price": low},
-            )
-            rid = resting.json()["id"]
-            wait_for(lambda: order_of(c, rid), lambda o: o["status"] == "OPEN")
-
-            halted = set_state(admin, "HALTED", cancel_open_orders=True)
-            assert halted["state"] == "HALTED" and rid in halted["canceled_orders"]
-            before_db = order_count(secured)
-            refused = place(
-                c, {"market": "ETH-USD", "side": "BUY", "type": "MARKET", "size": "0.01"}
-            )
-            assert refused.status_code == 409
-            assert refused.json()["error"]["code"] == "trading_halted"
-            close = c.post("/v1/positions/ETH-USD/close")
-            assert close.status_code == 409  # halted means no new order at all
-            assert order_count(secured) == before_db
-            wait_for(lambda: order_of(c, rid), lambda o: o["status"] == "CANCELED")
-            assert admin.get("/v1/admin/trading-state").json()["state"] == "HALTED"
-
-            set_state(admin, "REDUCE_ONLY")
-            more = place(c, {"market": "ETH-USD", "side": "BUY", "type": "MARKET", "size": "0.01"})
-            assert more.status_code == 409
-            assert more.json()["error"]["code"] == "trading_reduce_only"
-            closed = c.post("/v1/positions/ETH-USD/close")
-            assert closed.status_code == 201, closed.text
-            assert closed.json()["reduce_only"] is True
-        finally:
-            set_state(admin, "ACTIVE")
-        again = place(c, {"market": "ETH-USD", "side": "BUY", "type": "MARKET", "size": "0.01"})
-        assert again.status_code == 201, again.text
-        entries = admin.get("/v1/admin/audit", params={"limit": 20}).json()["entries"]
-        states = [e["target"] for e in entries if e["action"] == "trading_state_set"]
-        assert states[:3] == ["ACTIVE", "REDUCE_ONLY", "HALTED"]  # newest first
-        assert any(e["action"] == "open_orders_canceled" for e in entries)
-        # Each kill-switch cancel is audited in the transaction that marked it requested.
-        requested = [
-            i
-            for e in entries
-            if e["action"] == "orders_cancel_requested"
-            for i in e["details"]["order_ids"]
-        ]
-        assert rid in requested
-        assert all(e["actor_key_id"] is not None for e in entries[:3])
-
-
-def test_admin_bodies_are_strict(secured: RouterProcess) -> None:
-    with secured.client() as admin:
-        for body in (
-            {"state": "halted"},
-            {"state": "HALTED", "extra": 1},
-            {"state": "PAUSED"},
-            {"state": "HALTED", "reason": "nul \x00 inside"},  # found by the fuzz: was a 500
-        ):
-            resp = admin.post("/v1/admin/trading-state", json=body)
-            assert resp.status_code == 422, resp.text
-        assert (
-            admin.put("/v1/admin/risk-limits/global", json={"max_order_size": 1}).status_code == 422
-        )
-        assert (
-            admin.put("/v1/admin/risk-limits/global", json={"max_open_orders": -1}).status_code
-            == 422
-        )
-        unknown = admin.put("/v1/admin/risk-limits/markets/NOPE-USD", json={})
-        assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_market"
-        bad_scope = admin.post("/v1/admin/api-keys", json={"name": "x", "scopes": ["root"]})
-        assert bad_scope.status_code == 422
-        assert admin.get("/v1/admin/trading-state").json()["state"] == "ACTIVE"
 
 
 def test_keys_from_the_command_line_are_audited(secured: RouterProcess) -> None:
