@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.devnet.integration.test_cometrpc import funded, long_term
+from tests.devnet.integration.cometrpc_kit import funded, long_term
 from tests.fixtures.devnet import DevnetProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from tests.devnet.integration.test_cometrpc import exec_result
+from tests.devnet.integration.cometrpc_kit import exec_result
 from tests.devnet.unit.txkit import order, order_id, sign, wallet
 
 from dydx_devnet import cli

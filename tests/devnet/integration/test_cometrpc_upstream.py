@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from tests.devnet.integration.test_cometrpc import query_response
+from tests.devnet.integration.cometrpc_kit import query_response
 from tests.devnet.unit.txkit import LONG_TERM, SELL, order, order_id, sign, wallet
 from tests.fixtures.devnet import DevnetProcess
 from v4_proto.cosmos.auth.v1beta1 import auth_pb2

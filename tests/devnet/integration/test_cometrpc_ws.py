@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from tests.devnet.integration.test_cometrpc import exec_result, funded, long_term
+from tests.devnet.integration.cometrpc_kit import b64, exec_result, funded, long_term, result
 from tests.fixtures.devnet import DevnetProcess
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -133,3 +134,61 @@ async def test_event_shapes_omit_what_cmtjson_omits(
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
         yield client
+
+
+async def test_websocket_new_block_and_tx_events(
+    devnet_manual: DevnetProcess, http: httpx.AsyncClient
+) -> None:
+    url = devnet_manual.rpc
+    w, number = await funded(devnet_manual, 2105)
+    ws_url = url.replace("http://", "ws://") + "/websocket"
+    async with connect(ws_url) as ws:
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 11, "method": "subscribe",
+                                  "params": {"query": "tm.event='NewBlock'"}}))  # fmt: skip
+        assert json.loads(await ws.recv()) == {"jsonrpc": "2.0", "id": 11, "result": {}}
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": "tx", "method": "subscribe",
+                                  "params": {"query": "tm.event='Tx'"}}))  # fmt: skip
+        assert json.loads(await ws.recv())["result"] == {}
+        again = {"jsonrpc": "2.0", "id": 12, "method": "subscribe", "params": ["tm.event='Tx'"]}
+        await ws.send(json.dumps(again))
+        assert json.loads(await ws.recv())["error"]["data"] == "already subscribed"
+        # any method works on the websocket too
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 13, "method": "health"}))
+        assert json.loads(await ws.recv()) == {"jsonrpc": "2.0", "id": 13, "result": {}}
+
+        tx = long_term(w, number, 1, 0)
+        assert (await result(http, url, "broadcast_tx_sync", tx=b64(tx)))["code"] == 0
+        height = await devnet_manual.step_blocks(1)
+        events: dict[Any, dict[str, Any]] = {}
+        while len(events) < 2:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            res = msg["result"]
+            # other tests may step blocks meanwhile: keep the block we made
+            if msg["id"] == 11 and res["data"]["value"]["block"]["header"]["height"] == str(height):
+                events[11] = res
+            if msg["id"] == "tx":
+                events["tx"] = res
+        nb = events[11]
+        assert nb["query"] == "tm.event='NewBlock'" and nb["events"]["tm.event"] == ["NewBlock"]
+        assert nb["data"]["type"] == "tendermint/event/NewBlock"
+        block = await result(http, url, "block", height=str(height))
+        assert nb["data"]["value"]["block"] == block["block"]
+        assert nb["data"]["value"]["block_id"] == block["block_id"]
+        ev = events["tx"]
+        tx_hash = hashlib.sha256(tx).hexdigest().upper()
+        assert ev["events"] == {
+            "tm.event": ["Tx"],
+            "tx.hash": [tx_hash],
+            "tx.height": [str(height)],
+        }
+        assert ev["data"] == {
+            "type": "tendermint/event/Tx",
+            "value": {
+                # abci.TxResult's index is omitempty: the first tx has none
+                "TxResult": {
+                    "height": str(height),
+                    "tx": b64(tx),
+                    "result": {"gas_wanted": "1000000"},
+                }
+            },
+        }
