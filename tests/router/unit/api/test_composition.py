@@ -32,7 +32,7 @@ from dydx_router.domain.order import OrderStatus
 from dydx_router.service.orders import OrderService
 from dydx_router.service.ports import MarketView
 from dydx_router.service.ratelimit import RateLimiter
-from tests.router.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
+from tests.router.unit.service.fakes import FakeExchange, FakeStore, FakeUnitOfWork
 
 TOKEN = "dxr_fake"
 KEY = ApiKey(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.router.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
+from tests.router.unit.service.fakes import FakeExchange, FakeStore, FakeUnitOfWork
 from tests.router.unit.service.test_pre_trade import World, buy, limit
 
 from dydx_router.chain.errors import PriceStale

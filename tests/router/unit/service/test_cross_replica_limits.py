@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.router.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
+from tests.router.unit.service.fakes import FakeExchange, FakeStore, FakeUnitOfWork
 from tests.router.unit.service.test_pre_trade import World, limit
 from tests.router.unit.service.test_throttle import FakeHeights
 

@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import pytest
-from tests.router.unit.service.test_order_service import (
+from tests.router.unit.service.fakes import (
     FakeExchange,
     FakeStore,
     FakeUnitOfWork,

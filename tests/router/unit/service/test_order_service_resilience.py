@@ -1,4 +1,4 @@
-"""Order service under failure, with the hand-written fakes of test_order_service.py: a chain
+"""Order service under failure, with the hand-written fakes of fakes.py: a chain
 whose every endpoint is failing, answers lost and found again, and a shutdown in flight."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.router.unit.service.test_order_service import (
+from tests.router.unit.service.fakes import (
     FakeExchange,
     FakeUnitOfWork,
     env,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.router.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
+from tests.router.unit.service.fakes import FakeExchange, FakeStore, FakeUnitOfWork
 from tests.router.unit.service.test_throttle import FakeHeights
 
 from dydx_router.domain.errors import (

@@ -7,7 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from tests.router.unit.service.test_order_service import FakeUnitOfWork, env, market_buy
+from tests.router.unit.service.fakes import FakeUnitOfWork, env, market_buy
 
 from dydx_router.domain.order import OrderStatus
 from dydx_router.domain.sync import VenueOrder, VenueStatus

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tests.router.unit.chain.test_sequencer import FakeChain, _long_term, _sequencer
-from tests.router.unit.service.test_order_service import FakeUnitOfWork, env, market_buy
+from tests.router.unit.service.fakes import FakeUnitOfWork, env, market_buy
 from tests.router.unit.service.test_order_service_resilience import resting_limit
 
 from dydx_router.chain.answers import PLACEMENT_ANSWERS, Meaning, submission_of

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 import pytest
-from tests.router.unit.service.test_order_service import FakeExchange, FakeStore, FakeUnitOfWork
+from tests.router.unit.service.fakes import FakeExchange, FakeStore, FakeUnitOfWork
 
 from dydx_router.chain.errors import PriceStale
 from dydx_router.domain.errors import IdempotencyConflict, OrderNotCancelable

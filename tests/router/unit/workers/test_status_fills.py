@@ -17,7 +17,7 @@ from dydx_router.domain.sync import VenueOrder, VenueStatus
 from dydx_router.service.orders import Caller, UowPlacements
 from dydx_router.service.sync import OrderSync
 from dydx_router.workers.status import StatusStreamWorker
-from tests.router.unit.service.test_order_service import FakeUnitOfWork, env, market_buy
+from tests.router.unit.service.fakes import FakeUnitOfWork, env, market_buy
 
 __all__ = ["env"]
 
