@@ -20,12 +20,21 @@ TIMEOUT = 10.0
 HEX64 = re.compile(r"^[0-9A-F]{64}$")
 
 
-async def rpc(http: httpx.AsyncClient, url: str, method: str, **params: Any) -> dict[str, Any]:
-    """A JSON-RPC call; the whole response object (result or error)."""
-    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+async def call(
+    http: httpx.AsyncClient, url: str, method: str, params: Any, rid: int = 3
+) -> dict[str, Any]:
+    """A JSON-RPC call with `params` as given (a dict, list or anything else); the whole response
+    object, HTTP status 200."""
+    body = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
     resp = await http.post(url, json=body)
     assert resp.status_code == 200, resp.text
     out: dict[str, Any] = resp.json()
+    return out
+
+
+async def rpc(http: httpx.AsyncClient, url: str, method: str, **params: Any) -> dict[str, Any]:
+    """A JSON-RPC call; the whole response object (result or error)."""
+    out = await call(http, url, method, params, rid=7)
     assert out["jsonrpc"] == "2.0" and out["id"] == 7
     return out
 

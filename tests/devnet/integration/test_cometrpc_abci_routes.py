@@ -6,13 +6,13 @@ transports (x/accountplus was once served over gRPC only, and the official TypeS
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import httpx
 import pytest
 from google.protobuf import descriptor_pool
+from tests.devnet.integration.cometrpc_kit import TIMEOUT, call
 from tests.devnet.unit.txkit import wallet
 from tests.fixtures.devnet import DevnetProcess
 from v4_proto.dydxprotocol.accountplus import query_pb2 as ap_query
@@ -21,22 +21,7 @@ from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as ap_grpc
 from dydx_devnet import node
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-TIMEOUT = 10.0
 UNKNOWN_PATH = "unknown query path: unknown request"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        yield client
-
-
-async def call(http: httpx.AsyncClient, url: str, method: str, params: Any) -> dict[str, Any]:
-    body = {"jsonrpc": "2.0", "id": 3, "method": method, "params": params}
-    resp = await http.post(url, json=body)
-    assert resp.status_code == 200, resp.text
-    out: dict[str, Any] = resp.json()
-    return out
 
 
 async def abci(http: httpx.AsyncClient, url: str, path: str, request: Any) -> dict[str, Any]:

@@ -6,29 +6,12 @@ too)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import pytest
+from tests.devnet.integration.cometrpc_kit import call
 from tests.fixtures.devnet import DevnetProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-TIMEOUT = 10.0
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        yield client
-
-
-async def call(http: httpx.AsyncClient, url: str, method: str, params: Any) -> dict[str, Any]:
-    body = {"jsonrpc": "2.0", "id": 3, "method": method, "params": params}
-    resp = await http.post(url, json=body)
-    assert resp.status_code == 200, resp.text
-    out: dict[str, Any] = resp.json()
-    return out
 
 
 async def test_json_rpc_int64_params_are_strings(

@@ -9,23 +9,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
 import httpx
 import pytest
-from tests.devnet.integration.cometrpc_kit import query_response
-from tests.devnet.unit.txkit import LONG_TERM, SELL, order, order_id, sign, wallet
+from tests.devnet.integration.cometrpc_kit import TIMEOUT, funded, long_term, query_response, result
 from tests.fixtures.devnet import DevnetProcess
-from v4_proto.cosmos.auth.v1beta1 import auth_pb2
-from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
-from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
 from websockets.asyncio.client import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-TIMEOUT = 10.0
 CLOB_PAIRS = "/dydxprotocol.clob.Query/ClobPairAll"
 PARSE_ERROR = {"code": -32700, "message": "Parse error. Invalid JSON"}
 REQUEST_STRUCT = (
@@ -34,35 +26,10 @@ REQUEST_STRUCT = (
 )
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        yield client
-
-
-async def result(http: httpx.AsyncClient, url: str, method: str, **params: Any) -> Any:
-    body = {"jsonrpc": "2.0", "id": 5, "method": method, "params": params}
-    out = (await http.post(url, json=body)).json()
-    assert "error" not in out, out
-    return out["result"]
-
-
 async def signed_long_term_order(devnet: DevnetProcess, n: int) -> bytes:
     """A funded wallet's long-term sell far above the market (it rests)."""
-    w = wallet(n)
-    await devnet.fund(w.address, "10000")
-    await devnet.step_blocks(1)
-    async with grpc.aio.insecure_channel(devnet.grpc) as ch:
-        resp = await auth_grpc.QueryStub(ch).Account(
-            auth_query.QueryAccountRequest(address=w.address), timeout=TIMEOUT
-        )
-    acc = auth_pb2.BaseAccount()
-    assert resp.account.Unpack(acc)
-    msg = order(
-        order_id(w, 1, flags=LONG_TERM), side=SELL, subticks=9_000_000_000,
-        gtbt=int(time.time()) + 3600,
-    )  # fmt: skip
-    return sign(w, [msg], account_number=acc.account_number, sequence=0)
+    w, account_number = await funded(devnet, n)
+    return long_term(w, account_number, 1, 0)
 
 
 async def test_websocket_new_block_header_and_new_block_events(

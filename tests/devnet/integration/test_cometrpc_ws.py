@@ -14,12 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.devnet.integration.cometrpc_kit import b64, exec_result, funded, long_term, result
+from tests.devnet.integration.cometrpc_kit import (
+    TIMEOUT,
+    b64,
+    exec_result,
+    funded,
+    long_term,
+    result,
+)
 from tests.fixtures.devnet import DevnetProcess
 from websockets.asyncio.client import ClientConnection, connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-TIMEOUT = 10.0
 
 
 @pytest.fixture
@@ -128,12 +134,6 @@ async def test_event_shapes_omit_what_cmtjson_omits(
     assert blocks[str(full)]["validator_updates"] == []
     assert "tx_results" not in blocks[str(empty)]
     assert blocks[str(empty)]["validator_updates"] == []
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        yield client
 
 
 async def test_websocket_new_block_and_tx_events(
