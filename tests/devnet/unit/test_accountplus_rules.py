@@ -11,27 +11,14 @@ import json
 from typing import Any
 
 import pytest
-from google.protobuf.any_pb2 import Any as AnyProto
 from tests.devnet.unit.test_accountplus import BATCH, CANCEL, PLACE, Fixture, sub, trading_config
-from tests.devnet.unit.txkit import CHAIN_ID, LONG_TERM, Chain, codes, order, order_id
-from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
-from v4_proto.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
-from v4_proto.cosmos.tx.v1beta1.tx_pb2 import (
-    AuthInfo,
-    Fee,
-    ModeInfo,
-    SignDoc,
-    SignerInfo,
-    TxBody,
-    TxRaw,
-)
+from tests.devnet.unit.txkit import LONG_TERM, Chain, codes, order, order_id, sign_multi
 from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator, MsgRemoveAuthenticator
 from v4_proto.dydxprotocol.clob.tx_pb2 import MsgBatchCancel, OrderBatch
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
 from dydx_devnet import errors as E
 from dydx_devnet.accountplus.nonces import NonceState, process_timestamp_nonce
-from dydx_router.chain.wallet import Wallet
 
 T = 1_700_000_000_000  # a block time, ms
 
@@ -115,39 +102,6 @@ def test_check_tx_holds_twenty_nonces_per_account(fx: Fixture) -> None:
 
 
 # ---- several signatures -------------------------------------------------------------------------
-def _sign_multi(signers: list[tuple[Wallet, int, int]], msgs: list[Any]) -> bytes:
-    """One tx signed by several (wallet, account number, sequence), in signer order."""
-    body = TxBody(
-        messages=[
-            AnyProto(type_url="/" + m.DESCRIPTOR.full_name, value=m.SerializeToString())
-            for m in msgs
-        ]
-    ).SerializeToString()
-    infos = []
-    for w, _, seq in signers:
-        info = SignerInfo(
-            mode_info=ModeInfo(single=ModeInfo.Single(mode=SignMode.SIGN_MODE_DIRECT)),
-            sequence=seq,
-        )
-        info.public_key.CopyFrom(
-            AnyProto(
-                type_url="/cosmos.crypto.secp256k1.PubKey",
-                value=PubKey(key=w.public_key).SerializeToString(),
-            )
-        )
-        infos.append(info)
-    auth = AuthInfo(signer_infos=infos, fee=Fee(gas_limit=1_000_000)).SerializeToString()
-    sigs = [
-        w.sign(
-            SignDoc(
-                body_bytes=body, auth_info_bytes=auth, chain_id=CHAIN_ID, account_number=an
-            ).SerializeToString()
-        )
-        for w, an, _ in signers
-    ]
-    return TxRaw(body_bytes=body, auth_info_bytes=auth, signatures=sigs).SerializeToString()
-
-
 @pytest.mark.parametrize(
     ("first_ts", "second_ts"), [(False, False), (True, False), (False, True), (True, True)]
 )
@@ -166,7 +120,7 @@ def test_several_signatures_may_not_carry_a_timestamp_nonce(
         (w, chain.account_number(w), now if ts else chain.sequence(w))
         for w, ts in ((a, first_ts), (b, second_ts))
     ]
-    r = chain.engine.check_tx(_sign_multi(signers, msgs))
+    r = chain.engine.check_tx(sign_multi(signers, msgs))
     if not (first_ts or second_ts):
         assert r.ok, r
         return

@@ -113,6 +113,31 @@ def batch_cancel(w: Wallet, batches: dict[int, list[int]], gtb: int) -> Any:
     )
 
 
+def tx_body(msgs: list[Any], *, memo: str = "", timeout_height: int = 0) -> bytes:
+    """TxBody bytes: each message packed in an Any under its proto type URL."""
+    return TxBody(
+        messages=[
+            AnyProto(type_url="/" + m.DESCRIPTOR.full_name, value=m.SerializeToString())
+            for m in msgs
+        ],
+        memo=memo,
+        timeout_height=timeout_height,
+    ).SerializeToString()
+
+
+def signer_info(key: bytes | None, sequence: int, mode: int = SignMode.SIGN_MODE_DIRECT) -> Any:
+    """A SignerInfo; ``key=None`` leaves its public key out."""
+    info = SignerInfo(mode_info=ModeInfo(single=ModeInfo.Single(mode=mode)), sequence=sequence)
+    if key is not None:
+        info.public_key.CopyFrom(
+            AnyProto(
+                type_url="/cosmos.crypto.secp256k1.PubKey",
+                value=PubKey(key=key).SerializeToString(),
+            )
+        )
+    return info
+
+
 def sign(
     signer: Wallet,
     msgs: list[Any],
@@ -128,28 +153,30 @@ def sign(
 ) -> bytes:
     """TxRaw bytes. ``pub_key=True`` puts the signer's key in SignerInfo, ``None`` omits it, and
     bytes put that key instead."""
-    body = TxBody(
-        messages=[
-            AnyProto(type_url="/" + m.DESCRIPTOR.full_name, value=m.SerializeToString())
-            for m in msgs
-        ],
-        memo=memo,
-        timeout_height=timeout_height,
-    ).SerializeToString()
-    info = SignerInfo(mode_info=ModeInfo(single=ModeInfo.Single(mode=mode)), sequence=sequence)
+    body = tx_body(msgs, memo=memo, timeout_height=timeout_height)
     key = signer.public_key if pub_key is True else pub_key
-    if isinstance(key, bytes):
-        info.public_key.CopyFrom(
-            AnyProto(
-                type_url="/cosmos.crypto.secp256k1.PubKey",
-                value=PubKey(key=key).SerializeToString(),
-            )
-        )
+    info = signer_info(key if isinstance(key, bytes) else None, sequence, mode)
     auth = AuthInfo(signer_infos=[info], fee=Fee(gas_limit=1_000_000)).SerializeToString()
     doc = SignDoc(
         body_bytes=body, auth_info_bytes=auth, chain_id=chain_id, account_number=account_number
     ).SerializeToString()
     sigs = signatures if signatures is not None else [signer.sign(doc)]
+    return TxRaw(body_bytes=body, auth_info_bytes=auth, signatures=sigs).SerializeToString()
+
+
+def sign_multi(signers: list[tuple[Wallet, int, int]], msgs: list[Any]) -> bytes:
+    """One tx signed by several (wallet, account number, sequence), in signer order."""
+    body = tx_body(msgs)
+    infos = [signer_info(w.public_key, seq) for w, _, seq in signers]
+    auth = AuthInfo(signer_infos=infos, fee=Fee(gas_limit=1_000_000)).SerializeToString()
+    sigs = [
+        w.sign(
+            SignDoc(
+                body_bytes=body, auth_info_bytes=auth, chain_id=CHAIN_ID, account_number=an
+            ).SerializeToString()
+        )
+        for w, an, _ in signers
+    ]
     return TxRaw(body_bytes=body, auth_info_bytes=auth, signatures=sigs).SerializeToString()
 
 
