@@ -7,11 +7,16 @@ accepts (no NaN, no Infinity)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 _WS = b" \t\r\n"
 _EOF = "unexpected end of JSON input"
 _ESCAPES = frozenset(b'bfnrt"\\/')
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _DIGITS = frozenset(b"0123456789")
+
+
+_Parser = Callable[[bytes, int], int]  # parses one value from an index, returns the index past it
 
 
 class _SyntaxError(Exception):
@@ -126,37 +131,38 @@ def _value(data: bytes, i: int) -> int:
     raise _fail(data, i, "looking for beginning of value")
 
 
-def _object(data: bytes, i: int) -> int:
+def _member(data: bytes, i: int) -> int:
+    """An object's ``"key": value``, from its opening quote."""
+    if _at(data, i) != ord('"'):
+        raise _fail(data, i, "looking for beginning of object key string")
+    i = _ws(data, _string(data, i))
+    if _at(data, i) != ord(":"):
+        raise _fail(data, i, "after object key")
+    return _value(data, _ws(data, i + 1))
+
+
+def _elements(data: bytes, i: int, close: bytes, element: _Parser, after: str) -> int:
+    """An object or array from its opening byte: elements separated by commas up to ``close``
+    (scanner.go stateEndValue: ``after`` names where a byte other than those two stands)."""
     i = _ws(data, i + 1)
-    if _at(data, i) == ord("}"):
+    if _at(data, i) == close[0]:
         return i + 1
     while True:
-        if _at(data, i) != ord('"'):
-            raise _fail(data, i, "looking for beginning of object key string")
-        i = _ws(data, _string(data, i))
-        if _at(data, i) != ord(":"):
-            raise _fail(data, i, "after object key")
-        i = _ws(data, _value(data, _ws(data, i + 1)))
+        i = _ws(data, element(data, i))
         c = _at(data, i)
-        if c == ord("}"):
+        if c == close[0]:
             return i + 1
         if c != ord(","):
-            raise _fail(data, i, "after object key:value pair")
+            raise _fail(data, i, after)
         i = _ws(data, i + 1)
+
+
+def _object(data: bytes, i: int) -> int:
+    return _elements(data, i, b"}", _member, "after object key:value pair")
 
 
 def _array(data: bytes, i: int) -> int:
-    i = _ws(data, i + 1)
-    if _at(data, i) == ord("]"):
-        return i + 1
-    while True:
-        i = _ws(data, _value(data, i))
-        c = _at(data, i)
-        if c == ord("]"):
-            return i + 1
-        if c != ord(","):
-            raise _fail(data, i, "after array element")
-        i = _ws(data, i + 1)
+    return _elements(data, i, b"]", _value, "after array element")
 
 
 def syntax_error(data: bytes) -> str | None:
