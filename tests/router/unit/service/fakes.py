@@ -44,6 +44,7 @@ from dydx_router.service.ports import (
     SignedOrder,
     Submission,
 )
+from dydx_router.store.order_rows import apply_fields
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BTC = MarketSpec("BTC-USD", 0, -10, -9, 1_000_000, 100_000)
@@ -129,13 +130,7 @@ class FakeOrders:
             raise ConcurrentUpdate("moved")
         stored = _copy(stored)
         stored.status = new_status
-        for k, v in fields.items():
-            if not k.startswith("error_"):
-                setattr(stored, k, v)
-        if "error_code" in fields:
-            stored.last_error = ChainError(
-                fields["error_codespace"], fields["error_code"], fields["error_log"]
-            )
+        apply_fields(stored, fields)
         self.pending[order.id] = stored
         self.pending_history.append(
             (order.id, StatusChange(order.status, new_status, reason, height, datetime.now(UTC)))
