@@ -9,12 +9,16 @@ test.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scripts.official_client_venv import OfficialClientUnavailable, official_python
+from tests.fixtures.client_checks import (
+    assert_faucet_funded,
+    assert_height_and_markets,
+    assert_orders_on_the_indexer,
+)
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.drivers import run_driver
 from tests.fixtures.indexer_swagger import IndexerSwagger
@@ -52,11 +56,7 @@ async def test_orders_are_accepted_and_cancelled(observed: dict[str, Any]) -> No
 
 
 async def test_the_faucet_funds_the_account_and_subaccount(observed: dict[str, Any]) -> None:
-    assert observed["faucet_status"] == 202
-    sub = observed["indexer_subaccount"]["subaccount"]
-    assert sub["address"] == observed["address"] and sub["subaccountNumber"] == 0
-    assert Decimal(sub["equity"]) == Decimal(10_000)
-    assert sub["assetPositions"]["USDC"]["size"] == "10000"
+    assert_faucet_funded(observed)
     # The node's subaccount: 10,000 USDC as quote quantums (SerializableInt, base64 in JSON).
     node_sub = observed["node_subaccount"]
     assert node_sub["id"]["owner"] == observed["address"]
@@ -74,41 +74,15 @@ async def test_account_sequence_counts_only_stateful_txs(observed: dict[str, Any
 async def test_height_and_markets_agree_between_node_and_indexer(
     observed: dict[str, Any], indexer_swagger: IndexerSwagger
 ) -> None:
-    assert abs(int(observed["indexer_height"]["height"]) - observed["node_height"]) <= 2
-    indexer_swagger.validate_response("/height", observed["indexer_height"])
-    indexer_swagger.validate_response("/time", observed["indexer_time"])
-    indexer_swagger.validate_response("/perpetualMarkets", observed["markets"])
-    btc = observed["markets"]["markets"]["BTC-USD"]
-    assert (btc["clobPairId"], btc["stepSize"], btc["tickSize"]) == ("0", "0.0001", "1")
+    assert_height_and_markets(observed, indexer_swagger)
     assert 0 in observed["node_clob_pair_ids"]
 
 
 async def test_indexer_reports_the_official_orders_like_the_real_indexer(
     observed: dict[str, Any], indexer_swagger: IndexerSwagger
 ) -> None:
-    short, long = observed["before_cancel"]["short"], observed["before_cancel"]["long"]
-    for body in (short, long):
-        indexer_swagger.validate_response("/orders/{orderId}", body)
-    # Short-term: only in the indexer's Redis until filled (v4-chain
-    # indexer/services/vulcan/src/handlers/order-remove-handler.ts).
-    assert (short["status"], short["orderFlags"], short["size"]) == (
-        "BEST_EFFORT_OPENED",
-        "0",
-        "0.001",
-    )
+    short, _ = assert_orders_on_the_indexer(observed, indexer_swagger)
     assert short["clientMetadata"] == "2"  # the official client always sends 2 (§0.3)
-    assert (long["status"], long["orderFlags"], long["size"]) == ("OPEN", "64", "0.002")
-    assert "goodTilBlockTime" in long and "goodTilBlock" in short
-    assert [o["id"] for o in observed["indexer_orders_filtered"]] == [short["id"]]
-    indexer_swagger.validate_response("/orders", observed["indexer_orders_filtered"])
-    bids = {b["price"] for b in observed["orderbook"]["bids"]}
-    assert {short["price"], long["price"]} <= bids
-    # After the cancels: the unfilled short-term order is gone, the long-term one CANCELED.
-    after = observed["after_cancel"]
-    assert after["short"] == 404
-    assert after["long"]["status"] == "CANCELED"
-    remaining = {o["id"]: o["status"] for o in observed["orders_after"]}
-    assert short["id"] not in remaining and remaining[long["id"]] == "CANCELED"
     wrapped = observed["indexer_subaccount_after"]
     indexer_swagger.validate_response(
         "/addresses/{address}/subaccountNumber/{subaccountNumber}", wrapped

@@ -22,6 +22,11 @@ from typing import Any
 import httpx
 import pytest
 from scripts.ts_client import NpmRegistryUnreachable, ensure_installed, node_binary
+from tests.fixtures.client_checks import (
+    assert_faucet_funded,
+    assert_height_and_markets,
+    assert_orders_on_the_indexer,
+)
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.drivers import run_driver
 from tests.fixtures.indexer_swagger import IndexerSwagger
@@ -130,56 +135,28 @@ async def test_node_reads_through_abci_query(observed: dict[str, Any]) -> None:
 async def test_the_faucet_funds_the_account_and_subaccount(
     observed: dict[str, Any], indexer_swagger: IndexerSwagger
 ) -> None:
-    assert observed["faucet_status"] == 202
-    wrapped = observed["indexer_subaccount"]
     indexer_swagger.validate_response(
-        "/addresses/{address}/subaccountNumber/{subaccountNumber}", wrapped
+        "/addresses/{address}/subaccountNumber/{subaccountNumber}", observed["indexer_subaccount"]
     )
-    sub = wrapped["subaccount"]
-    assert sub["address"] == observed["address"] and sub["subaccountNumber"] == 0
-    assert Decimal(sub["equity"]) == Decimal(10_000)
-    assert sub["assetPositions"]["USDC"]["size"] == "10000"
+    assert_faucet_funded(observed)
 
 
 async def test_height_and_markets_agree_between_node_and_indexer(
     observed: dict[str, Any], indexer_swagger: IndexerSwagger
 ) -> None:
-    # read one after the other: the indexer may be a block behind, or the node one ahead
-    assert abs(int(observed["indexer_height"]["height"]) - observed["node_height"]) <= 2
-    indexer_swagger.validate_response("/height", observed["indexer_height"])
-    indexer_swagger.validate_response("/time", observed["indexer_time"])
-    indexer_swagger.validate_response("/perpetualMarkets", observed["markets"])
-    btc = observed["markets"]["markets"]["BTC-USD"]
-    assert (btc["clobPairId"], btc["stepSize"], btc["tickSize"]) == ("0", "0.0001", "1")
+    assert_height_and_markets(observed, indexer_swagger)
 
 
 async def test_indexer_reports_the_orders(
     observed: dict[str, Any], indexer_swagger: IndexerSwagger
 ) -> None:
-    short, long = observed["before_cancel"]["short"], observed["before_cancel"]["long"]
-    for body in (short, long):
-        indexer_swagger.validate_response("/orders/{orderId}", body)
+    short, long = assert_orders_on_the_indexer(observed, indexer_swagger)
     indexer_swagger.validate_response("/orders", observed["orders_after"])
-    assert (short["status"], short["orderFlags"], short["size"]) == (
-        "BEST_EFFORT_OPENED",
-        "0",
-        "0.001",
-    )
-    assert (long["status"], long["orderFlags"], long["size"]) == ("OPEN", "64", "0.002")
-    assert "goodTilBlock" in short and "goodTilBlockTime" in long
     # The TS client sends 0 for both: "Client metadata is 0 for short term orders"
     # (v4-client-js `src/clients/composite-client.ts` placeShortTermOrder), and a LIMIT order's
     # is 0 too (`src/clients/helpers/chain-helpers.ts` calculateClientMetadata; 1 is MARKET's).
     assert (short["clientMetadata"], long["clientMetadata"]) == ("0", "0")
-    assert [o["id"] for o in observed["indexer_orders_filtered"]] == [short["id"]]
-    indexer_swagger.validate_response("/orders", observed["indexer_orders_filtered"])
     indexer_swagger.validate_response("/orderbooks/perpetualMarket/{ticker}", observed["orderbook"])
-    bids = {b["price"] for b in observed["orderbook"]["bids"]}
-    assert {short["price"], long["price"]} <= bids
-    after = observed["after_cancel"]
-    assert after["short"] == 404 and after["long"]["status"] == "CANCELED"
-    remaining = {o["id"]: o["status"] for o in observed["orders_after"]}
-    assert short["id"] not in remaining and remaining[long["id"]] == "CANCELED"
 
 
 async def test_subaccount_and_positions_after_the_cancels(
