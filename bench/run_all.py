@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 import uvloop  # noqa: E402
 from bench import event_ab, list_orders, replicas  # noqa: E402
 from bench.fills import FillTarget, run_market_report, stream_drops  # noqa: E402
-from bench.load import LoadResult, order_bodies, print_result, run_load  # noqa: E402
+from bench.loadgen import LoadResult, order_bodies, print_result, run_load  # noqa: E402
 from bench.official import official_wrapper  # noqa: E402
 from bench.stack import FUNDS_USDC, MAKE_RUN_ENV, Stack, postgres, stack  # noqa: E402
 
