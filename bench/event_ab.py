@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.event_streams import Stream, open_stream  # noqa: E402
 from bench.events import pct  # noqa: E402
-from bench.load import order_bodies, run_load  # noqa: E402
+from bench.loadgen import order_bodies, run_load  # noqa: E402
 from bench.stack import Stack  # noqa: E402
 
 from dydx_router.store.api_keys import ApiKeyRepository  # noqa: E402

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.events import pct  # noqa: E402
-from bench.load import order_bodies, run_load  # noqa: E402
+from bench.loadgen import order_bodies, run_load  # noqa: E402
 from bench.stack import cpu_seconds, postgres, rss_mb, stack  # noqa: E402
 
 from dydx_router.store.api_keys import ApiKeyRepository  # noqa: E402

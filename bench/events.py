@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.load import order_bodies, run_load  # noqa: E402
+from bench.loadgen import order_bodies, run_load  # noqa: E402
 from bench.stack import postgres, stack  # noqa: E402
 from tests.fixtures.router import create_key  # noqa: E402
 

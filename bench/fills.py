@@ -31,7 +31,7 @@ from dydx_devnet.indexer.records import MAX_ROWS_PER_SUBACCOUNT
 from dydx_router.store.database import asyncpg_dsn
 
 if TYPE_CHECKING:
-    from bench.load import LoadResult
+    from bench.loadgen import LoadResult
 
 FINAL = ("FILLED", "CANCELED", "EXPIRED", "REJECTED")
 

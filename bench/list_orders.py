@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-from bench.load import Connection, http_request  # noqa: E402
+from bench.http1 import Connection, http_request  # noqa: E402
 from bench.stack import devnet, postgres  # noqa: E402
 from tests.fixtures.router import start_router, stop_router  # noqa: E402
 

@@ -36,7 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.load import order_bodies
+from bench.loadgen import order_bodies
 from bench.stack import FUNDS_USDC, cpu_seconds, devnet, postgres
 from tests.fixtures.db import fresh_database
 from tests.fixtures.router import RouterProcess, create_key, start_router, stop_router

@@ -1,6 +1,6 @@
 """The set-up the reliability tests share: a router on a freshly funded wallet, a load running
 against it while a fault is injected, the first order placed after the fault ends, settling and
-stopping, and what the chain accepted (harness.py holds the pieces)."""
+stopping, and what the chain accepted (harness.py and outages.py hold the pieces)."""
 
 from __future__ import annotations
 

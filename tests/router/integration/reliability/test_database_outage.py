@@ -20,12 +20,12 @@ from tests.fixtures.db import admin_sql
 from tests.fixtures.devnet import DevnetProcess
 from tests.router.integration.reliability.harness import (
     FINAL,
-    OwnPostgres,
     order_rows,
     percentiles,
     report,
     row_key,
 )
+from tests.router.integration.reliability.outages import OwnPostgres
 from tests.router.integration.reliability.scenario import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

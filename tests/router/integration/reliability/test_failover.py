@@ -18,11 +18,11 @@ import pytest
 
 from tests.fixtures.devnet import DevnetProcess
 from tests.router.integration.reliability.harness import (
-    TcpProxy,
     order_rows,
     report,
     stop_process,
 )
+from tests.router.integration.reliability.outages import TcpProxy
 from tests.router.integration.reliability.scenario import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -41,7 +41,6 @@ from tests.fixtures.db import admin_sql
 from tests.fixtures.devnet import DevnetProcess
 from tests.fixtures.router import RouterProcess
 from tests.router.integration.reliability.harness import (
-    OwnPostgres,
     chain_order_key,
     db,
     launch_router,
@@ -50,6 +49,7 @@ from tests.router.integration.reliability.harness import (
     row_key,
     stop_process,
 )
+from tests.router.integration.reliability.outages import OwnPostgres
 from tests.router.integration.reliability.scenario import funded_wallet
 from tests.router.integration.reliability.truth import (
     blocks_past,
