@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.db import fresh_database
 from tests.fixtures.devnet import DevnetProcess, start_devnet, stop_devnet
-from tests.fixtures.router import RouterProcess, free_port, start_router, stop_router
+from tests.fixtures.router import RouterProcess, start_router, stop_router
 
 pytestmark = pytest.mark.e2e
 
@@ -57,8 +57,7 @@ def collector() -> Iterator[tuple[Collector, int]]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     servicer = Collector()
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(servicer, server)
-    port = free_port()
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    port = server.add_insecure_port("127.0.0.1:0")  # the port gRPC bound, not one picked before
     server.start()
     try:
         yield servicer, port

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ import yaml
 from dydx_router.asgi import create_app
 from dydx_router.cli.common import proxy_options
 from dydx_router.config import Settings
-from dydx_router.localcluster import REPLICA_HEADER, Backend, free_port, haproxy_config
+from dydx_router.localcluster import REPLICA_HEADER, Backend, haproxy_config
 
 ROOT = Path(__file__).resolve().parents[3]
 HAPROXY_CFG = ROOT / "deploy/haproxy/haproxy.cfg"
@@ -72,7 +73,7 @@ def test_the_compose_balancer_reaches_every_replica_on_its_port_and_health_route
 
 
 def test_local_and_compose_balancers_follow_the_same_rules() -> None:
-    local = _directives(haproxy_config("127.0.0.1", 8080, [Backend("router1", "127.0.0.1", 9001)]))
+    local = _directives(haproxy_config("127.0.0.1:8080", [Backend("router1", "127.0.0.1", 9001)]))
     compose = _directives(HAPROXY_CFG.read_text())
     for rule in (
         "balance roundrobin",
@@ -90,7 +91,7 @@ def test_local_and_compose_balancers_follow_the_same_rules() -> None:
 def test_haproxy_accepts_both_configurations(tmp_path: Path) -> None:
     backends = [Backend(f"router{i}", "127.0.0.1", 9000 + i) for i in range(1, 4)]
     local = tmp_path / "haproxy.cfg"
-    local.write_text(haproxy_config("127.0.0.1", 8080, backends))
+    local.write_text(haproxy_config("127.0.0.1:8080", backends))
     for cfg in (local, HAPROXY_CFG):
         done = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -127,13 +128,13 @@ async def _echo_client(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def replica() -> Iterator[int]:
     """The stand-in, served by uvicorn with the proxy options the router serves with, trusting
     the balancer's address (here 127.0.0.1, where the local HAProxy connects from)."""
-    port = free_port()
+    # Our own socket: a port picked and closed beforehand could be taken by another worker.
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     options = proxy_options(Settings(forwarded_allow_ips="127.0.0.1"))
-    config = uvicorn.Config(
-        _echo_client, host="127.0.0.1", port=port, lifespan="off", log_config=None, **options
-    )
+    config = uvicorn.Config(_echo_client, lifespan="off", log_config=None, **options)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
@@ -142,6 +143,7 @@ def replica() -> Iterator[int]:
     yield port
     server.should_exit = True
     thread.join(timeout=10)
+    sock.close()
 
 
 @pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed")
@@ -151,10 +153,12 @@ def test_behind_the_compose_balancer_a_replica_sees_the_real_client(
     # The compose balancer's own configuration, with compose's DNS discovery replaced by the
     # stand-in's local address.
     text = HAPROXY_CFG.read_text()
-    lb_port = free_port()
+    # HAProxy inherits a socket we bound (fd@): no other worker's server can take its port.
+    listener = socket.create_server(("127.0.0.1", 0))
+    lb_port = listener.getsockname()[1]
     local = text.split("resolvers docker")[0] + "defaults" + text.split("\ndefaults", 1)[1]
     for old, new in (
-        ("bind :8080", f"bind 127.0.0.1:{lb_port}"),
+        ("bind :8080", f"bind fd@{listener.fileno()}"),
         (" resolvers docker resolve-prefer ipv4 init-addr none", ""),
         ("server-template router 16 router:8080", f"server router1 127.0.0.1:{replica}"),
     ):
@@ -163,7 +167,10 @@ def test_behind_the_compose_balancer_a_replica_sees_the_real_client(
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(local)
     log = (tmp_path / "haproxy.log").open("wb")
-    lb = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=log)
+    with listener:
+        lb = subprocess.Popen(
+            ["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=log, pass_fds=[listener.fileno()]
+        )
     # A client on another loopback address, forging the header it sends.
     transport = httpx.HTTPTransport(local_address="127.0.0.5")
     try:

@@ -67,7 +67,7 @@ def _alive(pid: int) -> bool:
 def test_three_replicas_behind_haproxy(lb_db: str, tmp_path: Path) -> None:
     if subprocess.run(["which", "haproxy"], capture_output=True, check=False).returncode != 0:
         pytest.skip("haproxy is not installed (apt-get install -y haproxy)")
-    lb_port, admin_port = free_port(), free_port()
+    admin_port = free_port()
     devnet_args = (
         f"--grpc-port 0 --rpc-port 0 --indexer-port {free_port()} --ws-port {free_port()} "
         f"--admin-port {admin_port} --block-time 0.2"
@@ -76,7 +76,8 @@ def test_three_replicas_behind_haproxy(lb_db: str, tmp_path: Path) -> None:
     env.update(
         DATABASE_URL=lb_db,
         DYDX_ROUTER_LOCAL_DIR=str(tmp_path),
-        DYDX_ROUTER_PORT=str(lb_port),
+        # 0: the cluster binds the balancer's port itself and prints the one it got.
+        DYDX_ROUTER_PORT="0",
         DYDX_ROUTER_LOG_FORMAT="json",
         DEVNET_ARGS=devnet_args,
     )
@@ -95,7 +96,9 @@ def test_three_replicas_behind_haproxy(lb_db: str, tmp_path: Path) -> None:
         out = "".join(lines)
         pids = {m[0]: int(m[1]) for m in re.findall(r"^(router\d|haproxy): pid (\d+)", out, re.M)}
         assert set(pids) == {"router1", "router2", "router3", "haproxy"}, out
-        assert f"API URL: http://127.0.0.1:{lb_port}" in out
+        api = re.search(r"^API URL: http://127\.0\.0\.1:(\d+)$", out, re.M)
+        assert api is not None and api.group(1) != "0", out
+        lb_port = int(api.group(1))
         wallet = re.search(r"^Wallet: (\S+)", out, re.M)
         assert wallet is not None
         _, key = asyncio.run(create_key(lb_db, {"read", "trade"}))

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.fixtures.db import empty_database
-from tests.fixtures.router import free_port
 
 pytestmark = pytest.mark.integration
 TIMED = r"done in \d+\.\ds"
@@ -25,14 +24,15 @@ TIMED = r"done in \d+\.\ds"
 def test_local_run_prints_each_step_with_its_time_then_the_api_lines(
     pg_server_url: str, tmp_path: Path
 ) -> None:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX_ROUTER_")}
     with empty_database(pg_server_url, "localrun") as url:
         env.update(
             {
                 "DATABASE_URL": url,
                 "DYDX_ROUTER_LOCAL_DIR": str(tmp_path),
-                "DYDX_ROUTER_PORT": str(port),
+                # 0: the API binds a port of the kernel's choosing and prints the one it got
+                # (a port picked beforehand could be taken meanwhile by another worker).
+                "DYDX_ROUTER_PORT": "0",
                 "DYDX_ROUTER_LOG_FORMAT": "json",
                 "DEVNET_ARGS": "--grpc-port 0 --indexer-port 0 --ws-port 0 --admin-port 0 "
                 "--rpc-port 0 --block-time 0.2",
@@ -62,6 +62,9 @@ def test_local_run_prints_each_step_with_its_time_then_the_api_lines(
                 if line.startswith("API key:"):
                     break
             assert lines and lines[-1].startswith("API key:"), "\n".join(lines)
+            api = re.fullmatch(r"API URL: http://127\.0\.0\.1:(\d+)", lines[-2])
+            assert api is not None and api.group(1) != "0", lines[-2]
+            port = int(api.group(1))
             health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
             assert health.status_code == 200
         finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dydx_router.localcluster import LocalCluster
 from tests.fixtures.devnet import DevnetProcess
-from tests.fixtures.router import create_key, free_port
+from tests.fixtures.router import create_key
 from tests.router.integration.reliability.harness import launch_router, stop_process
 
 
@@ -68,7 +68,7 @@ async def start_routers(
             [router.log_path],
             lambda: stop_process(router) and None,
         )
-    cluster = LocalCluster(replicas, "127.0.0.1", free_port(), work_dir)
+    cluster = LocalCluster(replicas, "127.0.0.1", 0, work_dir)  # it binds, HAProxy inherits
     try:
         await asyncio.to_thread(
             cluster.start, replica_env(devnet, database_url, mnemonic, env or {})

@@ -23,7 +23,7 @@ import pytest
 
 from dydx_router.localcluster import LocalCluster, find_haproxy
 from tests.fixtures.devnet import DevnetProcess
-from tests.fixtures.router import create_key, free_port
+from tests.fixtures.router import create_key
 from tests.router.integration.reliability.harness import (
     Load,
     new_mnemonic,
@@ -50,7 +50,7 @@ def cluster(
     mnemonic, address = new_mnemonic()
     asyncio.run(reliability_devnet.fund(address, "100000"))
     env = replica_env(reliability_devnet, router_db, mnemonic, {})
-    lb = LocalCluster(3, "127.0.0.1", free_port(), tmp_path)
+    lb = LocalCluster(3, "127.0.0.1", 0, tmp_path)  # it binds, HAProxy inherits
     try:
         lb.start(env)
         yield lb, address

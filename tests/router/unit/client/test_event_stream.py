@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -18,7 +19,6 @@ from starlette.routing import Route
 
 from dydx_router_client import AsyncRouterClient, FillEvent, OrderEvent, TradingStateEvent
 from dydx_router_client import errors as client_errors
-from tests.fixtures.router import free_port
 
 ORDER_ID = "5b2f6f5e-7d3c-4a8e-9a55-0d1f4f0c7f10"
 
@@ -79,9 +79,12 @@ class SseServer:
 async def sse_server() -> AsyncIterator[tuple[str, SseServer]]:
     state = SseServer()
     app = Starlette(routes=[Route("/v1/events", state.stream)])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
+    # Our own socket, bound before the server starts: a port picked, closed and handed on could
+    # be taken meanwhile by another worker's server, which would then answer our requests.
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.01)
     try:
@@ -89,6 +92,7 @@ async def sse_server() -> AsyncIterator[tuple[str, SseServer]]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+        sock.close()
 
 
 async def test_stream_resumes_with_last_event_id_exactly_once_in_order(
