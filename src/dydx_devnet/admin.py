@@ -13,6 +13,9 @@ mount them in another app.
 - ``POST /devnet/oracle`` ``{"ticker", "price"}`` (a decimal string): publish that oracle price in
   the next block.
 - ``POST /devnet/clob-pairs/{id}/status`` ``{"status": "ACTIVE" | "FINAL_SETTLEMENT" | ...}``.
+- ``GET/POST /devnet/smart-account`` ``{"active": false}``: read or set x/accountplus's
+  ``is_smart_account_active`` param (what governance's MsgSetActiveState sets), at once in the
+  committed state and every validator's check state.
 - ``GET/POST/DELETE /devnet/faults[?validator=i]``: read, set (JSON object of switches) or reset
   the fault switches (`dydx_devnet.faults.Faults`) of validator i, or of every validator (and the
   chain's and indexer's own switches) without ``validator``.
@@ -57,6 +60,12 @@ class OracleRequest(BaseModel):
 
 class StatusRequest(BaseModel):
     status: str
+
+
+class SmartAccountRequest(BaseModel):
+    """`MsgSetActiveState{active}` (`proto/dydxprotocol/accountplus/tx.proto`)."""
+
+    active: bool = Field(strict=True)
 
 
 def _error(status: int, msg: str) -> JSONResponse:
@@ -160,6 +169,15 @@ def build_admin_router(devnet: DevnetHost) -> APIRouter:
         except KeyError:
             return _error(404, f"unknown clob pair {clob_pair_id}")
         return {"clobPairId": clob_pair_id, "status": f"STATUS_{name}"}
+
+    @router.get("/smart-account")
+    async def get_smart_account() -> dict[str, Any]:
+        return {"active": devnet.state.authenticators.smart_account_active}
+
+    @router.post("/smart-account")
+    async def set_smart_account(req: SmartAccountRequest) -> dict[str, Any]:
+        devnet.engine.set_smart_account_active(req.active)
+        return {"active": devnet.state.authenticators.smart_account_active}
 
     def faults_of(validator: int | None) -> dict[str, Any]:
         if validator is not None:

@@ -51,6 +51,7 @@ class Devnet:
         genesis = default_genesis(
             short_term_limit=self.config.short_term_limit,
             stateful_scale=self.config.stateful_scale,
+            smart_account_active=self.config.smart_account_active,
         )
         self.state = ChainState(genesis, genesis_time_ms=int(time.time() * 1000))
         self.bus = EventBus()

@@ -86,6 +86,13 @@ def run(
             "timeout_broadcast_tx_commit)."
         ),
     ] = TIMEOUT_BROADCAST_TX_COMMIT_S,
+    smart_account_active: Annotated[
+        bool,
+        typer.Option(
+            help="x/accountplus genesis is_smart_account_active; off, txs selecting "
+            "authenticators and authenticator adds/removes are refused."
+        ),
+    ] = True,
 ) -> None:
     """Run the devnet until interrupted."""
     if block_time < 0:
@@ -117,6 +124,7 @@ def run(
         gossip_delay=gossip_delay,
         rpc_port=rpc_port,
         timeout_broadcast_tx_commit=timeout_broadcast_tx_commit,
+        smart_account_active=smart_account_active,
     )
     import uvloop
 

@@ -191,6 +191,13 @@ class Engine:
         for st in self._views():
             st.set_market(replace(m, clob_pair=replace(m.clob_pair, status=status)))
 
+    def set_smart_account_active(self, active: bool) -> None:
+        """x/accountplus `MsgSetActiveState` (`keeper/msg_server.go`, authority only), applied
+        at once to the committed state and every validator's view: governance is not modelled,
+        a proposal would take effect in a block."""
+        for st in self._views():
+            st.authenticators.smart_account_active = active
+
     def next_sequence(self, address: str, validator: int = 0) -> int | None:
         """The sequence the next stateful tx of ``address`` must carry at that validator: the
         committed one plus the stateful txs it accepted since the last block (None for an

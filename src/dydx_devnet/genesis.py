@@ -64,6 +64,9 @@ class Genesis:
     fee_tiers: tuple[FeeTier, ...]
     block_rate_limits: BlockRateLimitConfig
     stateful_order_equity_tiers: tuple[EquityTier, ...] = field(default=())
+    # x/accountplus Params.is_smart_account_active: true in the module's DefaultGenesis
+    # (`protocol/x/accountplus/types/genesis.go`) and in `protocol/testing/genesis.sh`
+    smart_account_active: bool = True
 
 
 def _market(
@@ -87,12 +90,15 @@ def _market(
     )
 
 
-def default_genesis(short_term_limit: int = 2000, stateful_scale: int = 1) -> Genesis:
+def default_genesis(
+    short_term_limit: int = 2000, stateful_scale: int = 1, *, smart_account_active: bool = True
+) -> Genesis:
     """Six mainnet markets with their genesis parameters and oracle prices.
 
     ``short_term_limit`` is the per-account short-term orders+cancels per 5 blocks;
     ``stateful_scale`` multiplies the stateful allowance (2 per block, 20 per 100 blocks) for
-    benchmarks of the stateful path itself."""
+    benchmarks of the stateful path itself; ``smart_account_active`` is x/accountplus's
+    ``is_smart_account_active`` param."""
     markets = [
         _market("BTC-USD", 0, atomic_resolution=-10, subticks_per_tick=100_000, liquidity_tier=0,
                 exponent=-5, min_price_change_ppm=1000, price=2_868_819_524),
@@ -137,4 +143,5 @@ def default_genesis(short_term_limit: int = 2000, stateful_scale: int = 1) -> Ge
             EquityTier(10_000_000_000, 100),
             EquityTier(100_000_000_000, 200),
         ),
+        smart_account_active=smart_account_active,
     )

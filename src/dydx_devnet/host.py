@@ -41,6 +41,8 @@ class DevnetConfig:
     # seconds broadcast_tx_commit waits for its block (CometBFT `config/config.go`
     # timeout_broadcast_tx_commit, default 10 s, which dYdX's config.go keeps)
     timeout_broadcast_tx_commit: float = TIMEOUT_BROADCAST_TX_COMMIT_S
+    # x/accountplus genesis Params.is_smart_account_active (true, as on mainnet)
+    smart_account_active: bool = True
 
 
 class DevnetHost(Protocol):

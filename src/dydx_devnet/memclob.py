@@ -262,7 +262,10 @@ class Memclob(FillsMixin):
 
     def _authenticators_exist(self, maker: RestingOrder) -> bool:
         """`x/accountplus/keeper` MaybeValidateAuthenticators on the maker's placing tx (one
-        signer: the order's owner): every selected authenticator still initializes."""
+        signer: the order's owner): smart accounts are still active (else
+        ErrSmartAccountNotActive) and every selected authenticator still initializes."""
+        if not self.state.authenticators.smart_account_active:
+            return False
         owner = maker.order.order_id.subaccount_id.owner
         try:
             for auth_id in maker.authenticators:

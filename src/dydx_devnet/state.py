@@ -119,8 +119,8 @@ class ChainState:
         self.books: dict[int, OrderBook] = {cid: OrderBook(cid) for cid in self._markets}
         # Untriggered conditional orders, by OrderId (they are in no book until triggered).
         self.untriggered: dict[OrderId, RestingOrder] = {}
-        # x/accountplus: every account's authenticators and the next id
-        self.authenticators = AuthenticatorStore()
+        # x/accountplus: every account's authenticators, the next id and the active flag
+        self.authenticators = AuthenticatorStore(smart_account_active=genesis.smart_account_active)
         # x/accountplus AccountState: the timestamp nonces the blocks have accepted, by account
         self.timestamp_nonces: dict[str, NonceState] = {}
 

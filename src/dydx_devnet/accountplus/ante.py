@@ -8,6 +8,9 @@ HasSelectedAuthenticatorTxExtensionSpecified) goes through the AuthenticatorDeco
 nonce of the message signer, the owner) has already run; the sequence still increments after.
 
 The AuthenticatorDecorator, in order:
+0. smart accounts must be active (Params.is_smart_account_active): else dydxaccountplus/4 with
+   no detail. The circuit breaker routes on the extension alone, not on the flag (unlike
+   Osmosis, which falls back to the key flow), so such a tx is refused, not signature-checked;
 1. the fee payer, if set, must be the first signer (sdk/4);
 2. exactly one selected authenticator per message (sdk/18);
 3. per message: the signer's authenticator with that id, initialized (dydxaccountplus/1 when
@@ -43,6 +46,8 @@ def authenticate(
     sequences: dict[str, int],
 ) -> None:
     """Raise the chain's rejection, or return when every message is authenticated."""
+    if not store.smart_account_active:
+        raise AE.ErrSmartAccountNotActive.bare()
     signers = tx.signers
     if tx.fee_payer and tx.fee_payer != signers[0]:
         raise E.ErrUnauthorized.wrap("fee payer must be the first signer")

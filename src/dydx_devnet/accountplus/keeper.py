@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dydx_devnet import errors as E
 from dydx_devnet.accountplus import errors as AE
 from dydx_devnet.accountplus.authenticators import REGISTERED, Authenticator, initialize, on_added
 from dydx_devnet.accountplus.msgs import (
@@ -38,7 +39,15 @@ def _go_bytes(b: bytes) -> str:
     return "[" + " ".join(str(x) for x in b) + "]"
 
 
+def _require_active(store: AuthenticatorStore) -> None:
+    """`keeper/msg_server.go` AddAuthenticator / RemoveAuthenticator check the flag first, with
+    sdk/4, not x/accountplus's own ErrSmartAccountNotActive."""
+    if not store.smart_account_active:
+        raise E.ErrUnauthorized.wrap("smart account authentication flow is not active")
+
+
 def add_authenticator(store: AuthenticatorStore, m: AddAuthenticatorMsg) -> int:
+    _require_active(store)
     if m.authenticator_type not in REGISTERED:
         raise AE.internal(f"authenticator type {m.authenticator_type} is not registered")
     new_id = store.next_id
@@ -59,6 +68,7 @@ def add_authenticator(store: AuthenticatorStore, m: AddAuthenticatorMsg) -> int:
 
 
 def remove_authenticator(store: AuthenticatorStore, m: RemoveAuthenticatorMsg) -> None:
+    _require_active(store)
     if store.get(m.sender, m.id) is None:
         raise AE.ErrAuthenticatorNotFound.wrap(
             f"RemoveAuthenticator: failed to get authenticator {m.id} for address {m.sender}"

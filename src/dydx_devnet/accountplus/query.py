@@ -53,5 +53,7 @@ class AccountplusQuery(Base, ap_grpc.QueryServicer):  # type: ignore[misc]
         self, request: ap_query.QueryParamsRequest, context: Any
     ) -> ap_query.QueryParamsResponse:
         await self.gate(context)
-        # types/genesis.go DefaultGenesis: smart accounts are active (as on mainnet)
-        return ap_query.QueryParamsResponse(params=params_pb2.Params(is_smart_account_active=True))
+        active = self.state.authenticators.smart_account_active  # keeper/params.go GetParams
+        return ap_query.QueryParamsResponse(
+            params=params_pb2.Params(is_smart_account_active=active)
+        )

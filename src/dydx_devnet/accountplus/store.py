@@ -1,5 +1,6 @@
-"""The authenticators of every account and the next id: the module's KV store
-(`keeper/authenticators.go`; keys `SA/A/<account>/<id>/`, `SA/ID/` in `types/keys.go`).
+"""The authenticators of every account, the next id and the module's params: the module's KV
+store (`keeper/authenticators.go`; keys `SA/A/<account>/<id>/`, `SA/ID/` in `types/keys.go`;
+`Params{is_smart_account_active}` under `ParamsKeyPrefix`, `keeper/params.go`).
 
 Ids are global (one counter for every account), start at 0 and are never reused. A store is
 copied with the rest of the chain state (`ChainState.load_from`); its records are immutable.
@@ -20,14 +21,18 @@ class AccountAuthenticator:
 
 
 class AuthenticatorStore:
-    __slots__ = ("by_account", "next_id")
+    __slots__ = ("by_account", "next_id", "smart_account_active")
 
-    def __init__(self) -> None:
+    def __init__(self, *, smart_account_active: bool = True) -> None:
         self.by_account: dict[str, dict[int, AccountAuthenticator]] = {}
         self.next_id = 0
+        # Params.is_smart_account_active (`keeper/params.go` GetIsSmartAccountActive): the
+        # genesis default is true (`types/genesis.go` DefaultGenesis, `testing/genesis.sh`);
+        # governance flips it with MsgSetActiveState (`keeper/msg_server.go` SetActiveState)
+        self.smart_account_active = smart_account_active
 
     def copy(self) -> AuthenticatorStore:
-        out = AuthenticatorStore()
+        out = AuthenticatorStore(smart_account_active=self.smart_account_active)
         out.by_account = {a: dict(d) for a, d in self.by_account.items()}
         out.next_id = self.next_id
         return out
