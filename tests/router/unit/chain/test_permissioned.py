@@ -120,6 +120,19 @@ def test_refusals_name_the_filter_and_keep_the_chains_log(needle: str, named: st
     assert err.log.endswith(log)
 
 
+def test_smart_accounts_switched_off_is_named() -> None:
+    """dydxaccountplus/4 with the bare registered text: the AuthenticatorDecorator's first check
+    (`protocol/x/accountplus/ante/ante.go`), as the devnet answers with the flag off."""
+    err = rejection("dydxaccountplus", 4, "Smart account is not active")
+    assert isinstance(err, AuthenticatorRefused)
+    assert err.key == ("dydxaccountplus", 4) and err.name == "ErrSmartAccountNotActive"
+    assert err.disposition is Disposition.DEFINITIVE
+    assert err.log == (
+        "permissioned key refused: smart accounts are disabled on this chain: "
+        "Smart account is not active"
+    )
+
+
 def test_owner_and_authenticator_id_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
     for k in ("DYDX_ROUTER_OWNER_ADDRESS", "DYDX_ROUTER_AUTHENTICATOR_ID"):
         monkeypatch.delenv(k, raising=False)
