@@ -1,7 +1,8 @@
 """Several routers behind a load balancer on one machine (``make run REPLICAS=3``).
 
-The replicas are ``dydx-router serve`` processes on free ports of 127.0.0.1, all on the database
-and the devnet ``local run`` started (one account, one schema: the state is in PostgreSQL).
+The replicas are ``dydx-router serve --fd N`` processes, each on a socket of 127.0.0.1 that we
+bind (port 0) and the replica inherits, all on the database and the devnet ``local run`` started
+(one account, one schema: the state is in PostgreSQL).
 HAProxy, from the distribution's packages, listens on the API port (``DYDX_ROUTER_PORT``) and
 spreads requests round robin over the replicas whose ``/health`` answers (checked every second;
 a replica is out after two failures, back after one success). It names the replica that served
@@ -91,12 +92,6 @@ backend routers
 """
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def _answers(url: str) -> bool:
     # Our own http://127.0.0.1 URLs.
     with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310
@@ -122,6 +117,9 @@ class LocalCluster:
         self.children: list[Child] = []
         self.backends: list[Backend] = []
         self.config = local_dir / "haproxy.cfg"
+        #: What a replica runs; ``--fd N`` is appended (tests put a stand-in here).
+        self.serve_command = [sys.executable, "-m", "dydx_router.cli", "serve"]
+        self.replica_env: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -164,25 +162,49 @@ class LocalCluster:
     def start(self, env: dict[str, str], *, timeout: float = 90.0) -> None:
         """Start the replicas with ``env``, wait for their /health, then the load balancer."""
         find_haproxy()  # before anything starts
-        backends = self.backends
-        replica_env = {
+        self.replica_env = {
             **env,
             # HAProxy's X-Forwarded-For names the client (api/auth.py counts failures by it).
             "DYDX_ROUTER_FORWARDED_ALLOW_IPS": env.get(
                 "DYDX_ROUTER_FORWARDED_ALLOW_IPS", "127.0.0.1"
             ),
         }
-        started: list[tuple[Child, str]] = []
-        for i in range(1, self.replicas + 1):
-            backend = Backend(f"router{i}", "127.0.0.1", free_port())
-            backends.append(backend)
-            args = [sys.executable, "-m", "dydx_router.cli", "serve"]
-            args += ["--host", backend.host, "--port", str(backend.port)]
-            child = self._spawn(f"router{i}", args, replica_env)
-            started.append((child, f"http://{backend.host}:{backend.port}/health"))
-        for child, health in started:
-            self._wait_healthy(child, health, timeout)
+        started = [self.start_replica(i) for i in range(1, self.replicas + 1)]
+        for child, backend in zip(started, self.backends, strict=True):
+            self._wait_healthy(child, f"http://{backend.host}:{backend.port}/health", timeout)
         self.start_balancer()
+
+    def start_replica(self, i: int) -> Child:
+        """Start replica ``i`` (from 1; again, after it died: on its port, which the balancer's
+        configuration names). Its /health is not waited for.
+
+        We bind its socket and the replica inherits it (``serve --fd``), as for the balancer
+        (``start_balancer``): a port picked free, closed and handed over could be taken by
+        another process before the replica bound it, and that process's /health would then
+        pass for the replica's."""
+        name = f"router{i}"
+        for old in [c for c in self.children if c.name == name]:
+            if old.process.poll() is None:
+                raise RuntimeError(f"{name} is running (pid {old.process.pid})")
+            self.children.remove(old)
+        known = i <= len(self.backends)
+        port = self.backends[i - 1].port if known else 0
+        try:
+            sock = socket.create_server(("127.0.0.1", port))
+        except OSError as exc:
+            raise RuntimeError(f"{name}'s port 127.0.0.1:{port}: {exc}") from exc
+        with sock:
+            backend = Backend(name, "127.0.0.1", int(sock.getsockname()[1]))
+            if known:
+                self.backends[i - 1] = backend
+            else:
+                self.backends.append(backend)
+            fd = sock.fileno()
+            args = [*self.serve_command, "--fd", str(fd)]
+            # The replica holds the socket from here; ours closes, so a dead replica refuses
+            # connections (the balancer's checks and retries see it at once) instead of
+            # leaving them queued on a socket nobody serves.
+            return self._spawn(name, args, self.replica_env, pass_fds=(fd,))
 
     def start_balancer(self) -> Child:
         """Start HAProxy (again, after it died, on the same port).
@@ -241,7 +263,8 @@ class LocalCluster:
     def stop(self, grace: float = 40.0) -> None:
         """SIGTERM (the balancer first, so no new request reaches a stopping replica), then wait
         ``grace`` (longer than the replicas' shutdown grace), then SIGKILL what is left."""
-        for child in reversed(self.children):
+        # The balancer first (a replica restarted later comes after it in ``children``).
+        for child in sorted(self.children, key=lambda c: c.name != "haproxy"):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace

@@ -13,7 +13,14 @@ from typing import Annotated, Any
 import typer
 
 from dydx_router.cli import agent_limits, doctor, local, trading_keys
-from dydx_router.cli.common import _fail, _run, _serve, _settings, config_errors
+from dydx_router.cli.common import (
+    _fail,
+    _run,
+    _serve,
+    _settings,
+    config_errors,
+    inherited_socket,
+)
 from dydx_router.config import ConfigError
 from dydx_router.extras import MissingExtra, require
 from dydx_router.mcp.stdio import mcp_command
@@ -55,11 +62,24 @@ def devnet(ctx: typer.Context) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (DYDX_ROUTER_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (DYDX_ROUTER_PORT).")] = None,
+    fd: Annotated[
+        int | None,
+        typer.Option(
+            "--fd",
+            metavar="N",
+            help="Serve on the TCP socket inherited as file descriptor N, bound by the parent "
+            "process, instead of binding --host/--port (which are then not used). The parent "
+            "holds the port until the API listens, so no other process can take it meanwhile "
+            "(`local run --replicas` starts its replicas this way).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API."""
+    if fd is not None and (host is not None or port is not None):
+        _fail("--fd serves on an inherited socket: give it without --host and --port")
     settings = _settings(host=host, port=port)
     settings.require_database_url()
-    _run(_serve(settings))
+    _run(_serve(settings, sock=None if fd is None else inherited_socket(fd)))
 
 
 @migrate_app.command("up")

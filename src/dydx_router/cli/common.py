@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from collections.abc import Callable, Coroutine
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
@@ -14,7 +16,7 @@ from dydx_router.config import ConfigError, Settings, load_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -54,7 +56,35 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _serve(settings: Settings, on_started: Callable[[str], None] | None = None) -> None:
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening TCP socket a parent bound and passed as file descriptor ``fd``
+    (``serve --fd``). The parent holds the port from bind to exec, so no other process can take
+    it between the parent choosing the port and the service listening on it, and a readiness
+    probe of that port reaches this service (``dydx_router/localcluster.py``)."""
+    try:
+        sock = socket.socket(fileno=fd)  # family and type read from the descriptor
+    except OSError as exc:
+        _fail(f"--fd {fd}: not an open socket ({exc.strerror or exc})")
+    if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        sock.detach()  # not ours to close
+        _fail(f"--fd {fd}: not a TCP socket")
+    if sock.getsockname()[1] == 0:
+        sock.detach()
+        _fail(f"--fd {fd}: the socket is not bound to a port")
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _serve(
+    settings: Settings,
+    on_started: Callable[[str], None] | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve the API on ``settings.host``/``port``, or on ``sock`` (``inherited_socket``: then
+    the host and port settings are not used)."""
     import uvicorn
 
     from dydx_router.asgi import create_app
@@ -83,13 +113,24 @@ async def _serve(settings: Settings, on_started: Callable[[str], None] | None = 
         server_header=False,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    # Not uvicorn.Config(fd=...): uvicorn (0.55, server.py) wraps that descriptor as AF_UNIX;
+    # ``sockets`` takes the socket as it is (and uvicorn listens on it if the parent did not).
+    task = asyncio.create_task(server.serve(sockets=None if sock is None else [sock]))
     # uvicorn exposes no start-up event; poll its flag briefly.
     while not server.started and not task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
-    if server.started and on_started is not None:
-        port = server.servers[0].sockets[0].getsockname()[1]
-        on_started(f"http://{settings.host}:{port}")
+    if server.started:
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        if sock is None:
+            host = settings.host
+        else:
+            # uvicorn logs where it listens only for what it bound itself: the same line here,
+            # which is what log readers wait for (tests/fixtures/router.py).
+            logging.getLogger("uvicorn.error").info(
+                "Uvicorn running on %s (inherited socket, fd %d)", _url(host, port), sock.fileno()
+            )
+        if on_started is not None:
+            on_started(_url(host, port))
     await task
     if not server.started:
         _fail("the API did not start (see the log above)", 1)
