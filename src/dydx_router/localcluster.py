@@ -9,6 +9,9 @@ a replica is out after two failures, back after one success). It names the repli
 each answer in ``X-Router-Replica`` and passes the client's address in ``X-Forwarded-For``,
 which the replicas believe from 127.0.0.1 only. ``deploy/haproxy/haproxy.cfg`` is the compose
 version of the same configuration (docs/scaling.md).
+
+Synchronous on purpose: ``local run`` supervises its child processes from the CLI's main thread,
+with no event loop running, so its waits (``time.sleep`` while a child comes up) block nobody.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The synchronous client: the same methods as :class:`AsyncRouterClient` (no event stream)."""
+"""The synchronous client: the same methods as :class:`AsyncRouterClient` (no event stream).
+
+For callers without an event loop (scripts, notebooks, synchronous bots): its retry back-off and
+``wait_for`` polling sleep with ``time.sleep``, which blocks only the caller's own thread. Code that
+runs in an event loop uses :class:`AsyncRouterClient`, whose waits are ``asyncio.sleep``.
+"""
 
 from __future__ import annotations
 
